@@ -1,0 +1,47 @@
+using Vdi.Vmm.Cli;
+using Vdi.Vmm.Kvm;
+
+return await Cli.RunAsync(args, Console.Out, Console.Error).ConfigureAwait(false);
+
+namespace Vdi.Vmm.Cli
+{
+    /// <summary>Command dispatch and the one-line error contract: no stack traces for expected failures.</summary>
+    internal static class Cli
+    {
+        public const int ExitUsage = 64;
+        public const int ExitKvmUnavailable = 2;
+        public const int ExitFailure = 1;
+
+        public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr)
+        {
+            try
+            {
+                return args switch
+                {
+                    ["run", .. var rest] => await RunCommand.ExecuteAsync(CliOptions.Parse(rest), stdout, stderr).ConfigureAwait(false),
+                    ["bench", "exits", .. var rest] => await BenchExits.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
+                    ["bench", "boot", .. var rest] => await BenchBoot.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
+                    _ => Usage(stderr),
+                };
+            }
+            catch (KvmException e) when (e.DeviceUnavailable)
+            {
+                await stderr.WriteLineAsync($"vdi-vmm: {e.Message}").ConfigureAwait(false);
+                return ExitKvmUnavailable;
+            }
+            catch (Exception e) when (e is ArgumentException or KvmException or InvalidOperationException or FormatException)
+            {
+                await stderr.WriteLineAsync($"vdi-vmm: {e.Message}").ConfigureAwait(false);
+                return e is ArgumentException or FormatException ? ExitUsage : ExitFailure;
+            }
+        }
+
+        private static int Usage(TextWriter stderr)
+        {
+            stderr.WriteLine("usage: vdi-vmm run [--vcpus N] [--memory MiB] [--power-off-when-idle]");
+            stderr.WriteLine("       vdi-vmm bench exits [--iterations N] [--runs N]");
+            stderr.WriteLine("       vdi-vmm bench boot [--runs N]");
+            return ExitUsage;
+        }
+    }
+}

@@ -1,0 +1,69 @@
+using System.Runtime.InteropServices;
+using Vdi.Vmm.Guest;
+using Vdi.Vmm.Machine;
+
+namespace Vdi.Vmm.Cli;
+
+/// <summary>`vdi-vmm run`: boots the built-in guest, streams COM1 to stdout, exits with the guest's exit code.</summary>
+internal static class RunCommand
+{
+    public static async Task<int> ExecuteAsync(CliOptions options, TextWriter stdout, TextWriter stderr)
+    {
+        var vcpus = options.Int("vcpus", 1, 1, Boot.GuestLayout.MaxVcpus);
+        var memory = options.Int("memory", 256, 4, MachineConfig.MaxMemoryMiB);
+        var powerOffWhenIdle = options.Flag("power-off-when-idle");
+        options.EnsureConsumed();
+
+        using var machine = MachineBuilder.Build(new MachineConfig { Vcpus = vcpus, MemoryMiB = memory, Image = BuiltInGuest.Build() });
+        if (powerOffWhenIdle)
+        {
+            machine.Devices.Power.MarkerReached += m =>
+            {
+                if (m.Value == BootMarkers.Idle)
+                    machine.RequestPowerOff();
+            };
+        }
+
+        // First Ctrl+C / SIGTERM asks the guest to power off; a second one stops the machine.
+        var asked = 0;
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            if (Interlocked.Increment(ref asked) == 1)
+                machine.RequestPowerOff();
+            else
+                machine.Stop();
+        }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+
+        machine.Start();
+        var pump = PumpSerialAsync(machine, stdout);
+        var exit = await machine.Completion.ConfigureAwait(false);
+        await pump.ConfigureAwait(false);
+
+        switch (exit.Kind)
+        {
+            case MachineExitKind.PoweredOff:
+                return exit.ExitCode;
+            case MachineExitKind.Crashed:
+                await stderr.WriteLineAsync($"vdi-vmm: guest {exit.Crash}").ConfigureAwait(false);
+                return Cli.ExitFailure;
+            default:
+                await stderr.WriteLineAsync("vdi-vmm: machine stopped by the host").ConfigureAwait(false);
+                return 130;
+        }
+    }
+
+    private static async Task PumpSerialAsync(Vmm.Machine.Machine machine, TextWriter stdout)
+    {
+        var stream = machine.Serial.OpenStream();
+        var buffer = new byte[4096];
+        int n;
+        while ((n = await stream.ReadAsync(buffer).ConfigureAwait(false)) > 0)
+        {
+            await stdout.WriteAsync(System.Text.Encoding.Latin1.GetString(buffer, 0, n)).ConfigureAwait(false);
+            await stdout.FlushAsync().ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,74 @@
+using Vdi.Vmm.Interop;
+using Vdi.Vmm.Memory;
+using static Vdi.Vmm.Interop.X86Constants;
+
+namespace Vdi.Vmm.Boot;
+
+/// <summary>
+/// Puts vCPUs straight into 64-bit long mode: writes a GDT (with a TSS) and identity page tables
+/// for the first 4 GiB into guest RAM, and produces the special registers that use them.
+/// Every vCPU, bootstrap and application processors alike, is started this way by the VMM;
+/// no INIT/SIPI sequence and no real-mode trampoline is involved.
+/// </summary>
+public static class LongModeSetup
+{
+    public const ulong CodeDescriptor = 0x00AF_9A00_0000_FFFF; // present, DPL 0, execute/read, L=1, G=1
+    public const ulong DataDescriptor = 0x00CF_9200_0000_FFFF; // present, DPL 0, read/write, D/B=1, G=1
+    public const uint TssLimit = 0x67;
+    public const int GdtEntries = 5; // null, code, data, TSS (two slots)
+
+    public const ulong Cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_PG;
+    public const ulong Cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+    public const ulong Efer = EFER_LME | EFER_LMA;
+
+    /// <summary>Writes the GDT and the identity-mapping page tables into guest memory.</summary>
+    public static void WriteTables(GuestMemory memory)
+    {
+        const ulong tssBase = GuestLayout.TssAddress;
+        var tssLow = (TssLimit & 0xFFFF) | ((tssBase & 0xFF_FFFF) << 16) | (0x9UL << 40) | (1UL << 47) | (((ulong)TssLimit >> 16 & 0xF) << 48) | ((tssBase >> 24 & 0xFF) << 56);
+        var tssHigh = tssBase >> 32;
+        ReadOnlySpan<ulong> gdt = [0, CodeDescriptor, DataDescriptor, tssLow, tssHigh];
+        for (var i = 0; i < gdt.Length; i++)
+            memory.Write(GuestLayout.GdtAddress + (ulong)(i * 8), gdt[i]);
+        memory.Write(GuestLayout.TssAddress, new byte[TssLimit + 1]);
+
+        memory.Write(GuestLayout.Pml4Address, GuestLayout.PdptAddress | PTE_PRESENT | PTE_WRITABLE);
+        for (ulong gib = 0; gib < GuestLayout.IdentityMappedGiB; gib++)
+        {
+            var directory = GuestLayout.PageDirectoryAddress + (gib * 0x1000);
+            memory.Write(GuestLayout.PdptAddress + (gib * 8), directory | PTE_PRESENT | PTE_WRITABLE);
+            for (ulong entry = 0; entry < 512; entry++)
+            {
+                var physical = (gib << 30) | (entry << 21);
+                memory.Write(directory + (entry * 8), physical | PTE_PRESENT | PTE_WRITABLE | PTE_PAGE_SIZE);
+            }
+        }
+    }
+
+    /// <summary>Long-mode special registers on top of the vCPU's current ones (APIC base and the rest kept).</summary>
+    internal static kvm_sregs Apply(kvm_sregs sregs)
+    {
+        var code = new kvm_segment { @base = 0, limit = 0xFFFF_FFFF, selector = GuestLayout.CodeSelector, type = 11, present = 1, s = 1, l = 1, g = 1 };
+        var data = new kvm_segment { @base = 0, limit = 0xFFFF_FFFF, selector = GuestLayout.DataSelector, type = 3, present = 1, s = 1, db = 1, g = 1 };
+        sregs.cs = code;
+        sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
+        sregs.tr = new kvm_segment { @base = GuestLayout.TssAddress, limit = TssLimit, selector = GuestLayout.TssSelector, type = 11, present = 1 };
+        sregs.gdt = new kvm_dtable { @base = GuestLayout.GdtAddress, limit = (ushort)((GdtEntries * 8) - 1) };
+        sregs.idt = new kvm_dtable { @base = 0, limit = 0 };
+        sregs.cr0 = Cr0;
+        sregs.cr3 = GuestLayout.Pml4Address;
+        sregs.cr4 = Cr4;
+        sregs.efer = Efer;
+        return sregs;
+    }
+
+    /// <summary>Entry registers: RIP at the image entry, a stack per vCPU, RDI = vCPU index, RSI = vCPU count.</summary>
+    internal static kvm_regs EntryRegisters(ulong entryPoint, int vcpuIndex, int vcpuCount) => new()
+    {
+        rip = entryPoint,
+        rsp = GuestLayout.StackTopFor(vcpuIndex),
+        rdi = (ulong)vcpuIndex,
+        rsi = (ulong)vcpuCount,
+        rflags = 0x2,
+    };
+}

@@ -1,0 +1,178 @@
+using System.Runtime.InteropServices;
+using Vdi.Vmm.Devices.Display;
+using Vdi.Vmm.Devices.Virtio;
+using static Vdi.Vmm.Devices.Gpu.GpuCommands;
+
+namespace Vdi.Vmm.Devices.Gpu;
+
+/// <summary>
+/// A virtio-gpu device, 2D only, one scanout, with EDID. The host chooses the display mode with
+/// <see cref="RequestDisplay"/>: the device regenerates the EDID, reports the mode in
+/// GET_DISPLAY_INFO and raises VIRTIO_GPU_EVENT_DISPLAY; the guest then builds a resource of that
+/// size, sets the scanout and flushes. Resource memory is bounded per device.
+/// </summary>
+/// <remarks>
+/// Guest commands run on the notifying vCPU's thread under the transport's gate, and the events
+/// below are raised there too: handlers must be quick and must not call back into the device.
+/// </remarks>
+public sealed partial class VirtioGpu : IVirtioDevice
+{
+    private const int ControlQueue = 0, CursorQueue = 1;
+
+    private readonly GpuOptions _options;
+    private readonly Dictionary<uint, GpuResource> _resources = [];
+    private VirtioHost? _host;
+    private VirtioContext? _active;
+    private long _resourceBytes;
+    private uint _eventsRead;
+    private DisplayProperties _display;
+    private byte[] _edid;
+    private GpuResource? _scanout;
+    private GpuRect _scanoutRect;
+    private long _errorResponses;
+
+    public VirtioGpu(GpuOptions? options = null, DisplayProperties? initial = null)
+    {
+        _options = options ?? new GpuOptions();
+        _display = initial ?? new DisplayProperties(1280, 720);
+        if (DisplayProperties.Validate(_display, _options.MaxWidth, _options.MaxHeight) is { } error)
+            throw new ArgumentException(error, nameof(initial));
+        _edid = EdidGenerator.Generate(_display);
+    }
+
+    public uint DeviceId => VirtioDeviceIds.Gpu;
+
+    public ulong DeviceFeatures => 1UL << VIRTIO_GPU_F_EDID;
+
+    public int QueueCount => 2;
+
+    public ushort MaxQueueSize => 256;
+
+    public int ConfigSize => Marshal.SizeOf<virtio_gpu_config>();
+
+    public GpuOptions Options => _options;
+
+    /// <summary>The display mode the host asked for last.</summary>
+    public DisplayProperties Display
+    {
+        get
+        {
+            lock (Gate)
+                return _display;
+        }
+    }
+
+    /// <summary>The EDID the guest reads for the current request.</summary>
+    public byte[] Edid
+    {
+        get
+        {
+            lock (Gate)
+                return [.. _edid];
+        }
+    }
+
+    public long ResourceBytes
+    {
+        get
+        {
+            lock (Gate)
+                return _resourceBytes;
+        }
+    }
+
+    /// <summary>Commands answered with an error (bad ids, out of memory, bad rectangles...).</summary>
+    public long ErrorResponses => Interlocked.Read(ref _errorResponses);
+
+    public string? LastError { get; private set; }
+
+    public event Action<ScanoutChange>? ScanoutChanged;
+
+    public event Action<ScanoutFlush>? Flushed;
+
+    public event Action<CursorImage>? CursorChanged;
+
+    /// <summary>The cursor's hot spot moved to (x, y) in scanout coordinates.</summary>
+    public event Action<int, int>? CursorMoved;
+
+    private Lock Gate => _host?.Gate ?? throw new InvalidOperationException("the GPU is not attached to a transport");
+
+    /// <summary>Asks the guest for a new mode: stores it, regenerates the EDID and raises the display event.</summary>
+    /// <exception cref="ArgumentException">The properties are invalid or over this device's limits; the message names the field.</exception>
+    public void RequestDisplay(DisplayProperties properties)
+    {
+        ArgumentNullException.ThrowIfNull(properties);
+        if (DisplayProperties.Validate(properties, _options.MaxWidth, _options.MaxHeight) is { } error)
+            throw new ArgumentException(error, nameof(properties));
+        var edid = EdidGenerator.Generate(properties);
+        lock (Gate)
+        {
+            _display = properties;
+            _edid = edid;
+            _eventsRead |= VIRTIO_GPU_EVENT_DISPLAY;
+            _host!.SignalConfigChange();
+        }
+    }
+
+    /// <summary>A copy of the visible scanout, or null when the guest has none.</summary>
+    public ScanoutSnapshot? Capture()
+    {
+        lock (Gate)
+        {
+            if (_scanout is not { } resource)
+                return null;
+            var r = _scanoutRect;
+            var pixels = GC.AllocateUninitializedArray<byte>(r.Width * r.Height * 4);
+            for (var row = 0; row < r.Height; row++)
+                resource.Pixels.AsSpan((((r.Y + row) * resource.Width) + r.X) * 4, r.Width * 4).CopyTo(pixels.AsSpan(row * r.Width * 4));
+            return new ScanoutSnapshot(r.Width, r.Height, resource.Format, pixels);
+        }
+    }
+
+    public void Attach(VirtioHost host) => _host = host;
+
+    public void ReadConfig(int offset, Span<byte> data)
+    {
+        var config = new virtio_gpu_config { events_read = _eventsRead, num_scanouts = 1 };
+        MemoryMarshal.AsBytes(new Span<virtio_gpu_config>(ref config)).Slice(offset, data.Length).CopyTo(data);
+    }
+
+    public bool WriteConfig(int offset, ReadOnlySpan<byte> data)
+    {
+        if (offset != 4 || data.Length != 4)
+            return false; // only events_clear is writable
+        _eventsRead &= ~MemoryMarshal.Read<uint>(data);
+        return true;
+    }
+
+    public void Activate(VirtioContext context) => _active = context;
+
+    public void QueueNotify(int queue)
+    {
+        if (_active is null)
+            return;
+        var q = _active.Queues[queue];
+        var any = false;
+        while (q.TryPop(out var chain))
+        {
+            var written = queue == ControlQueue ? HandleControl(chain) : HandleCursor(chain);
+            q.PushUsed(chain, written);
+            any = true;
+        }
+        if (any)
+            _host!.SignalUsedBuffers();
+    }
+
+    public void Reset()
+    {
+        _active = null;
+        _resources.Clear();
+        _resourceBytes = 0;
+        _eventsRead = 0;
+        if (_scanout is not null)
+        {
+            _scanout = null;
+            ScanoutChanged?.Invoke(new ScanoutChange(false, 0, 0, 0));
+        }
+    }
+}

@@ -1,0 +1,37 @@
+namespace Vdi.Vmm.Devices;
+
+/// <summary>The I/O ports and interrupt lines of the standard machine. Guest code and devices both use these.</summary>
+public static class PortMap
+{
+    /// <summary>16550 UART (COM1), 8 registers.</summary>
+    public const ushort Com1 = 0x3F8;
+    public const int Com1Irq = 4;
+
+    /// <summary>
+    /// Power / debug port block (16 bytes):
+    /// +0 write (1–4 bytes): power off, the value is the exit code;
+    /// +4 write (1 byte): boot-progress marker, timestamped by the host;
+    /// +8 read (1 byte): pending host request (<see cref="HostRequestNone"/> or <see cref="HostRequestPowerOff"/>).
+    /// </summary>
+    public const ushort PowerBase = 0x500;
+    public const ushort PowerOff = PowerBase + 0;
+    public const ushort BootMarker = PowerBase + 4;
+    public const ushort HostRequest = PowerBase + 8;
+    public const int PowerLength = 16;
+    public const byte HostRequestNone = 0;
+    public const byte HostRequestPowerOff = 1;
+
+    /// <summary>IRQ line (IOAPIC pin) the host pulses when it posts a request on <see cref="HostRequest"/>.</summary>
+    public const int HostRequestIrq = 5;
+
+    /// <summary>
+    /// Hypercall port: <c>out dx, eax</c> with the hypercall number in eax and arguments in
+    /// rbx, rcx, rsi, rdi; the result comes back in rax. An I/O port rather than <c>vmcall</c>,
+    /// because KVM handles <c>vmcall</c> in the kernel and never exits to user space for it.
+    /// </summary>
+    public const ushort Hypercall = 0x510;
+    public const int HypercallLength = 4;
+
+    /// <summary>A port whose writes are acknowledged and dropped: the exit benchmark's target.</summary>
+    public const ushort NullDevice = 0x520;
+}

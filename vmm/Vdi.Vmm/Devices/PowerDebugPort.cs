@@ -1,0 +1,83 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+
+namespace Vdi.Vmm.Devices;
+
+/// <summary>A boot-progress marker and when the host saw it.</summary>
+public readonly record struct BootMarker(byte Value, TimeSpan SinceCreation);
+
+/// <summary>
+/// The power / debug port block at <see cref="PortMap.PowerBase"/>: guest power-off with an exit
+/// code, boot-progress markers the host timestamps, and the host's request mailbox (read by the
+/// guest after the host pulses <see cref="PortMap.HostRequestIrq"/>).
+/// </summary>
+public sealed class PowerDebugPort : IBusDevice
+{
+    private readonly Lock _gate = new();
+    private readonly long _createdTimestamp;
+    private readonly Action<int> _powerOff;
+    private readonly IInterruptLine? _requestLine;
+    private readonly List<BootMarker> _markers = [];
+    private byte _hostRequest;
+
+    /// <param name="powerOff">Called on the vCPU thread with the guest's exit code.</param>
+    public PowerDebugPort(long createdTimestamp, Action<int> powerOff, IInterruptLine? requestLine)
+    {
+        _createdTimestamp = createdTimestamp;
+        _powerOff = powerOff;
+        _requestLine = requestLine;
+    }
+
+    public IReadOnlyList<BootMarker> Markers
+    {
+        get
+        {
+            lock (_gate)
+                return [.. _markers];
+        }
+    }
+
+    public event Action<BootMarker>? MarkerReached;
+
+    /// <summary>Posts a request for the guest and pulses its interrupt (edge: high, then low).</summary>
+    public void PostRequest(byte request)
+    {
+        lock (_gate)
+            _hostRequest = request;
+        _requestLine?.SetLevel(true);
+        _requestLine?.SetLevel(false);
+    }
+
+    public bool Read(in BusAccess access, Span<byte> data)
+    {
+        if (access.Offset != PortMap.HostRequest - PortMap.PowerBase || data.Length != 1)
+            return false;
+        lock (_gate)
+            data[0] = _hostRequest;
+        return true;
+    }
+
+    public bool Write(in BusAccess access, ReadOnlySpan<byte> data)
+    {
+        switch (access.Offset)
+        {
+            case PortMap.PowerOff - PortMap.PowerBase:
+                Span<byte> code = stackalloc byte[4];
+                code.Clear();
+                data[..Math.Min(4, data.Length)].CopyTo(code);
+                _powerOff(BinaryPrimitives.ReadInt32LittleEndian(code));
+                return true;
+            case PortMap.BootMarker - PortMap.PowerBase when data.Length == 1:
+                var marker = new BootMarker(data[0], Stopwatch.GetElapsedTime(_createdTimestamp));
+                lock (_gate)
+                {
+                    if (_markers.Count < 256)
+                        _markers.Add(marker);
+                }
+                MarkerReached?.Invoke(marker);
+                return true;
+            default:
+                return false;
+        }
+    }
+}

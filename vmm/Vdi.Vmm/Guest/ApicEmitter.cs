@@ -1,0 +1,72 @@
+using Iced.Intel;
+using Vdi.Vmm.Boot;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Vdi.Vmm.Guest;
+
+/// <summary>
+/// Local APIC (xAPIC MMIO) and I/O APIC programming. The windows lie above 2 GiB, where a 32-bit absolute
+/// displacement would be sign-extended, so every access goes through a register holding the base address.
+/// </summary>
+internal static class ApicEmitter
+{
+    public const uint TaskPriorityRegister = 0x80;
+    public const uint EndOfInterruptRegister = 0xB0;
+    public const uint SpuriousVectorRegister = 0xF0;
+    public const uint LvtLint0Register = 0x350;
+    public const uint SoftwareEnable = 0x100;
+    public const uint LvtMasked = 0x1_0000;
+
+    public const uint IoRegisterSelect = 0x00;
+    public const uint IoWindow = 0x10;
+    public const uint IoRedirectionTable = 0x10;
+
+    /// <summary>
+    /// Enables this vCPU's local APIC: masks LINT0, accepts every priority, and software-enables it with
+    /// <paramref name="spuriousVector"/>. LINT0 matters on vCPU 0: KVM resets it to ExtINT, unmasked, so the
+    /// uninitialised in-kernel 8259 (vector base 0) would otherwise deliver its IRQs as exception vectors.
+    /// Preserves all registers.
+    /// </summary>
+    public static void EmitEnableLocalApic(Assembler a, byte spuriousVector)
+    {
+        a.push(rax);
+        a.mov(eax, (uint)GuestLayout.LocalApicBase);
+        a.mov(__dword_ptr[rax + (int)LvtLint0Register], LvtMasked);
+        a.mov(__dword_ptr[rax + (int)TaskPriorityRegister], 0u);
+        a.mov(__dword_ptr[rax + (int)SpuriousVectorRegister], SoftwareEnable | spuriousVector);
+        a.pop(rax);
+    }
+
+    /// <summary>Signals end of interrupt to this vCPU's local APIC. Clobbers rax.</summary>
+    public static void EmitEndOfInterrupt(Assembler a)
+    {
+        a.mov(eax, (uint)GuestLayout.LocalApicBase);
+        a.mov(__dword_ptr[rax + (int)EndOfInterruptRegister], 0u);
+    }
+
+    /// <summary>
+    /// Routes I/O APIC <paramref name="pin"/> to <paramref name="vector"/> on local APIC <paramref name="destinationApicId"/>:
+    /// fixed delivery, physical destination, edge triggered, active high, unmasked. Writes the high dword (destination)
+    /// first, so the entry is complete when the low dword unmasks it. Preserves all registers.
+    /// </summary>
+    public static void EmitRouteIoApicPin(Assembler a, int pin, byte vector, byte destinationApicId)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(pin);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(pin, 23);
+        var (low, high) = RedirectionEntry(vector, destinationApicId);
+        a.push(rax);
+        a.mov(eax, (uint)GuestLayout.IoApicBase);
+        a.mov(__dword_ptr[rax + (int)IoRegisterSelect], IoRedirectionTable + (2 * (uint)pin) + 1);
+        a.mov(__dword_ptr[rax + (int)IoWindow], high);
+        a.mov(__dword_ptr[rax + (int)IoRegisterSelect], IoRedirectionTable + (2 * (uint)pin));
+        a.mov(__dword_ptr[rax + (int)IoWindow], low);
+        a.pop(rax);
+    }
+
+    /// <summary>
+    /// The two dwords of a redirection entry: vector in bits 0–7, delivery mode fixed (0), destination mode physical,
+    /// polarity active high, trigger edge, mask clear — all zero bits — and the destination APIC ID in bits 56–63.
+    /// </summary>
+    public static (uint Low, uint High) RedirectionEntry(byte vector, byte destinationApicId) =>
+        (vector, (uint)destinationApicId << 24);
+}

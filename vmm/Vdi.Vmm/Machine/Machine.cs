@@ -1,0 +1,201 @@
+using Vdi.Vmm.Devices;
+using Vdi.Vmm.Hypercalls;
+using Vdi.Vmm.Kvm;
+using Vdi.Vmm.Memory;
+using Vdi.Vmm.Vcpu;
+
+namespace Vdi.Vmm.Machine;
+
+/// <summary>
+/// A virtual machine as a whole: its memory, buses, devices and vCPU threads, and its life cycle
+/// (start, pause-all / resume-all, power-off request, host stop, crash). Built by <see cref="MachineBuilder"/>.
+/// One machine failing never affects another: all state is per machine and nothing here throws
+/// on a guest's behalf.
+/// </summary>
+public sealed class Machine : IDisposable
+{
+    private static readonly TimeSpan s_joinTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly Lock _gate = new(); // guards _state, _exit, _powerOffCode, _running
+    private readonly KvmSystem _kvm;
+    private readonly KvmVm _vm;
+    private readonly VcpuThread[] _vcpus;
+    private readonly PauseRendezvous _rendezvous = new();
+    private readonly TaskCompletionSource<MachineExit> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private MachineState _state = MachineState.Created;
+    private MachineExit? _exit;
+    private int? _powerOffCode;
+    private int _running;
+    private bool _disposed;
+
+    internal Machine(MachineConfig config, KvmSystem kvm, KvmVm vm, GuestMemory memory, MachineDevices devices, IReadOnlyList<KvmVcpu> vcpus)
+    {
+        Config = config;
+        _kvm = kvm;
+        _vm = vm;
+        Memory = memory;
+        Devices = devices;
+        Dispatcher = new ExitDispatcher(devices.Pio, devices.Mmio, memory, devices.Hypercalls, devices.Accesses);
+        _vcpus = [.. vcpus.Select(v => new VcpuThread(v, Dispatcher, _rendezvous, OnVcpuStopped))];
+    }
+
+    public MachineConfig Config { get; }
+
+    public GuestMemory Memory { get; }
+
+    public MachineDevices Devices { get; }
+
+    public SerialOutput Serial => Devices.Com1.Output;
+
+    public AccessLog Accesses => Devices.Accesses;
+
+    public HypercallDispatcher Hypercalls => Devices.Hypercalls;
+
+    internal ExitDispatcher Dispatcher { get; }
+
+    public MachineState State
+    {
+        get
+        {
+            lock (_gate)
+                return _state;
+        }
+    }
+
+    public IReadOnlyList<VcpuState> VcpuStates => [.. _vcpus.Select(v => v.State)];
+
+    /// <summary>Exits handled by all vCPUs so far.</summary>
+    public long Exits => _vcpus.Sum(v => v.Exits);
+
+    /// <summary>Completes when every vCPU thread has finished, with how the machine ended.</summary>
+    public Task<MachineExit> Completion => _completion.Task;
+
+    /// <summary>Starts every vCPU thread; returns once all are running the guest.</summary>
+    public void Start()
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_state != MachineState.Created)
+                throw new InvalidOperationException($"machine is {_state}, not created");
+            _state = MachineState.Running;
+            _running = _vcpus.Length;
+        }
+        foreach (var vcpu in _vcpus)
+            vcpu.Start();
+    }
+
+    /// <summary>Kicks every vCPU out of the guest and returns when all are parked (or finished); false on timeout.</summary>
+    public bool PauseAll(TimeSpan timeout)
+    {
+        lock (_gate)
+        {
+            if (_state != MachineState.Running)
+                throw new InvalidOperationException($"machine is {_state}, not running");
+            _rendezvous.RequestPause();
+        }
+        foreach (var vcpu in _vcpus)
+            vcpu.Kick();
+        var parked = _rendezvous.WaitAllParked(timeout);
+        lock (_gate)
+        {
+            if (parked && _state == MachineState.Running)
+                _state = MachineState.Paused;
+        }
+        return parked;
+    }
+
+    public void ResumeAll()
+    {
+        lock (_gate)
+        {
+            if (_state == MachineState.Paused)
+                _state = MachineState.Running;
+            _rendezvous.Resume();
+        }
+    }
+
+    /// <summary>Asks the guest to power off: posts the request and raises its interrupt. The guest decides when.</summary>
+    public void RequestPowerOff() => Devices.Power.PostRequest(PortMap.HostRequestPowerOff);
+
+    /// <summary>Stops the machine now, whatever the guest is doing.</summary>
+    public void Stop()
+    {
+        _rendezvous.Release();
+        foreach (var vcpu in _vcpus)
+            vcpu.RequestStop();
+    }
+
+    /// <summary>Called on a vCPU thread by the power port.</summary>
+    internal void OnGuestPowerOff(int exitCode)
+    {
+        lock (_gate)
+            _powerOffCode ??= exitCode;
+        Stop();
+    }
+
+    private void OnVcpuStopped(VcpuStop stop)
+    {
+        var stopOthers = false;
+        MachineExit? finished = null;
+        lock (_gate)
+        {
+            if (_exit is null && stop.Action != ExitAction.Continue)
+            {
+                _exit = stop.Action == ExitAction.Crash
+                    ? new MachineExit(MachineExitKind.Crashed, -1, new MachineCrash(stop.VcpuId, stop.Reason ?? "crashed", stop.Registers, stop.SpecialRegisters))
+                    : new MachineExit(MachineExitKind.PoweredOff, _powerOffCode ?? 0, null);
+                stopOthers = true;
+            }
+            if (--_running == 0)
+            {
+                _exit ??= _powerOffCode is { } code
+                    ? new MachineExit(MachineExitKind.PoweredOff, code, null)
+                    : new MachineExit(MachineExitKind.Stopped, 0, null);
+                _state = _exit.Kind switch
+                {
+                    MachineExitKind.PoweredOff => MachineState.PoweredOff,
+                    MachineExitKind.Crashed => MachineState.Crashed,
+                    _ => MachineState.Stopped,
+                };
+                finished = _exit;
+            }
+        }
+        if (stopOthers)
+            Stop();
+        if (finished is not null)
+        {
+            Serial.Complete();
+            _completion.TrySetResult(finished);
+        }
+    }
+
+    /// <summary>Waits for the machine to finish; on timeout stops it and reports it as stopped.</summary>
+    public async Task<MachineExit> WaitForExitAsync(TimeSpan timeout)
+    {
+        var done = await Task.WhenAny(Completion, Task.Delay(timeout)).ConfigureAwait(false);
+        if (done != Completion)
+            Stop();
+        return await Completion.ConfigureAwait(false);
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+                return;
+            _disposed = true;
+        }
+        Stop();
+        // A vCPU thread that never came back may still touch guest memory or its kvm_run page:
+        // keep them mapped (a leak) rather than free memory under it.
+        if (!_vcpus.All(v => v.Join(s_joinTimeout)))
+            return;
+        foreach (var vcpu in _vcpus)
+            vcpu.Dispose();
+        _vm.Dispose();
+        Memory.Dispose();
+        _kvm.Dispose();
+    }
+}

@@ -1,0 +1,93 @@
+using Vdi.Vmm.Devices;
+using Vdi.Vmm.Devices.Gpu;
+using Vdi.Vmm.Devices.Input;
+using Vdi.Vmm.Devices.Virtio;
+using Vdi.Vmm.Hypercalls;
+using Vdi.Vmm.Memory;
+
+namespace Vdi.Vmm.Machine;
+
+/// <summary>The buses and standard devices of one machine.</summary>
+public sealed class MachineDevices
+{
+    private MachineDevices(AccessLog accesses, Bus pio, Bus mmio, HypercallDispatcher hypercalls)
+    {
+        Accesses = accesses;
+        Pio = pio;
+        Mmio = mmio;
+        Hypercalls = hypercalls;
+    }
+
+    public AccessLog Accesses { get; }
+
+    public Bus Pio { get; }
+
+    public Bus Mmio { get; }
+
+    public HypercallDispatcher Hypercalls { get; }
+
+    public Serial16550 Com1 { get; private init; } = null!;
+
+    public PowerDebugPort Power { get; private init; } = null!;
+
+    public NullDevice Null { get; private init; } = null!;
+
+    public VirtioGpu Gpu { get; private init; } = null!;
+
+    public VirtioKeyboard Keyboard { get; private init; } = null!;
+
+    public VirtioTablet Tablet { get; private init; } = null!;
+
+    /// <summary>Display requests and their acknowledgement by the guest.</summary>
+    public DisplayController Display { get; private init; } = null!;
+
+    /// <summary>
+    /// Creates and places every standard device (see <see cref="PortMap"/> and <see cref="MmioMap"/>).
+    /// A plain function of its inputs, so it is tested without KVM.
+    /// </summary>
+    /// <param name="interruptLine">The line for a GSI of the machine's irqchip.</param>
+    /// <param name="powerOff">Called on a vCPU thread with the guest's exit code.</param>
+    public static MachineDevices Create(MachineConfig config, GuestMemory memory, Func<int, IInterruptLine> interruptLine, long createdTimestamp, Action<int> powerOff)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(interruptLine);
+        var accesses = new AccessLog();
+        var pio = new Bus(AccessSpace.Pio, accesses);
+        var mmio = new Bus(AccessSpace.Mmio, accesses);
+
+        var com1 = new Serial16550(interruptLine(PortMap.Com1Irq));
+        var power = new PowerDebugPort(createdTimestamp, powerOff, interruptLine(PortMap.HostRequestIrq));
+        var nullDevice = new NullDevice();
+        pio.Register(PortMap.Com1, 8, com1);
+        pio.Register(PortMap.PowerBase, PortMap.PowerLength, power);
+        pio.Register(PortMap.NullDevice, 1, nullDevice);
+
+        var gpu = new VirtioGpu(config.Gpu, config.Display);
+        var keyboard = new VirtioKeyboard();
+        var tablet = new VirtioTablet();
+        AddVirtio(MmioMap.GpuSlot, gpu);
+        AddVirtio(MmioMap.KeyboardSlot, keyboard);
+        AddVirtio(MmioMap.TabletSlot, tablet);
+        tablet.SetExtent(config.Display.Width, config.Display.Height);
+        // Pointer coordinates span the visible scanout. Lock order: the GPU transport's gate, then the tablet's.
+        gpu.ScanoutChanged += change =>
+        {
+            if (change.Enabled)
+                tablet.SetExtent(change.Width, change.Height);
+        };
+
+        return new MachineDevices(accesses, pio, mmio, new HypercallDispatcher(accesses))
+        {
+            Com1 = com1,
+            Power = power,
+            Null = nullDevice,
+            Gpu = gpu,
+            Keyboard = keyboard,
+            Tablet = tablet,
+            Display = new DisplayController(gpu),
+        };
+
+        void AddVirtio(int slot, IVirtioDevice device) =>
+            mmio.Register(MmioMap.VirtioAddress(slot), VirtioMmio.WindowSize, new VirtioMmioTransport(device, memory, interruptLine(MmioMap.VirtioGsi(slot))));
+    }
+}

@@ -1,0 +1,293 @@
+using System.Runtime.InteropServices;
+
+namespace Vdi.Vmm.Memory;
+
+/// <summary>
+/// Guest RAM: anonymous host mappings registered as memory slots. Host code reads and writes guest
+/// memory only through this class, by guest-physical address; every access is bounds-checked and
+/// every host write is recorded for the dirty harvest.
+/// </summary>
+/// <remarks>
+/// Lookups read an immutable, sorted slot array (copy-on-write), so accesses from vCPU and device
+/// threads take no lock. Slot changes serialise on <c>_gate</c>; callers pause the vCPUs around a
+/// change that removes RAM the guest may be using.
+/// </remarks>
+public sealed unsafe class GuestMemory : IDisposable
+{
+    private readonly Lock _gate = new();
+    private readonly IMemorySlotSink? _sink;
+    private volatile MemorySlot[] _slots = []; // sorted by GuestAddress; replaced, never mutated
+    private bool _disposed;
+
+    public GuestMemory(IMemorySlotSink? sink = null) => _sink = sink;
+
+    public IReadOnlyList<MemorySlot> Slots => _slots;
+
+    /// <summary>Total bytes of RAM across all slots.</summary>
+    public ulong Size => _slots.Aggregate(0UL, (sum, s) => sum + s.Size);
+
+    /// <summary>Maps fresh zeroed host memory and adds it as a slot at <paramref name="guestAddress"/>.</summary>
+    public MemorySlot AddRam(ulong guestAddress, ulong size, MemorySlotFlags flags = MemorySlotFlags.None)
+    {
+        RequirePageAligned(guestAddress, size);
+        var mapping = MemoryMapping.Create(size);
+        lock (_gate)
+        {
+            try
+            {
+                return AddSlotLocked(guestAddress, size, mapping, 0, flags);
+            }
+            catch
+            {
+                mapping.AddReference();
+                mapping.Release();
+                throw;
+            }
+        }
+    }
+
+    public void Remove(MemorySlot slot)
+    {
+        lock (_gate)
+        {
+            RemoveSlotLocked(slot);
+            slot.Mapping.Release();
+        }
+    }
+
+    /// <summary>Splits a slot at a page-aligned guest address into two slots over the same host memory.</summary>
+    public (MemorySlot Low, MemorySlot High) Split(MemorySlot slot, ulong at)
+    {
+        if (!slot.Contains(at) || at == slot.GuestAddress || (at & (DirtyBitmap.PageSize - 1)) != 0)
+            throw new GuestMemoryException($"cannot split {slot} at 0x{at:X}: not a page boundary strictly inside the slot");
+        lock (_gate)
+        {
+            // Pages written but not yet harvested must survive the split: KVM forgets a removed slot's log.
+            var dirty = new ulong[DirtyBitmap.WordsFor(slot.PageCount)];
+            if ((slot.Flags & MemorySlotFlags.LogDirty) != 0)
+                _sink?.GetDirtyLog(slot, dirty);
+            slot.HostWrites.TakeInto(dirty);
+            RemoveSlotLocked(slot);
+            var lowSize = at - slot.GuestAddress;
+            MemorySlot? low = null;
+            try
+            {
+                low = AddSlotLocked(slot.GuestAddress, lowSize, slot.Mapping, slot.MappingOffset, slot.Flags);
+                var high = AddSlotLocked(at, slot.Size - lowSize, slot.Mapping, slot.MappingOffset + lowSize, slot.Flags);
+                slot.Mapping.Release(); // the two halves hold their own references
+                var lowPages = lowSize >> DirtyBitmap.PageShift;
+                for (ulong page = 0; page < slot.PageCount; page++)
+                {
+                    if ((dirty[page >> 6] & (1UL << (int)(page & 63))) == 0)
+                        continue;
+                    if (page < lowPages)
+                        low.HostWrites.MarkRange(page << DirtyBitmap.PageShift, 1);
+                    else
+                        high.HostWrites.MarkRange((page - lowPages) << DirtyBitmap.PageShift, 1);
+                }
+                return (low, high);
+            }
+            catch
+            {
+                // Put the original slot back as it was; the dirty pages go with it.
+                if (low is not null)
+                {
+                    RemoveSlotLocked(low);
+                    low.Mapping.Release();
+                }
+                var restored = AddSlotLocked(slot.GuestAddress, slot.Size, slot.Mapping, slot.MappingOffset, slot.Flags);
+                slot.Mapping.Release();
+                for (ulong page = 0; page < slot.PageCount; page++)
+                {
+                    if ((dirty[page >> 6] & (1UL << (int)(page & 63))) != 0)
+                        restored.HostWrites.MarkRange(page << DirtyBitmap.PageShift, 1);
+                }
+                throw;
+            }
+        }
+    }
+
+    /// <summary>Changes a slot's flags. Dirty logging toggles in place; read-only needs the slot re-created, as KVM requires.</summary>
+    public void SetFlags(MemorySlot slot, MemorySlotFlags flags)
+    {
+        lock (_gate)
+        {
+            if (Array.IndexOf(_slots, slot) < 0)
+                throw new GuestMemoryException($"{slot} is not in this memory map");
+            var readOnlyChanges = ((slot.Flags ^ flags) & MemorySlotFlags.ReadOnly) != 0;
+            if (readOnlyChanges)
+                _sink?.RemoveSlot(slot);
+            slot.Flags = flags;
+            _sink?.SetSlot(slot);
+        }
+    }
+
+    public MemorySlot? FindSlot(ulong guestAddress)
+    {
+        var slots = _slots;
+        int lo = 0, hi = slots.Length - 1;
+        while (lo <= hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            var s = slots[mid];
+            if (guestAddress < s.GuestAddress)
+                hi = mid - 1;
+            else if (guestAddress >= s.End)
+                lo = mid + 1;
+            else
+                return s;
+        }
+        return null;
+    }
+
+    /// <summary>True when [address, address + length) lies entirely in guest RAM.</summary>
+    public bool IsRam(ulong address, ulong length)
+    {
+        while (length > 0)
+        {
+            var slot = FindSlot(address);
+            if (slot is null)
+                return false;
+            var chunk = Math.Min(length, slot.End - address);
+            address += chunk;
+            length -= chunk;
+        }
+        return true;
+    }
+
+    public void Read(ulong address, Span<byte> destination)
+    {
+        if (!TryRead(address, destination))
+            throw new GuestMemoryException(address, (ulong)destination.Length);
+    }
+
+    public void Write(ulong address, ReadOnlySpan<byte> source)
+    {
+        if (!TryWrite(address, source))
+            throw new GuestMemoryException(address, (ulong)source.Length);
+    }
+
+    /// <summary>Reads guest memory; false (and nothing read) when any byte is outside RAM.</summary>
+    public bool TryRead(ulong address, Span<byte> destination)
+    {
+        if (!IsRam(address, (ulong)destination.Length))
+            return false;
+        while (!destination.IsEmpty)
+        {
+            var slot = FindSlot(address)!;
+            var chunk = (int)Math.Min((ulong)destination.Length, slot.End - address);
+            HostSpan(slot, address, chunk).CopyTo(destination);
+            destination = destination[chunk..];
+            address += (ulong)chunk;
+        }
+        return true;
+    }
+
+    /// <summary>Writes guest memory and records the pages as dirty; false (and nothing written) when any byte is outside RAM.</summary>
+    public bool TryWrite(ulong address, ReadOnlySpan<byte> source)
+    {
+        if (!IsRam(address, (ulong)source.Length))
+            return false;
+        while (!source.IsEmpty)
+        {
+            var slot = FindSlot(address)!;
+            var chunk = (int)Math.Min((ulong)source.Length, slot.End - address);
+            source[..chunk].CopyTo(HostSpan(slot, address, chunk));
+            slot.HostWrites.MarkRange(address - slot.GuestAddress, (ulong)chunk);
+            source = source[chunk..];
+            address += (ulong)chunk;
+        }
+        return true;
+    }
+
+    public T Read<T>(ulong address)
+        where T : unmanaged
+    {
+        T value = default;
+        Read(address, MemoryMarshal.AsBytes(new Span<T>(ref value)));
+        return value;
+    }
+
+    public void Write<T>(ulong address, T value)
+        where T : unmanaged => Write(address, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
+
+    /// <summary>
+    /// Collects the pages of a slot written since the last harvest: KVM's dirty log (guest writes,
+    /// when the slot logs them) merged with the host-side bitmap (writes made through this class).
+    /// Returns the guest-physical addresses of those pages, ascending.
+    /// </summary>
+    public IReadOnlyList<ulong> HarvestDirty(MemorySlot slot)
+    {
+        var bitmap = new ulong[DirtyBitmap.WordsFor(slot.PageCount)];
+        if ((slot.Flags & MemorySlotFlags.LogDirty) != 0)
+            _sink?.GetDirtyLog(slot, bitmap);
+        slot.HostWrites.TakeInto(bitmap);
+        var pages = new List<ulong>();
+        for (var w = 0; w < bitmap.Length; w++)
+        {
+            var word = bitmap[w];
+            while (word != 0)
+            {
+                var bit = System.Numerics.BitOperations.TrailingZeroCount(word);
+                pages.Add(slot.GuestAddress + (((ulong)w * 64 + (ulong)bit) << DirtyBitmap.PageShift));
+                word &= word - 1;
+            }
+        }
+        return pages;
+    }
+
+    private static Span<byte> HostSpan(MemorySlot slot, ulong address, int length)
+    {
+        // SAFETY: callers checked [address, address + length) lies inside the slot, whose host
+        // memory stays mapped while the slot (and so this GuestMemory) is alive.
+        return new Span<byte>((byte*)slot.HostAddress + (address - slot.GuestAddress), length);
+    }
+
+    private MemorySlot AddSlotLocked(ulong guestAddress, ulong size, MemoryMapping mapping, ulong mappingOffset, MemorySlotFlags flags)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var slots = _slots;
+        if (slots.Any(s => guestAddress < s.End && s.GuestAddress < guestAddress + size))
+            throw new GuestMemoryException($"[0x{guestAddress:X}, 0x{guestAddress + size:X}) overlaps an existing slot");
+        var slot = new MemorySlot(NextFreeId(slots), guestAddress, size, mapping, mappingOffset, flags);
+        _sink?.SetSlot(slot);
+        mapping.AddReference();
+        _slots = [.. slots.Append(slot).OrderBy(s => s.GuestAddress)];
+        return slot;
+    }
+
+    private void RemoveSlotLocked(MemorySlot slot)
+    {
+        if (Array.IndexOf(_slots, slot) < 0)
+            throw new GuestMemoryException($"{slot} is not in this memory map");
+        _sink?.RemoveSlot(slot);
+        _slots = [.. _slots.Where(s => s != slot)];
+    }
+
+    private static uint NextFreeId(MemorySlot[] slots)
+    {
+        uint id = 0;
+        while (slots.Any(s => s.Id == id))
+            id++;
+        return id;
+    }
+
+    private static void RequirePageAligned(ulong address, ulong size)
+    {
+        if (size == 0 || ((address | size) & (DirtyBitmap.PageSize - 1)) != 0)
+            throw new GuestMemoryException($"slot [0x{address:X}, +0x{size:X}) must be non-empty and 4 KiB aligned");
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+                return;
+            _disposed = true;
+            foreach (var slot in _slots)
+                slot.Mapping.Release();
+            _slots = [];
+        }
+    }
+}

@@ -1,0 +1,114 @@
+namespace Vdi.Vmm.Vcpu;
+
+/// <summary>
+/// The pause-all primitive: a requester asks every vCPU thread to park, kicks them out of the
+/// guest, and waits until each one is parked (or has finished). vCPU threads call
+/// <see cref="Checkpoint"/> between guest entries. Migration, fault tolerance, privileged mode
+/// and the concurrency guard all build on this.
+/// </summary>
+public sealed class PauseRendezvous
+{
+    private readonly object _gate = new(); // guards every field below; a monitor, for Wait/PulseAll
+    private int _active;
+    private int _parked;
+    private bool _pauseRequested;
+    private bool _released; // set when the machine stops: nobody parks any more
+
+    public bool PauseRequested => Volatile.Read(ref _pauseRequested);
+
+    /// <summary>A vCPU thread joins before it first enters the guest.</summary>
+    public void Join()
+    {
+        lock (_gate)
+            _active++;
+    }
+
+    /// <summary>A vCPU thread leaves for good (its vCPU stopped); pause-all stops waiting for it.</summary>
+    public void Leave()
+    {
+        lock (_gate)
+        {
+            _active--;
+            Monitor.PulseAll(_gate);
+        }
+    }
+
+    /// <summary>Marks a pause as requested; the caller then kicks every vCPU and calls <see cref="WaitAllParked"/>.</summary>
+    public void RequestPause()
+    {
+        lock (_gate)
+            _pauseRequested = true;
+    }
+
+    /// <summary>Waits until every active vCPU thread is parked; false on timeout.</summary>
+    public bool WaitAllParked(TimeSpan timeout)
+    {
+        var infinite = timeout == Timeout.InfiniteTimeSpan;
+        var deadline = Environment.TickCount64 + (infinite ? 0 : (long)timeout.TotalMilliseconds);
+        lock (_gate)
+        {
+            while (_parked < _active && !_released)
+            {
+                if (infinite)
+                {
+                    Monitor.Wait(_gate);
+                    continue;
+                }
+                var left = deadline - Environment.TickCount64;
+                if (left <= 0)
+                    return false;
+                Monitor.Wait(_gate, (int)Math.Min(left, int.MaxValue));
+            }
+            return true;
+        }
+    }
+
+    public int ParkedCount
+    {
+        get
+        {
+            lock (_gate)
+                return _parked;
+        }
+    }
+
+    public void Resume()
+    {
+        lock (_gate)
+        {
+            _pauseRequested = false;
+            Monitor.PulseAll(_gate);
+        }
+    }
+
+    /// <summary>Releases every parked thread for good (the machine is stopping).</summary>
+    public void Release()
+    {
+        lock (_gate)
+        {
+            _released = true;
+            _pauseRequested = false;
+            Monitor.PulseAll(_gate);
+        }
+    }
+
+    /// <summary>Called by a vCPU thread outside the guest: parks while a pause is requested. Returns true if it parked.</summary>
+    public bool Checkpoint(Action? onParked = null, Action? onResumed = null)
+    {
+        if (!Volatile.Read(ref _pauseRequested))
+            return false;
+        lock (_gate)
+        {
+            if (!_pauseRequested)
+                return false;
+            _parked++;
+            onParked?.Invoke();
+            Monitor.PulseAll(_gate);
+            while (_pauseRequested && !_released)
+                Monitor.Wait(_gate);
+            _parked--;
+            onResumed?.Invoke();
+            return true;
+        }
+    }
+}
