@@ -34,6 +34,13 @@ internal sealed class CliOptions
 
     public bool Flag(string name) => _values.Remove(name);
 
+    public string? Text(string name)
+    {
+        if (!_values.Remove(name, out var text))
+            return null;
+        return text ?? throw new ArgumentException($"--{name} needs a value");
+    }
+
     /// <summary>Call after reading every option: anything left was not understood.</summary>
     public void EnsureConsumed()
     {

@@ -18,6 +18,7 @@ namespace Vdi.Vmm.Cli
             {
                 return args switch
                 {
+                    ["check", .. var rest] => await CheckCommand.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     ["run", .. var rest] => await RunCommand.ExecuteAsync(CliOptions.Parse(rest), stdout, stderr).ConfigureAwait(false),
                     ["bench", "exits", .. var rest] => await BenchExits.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     ["bench", "boot", .. var rest] => await BenchBoot.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
@@ -38,7 +39,8 @@ namespace Vdi.Vmm.Cli
 
         private static int Usage(TextWriter stderr)
         {
-            stderr.WriteLine("usage: vdi-vmm run [--vcpus N] [--memory MiB] [--power-off-when-idle]");
+            stderr.WriteLine("usage: vdi-vmm check [--device PATH]");
+            stderr.WriteLine("       vdi-vmm run [--vcpus N] [--memory MiB] [--power-off-when-idle]");
             stderr.WriteLine("       vdi-vmm bench exits [--iterations N] [--runs N]");
             stderr.WriteLine("       vdi-vmm bench boot [--runs N]");
             return ExitUsage;

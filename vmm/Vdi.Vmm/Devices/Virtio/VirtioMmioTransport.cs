@@ -187,7 +187,7 @@ public sealed class VirtioMmioTransport : IBusDevice
         }
         if ((value & _status) != _status)
             throw new VirtioException($"driver cleared status bits 0x{_status & ~value:X} without a reset");
-        var added = value & ~_status;
+        var added = value & ~_status & ~VirtioMmio.StatusDeviceNeedsReset; // only the device sets NEEDS_RESET
         if ((added & VirtioMmio.StatusFeaturesOk) != 0 && !FeaturesAcceptable())
             added &= ~VirtioMmio.StatusFeaturesOk; // the driver reads the status back and sees the refusal
         if ((added & VirtioMmio.StatusDriverOk) != 0 && (_status & VirtioMmio.StatusDeviceNeedsReset) != 0)

@@ -71,6 +71,8 @@ public sealed class Virtqueue
     {
         get
         {
+            if (!Ready)
+                return 0;
             var pending = (ushort)(_memory.Read<ushort>(AvailRing + 2) - _lastAvail);
             if (pending > Size)
                 throw new VirtioException($"queue {Index}: available index moved {pending} entries ahead of a {Size}-entry ring");
@@ -84,6 +86,7 @@ public sealed class Virtqueue
         chain = null!;
         if (!Ready || PendingCount == 0)
             return false;
+        Interlocked.MemoryBarrier(); // read the ring entry only after the index that published it
         var head = _memory.Read<ushort>(AvailRing + 4 + (2UL * (ulong)(_lastAvail % Size)));
         _lastAvail++;
         chain = Walk(head);

@@ -1,0 +1,100 @@
+using Iced.Intel;
+
+namespace Vdi.Vmm.Guest.Desktop;
+
+/// <summary>
+/// The desktop guest's variables, each a dword in the image's data section unless noted. Only vCPU 0 touches them,
+/// with interrupts disabled except for the <c>*Pending</c> flags the interrupt handlers set.
+/// </summary>
+internal sealed class DesktopState
+{
+    public const int TextCapacity = 4096;
+    public const int LineCapacity = 64;
+
+    public DesktopState(GuestAssembly g)
+    {
+        Width = g.Data("width", 4, 4);
+        Height = g.Data("height", 4, 4);
+        Dpi = g.Data("dpi", 4, 4);
+        Unit = g.Data("unit", 4, 4);
+        ResourceId = g.Data("resource_id", 4, 4);
+        ClockX = g.Data("clock_x", 4, 4);
+        ClockY = g.Data("clock_y", 4, 4);
+        TextX = g.Data("text_x", 4, 4);
+        TextY = g.Data("text_y", 4, 4);
+        Columns = g.Data("columns", 4, 4);
+        Rows = g.Data("rows", 4, 4);
+        Column = g.Data("column", 4, 4);
+        Row = g.Data("row", 4, 4);
+        FlushText = g.Data("flush_text", 4, 4);
+        TextLength = g.Data("text_length", 4, 4);
+        Shift = g.Data("shift", 4, 4);
+        PointerX = g.Data("pointer_x", 4, 4);
+        PointerY = g.Data("pointer_y", 4, 4);
+        PointerMoved = g.Data("pointer_moved", 4, 4);
+        GpuPending = g.Data("gpu_pending", 4, 4);
+        TickPending = g.Data("tick_pending", 4, 4);
+        InputPending = g.Data("input_pending", 4, 4);
+        Text = g.Data("text", TextCapacity, 8);
+        Line = g.Data("line", LineCapacity, 8);
+    }
+
+    /// <summary>Current mode in pixels, and its DPI (from the EDID's physical width).</summary>
+    public Label Width { get; }
+
+    public Label Height { get; }
+
+    public Label Dpi { get; }
+
+    /// <summary>Device pixels per font dot: max(2, round(dpi / 48)); every desktop measure is a multiple of it.</summary>
+    public Label Unit { get; }
+
+    /// <summary>GPU resource shown on the scanout (2 or 3; 0 before the first mode).</summary>
+    public Label ResourceId { get; }
+
+    /// <summary>Top-left pixel of the clock's 8 cells in the top bar.</summary>
+    public Label ClockX { get; }
+
+    public Label ClockY { get; }
+
+    /// <summary>Top-left pixel of the terminal's text grid, its size in cells, and the next cell.</summary>
+    public Label TextX { get; }
+
+    public Label TextY { get; }
+
+    public Label Columns { get; }
+
+    public Label Rows { get; }
+
+    public Label Column { get; }
+
+    public Label Row { get; }
+
+    /// <summary>Nonzero: the terminal flushes each cell it changes (typing); zero during a full repaint.</summary>
+    public Label FlushText { get; }
+
+    /// <summary>Bytes in <see cref="Text"/>: everything typed since the terminal last filled up (replayed on repaint).</summary>
+    public Label TextLength { get; }
+
+    public Label Shift { get; }
+
+    public Label PointerX { get; }
+
+    public Label PointerY { get; }
+
+    public Label PointerMoved { get; }
+
+    /// <summary>InterruptStatus bits the GPU's handler acknowledged (config change = display event).</summary>
+    public Label GpuPending { get; }
+
+    /// <summary>Set by the LAPIC timer handler: the clock should be redrawn.</summary>
+    public Label TickPending { get; }
+
+    /// <summary>Set by the input devices' handlers (the loop drains both used rings on every wakeup anyway).</summary>
+    public Label InputPending { get; }
+
+    public Label Text { get; }
+
+    /// <summary>Scratch line for the top bar's text.</summary>
+    public Label Line { get; }
+}
