@@ -21,6 +21,7 @@ namespace Vdi.Vmm.Cli
                     ["check", .. var rest] => await CheckCommand.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     ["run", .. var rest] => await RunCommand.ExecuteAsync(CliOptions.Parse(rest), stdout, stderr).ConfigureAwait(false),
                     ["bench", "exits", .. var rest] => await BenchExits.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
+                    ["bench", "display", .. var rest] => await BenchDisplay.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     ["bench", "boot", .. var rest] => await BenchBoot.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     _ => Usage(stderr),
                 };
@@ -41,8 +42,10 @@ namespace Vdi.Vmm.Cli
         {
             stderr.WriteLine("usage: vdi-vmm check [--device PATH]");
             stderr.WriteLine("       vdi-vmm run [--vcpus N] [--memory MiB] [--power-off-when-idle]");
+            stderr.WriteLine("       vdi-vmm run --display WxH[@DPI] [--type TEXT] [--screenshot FILE.png]");
             stderr.WriteLine("       vdi-vmm bench exits [--iterations N] [--runs N]");
             stderr.WriteLine("       vdi-vmm bench boot [--runs N]");
+            stderr.WriteLine("       vdi-vmm bench display [--runs N]");
             return ExitUsage;
         }
     }

@@ -4,7 +4,10 @@ using Vdi.Vmm.Machine;
 
 namespace Vdi.Vmm.Cli;
 
-/// <summary>`vdi-vmm run`: boots the built-in guest, streams COM1 to stdout, exits with the guest's exit code.</summary>
+/// <summary>
+/// `vdi-vmm run`: boots the built-in guest, streams COM1 to stdout, exits with the guest's exit code.
+/// With --display, --type or --screenshot it boots the desktop guest instead (see <see cref="DesktopRun"/>).
+/// </summary>
 internal static class RunCommand
 {
     public static async Task<int> ExecuteAsync(CliOptions options, TextWriter stdout, TextWriter stderr)
@@ -12,7 +15,16 @@ internal static class RunCommand
         var vcpus = options.Int("vcpus", 1, 1, Boot.GuestLayout.MaxVcpus);
         var memory = options.Int("memory", 256, 4, MachineConfig.MaxMemoryMiB);
         var powerOffWhenIdle = options.Flag("power-off-when-idle");
+        var display = options.Text("display");
+        var type = options.Text("type");
+        var screenshot = options.Text("screenshot");
         options.EnsureConsumed();
+        if (display is not null || type is not null || screenshot is not null)
+        {
+            // The desktop guest: shown at the requested display, typed into, photographed.
+            var properties = DisplaySpec.Parse(display ?? "1280x720@96");
+            return await DesktopRun.ExecuteAsync(vcpus, Math.Max(memory, 512), properties, type, screenshot, stdout, stderr).ConfigureAwait(false);
+        }
 
         using var machine = MachineBuilder.Build(new MachineConfig { Vcpus = vcpus, MemoryMiB = memory, Image = BuiltInGuest.Build() });
         if (powerOffWhenIdle)

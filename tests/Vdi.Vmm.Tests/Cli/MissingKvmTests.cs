@@ -40,3 +40,30 @@ public sealed class MissingKvmTests
         Assert.DoesNotContain("   at ", stderr.ToString(), StringComparison.Ordinal);
     }
 }
+
+public sealed class DisplayOptionTests
+{
+    [Theory]
+    [InlineData("1280x720", 1280, 720, 96)]
+    [InlineData("2560x1440@192", 2560, 1440, 192)]
+    [InlineData("1366x768@120.5", 1366, 768, 120.5)]
+    public void Display_spec_parses_size_and_dpi(string text, int width, int height, double dpi)
+    {
+        var p = Vdi.Vmm.Cli.DisplaySpec.Parse(text);
+        Assert.Equal((width, height, dpi), (p.Width, p.Height, p.Dpi));
+    }
+
+    [Theory]
+    [InlineData("1280*720", "--display must look like")]
+    [InlineData("100x100", "Width")]
+    [InlineData("9000x720@96", "Width")]
+    [InlineData("1280x720@5000", "Dpi")]
+    public async Task Bad_display_options_get_one_line_naming_the_problem(string text, string message)
+    {
+        var stderr = new StringWriter();
+        var code = await Vdi.Vmm.Cli.Cli.RunAsync(["run", "--display", text], new StringWriter(), stderr);
+        Assert.Equal(64, code);
+        Assert.Contains(message, stderr.ToString(), StringComparison.Ordinal);
+        Assert.Single(stderr.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+}

@@ -16,6 +16,12 @@ internal static class ApicEmitter
     public const uint LvtLint0Register = 0x350;
     public const uint SoftwareEnable = 0x100;
     public const uint LvtMasked = 0x1_0000;
+    public const uint LvtTimerRegister = 0x320;
+    public const uint TimerInitialCountRegister = 0x380;
+    public const uint TimerDivideRegister = 0x3E0;
+    public const uint TimerPeriodic = 0x2_0000;
+    public const uint TimerDivideBy1 = 0xB;
+    public const uint RedirectionLevelTriggered = 1u << 15;
 
     public const uint IoRegisterSelect = 0x00;
     public const uint IoWindow = 0x10;
@@ -46,14 +52,16 @@ internal static class ApicEmitter
 
     /// <summary>
     /// Routes I/O APIC <paramref name="pin"/> to <paramref name="vector"/> on local APIC <paramref name="destinationApicId"/>:
-    /// fixed delivery, physical destination, edge triggered, active high, unmasked. Writes the high dword (destination)
+    /// fixed delivery, physical destination, edge (or, with <paramref name="levelTriggered"/>, level) triggered, active high, unmasked. Writes the high dword (destination)
     /// first, so the entry is complete when the low dword unmasks it. Preserves all registers.
     /// </summary>
-    public static void EmitRouteIoApicPin(Assembler a, int pin, byte vector, byte destinationApicId)
+    public static void EmitRouteIoApicPin(Assembler a, int pin, byte vector, byte destinationApicId, bool levelTriggered = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(pin);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(pin, 23);
         var (low, high) = RedirectionEntry(vector, destinationApicId);
+        if (levelTriggered)
+            low |= RedirectionLevelTriggered;
         a.push(rax);
         a.mov(eax, (uint)GuestLayout.IoApicBase);
         a.mov(__dword_ptr[rax + (int)IoRegisterSelect], IoRedirectionTable + (2 * (uint)pin) + 1);
@@ -69,4 +77,16 @@ internal static class ApicEmitter
     /// </summary>
     public static (uint Low, uint High) RedirectionEntry(byte vector, byte destinationApicId) =>
         (vector, (uint)destinationApicId << 24);
+
+    /// <summary>
+    /// Starts this vCPU's local APIC timer: periodic, <paramref name="vector"/>, divide by 1, <paramref name="initialCount"/>
+    /// bus cycles per period (KVM's APIC bus runs at 1 GHz, so 10^9 is one second). Clobbers rax.
+    /// </summary>
+    public static void EmitStartPeriodicTimer(Assembler a, byte vector, uint initialCount)
+    {
+        a.mov(eax, (uint)GuestLayout.LocalApicBase);
+        a.mov(__dword_ptr[rax + (int)TimerDivideRegister], TimerDivideBy1);
+        a.mov(__dword_ptr[rax + (int)LvtTimerRegister], TimerPeriodic | vector);
+        a.mov(__dword_ptr[rax + (int)TimerInitialCountRegister], initialCount);
+    }
 }

@@ -1,3 +1,6 @@
+using Vdi.Vmm.Devices;
+using static Iced.Intel.AssemblerRegisters;
+
 namespace Vdi.Vmm.Guest;
 
 /// <summary>
@@ -25,6 +28,28 @@ internal sealed class GuestRuntime
     {
         Interrupts.EmitLoadIdt();
         ApicEmitter.EmitEnableLocalApic(Assembly.Asm, InterruptEmitter.SpuriousVector);
+    }
+
+    /// <summary>
+    /// Serves a host request the interrupt handler flagged: clears the flag, reads the request port
+    /// and, for a power-off request, prints <c>power off</c> and powers off with exit code 0.
+    /// Falls through when nothing (or nothing known) was requested. Run it with interrupts disabled.
+    /// </summary>
+    public void EmitServeHostRequest()
+    {
+        var a = Assembly.Asm;
+        var pending = Interrupts.HostRequestPending;
+        var none = a.CreateLabel("no_host_request");
+        a.cmp(__byte_ptr[pending], 0);
+        a.je(none);
+        a.mov(__byte_ptr[pending], 0);
+        a.mov(dx, PortMap.HostRequest);
+        a.@in(al, dx);
+        a.cmp(al, PortMap.HostRequestPowerOff);
+        a.jne(none);
+        Serial.EmitPrint("power off\n");
+        PowerPortEmitter.EmitPowerOff(a, 0);
+        a.Label(ref none);
     }
 
     /// <summary>Emits the shared routines and interrupt handlers.</summary>

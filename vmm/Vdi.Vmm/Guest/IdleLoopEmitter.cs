@@ -41,21 +41,10 @@ internal sealed class IdleLoopEmitter
     {
         var g = _runtime.Assembly;
         var a = g.Asm;
-        var pending = _runtime.Interrupts.HostRequestPending;
-        var sleep = a.CreateLabel("bsp_sleep");
 
         g.Bind(ref _bootstrap);
         a.cli();
-        a.cmp(__byte_ptr[pending], 0);
-        a.je(sleep);
-        a.mov(__byte_ptr[pending], 0);
-        a.mov(dx, PortMap.HostRequest);
-        a.@in(al, dx);
-        a.cmp(al, PortMap.HostRequestPowerOff);
-        a.jne(sleep);
-        _runtime.Serial.EmitPrint("power off\n");
-        PowerPortEmitter.EmitPowerOff(a, 0);
-        a.Label(ref sleep);
+        _runtime.EmitServeHostRequest();
         a.sti();
         a.hlt();
         a.jmp(_bootstrap);

@@ -27,6 +27,7 @@ internal sealed class InterruptEmitter
     private readonly Label _idt;
     private readonly Label _idtr;
     private readonly Label[] _exceptionStubs = new Label[ExceptionCount];
+    private readonly List<(byte Vector, Label Handler)> _extraGates = [];
     private Label _exceptionCommon;
     private Label _spuriousHandler;
     private Label _hostRequestHandler;
@@ -48,6 +49,17 @@ internal sealed class InterruptEmitter
 
     /// <summary>Byte set to 1 by the host-request interrupt handler; whoever consumes the request clears it.</summary>
     public Label HostRequestPending { get; }
+
+    /// <summary>
+    /// Adds a gate for a program's own handler (bind <paramref name="handler"/> with <see cref="GuestAssembly.Bind"/>);
+    /// it must end in <c>iretq</c> and send its own EOI.
+    /// </summary>
+    public void AddGate(byte vector, Label handler)
+    {
+        if (vector < ExceptionCount || vector is HostRequestVector or SpuriousVector || _extraGates.Any(e => e.Vector == vector))
+            throw new ArgumentOutOfRangeException(nameof(vector), vector, "Vector is reserved or already used.");
+        _extraGates.Add((vector, handler));
+    }
 
     /// <summary><c>lidt</c> this image's IDT. Every vCPU runs it once before enabling interrupts.</summary>
     public void EmitLoadIdt() => _g.Asm.lidt(__[_idtr]);
@@ -85,6 +97,8 @@ internal sealed class InterruptEmitter
             WriteInterruptGate(idt, vector, patcher.AddressOf(_exceptionStubs[vector]));
         WriteInterruptGate(idt, HostRequestVector, patcher.AddressOf(_hostRequestHandler));
         WriteInterruptGate(idt, SpuriousVector, patcher.AddressOf(_spuriousHandler));
+        foreach (var (vector, handler) in _extraGates)
+            WriteInterruptGate(idt, vector, patcher.AddressOf(handler));
 
         var idtr = patcher.At(_idtr, 10);
         BinaryPrimitives.WriteUInt16LittleEndian(idtr, IdtSize - 1);

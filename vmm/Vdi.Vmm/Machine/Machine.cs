@@ -64,6 +64,9 @@ public sealed class Machine : IDisposable
 
     public IReadOnlyList<VcpuState> VcpuStates => [.. _vcpus.Select(v => v.State)];
 
+    /// <summary>CPU time each running vCPU thread has used (null for a finished one).</summary>
+    public IReadOnlyList<TimeSpan?> VcpuCpuTimes => [.. _vcpus.Select(v => v.CpuTime)];
+
     /// <summary>Exits handled by all vCPUs so far.</summary>
     public long Exits => _vcpus.Sum(v => v.Exits);
 

@@ -66,6 +66,9 @@ internal sealed class VcpuThread : IVcpuRegisterAccess, IDisposable
 
     public bool Join(TimeSpan timeout) => _thread.Join(timeout);
 
+    /// <summary>CPU time the vCPU thread has used so far (guest and VMM), or null once it has finished.</summary>
+    public TimeSpan? CpuTime => _nativeThreadId is var tid and not 0 ? ThreadCpuTime.Read(tid) : null;
+
     public VcpuRegisters GetRegisters()
     {
         var regs = _vcpu.GetRegs();

@@ -11,13 +11,13 @@ namespace Vdi.Vmm.Tests.Guest.Emulation;
 internal sealed partial class EmulatedCpu
 {
     private const ulong InterruptFlag = 1UL << 9;
-    private readonly EmulatedMachine _machine;
+    private readonly IEmulatorBus _machine;
     private readonly Dictionary<ulong, Instruction> _decoded = [];
     private readonly SortedSet<byte> _pendingInterrupts = [];
     private readonly SortedSet<byte> _inService = [];
     private bool _interruptShadow;
 
-    public EmulatedCpu(EmulatedMachine machine, int index, int count, ulong entryPoint)
+    public EmulatedCpu(IEmulatorBus machine, int index, int count, ulong entryPoint)
     {
         _machine = machine;
         Index = index;
@@ -107,12 +107,15 @@ internal sealed partial class EmulatedCpu
         RaiseException(vector == 13 ? (byte)8 : (byte)13);
     }
 
-    /// <summary>The local APIC end-of-interrupt register was written.</summary>
-    public void EndOfInterrupt()
+    /// <summary>The local APIC end-of-interrupt register was written; returns the vector it retired, if any.</summary>
+    public byte? EndOfInterrupt()
     {
         EndOfInterrupts++;
-        if (_inService.Count > 0)
-            _inService.Remove(_inService.Max);
+        if (_inService.Count == 0)
+            return null;
+        var vector = _inService.Max;
+        _inService.Remove(vector);
+        return vector;
     }
 
     private byte? DeliverableInterrupt()
@@ -210,6 +213,15 @@ internal sealed partial class EmulatedCpu
             case Mnemonic.Div:
                 ExecuteDivide(i);
                 break;
+            case Mnemonic.Imul:
+                ExecuteMultiply(i);
+                break;
+            case Mnemonic.Stosb or Mnemonic.Stosd or Mnemonic.Stosq:
+                ExecuteStore(i);
+                break;
+            case Mnemonic.Movsd when i.Code == Code.Movsd_m32_m32:
+                ExecuteMove(i);
+                break;
             case Mnemonic.Xadd:
                 var destination = Read(i, 0);
                 var source = Read(i, 1);
@@ -259,6 +271,13 @@ internal sealed partial class EmulatedCpu
                 {
                     if (ConditionHolds(i.ConditionCode))
                         Rip = i.NearBranchTarget;
+                    break;
+                }
+
+                if (i.Mnemonic is >= Mnemonic.Cmova and <= Mnemonic.Cmovs && i.ConditionCode != ConditionCode.None)
+                {
+                    // cmov always writes its 32-bit destination (zero-extending) even when the condition fails.
+                    Write(i, 0, ConditionHolds(i.ConditionCode) ? Read(i, 1) : Read(i, 0));
                     break;
                 }
 

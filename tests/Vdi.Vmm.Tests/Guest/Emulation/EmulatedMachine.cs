@@ -17,7 +17,7 @@ internal readonly record struct BusAccess(ulong Address, int Size, bool IsWrite,
 /// a recording local APIC and I/O APIC. vCPUs run interleaved in small random quanta from a fixed seed, so shared-memory
 /// protocols see many orderings while results stay reproducible.
 /// </summary>
-internal sealed class EmulatedMachine
+internal sealed class EmulatedMachine : IEmulatorBus
 {
     private const ulong ApicWindowSize = 0x1000;
     private readonly Random _scheduler;

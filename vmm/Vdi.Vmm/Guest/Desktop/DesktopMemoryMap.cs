@@ -33,8 +33,8 @@ internal static class DesktopMemoryMap
     public const int CursorSize = 64;
 
     /// <summary>
-    /// The framebuffer, exactly width×height×4 bytes (B8G8R8X8). A 7680×4320 mode needs 132 MiB here, so the
-    /// machine needs at least 64 + 4·w·h/2^20 MiB of RAM (196 MiB for 8K; the default 256 MiB covers it).
+    /// The framebuffer, exactly width×height×4 bytes (B8G8R8X8). A 7680×4320 mode needs 127 MiB here, so the
+    /// machine needs at least 64 + 4·w·h/2^20 MiB of RAM (191 MiB for 8K; the default 256 MiB covers it).
     /// </summary>
     public const uint Framebuffer = 0x0400_0000;
 

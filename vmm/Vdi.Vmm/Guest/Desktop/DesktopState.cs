@@ -46,7 +46,7 @@ internal sealed class DesktopState
 
     public Label Dpi { get; }
 
-    /// <summary>Device pixels per font dot: max(2, round(dpi / 48)); every desktop measure is a multiple of it.</summary>
+    /// <summary>Device pixels per font dot: max(2, round(dpi / 48)), capped so the layout fits; every desktop measure is a multiple of it.</summary>
     public Label Unit { get; }
 
     /// <summary>GPU resource shown on the scanout (2 or 3; 0 before the first mode).</summary>

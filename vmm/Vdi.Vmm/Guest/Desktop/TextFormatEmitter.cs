@@ -88,17 +88,15 @@ internal sealed class TextFormatEmitter
     private void EmitAppend()
     {
         var a = _g.Asm;
-        var loop = a.CreateLabel("format_append_loop");
         var done = a.CreateLabel("format_append_done");
         _g.Bind(ref _append);
-        a.Label(ref loop);
         a.mov(al, __byte_ptr[rsi]);
         a.test(al, al);
         a.jz(done);
         a.mov(__byte_ptr[rdi], al);
         a.inc(rdi);
         a.inc(rsi);
-        a.jmp(loop);
+        a.jmp(_append);
         a.Label(ref done);
         a.ret();
     }

@@ -22,6 +22,7 @@ internal sealed class GpuCommandEmitter
     public const uint GetEdid = 0x010A;
     public const uint UpdateCursor = 0x0300;
     public const uint MoveCursor = 0x0301;
+    public const uint ResponseOkNoData = 0x1100;
     public const uint ResponseOkEdid = 0x1104;
     public const uint CursorResourceId = 1;
     public const int EdidFeatureBit = 1;

@@ -12,7 +12,7 @@ namespace Vdi.Vmm.Guest.Drivers;
 /// framebuffer, has the desktop painted, transfers it, points the scanout at it, flushes the full frame and drops the
 /// old resource. Resource ids alternate 2 and 3 (1 is the cursor).
 /// </summary>
-internal sealed class GpuDriverEmitter
+internal sealed partial class GpuDriverEmitter
 {
     private readonly GuestRuntime _runtime;
     private readonly GpuCommandEmitter _commands;
@@ -45,57 +45,6 @@ internal sealed class GpuDriverEmitter
         EmitConfigure(paint);
     }
 
-    private void EmitStart()
-    {
-        var a = _runtime.Assembly.Asm;
-        var done = a.CreateLabel("gpu_start_done");
-        var copyRow = a.CreateLabel("gpu_start_cursor_row");
-        _runtime.Assembly.Bind(ref _start);
-        a.mov(edi, Window);
-        a.mov(esi, VirtioDeviceIds.Gpu);
-        a.mov(edx, 1 << EdidFeatureBit);
-        a.mov(ecx, 2);
-        a.mov(r8d, DesktopMemoryMap.GpuControlQueue);
-        a.call(_virtio.Init);
-        a.test(eax, eax);
-        a.jnz(done);
-
-        // The cursor image: transparent, with the arrow copied into its top-left corner.
-        a.mov(edi, DesktopMemoryMap.CursorImage);
-        a.xor(eax, eax);
-        a.mov(ecx, DesktopMemoryMap.CursorSize * DesktopMemoryMap.CursorSize);
-        a.rep.stosd();
-        a.lea(rsi, __[_arrow]);
-        a.mov(edx, DesktopMemoryMap.CursorImage);
-        a.mov(r8d, CursorArrow.Height);
-        a.Label(ref copyRow);
-        a.mov(rdi, rdx);
-        a.mov(ecx, CursorArrow.Width);
-        a.rep.movsd();
-        a.add(rdx, DesktopMemoryMap.CursorSize * 4);
-        a.dec(r8d);
-        a.jnz(copyRow);
-
-        _commands.EmitBegin(ResourceCreate2d);
-        a.mov(Field(24), CursorResourceId);
-        a.mov(Field(28), 1u); // B8G8R8A8: the cursor has alpha
-        a.mov(Field(32), (uint)DesktopMemoryMap.CursorSize);
-        a.mov(Field(36), (uint)DesktopMemoryMap.CursorSize);
-        _commands.EmitSubmit(40);
-        EmitAttachBacking(() => a.mov(eax, CursorResourceId), () => a.mov(eax, DesktopMemoryMap.CursorImage), () => a.mov(eax, DesktopMemoryMap.CursorSize * DesktopMemoryMap.CursorSize * 4));
-        _commands.EmitBegin(TransferToHost2d);
-        a.mov(Field(32), (uint)DesktopMemoryMap.CursorSize);
-        a.mov(Field(36), (uint)DesktopMemoryMap.CursorSize);
-        a.mov(Field(48), CursorResourceId);
-        _commands.EmitSubmit(56);
-        _commands.EmitBegin(UpdateCursor, DesktopMemoryMap.CursorRequest);
-        a.mov(Field(40), CursorResourceId);
-        _commands.EmitSubmitCursor();
-        a.xor(eax, eax);
-        a.Label(ref done);
-        a.ret();
-    }
-
     private void EmitAttachBacking(Action resourceToEax, Action addressToEax, Action lengthToEax)
     {
         var a = _runtime.Assembly.Asm;
@@ -118,9 +67,21 @@ internal sealed class GpuDriverEmitter
         var haveDpi = a.CreateLabel("gpu_configure_have_dpi");
         var unitOk = a.CreateLabel("gpu_configure_unit_ok");
         var noOld = a.CreateLabel("gpu_configure_no_old");
+        var refused = a.CreateLabel("gpu_configure_refused");
+        var refusedAfterCreate = a.CreateLabel("gpu_configure_refused_after_create");
         g.Bind(ref _configure);
         a.push(rbx);
         a.push(rbp);
+        // The shown mode, restored if the GPU refuses the new one (e.g. its backing is not all RAM).
+        a.sub(rsp, 16);
+        a.mov(eax, __dword_ptr[_state.Width]);
+        a.mov(__dword_ptr[rsp], eax);
+        a.mov(eax, __dword_ptr[_state.Height]);
+        a.mov(__dword_ptr[rsp + 4], eax);
+        a.mov(eax, __dword_ptr[_state.Dpi]);
+        a.mov(__dword_ptr[rsp + 8], eax);
+        a.mov(eax, __dword_ptr[_state.Unit]);
+        a.mov(__dword_ptr[rsp + 12], eax);
 
         _commands.EmitBegin(GetDisplayInfo);
         _commands.EmitSubmit(24);
@@ -157,7 +118,7 @@ internal sealed class GpuDriverEmitter
         a.Label(ref haveDpi);
         a.mov(__dword_ptr[_state.Dpi], ebx);
 
-        // unit = max(2, round(dpi / 48)), capped at width/40 and height/30 so the layout always fits.
+        // unit = max(2, round(dpi / 48)), capped at width/40 and height/50 so the layout always fits.
         a.lea(eax, __[rbx + 24]);
         a.xor(edx, edx);
         a.mov(ecx, 48);
@@ -175,7 +136,7 @@ internal sealed class GpuDriverEmitter
         a.cmova(ebx, eax);
         a.mov(eax, __dword_ptr[_state.Height]);
         a.xor(edx, edx);
-        a.mov(ecx, 30);
+        a.mov(ecx, 50);
         a.div(ecx);
         a.cmp(ebx, eax);
         a.cmova(ebx, eax);
@@ -195,20 +156,20 @@ internal sealed class GpuDriverEmitter
         a.mov(eax, __dword_ptr[_state.Height]);
         a.mov(Field(36), eax);
         _commands.EmitSubmit(40);
+        a.cmp(eax, ResponseOkNoData);
+        a.jne(refused);
         EmitAttachBacking(() => a.mov(eax, ebp), () => a.mov(eax, DesktopMemoryMap.Framebuffer), () =>
         {
             a.mov(eax, __dword_ptr[_state.Width]);
             a.imul(eax, __dword_ptr[_state.Height]);
             a.shl(eax, 2);
         });
+        a.cmp(eax, ResponseOkNoData);
+        a.jne(refusedAfterCreate);
         a.mov(ebx, __dword_ptr[_state.ResourceId]); // old
         a.mov(__dword_ptr[_state.ResourceId], ebp);
 
         a.call(paint);
-        a.xor(edi, edi);
-        a.xor(esi, esi);
-        a.mov(edx, __dword_ptr[_state.Width]);
-        a.mov(ecx, __dword_ptr[_state.Height]);
         EmitTransferSetScanoutFlush();
 
         var noUnref = a.CreateLabel("gpu_configure_no_unref");
@@ -230,13 +191,37 @@ internal sealed class GpuDriverEmitter
         a.mov(eax, __dword_ptr[_state.Dpi]);
         a.call(serial.PutDecimal);
         serial.EmitPrint(" dpi\n");
+        a.jmp(done);
+
+        // Refused: drop the new resource, say so, and keep showing the old mode with its geometry.
+        a.Label(ref refusedAfterCreate);
+        _commands.EmitBegin(ResourceUnref);
+        a.mov(Field(24), ebp);
+        _commands.EmitSubmit(32);
+        a.Label(ref refused);
+        serial.EmitPrint("desktop: the GPU refused ");
+        a.mov(eax, __dword_ptr[_state.Width]);
+        a.call(serial.PutDecimal);
+        serial.EmitPrintChar('x');
+        a.mov(eax, __dword_ptr[_state.Height]);
+        a.call(serial.PutDecimal);
+        serial.EmitPrint(" (framebuffer beyond RAM?)\n");
+        a.mov(eax, __dword_ptr[rsp]);
+        a.mov(__dword_ptr[_state.Width], eax);
+        a.mov(eax, __dword_ptr[rsp + 4]);
+        a.mov(__dword_ptr[_state.Height], eax);
+        a.mov(eax, __dword_ptr[rsp + 8]);
+        a.mov(__dword_ptr[_state.Dpi], eax);
+        a.mov(eax, __dword_ptr[rsp + 12]);
+        a.mov(__dword_ptr[_state.Unit], eax);
         a.Label(ref done);
+        a.add(rsp, 16);
         a.pop(rbp);
         a.pop(rbx);
         a.ret();
     }
 
-    /// <summary>Full frame (edi, esi, edx, ecx = 0, 0, w, h): transfer, SET_SCANOUT to resource ebp, flush.</summary>
+    /// <summary>Full frame: transfer, SET_SCANOUT to resource ebp, flush.</summary>
     private void EmitTransferSetScanoutFlush()
     {
         var a = _runtime.Assembly.Asm;

@@ -75,12 +75,16 @@ internal sealed class VirtioMmioEmitter
         a.push(rbx);
         a.mov(r11d, ecx); // queues left
         a.mov(r10d, edx); // wanted features
+        // Registers are read with plain movs: KVM emulates every MMIO access, and mov is its simplest case.
         a.mov(eax, 1);
-        a.cmp(__dword_ptr[rdi + VirtioMmio.RegMagic], VirtioMmio.MagicValue);
+        a.mov(ecx, __dword_ptr[rdi + VirtioMmio.RegMagic]);
+        a.cmp(ecx, VirtioMmio.MagicValue);
         a.jne(fail);
-        a.cmp(__dword_ptr[rdi + VirtioMmio.RegVersion], VirtioMmio.Version);
+        a.mov(ecx, __dword_ptr[rdi + VirtioMmio.RegVersion]);
+        a.cmp(ecx, VirtioMmio.Version);
         a.jne(fail);
-        a.cmp(__dword_ptr[rdi + VirtioMmio.RegDeviceId], esi);
+        a.mov(ecx, __dword_ptr[rdi + VirtioMmio.RegDeviceId]);
+        a.cmp(ecx, esi);
         a.jne(fail);
 
         a.mov(__dword_ptr[rdi + VirtioMmio.RegStatus], 0u);
@@ -88,7 +92,8 @@ internal sealed class VirtioMmioEmitter
         a.mov(__dword_ptr[rdi + VirtioMmio.RegStatus], VirtioMmio.StatusAcknowledge | VirtioMmio.StatusDriver);
         a.mov(eax, 2);
         a.mov(__dword_ptr[rdi + VirtioMmio.RegDeviceFeaturesSel], 1u);
-        a.test(__dword_ptr[rdi + VirtioMmio.RegDeviceFeatures], 1u << (VirtioMmio.FeatureVersion1 - 32));
+        a.mov(ecx, __dword_ptr[rdi + VirtioMmio.RegDeviceFeatures]);
+        a.test(ecx, 1u << (VirtioMmio.FeatureVersion1 - 32));
         a.jz(fail);
         a.mov(__dword_ptr[rdi + VirtioMmio.RegDeviceFeaturesSel], 0u);
         a.mov(edx, __dword_ptr[rdi + VirtioMmio.RegDeviceFeatures]);
@@ -99,7 +104,8 @@ internal sealed class VirtioMmioEmitter
         a.mov(__dword_ptr[rdi + VirtioMmio.RegDriverFeatures], 1u << (VirtioMmio.FeatureVersion1 - 32));
         a.mov(__dword_ptr[rdi + VirtioMmio.RegStatus], VirtioMmio.StatusAcknowledge | VirtioMmio.StatusDriver | VirtioMmio.StatusFeaturesOk);
         a.mov(eax, 3);
-        a.test(__dword_ptr[rdi + VirtioMmio.RegStatus], VirtioMmio.StatusFeaturesOk);
+        a.mov(ecx, __dword_ptr[rdi + VirtioMmio.RegStatus]);
+        a.test(ecx, VirtioMmio.StatusFeaturesOk);
         a.jz(fail);
 
         a.xor(ebx, ebx); // queue index
@@ -108,7 +114,8 @@ internal sealed class VirtioMmioEmitter
         a.jae(queuesDone);
         a.mov(__dword_ptr[rdi + VirtioMmio.RegQueueSel], ebx);
         a.mov(eax, 4);
-        a.cmp(__dword_ptr[rdi + VirtioMmio.RegQueueNumMax], (uint)DesktopMemoryMap.QueueSize);
+        a.mov(ecx, __dword_ptr[rdi + VirtioMmio.RegQueueNumMax]);
+        a.cmp(ecx, DesktopMemoryMap.QueueSize);
         a.jb(fail);
         a.mov(__dword_ptr[rdi + VirtioMmio.RegQueueNum], (uint)DesktopMemoryMap.QueueSize);
         EmitZeroPage(); // r8's page

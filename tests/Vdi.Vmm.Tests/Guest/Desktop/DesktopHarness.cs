@@ -1,0 +1,82 @@
+using Vdi.Vmm.Devices.Display;
+using Vdi.Vmm.Devices.Gpu;
+using Vdi.Vmm.Devices.Input;
+using Vdi.Vmm.Guest.Desktop;
+using Vdi.Vmm.Tests.Guest.Emulation;
+
+namespace Vdi.Vmm.Tests.Guest.Desktop;
+
+/// <summary>
+/// The desktop guest booted in the emulator against the real devices, with what the GPU reported recorded:
+/// flushes (damage), scanout changes and cursor moves. The wall clock is fixed at <see cref="Now"/>.
+/// </summary>
+internal sealed class DesktopHarness : IDisposable
+{
+    public static readonly DateTimeOffset Now = new(2026, 11, 27, 12, 34, 56, TimeSpan.Zero);
+
+    private static readonly Lazy<Vdi.Vmm.Guest.GuestImage> s_image = new(DesktopGuest.Build);
+
+    public DesktopHarness(DisplayProperties initial, ulong memory = DeviceEmulatedMachine.DefaultMemory)
+    {
+        Machine = new DeviceEmulatedMachine(s_image.Value, initial, memory, new FixedClock(Now));
+        Gpu.Flushed += Flushes.Add;
+        Gpu.ScanoutChanged += ScanoutChanges.Add;
+        Gpu.CursorMoved += (x, y) => CursorMoves.Add((x, y));
+        Machine.RunUntilIdle();
+    }
+
+    public DeviceEmulatedMachine Machine { get; }
+
+    public VirtioGpu Gpu => Machine.Devices.Gpu;
+
+    public List<ScanoutFlush> Flushes { get; } = [];
+
+    public List<ScanoutChange> ScanoutChanges { get; } = [];
+
+    public List<(int X, int Y)> CursorMoves { get; } = [];
+
+    public int Unit => (int)Symbol(DesktopGuest.UnitSymbol);
+
+    public int TextLength => (int)Symbol(DesktopGuest.TextLengthSymbol);
+
+    /// <summary>The terminal's kept text, as the guest stores it.</summary>
+    public string Text
+    {
+        get
+        {
+            var bytes = new byte[TextLength];
+            Machine.Memory.Read(s_image.Value.Symbol(DesktopGuest.TextSymbol), bytes);
+            return System.Text.Encoding.ASCII.GetString(bytes);
+        }
+    }
+
+    public ScanoutSnapshot Capture() => Gpu.Capture() ?? throw new InvalidOperationException("The guest shows no scanout.");
+
+    /// <summary>Asks for a mode, lets the guest run until idle, and returns the acknowledgement.</summary>
+    public async Task<DisplayAcknowledgement> RequestAsync(DisplayProperties properties)
+    {
+        var request = Machine.Devices.Display.RequestAsync(properties, TimeSpan.FromSeconds(10));
+        Machine.RunUntilIdle();
+        return await request;
+    }
+
+    /// <summary>Presses and releases each key, then lets the guest handle them.</summary>
+    public void Type(params ushort[] keys)
+    {
+        foreach (var key in keys)
+        {
+            Assert.True(Machine.Devices.Keyboard.InjectKey(key, KeyAction.Press));
+            Assert.True(Machine.Devices.Keyboard.InjectKey(key, KeyAction.Release));
+        }
+        Machine.RunUntilIdle();
+    }
+
+    public uint Symbol(string name) => Machine.Memory.Read<uint>(s_image.Value.Symbol(name));
+
+    public void Dispose() => Machine.Dispose();
+
+    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
+    }
+}

@@ -1,0 +1,70 @@
+using Vdi.Vmm.Devices.Display;
+using Vdi.Vmm.Devices.Gpu;
+using Vdi.Vmm.Devices.Input;
+using Vdi.Vmm.Guest.Desktop;
+using Vdi.Vmm.Guest.Drivers;
+
+namespace Vdi.Vmm.Tests.Guest.Desktop;
+
+/// <summary>The terminal's text model: keymap with Shift and repeat, wrapping, and clearing when full.</summary>
+public sealed class TerminalTests
+{
+    private const ushort KeyH = 35, KeyI = 23, Key1 = 2, KeyX = 45;
+
+    [Fact]
+    public void Shift_and_key_repeat_type_what_a_us_keyboard_would()
+    {
+        using var desktop = new DesktopHarness(new DisplayProperties(640, 480, 96));
+        var keyboard = desktop.Machine.Devices.Keyboard;
+        keyboard.InjectKey(UsKeymap.KeyLeftShift, KeyAction.Press);
+        keyboard.InjectKey(KeyH, KeyAction.Press);
+        keyboard.InjectKey(KeyH, KeyAction.Release);
+        keyboard.InjectKey(Key1, KeyAction.Press);
+        keyboard.InjectKey(Key1, KeyAction.Release);
+        keyboard.InjectKey(UsKeymap.KeyLeftShift, KeyAction.Release);
+        keyboard.InjectKey(KeyI, KeyAction.Press);
+        keyboard.InjectKey(KeyI, KeyAction.Repeat);
+        keyboard.InjectKey(KeyI, KeyAction.Release);
+        desktop.Machine.RunUntilIdle();
+        Assert.Equal("H!ii", desktop.Text);
+    }
+
+    [Fact]
+    public void A_full_line_wraps_to_the_next_row()
+    {
+        using var desktop = new DesktopHarness(new DisplayProperties(640, 480, 96));
+        var unit = desktop.Unit;
+        // The window is 640 − 16 units wide; the grid loses 3 units each side; cells are 6 units.
+        var columns = (640 - (2 * DesktopLayout.WindowMargin * unit) - (2 * DesktopLayout.TextX * unit)) / (DesktopFont.CellColumns * unit);
+        desktop.Type([.. Enumerable.Repeat(KeyX, columns + 1)]);
+        var cells = desktop.Flushes.Skip(1).Select(f => f.Damage).ToList();
+        Assert.Equal(columns + 1, cells.Count);
+        Assert.Equal(cells[0].X, cells[^1].X);
+        Assert.Equal(cells[0].Y + (DesktopFont.CellRows * unit), cells[^1].Y);
+        Assert.Equal(new string('x', columns + 1), desktop.Text);
+    }
+
+    [Fact]
+    public void A_full_grid_is_cleared_and_writing_restarts_at_the_top()
+    {
+        using var desktop = new DesktopHarness(new DisplayProperties(640, 480, 96));
+        var unit = desktop.Unit;
+        var windowHeight = 480 - ((DesktopLayout.WindowTop + DesktopLayout.WindowMargin) * unit);
+        var rows = (windowHeight - ((DesktopLayout.TextY + 2) * unit)) / (DesktopFont.CellRows * unit);
+        desktop.Type(KeyH);
+        var first = desktop.Flushes[^1].Damage;
+        desktop.Type([.. Enumerable.Repeat(UsKeymap.KeyEnter, rows - 1)]);
+        Assert.Equal(rows, desktop.Text.Length); // "h" and rows − 1 newlines: the cursor is on the last row
+
+        desktop.Type(UsKeymap.KeyEnter);
+        var clear = desktop.Flushes[^1].Damage;
+        Assert.Equal(new GpuRect(first.X, first.Y, clear.Width, rows * DesktopFont.CellRows * unit), clear);
+        Assert.Equal("", desktop.Text);
+        var frame = desktop.Capture();
+        Assert.Equal(0xFF000000u | DesktopPalette.Body, frame.ArgbAt(first.X + (2 * unit), first.Y + unit)); // the 'h' is gone
+
+        desktop.Type(KeyI);
+        Assert.Equal(first, desktop.Flushes[^1].Damage); // back in the first cell
+        Assert.Equal("i", desktop.Text);
+    }
+}

@@ -1,0 +1,109 @@
+using Vdi.Vmm.Devices.Display;
+using Vdi.Vmm.Devices.Gpu;
+using Vdi.Vmm.Devices.Input;
+using Vdi.Vmm.Guest.Desktop;
+using Vdi.Vmm.Machine;
+
+namespace Vdi.Vmm.Tests.Machine;
+
+/// <summary>The desktop guest on real KVM: the display follows each request exactly, input reaches it, idle costs nothing.</summary>
+[Trait("Requires", KvmMachines.Trait)]
+public sealed class DesktopTests
+{
+    private static Vmm.Machine.Machine Boot()
+    {
+        var machine = KvmMachines.Build(DesktopGuest.Build(), memoryMiB: 512);
+        machine.Start();
+        return machine;
+    }
+
+    [Fact]
+    public async Task Display_follows_every_request_with_the_exact_size_and_a_full_repaint()
+    {
+        using var machine = Boot();
+        DisplayProperties[] sequence =
+        [
+            new(1280, 720, 96), new(2560, 1440, 192), new(800, 600, 96), new(1366, 768, 120), new(7680, 4320, 96),
+        ];
+        foreach (var mode in sequence)
+        {
+            var ack = await machine.Devices.Display.RequestAsync(mode, TimeSpan.FromSeconds(20));
+            Assert.Equal(mode, ack.Properties);
+            var shot = machine.Devices.Gpu.Capture()!;
+            Assert.Equal((mode.Width, mode.Height), (shot.Width, shot.Height));
+            var background = shot.ArgbAt(mode.Width / 2, mode.Height - 2);
+            for (var x = 0; x < mode.Width; x += 7)
+                Assert.NotEqual(0xFF00_0000u, shot.ArgbAt(x, mode.Height - 1)); // no black band at the bottom
+            for (var y = 0; y < mode.Height; y += 7)
+                Assert.NotEqual(0xFF00_0000u, shot.ArgbAt(mode.Width - 1, y)); // nor at the right
+            Assert.NotEqual(0xFF00_0000u, background);
+        }
+    }
+
+    [Fact]
+    public async Task At_192_dpi_the_top_bar_and_its_glyph_scale_are_twice_those_at_96()
+    {
+        using var machine = Boot();
+        var heights = new List<int>();
+        var units = new List<uint>();
+        foreach (var dpi in new[] { 96.0, 192.0 })
+        {
+            await machine.Devices.Display.RequestAsync(new DisplayProperties(1600, 900, dpi), TimeSpan.FromSeconds(10));
+            units.Add(machine.Memory.Read<uint>(machine.Config.Image.Symbol(DesktopGuest.UnitSymbol)));
+            var shot = machine.Devices.Gpu.Capture()!;
+            var bar = shot.ArgbAt(0, 0);
+            var height = 0;
+            while (height < shot.Height && shot.ArgbAt(0, height) == bar)
+                height++;
+            heights.Add(height);
+        }
+        Assert.Equal(2 * units[0], units[1]);
+        Assert.Equal(2 * heights[0], heights[1]);
+    }
+
+    [Fact]
+    public async Task Typing_shows_the_text_and_the_damage_covers_only_the_glyphs()
+    {
+        using var machine = Boot();
+        await machine.Devices.Display.RequestAsync(new DisplayProperties(1280, 720), TimeSpan.FromSeconds(10));
+        var damage = new List<ScanoutFlush>();
+        machine.Devices.Gpu.Flushed += f => { lock (damage) damage.Add(f); };
+        var before = machine.Devices.Gpu.Capture()!;
+
+        Assert.Equal("", UsKeyboardLayout.Type(machine.Devices.Keyboard, "hello"));
+        await Task.Delay(500);
+
+        List<ScanoutFlush> flushes;
+        lock (damage)
+            flushes = [.. damage];
+        var typed = flushes.Where(f => !f.IsFullFrame).ToList();
+        Assert.NotEmpty(typed);
+        Assert.All(typed, f => Assert.True(f.Damage.Area < 1280 * 720 / 50, $"damage {f.Damage} is not tight"));
+        var after = machine.Devices.Gpu.Capture()!;
+        Assert.Contains(typed, f => Enumerable.Range(f.Damage.X, f.Damage.Width).Any(x =>
+            Enumerable.Range(f.Damage.Y, f.Damage.Height).Any(y => before.ArgbAt(x, y) != after.ArgbAt(x, y))));
+    }
+
+    [Fact]
+    public async Task Pointer_events_move_the_cursor_to_the_scanout_position()
+    {
+        using var machine = Boot();
+        await machine.Devices.Display.RequestAsync(new DisplayProperties(1280, 720), TimeSpan.FromSeconds(10));
+        var moved = new TaskCompletionSource<(int, int)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        machine.Devices.Gpu.CursorMoved += (x, y) => { if ((x, y) == (640, 360)) moved.TrySetResult((x, y)); };
+        machine.Devices.Tablet.InjectPointer(640, 360, PointerButtons.None);
+        Assert.Equal((640, 360), await moved.Task.WaitAsync(TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
+    public async Task An_idle_desktop_costs_under_three_percent_of_a_core()
+    {
+        using var machine = Boot();
+        await machine.Devices.Display.RequestAsync(new DisplayProperties(1280, 720), TimeSpan.FromSeconds(10));
+        await Task.Delay(500);
+        var before = machine.VcpuCpuTimes.Sum(t => t!.Value.TotalMilliseconds);
+        await Task.Delay(3000);
+        var used = machine.VcpuCpuTimes.Sum(t => t!.Value.TotalMilliseconds) - before;
+        Assert.True(used < 90, $"idle vCPUs used {used:F0} ms of CPU in 3 s");
+    }
+}
