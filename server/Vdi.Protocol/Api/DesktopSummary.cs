@@ -1,0 +1,20 @@
+namespace Vdi.Protocol;
+
+/// <summary>A desktop as listed by <c>GET /api/desktops</c>.</summary>
+/// <param name="Id">The desktop's id.</param>
+/// <param name="Name">Display name.</param>
+/// <param name="State">Life-cycle state as the server names it (e.g. "Stopped", "Running"); the server owns the set.</param>
+/// <param name="Vcpus">Virtual CPUs.</param>
+/// <param name="MemoryMiB">Guest memory in MiB.</param>
+/// <param name="MaxWidth">Largest display width in device pixels.</param>
+/// <param name="MaxHeight">Largest display height in device pixels.</param>
+/// <param name="StateReason">Why the desktop is in its state, when that needs saying (a crash, an admin stop).</param>
+public sealed record DesktopSummary(
+    Guid Id,
+    string Name,
+    string State,
+    int Vcpus,
+    int MemoryMiB,
+    int MaxWidth,
+    int MaxHeight,
+    string? StateReason = null);

@@ -1,0 +1,23 @@
+namespace Vdi.Protocol;
+
+/// <summary>Values of <see cref="SessionEnded.Reason"/> and <c>SessionSummary.EndReason</c>.</summary>
+public static class SessionEndReasons
+{
+    /// <summary>The same user connected to the desktop from another client.</summary>
+    public const string TakenOver = "taken-over";
+
+    /// <summary>An administrator ended the session.</summary>
+    public const string DisconnectedByAdmin = "disconnected-by-admin";
+
+    /// <summary>The desktop VM stopped (shut down, crashed or was stopped by an administrator).</summary>
+    public const string DesktopStopped = "desktop-stopped";
+
+    /// <summary>The session or its token outlived its lifetime.</summary>
+    public const string Expired = "expired";
+
+    /// <summary>Every reason, in declaration order.</summary>
+    public static IReadOnlyList<string> All { get; } = [TakenOver, DisconnectedByAdmin, DesktopStopped, Expired];
+
+    /// <summary>True for one of the reasons above.</summary>
+    public static bool IsKnown(string? reason) => reason is TakenOver or DisconnectedByAdmin or DesktopStopped or Expired;
+}

@@ -1,0 +1,7 @@
+namespace Vdi.Server.Accounts;
+
+public static class Roles
+{
+    public const string Admin = "admin";
+    public const string User = "user";
+}

@@ -1,0 +1,38 @@
+using Microsoft.AspNetCore.Identity;
+
+namespace Vdi.Server.Api;
+
+public sealed record SignInRequest(string UserName, string Password);
+
+public sealed record SignedInUser(string UserName, IReadOnlyList<string> Roles);
+
+/// <summary>Cookie sign-in for browsers and API callers alike.</summary>
+public static class AuthEndpoints
+{
+    public static void MapAuthEndpoints(this IEndpointRouteBuilder app)
+    {
+        var auth = app.MapGroup("/api/auth").WithTags("auth");
+        auth.MapPost("/sign-in", async Task<IResult> (SignInRequest request, SignInManager<IdentityUser> signIn, UserManager<IdentityUser> users) =>
+        {
+            if (string.IsNullOrWhiteSpace(request.UserName) || string.IsNullOrEmpty(request.Password))
+                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["userName"] = ["userName and password are required"] });
+            var user = await users.FindByNameAsync(request.UserName);
+            if (user is null)
+                return TypedResults.Unauthorized();
+            var result = await signIn.PasswordSignInAsync(user, request.Password, isPersistent: false, lockoutOnFailure: true);
+            if (!result.Succeeded)
+                return TypedResults.Unauthorized();
+            return TypedResults.Ok(new SignedInUser(user.UserName!, [.. await users.GetRolesAsync(user)]));
+        }).AllowAnonymous();
+        auth.MapPost("/sign-out", async (SignInManager<IdentityUser> signIn) =>
+        {
+            await signIn.SignOutAsync();
+            return TypedResults.NoContent();
+        }).RequireAuthorization();
+        auth.MapGet("/me", async Task<IResult> (System.Security.Claims.ClaimsPrincipal principal, UserManager<IdentityUser> users) =>
+        {
+            var user = await users.GetUserAsync(principal);
+            return user is null ? TypedResults.Unauthorized() : TypedResults.Ok(new SignedInUser(user.UserName!, [.. await users.GetRolesAsync(user)]));
+        }).RequireAuthorization();
+    }
+}

@@ -1,0 +1,79 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using Microsoft.EntityFrameworkCore;
+using Vdi.Protocol;
+using Vdi.Server.Desktops;
+using Vdi.Server.Storage;
+
+namespace Vdi.Server.Api;
+
+/// <summary>
+/// Sessions: a client asks for one with its display properties and gets a short-lived, single-use
+/// connect token. Only a hash of the token is stored.
+/// </summary>
+public static class SessionEndpoints
+{
+    public static readonly TimeSpan TokenLifetime = TimeSpan.FromSeconds(60);
+
+    public static void MapSessionEndpoints(this IEndpointRouteBuilder app)
+    {
+        var sessions = app.MapGroup("/api/sessions").WithTags("sessions").RequireAuthorization();
+        sessions.MapPost("/", async Task<IResult> (CreateSessionRequest request, ClaimsPrincipal user, VdiDbContext db, DesktopPool pool, AuditLog audit, TimeProvider time) =>
+        {
+            var caller = Caller.From(user);
+            var desktop = await db.Desktops.AsNoTracking().FirstOrDefaultAsync(d => d.Id == request.DesktopId);
+            if (desktop is null || !caller.CanUse(desktop))
+                return TypedResults.NotFound();
+            var errors = CreateSessionRequest.Validate(request, desktop.MaxWidth, desktop.MaxHeight);
+            if (errors.Count > 0)
+                return Problems.Validation(errors);
+            if (pool.Get(desktop.Id) is not { State: DesktopState.Running })
+            {
+                var host = pool.Get(desktop.Id);
+                return Problems.Conflict($"desktop '{desktop.Name}' is {(host?.State ?? DesktopState.Stopped).ToString().ToLowerInvariant()}{(host?.StateReason is { } why ? $": {why}" : "")}");
+            }
+
+            var token = Base64Url(RandomNumberGenerator.GetBytes(32));
+            var now = time.GetUtcNow();
+            var display = request.Display!;
+            var session = new SessionRecord
+            {
+                Id = Guid.NewGuid(),
+                DesktopId = desktop.Id,
+                UserId = caller.UserId,
+                ClientName = request.ClientName,
+                Width = display.Width,
+                Height = display.Height,
+                DevicePixelRatio = display.DevicePixelRatio,
+                Dpi = display.EffectiveDpi(),
+                WidthMm = display.WidthMm,
+                HeightMm = display.HeightMm,
+                RefreshHz = display.RefreshHz,
+                ConnectTokenHash = HashToken(token),
+                ConnectTokenExpiresAt = now + TokenLifetime,
+                CreatedAt = now,
+            };
+            db.Sessions.Add(session);
+            audit.Add(db, caller.UserId, "session.create", $"{session.Id} on {desktop.Name} at {display.Width}x{display.Height}");
+            await db.SaveChangesAsync();
+            return TypedResults.Created($"/api/sessions/{session.Id}", new CreateSessionResponse(session.Id, token, session.ConnectTokenExpiresAt));
+        });
+        sessions.MapGet("/", async (ClaimsPrincipal user, VdiDbContext db) =>
+        {
+            var caller = Caller.From(user);
+            var query = db.Sessions.AsNoTracking();
+            if (!caller.IsAdmin)
+                query = query.Where(s => s.UserId == caller.UserId);
+            var records = await query.ToListAsync();
+            return TypedResults.Ok(records.OrderByDescending(s => s.CreatedAt).Select(s => new SessionSummary(
+                s.Id, s.DesktopId, s.UserId, s.ClientName,
+                new ClientDisplay(s.Width, s.Height, s.DevicePixelRatio, s.Dpi, s.WidthMm, s.HeightMm, s.RefreshHz),
+                s.CreatedAt, s.EndedAt, s.EndReason, s.Shadow)).ToList());
+        });
+    }
+
+    /// <summary>SHA-256 of a connect token, as stored and looked up.</summary>
+    public static string HashToken(string token) => Convert.ToHexString(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token)));
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}

@@ -1,0 +1,64 @@
+using System.Collections.Concurrent;
+using Microsoft.EntityFrameworkCore;
+using Vdi.Server.Storage;
+
+namespace Vdi.Server.Desktops;
+
+/// <summary>
+/// The running desktops. On server start it makes sure the built-in desktop exists and starts
+/// every desktop marked to run, in the background, so the server answers while VMs boot.
+/// </summary>
+public sealed class DesktopPool(IServiceProvider services, TimeProvider time, Microsoft.Extensions.Options.IOptions<DesktopOptions> options, ILogger<DesktopPool> log) : IHostedService, IAsyncDisposable
+{
+    public const string BuiltInName = "Built-in desktop";
+
+    private readonly ConcurrentDictionary<Guid, DesktopHost> _hosts = new();
+
+    public IReadOnlyCollection<DesktopHost> Hosts => [.. _hosts.Values];
+
+    public DesktopHost? Get(Guid id) => _hosts.GetValueOrDefault(id);
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        List<DesktopRecord> records;
+        await using (var scope = services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<VdiDbContext>();
+            await db.Database.EnsureCreatedAsync(cancellationToken);
+            if (!await db.Desktops.AnyAsync(cancellationToken))
+            {
+                db.Desktops.Add(new DesktopRecord { Id = Guid.NewGuid(), Name = BuiltInName, CreatedAt = time.GetUtcNow() });
+                await db.SaveChangesAsync(cancellationToken);
+            }
+            records = await db.Desktops.AsNoTracking().ToListAsync(cancellationToken);
+        }
+        foreach (var record in records)
+        {
+            var host = Add(record);
+            if (record.ShouldRun && options.Value.AutoStart)
+                _ = Task.Run(host.StartAsync, CancellationToken.None);
+        }
+    }
+
+    /// <summary>Registers a persisted desktop (not started).</summary>
+    public DesktopHost Add(DesktopRecord record) =>
+        _hosts.GetOrAdd(record.Id, _ => new DesktopHost(record.Id, record.Name, record.Vcpus, record.MemoryMiB, record.MaxWidth, record.MaxHeight, options.Value.KvmDevicePath, log));
+
+    public async Task RemoveAsync(Guid id)
+    {
+        if (_hosts.TryRemove(id, out var host))
+            await host.DisposeAsync().ConfigureAwait(false);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await Task.WhenAll(_hosts.Values.Select(h => h.StopAsync())).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var host in _hosts.Values)
+            await host.DisposeAsync().ConfigureAwait(false);
+        _hosts.Clear();
+    }
+}

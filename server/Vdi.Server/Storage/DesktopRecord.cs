@@ -1,0 +1,25 @@
+namespace Vdi.Server.Storage;
+
+/// <summary>A desktop as persisted: its configuration, whether it should run, and who may use it.</summary>
+public sealed class DesktopRecord
+{
+    public Guid Id { get; set; }
+
+    public required string Name { get; set; }
+
+    public int Vcpus { get; set; } = 1;
+
+    public int MemoryMiB { get; set; } = 512;
+
+    public int MaxWidth { get; set; } = 7680;
+
+    public int MaxHeight { get; set; } = 4320;
+
+    /// <summary>Started again when the server starts.</summary>
+    public bool ShouldRun { get; set; } = true;
+
+    /// <summary>The user the desktop is assigned to (administrators reach every desktop).</summary>
+    public string? OwnerUserId { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+}

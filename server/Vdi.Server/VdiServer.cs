@@ -1,0 +1,99 @@
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
+using Vdi.Server.Accounts;
+using Vdi.Server.Api;
+using Vdi.Server.Desktops;
+using Vdi.Server.Storage;
+using Vdi.Vmm.Kvm;
+
+namespace Vdi.Server;
+
+/// <summary>Composition of the broker: storage, identities, desktops, the REST API.</summary>
+public static class VdiServer
+{
+    public const string DefaultUrl = "http://localhost:5080";
+
+    public static WebApplication Build(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
+            builder.WebHost.UseUrls(DefaultUrl);
+        builder.Services.AddVdiBroker(builder.Configuration);
+        var app = builder.Build();
+        app.UseApiErrors();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapOpenApi();
+        app.MapGet("/healthz", () => TypedResults.Ok(new { status = "ok" })).AllowAnonymous();
+        app.MapAuthEndpoints();
+        app.MapDesktopEndpoints();
+        app.MapSessionEndpoints();
+        app.MapUserEndpoints();
+        return app;
+    }
+
+    public static IServiceCollection AddVdiBroker(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.Configure<StorageOptions>(configuration.GetSection("Vdi:Storage"));
+        services.Configure<AdminOptions>(configuration.GetSection("Vdi:Admin"));
+        services.Configure<DesktopOptions>(configuration.GetSection("Vdi:Desktops"));
+        services.PostConfigure<AdminOptions>(o => o.Password ??= Environment.GetEnvironmentVariable("VDI_ADMIN_PASSWORD"));
+        var storage = configuration.GetSection("Vdi:Storage").Get<StorageOptions>() ?? new StorageOptions();
+        Directory.CreateDirectory(Path.GetFullPath(storage.DataDirectory));
+        services.AddDbContext<VdiDbContext>(o => o.UseSqlite(storage.ResolveConnectionString()));
+        // Cookie keys live with the data, so sign-ins survive a restart and move with the data folder.
+        services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(Path.GetFullPath(storage.DataDirectory), "keys")));
+
+        services.AddAuthentication(IdentityConstants.ApplicationScheme).AddIdentityCookies();
+        services.AddIdentityCore<IdentityUser>(o => o.User.RequireUniqueEmail = false)
+            .AddRoles<IdentityRole>()
+            .AddEntityFrameworkStores<VdiDbContext>()
+            .AddSignInManager();
+        services.ConfigureApplicationCookie(o =>
+        {
+            o.Cookie.Name = "vdi";
+            o.Cookie.SameSite = SameSiteMode.Strict;
+            // The API answers with status codes; only pages redirect to sign-in.
+            o.Events.OnRedirectToLogin = c => ApiOrRedirect(c, StatusCodes.Status401Unauthorized);
+            o.Events.OnRedirectToAccessDenied = c => ApiOrRedirect(c, StatusCodes.Status403Forbidden);
+        });
+        services.AddAuthorizationBuilder()
+            .AddPolicy(Roles.Admin, p => p.RequireRole(Roles.Admin));
+        services.AddOpenApi();
+        services.AddProblemDetails();
+        // Bind failures throw so UseApiErrors can say which field was wrong.
+        services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<AuditLog>();
+        services.AddHostedService<AccountBootstrap>();
+        services.AddSingleton<DesktopPool>();
+        services.AddHostedService(sp => sp.GetRequiredService<DesktopPool>());
+        return services;
+    }
+
+    /// <summary>Says in one line, at start-up, when desktops cannot run on this host and how to fix it.</summary>
+    public static void ReportKvm(WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        try
+        {
+            KvmSystem.Open(app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<DesktopOptions>>().Value.KvmDevicePath).Dispose();
+        }
+        catch (KvmException e) when (e.DeviceUnavailable)
+        {
+            Console.Error.WriteLine($"Vdi: desktops cannot start: {e.Message}");
+        }
+    }
+
+    private static Task ApiOrRedirect(Microsoft.AspNetCore.Authentication.RedirectContext<Microsoft.AspNetCore.Authentication.Cookies.CookieAuthenticationOptions> context, int status)
+    {
+        if (context.Request.Path.StartsWithSegments("/api"))
+        {
+            context.Response.StatusCode = status;
+            return Task.CompletedTask;
+        }
+        context.Response.Redirect(context.RedirectUri);
+        return Task.CompletedTask;
+    }
+}
