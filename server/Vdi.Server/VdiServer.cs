@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using Vdi.Server.Accounts;
 using Vdi.Server.Api;
 using Vdi.Server.Desktops;
+using Vdi.Server.Sessions;
 using Vdi.Server.Storage;
 using Vdi.Vmm.Kvm;
 
@@ -13,6 +14,9 @@ namespace Vdi.Server;
 public static class VdiServer
 {
     public const string DefaultUrl = "http://localhost:5080";
+
+    /// <summary>How long a guest may take to show a requested display before the request fails.</summary>
+    public static readonly TimeSpan DisplayRequestTimeout = TimeSpan.FromSeconds(5);
 
     public static WebApplication Build(string[] args)
     {
@@ -69,6 +73,16 @@ public static class VdiServer
         services.AddHostedService<AccountBootstrap>();
         services.AddSingleton<DesktopPool>();
         services.AddHostedService(sp => sp.GetRequiredService<DesktopPool>());
+        services.Configure<SessionBrokerOptions>(configuration.GetSection("Vdi:Sessions"));
+        services.AddSingleton(sp =>
+        {
+            var pool = sp.GetRequiredService<DesktopPool>();
+            return new SessionBroker(
+                sp.GetRequiredService<IServiceScopeFactory>(),
+                id => pool.Get(id)?.Machine is { } machine ? new MachineDisplayTarget(machine.Devices.Display, DisplayRequestTimeout) : null,
+                sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<SessionBrokerOptions>>().Value);
+        });
         return services;
     }
 

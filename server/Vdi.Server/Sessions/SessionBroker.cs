@@ -1,0 +1,203 @@
+using System.Collections.Concurrent;
+using Microsoft.EntityFrameworkCore;
+using Vdi.Protocol;
+using Vdi.Server.Api;
+using Vdi.Server.Storage;
+using Vdi.Vmm.Devices.Display;
+
+namespace Vdi.Server.Sessions;
+
+/// <summary>
+/// Who is connected to which desktop, and whose display the desktop follows. Connecting with a
+/// session's single-use token reconfigures the desktop to that client's display before anything is
+/// sent; a second (non-shadow) session for the same desktop takes it over and the first client is
+/// told why; shadow sessions watch without reconfiguring or typing. Display changes from the
+/// controlling client are debounced and echo-free.
+/// </summary>
+public sealed class SessionBroker(IServiceScopeFactory scopes, Func<Guid, IDisplayTarget?> displays, TimeProvider time, SessionBrokerOptions options)
+{
+    private readonly ConcurrentDictionary<string, ConnectedSession> _byConnection = new();
+    private readonly ConcurrentDictionary<Guid, DesktopSessions> _desktops = new();
+
+    public IReadOnlyCollection<ConnectedSession> Connected => [.. _byConnection.Values];
+
+    public ConnectedSession? ByConnection(string connectionId) => _byConnection.GetValueOrDefault(connectionId);
+
+    /// <summary>The session whose display desktop <paramref name="desktopId"/> follows, if any.</summary>
+    public ConnectedSession? Controller(Guid desktopId) => _desktops.TryGetValue(desktopId, out var d) ? d.Controller : null;
+
+    /// <exception cref="SessionRefusedException">The token is unknown, used, expired or not the caller's, or the desktop isn't running.</exception>
+    public async Task<ConnectedSession> ConnectAsync(string token, string userId, ClientDisplay display, string connectionId, ISessionClient client, CancellationToken cancellationToken)
+    {
+        if (ClientDisplay.Validate(display) is { Count: > 0 } errors)
+            throw new SessionRefusedException(string.Join(" ", errors.Select(e => e.Message)));
+        var record = await RedeemAsync(token, userId, display, cancellationToken).ConfigureAwait(false);
+        var target = displays(record.DesktopId) ?? throw new SessionRefusedException("the desktop is not running");
+        var session = new ConnectedSession(record.Id, record.DesktopId, userId, record.Shadow, connectionId, display, client);
+        var desktop = _desktops.GetOrAdd(record.DesktopId, _ => new DesktopSessions());
+
+        ConnectedSession? previous = null;
+        await desktop.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            _byConnection[connectionId] = session;
+            if (!session.IsShadow)
+            {
+                previous = desktop.Controller;
+                desktop.Controller = session;
+                desktop.Pending = null;
+                // Before the first frame: the guest shows exactly this client's display.
+                var properties = ToProperties(display);
+                await target.RequestAsync(properties, cancellationToken).ConfigureAwait(false);
+                desktop.Requested = properties;
+            }
+        }
+        finally
+        {
+            desktop.Gate.Release();
+        }
+        if (previous is not null)
+            await EndAsync(previous, SessionEndReasons.TakenOver, "another device opened this desktop").ConfigureAwait(false);
+        return session;
+    }
+
+    /// <summary>
+    /// The controlling client's display changed (window resize, devicePixelRatio change). Reports equal
+    /// to what the desktop already follows are ignored (no echo); a burst is applied once, at most
+    /// <see cref="SessionBrokerOptions.Debounce"/> after its first report, with its latest value.
+    /// Returns false when the report was not used (not the controller, invalid, or an echo).
+    /// </summary>
+    public bool DisplayChanged(string connectionId, ClientDisplay display)
+    {
+        if (!_byConnection.TryGetValue(connectionId, out var session) || session.IsShadow || ClientDisplay.Validate(display).Count > 0)
+            return false;
+        if (!_desktops.TryGetValue(session.DesktopId, out var desktop) || desktop.Controller != session)
+            return false;
+        session.Display = display;
+        var properties = ToProperties(display);
+        lock (desktop.PendingGate)
+        {
+            if (properties == desktop.Requested && desktop.Pending is null)
+                return false;
+            var scheduled = desktop.Pending is not null;
+            desktop.Pending = properties;
+            if (!scheduled)
+                _ = ApplyLaterAsync(session.DesktopId, desktop);
+        }
+        return true;
+    }
+
+    private async Task ApplyLaterAsync(Guid desktopId, DesktopSessions desktop)
+    {
+        await Task.Delay(options.Debounce, time).ConfigureAwait(false);
+        DisplayProperties? properties;
+        lock (desktop.PendingGate)
+        {
+            properties = desktop.Pending;
+            desktop.Pending = null;
+        }
+        if (properties is null || properties == desktop.Requested || displays(desktopId) is not { } target)
+            return;
+        await desktop.Gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await target.RequestAsync(properties, CancellationToken.None).ConfigureAwait(false);
+            desktop.Requested = properties;
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+            // A slow or superseded change: the next report or connect will ask again.
+        }
+        finally
+        {
+            desktop.Gate.Release();
+        }
+    }
+
+    /// <summary>The connection went away: its session ends (the display stays as it is).</summary>
+    public Task DisconnectedAsync(string connectionId, string reason = "disconnected") =>
+        _byConnection.TryGetValue(connectionId, out var session) ? EndAsync(session, reason, null) : Task.CompletedTask;
+
+    /// <summary>An administrator ends a session; its client is told why.</summary>
+    public async Task<bool> EndByAdminAsync(Guid sessionId)
+    {
+        var session = _byConnection.Values.FirstOrDefault(s => s.SessionId == sessionId);
+        if (session is null)
+            return false;
+        await EndAsync(session, SessionEndReasons.DisconnectedByAdmin, "an administrator ended this session").ConfigureAwait(false);
+        return true;
+    }
+
+    private async Task EndAsync(ConnectedSession session, string reason, string? message)
+    {
+        if (!_byConnection.TryRemove(new KeyValuePair<string, ConnectedSession>(session.ConnectionId, session)))
+            return;
+        if (_desktops.TryGetValue(session.DesktopId, out var desktop) && desktop.Controller == session)
+            desktop.Controller = null;
+        if (message is not null)
+            await session.Client.SessionEndedAsync(new SessionEnded(reason, message)).ConfigureAwait(false);
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<VdiDbContext>();
+        var record = await db.Sessions.FirstOrDefaultAsync(s => s.Id == session.SessionId).ConfigureAwait(false);
+        if (record is { EndedAt: null })
+        {
+            record.EndedAt = time.GetUtcNow();
+            record.EndReason = reason;
+            await db.SaveChangesAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task<SessionRecord> RedeemAsync(string token, string userId, ClientDisplay display, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<VdiDbContext>();
+        var hash = SessionEndpoints.HashToken(token ?? "");
+        var record = await db.Sessions.FirstOrDefaultAsync(s => s.ConnectTokenHash == hash, cancellationToken).ConfigureAwait(false);
+        if (record is null || record.UserId != userId)
+            throw new SessionRefusedException("unknown connect token");
+        if (record.ConnectTokenUsed)
+            throw new SessionRefusedException("this connect token was already used; create a new session");
+        if (record.ConnectTokenExpiresAt < time.GetUtcNow())
+            throw new SessionRefusedException("this connect token has expired; create a new session");
+        // Single use even under concurrent connects: only one conditional update can flip the flag.
+        var redeemed = await db.Sessions
+            .Where(s => s.Id == record.Id && !s.ConnectTokenUsed)
+            .ExecuteUpdateAsync(u => u
+                .SetProperty(s => s.ConnectTokenUsed, true)
+                .SetProperty(s => s.Width, display.Width)
+                .SetProperty(s => s.Height, display.Height)
+                .SetProperty(s => s.DevicePixelRatio, display.DevicePixelRatio)
+                .SetProperty(s => s.Dpi, display.EffectiveDpi()), cancellationToken)
+            .ConfigureAwait(false);
+        if (redeemed != 1)
+            throw new SessionRefusedException("this connect token was already used; create a new session");
+        return record;
+    }
+
+    internal static DisplayProperties ToProperties(ClientDisplay d) =>
+        new(d.Width, d.Height, Math.Round(d.EffectiveDpi(), 1), d.RefreshHz is { } hz ? (int)Math.Round(hz) : 60)
+        {
+            WidthMm = d.WidthMm is { } w ? (int)Math.Round(w) : null,
+            HeightMm = d.HeightMm is { } h ? (int)Math.Round(h) : null,
+        };
+
+    private sealed class DesktopSessions
+    {
+        public SemaphoreSlim Gate { get; } = new(1, 1); // serialises reconfigurations of one desktop
+
+        public Lock PendingGate { get; } = new();
+
+        public ConnectedSession? Controller { get; set; }
+
+        public DisplayProperties? Requested { get; set; }
+
+        public DisplayProperties? Pending { get; set; }
+    }
+}
+
+/// <summary>Bound from "Vdi:Sessions".</summary>
+public sealed class SessionBrokerOptions
+{
+    /// <summary>How long a burst of display changes is gathered before it is applied.</summary>
+    public TimeSpan Debounce { get; set; } = TimeSpan.FromMilliseconds(50);
+}
