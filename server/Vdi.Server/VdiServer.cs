@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using Vdi.Server.Accounts;
 using Vdi.Server.Api;
 using Vdi.Server.Desktops;
+using Vdi.Server.Hubs;
 using Vdi.Server.Sessions;
 using Vdi.Server.Storage;
 using Vdi.Vmm.Kvm;
@@ -14,6 +15,9 @@ namespace Vdi.Server;
 public static class VdiServer
 {
     public const string DefaultUrl = "http://localhost:5080";
+
+    /// <summary>Largest message a client may send to the hub; input and display reports are tiny.</summary>
+    public const int MaxHubMessageBytes = 32 * 1024;
 
     /// <summary>How long a guest may take to show a requested display before the request fails.</summary>
     public static readonly TimeSpan DisplayRequestTimeout = TimeSpan.FromSeconds(5);
@@ -34,6 +38,7 @@ public static class VdiServer
         app.MapDesktopEndpoints();
         app.MapSessionEndpoints();
         app.MapUserEndpoints();
+        app.MapHub<DesktopHub>(DesktopHub.Path);
         return app;
     }
 
@@ -58,7 +63,7 @@ public static class VdiServer
         {
             o.Cookie.Name = "vdi";
             o.Cookie.SameSite = SameSiteMode.Strict;
-            // The API answers with status codes; only pages redirect to sign-in.
+            // The API and the hub answer with status codes; only pages redirect to sign-in.
             o.Events.OnRedirectToLogin = c => ApiOrRedirect(c, StatusCodes.Status401Unauthorized);
             o.Events.OnRedirectToAccessDenied = c => ApiOrRedirect(c, StatusCodes.Status403Forbidden);
         });
@@ -74,6 +79,9 @@ public static class VdiServer
         services.AddSingleton<DesktopPool>();
         services.AddHostedService(sp => sp.GetRequiredService<DesktopPool>());
         services.Configure<SessionBrokerOptions>(configuration.GetSection("Vdi:Sessions"));
+        services.AddSignalR(o => o.MaximumReceiveMessageSize = MaxHubMessageBytes).AddMessagePackProtocol();
+        services.AddSingleton<InputStats>();
+        services.AddSingleton<ViewerRegistry>();
         services.AddSingleton(sp =>
         {
             var pool = sp.GetRequiredService<DesktopPool>();
@@ -102,7 +110,7 @@ public static class VdiServer
 
     private static Task ApiOrRedirect(Microsoft.AspNetCore.Authentication.RedirectContext<Microsoft.AspNetCore.Authentication.Cookies.CookieAuthenticationOptions> context, int status)
     {
-        if (context.Request.Path.StartsWithSegments("/api"))
+        if (context.Request.Path.StartsWithSegments("/api") || context.Request.Path.StartsWithSegments("/hubs"))
         {
             context.Response.StatusCode = status;
             return Task.CompletedTask;

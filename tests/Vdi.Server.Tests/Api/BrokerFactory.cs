@@ -1,6 +1,10 @@
 using System.Net.Http.Json;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Vdi.Server.Hubs;
 
 namespace Vdi.Server.Tests.Api;
 
@@ -12,8 +16,9 @@ internal sealed class BrokerFactory : WebApplicationFactory<Program>
 {
     public const string AdminPassword = "Test-Admin-Pa55word";
 
-    public BrokerFactory(string? dataDirectory = null, bool autoStart = true)
+    public BrokerFactory(string? dataDirectory = null, bool autoStart = true, bool realKvm = false)
     {
+        RealKvm = realKvm;
         DataDirectory = dataDirectory ?? Path.Combine(Path.GetTempPath(), $"vdi-test-{Guid.NewGuid():N}");
         AutoStart = autoStart;
     }
@@ -22,6 +27,9 @@ internal sealed class BrokerFactory : WebApplicationFactory<Program>
 
     public bool AutoStart { get; }
 
+    /// <summary>Desktops use the host's KVM (tests tagged Requires=kvm); otherwise a device that cannot exist.</summary>
+    public bool RealKvm { get; }
+
     public const string MissingKvm = "/nonexistent/vdi-test/kvm";
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
@@ -29,7 +37,8 @@ internal sealed class BrokerFactory : WebApplicationFactory<Program>
         builder.UseSetting("Vdi:Storage:DataDirectory", DataDirectory);
         builder.UseSetting("Vdi:Admin:Password", AdminPassword);
         builder.UseSetting("Vdi:Desktops:AutoStart", AutoStart ? "true" : "false");
-        builder.UseSetting("Vdi:Desktops:KvmDevicePath", MissingKvm);
+        if (!RealKvm)
+            builder.UseSetting("Vdi:Desktops:KvmDevicePath", MissingKvm);
     }
 
     /// <summary>A client with the admin's sign-in cookie.</summary>
@@ -39,6 +48,28 @@ internal sealed class BrokerFactory : WebApplicationFactory<Program>
         var response = await client.PostAsJsonAsync("/api/auth/sign-in", new { userName, password });
         response.EnsureSuccessStatusCode();
         return client;
+    }
+
+    /// <summary>A desktop-hub connection (official .NET client, MessagePack, long polling over the in-memory server), not yet started.</summary>
+    public async Task<HubConnection> HubAsync(bool signedIn = true)
+    {
+        string? cookie = null;
+        if (signedIn)
+        {
+            var response = await CreateClient().PostAsJsonAsync("/api/auth/sign-in", new { userName = "admin", password = AdminPassword });
+            response.EnsureSuccessStatusCode();
+            cookie = string.Join("; ", response.Headers.GetValues("Set-Cookie").Select(c => c.Split(';')[0]));
+        }
+        return new HubConnectionBuilder()
+            .WithUrl(new Uri(Server.BaseAddress, DesktopHub.Path), o =>
+            {
+                o.Transports = HttpTransportType.LongPolling;
+                o.HttpMessageHandlerFactory = _ => Server.CreateHandler();
+                if (cookie is not null)
+                    o.Headers["Cookie"] = cookie;
+            })
+            .AddMessagePackProtocol()
+            .Build();
     }
 
     public void DeleteData()

@@ -129,6 +129,28 @@ public sealed partial class VirtioGpu : IVirtioDevice
         }
     }
 
+    /// <summary>
+    /// A copy of <paramref name="region"/> of the visible scanout (in scanout coordinates), clipped to
+    /// the scanout: the snapshot starts at (max(X, 0), max(Y, 0)) and is 0x0 when nothing is left; null
+    /// when the guest has no scanout. Encoders use it to read just the damaged area.
+    /// </summary>
+    public ScanoutSnapshot? Capture(GpuRect region)
+    {
+        lock (Gate)
+        {
+            if (_scanout is not { } resource)
+                return null;
+            var r = region.Intersect(new GpuRect(0, 0, _scanoutRect.Width, _scanoutRect.Height));
+            var pixels = GC.AllocateUninitializedArray<byte>(r.Width * r.Height * 4);
+            for (var row = 0; row < r.Height; row++)
+            {
+                var source = (((_scanoutRect.Y + r.Y + row) * resource.Width) + _scanoutRect.X + r.X) * 4;
+                resource.Pixels.AsSpan(source, r.Width * 4).CopyTo(pixels.AsSpan(row * r.Width * 4));
+            }
+            return new ScanoutSnapshot(r.Width, r.Height, resource.Format, pixels);
+        }
+    }
+
     public void Attach(VirtioHost host) => _host = host;
 
     public void ReadConfig(int offset, Span<byte> data)

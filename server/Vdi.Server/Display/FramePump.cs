@@ -1,0 +1,291 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Vdi.Protocol;
+using Vdi.Vmm.Devices.Gpu;
+
+namespace Vdi.Server.Display;
+
+/// <summary>
+/// Streams one display to one viewer as <see cref="FrameUpdate"/>s, frame-acknowledged: at most one
+/// frame is in flight, and until its <see cref="Acknowledge"/> arrives new damage is coalesced, so
+/// the next frame carries the latest pixels of every damaged area (never a queue of stale frames).
+/// </summary>
+/// <remarks>
+/// The source's events only record damage and wake a worker; capture and encoding run on the
+/// worker, never on the vCPU thread. The first frame, the first after a mode change and the one
+/// after <see cref="RequestFullFrame"/> cover the whole screen. Nothing is sent while the display
+/// is idle.
+/// </remarks>
+public sealed class FramePump : IAsyncDisposable
+{
+    // Lock order: the source's own lock (held while it raises events) → _gate.
+    // The worker never calls the source while holding _gate.
+    private readonly Lock _gate = new();
+    private readonly IScanoutSource _source;
+    private readonly Func<FrameUpdate, ValueTask> _send;
+    private readonly FramePumpOptions _options;
+    private readonly TileEncoder _encoder;
+    private readonly DamageRegion _damage;
+    private readonly DamageRegion _lossy; // areas last sent as JPEG, awaiting a lossless refresh; worker only
+    private readonly WakeSignal _wake = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ILogger _log;
+    private readonly Task _loop;
+
+    // Guarded by _gate.
+    private (int Width, int Height)? _mode;
+    private bool _modeSeen;
+    private long _modeEpoch; // bumped on every size change: frames captured across one are dropped
+    private bool _fullPending = true; // the client has no picture yet
+    private long _inFlight; // frame id awaiting its ack, 0 when none
+    private long _lastFrameId;
+    private int _flushesPending;
+    private bool _stopped;
+    private bool _disposed;
+    private FramePumpCounters _counters;
+
+    // Worker only.
+    private (int Width, int Height)? _sentMode;
+
+    public FramePump(IScanoutSource source, Func<FrameUpdate, ValueTask> send, FramePumpOptions? options = null, ILogger? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(send);
+        _source = source;
+        _send = send;
+        _options = options ?? new FramePumpOptions();
+        _encoder = new TileEncoder(_options.Encoder);
+        _damage = new DamageRegion(_options.MaxDamageRectangles, _options.Encoder.CellSize);
+        _lossy = new DamageRegion(_options.MaxDamageRectangles, _options.Encoder.CellSize);
+        _log = log ?? NullLogger.Instance;
+        source.ScanoutChanged += OnScanoutChanged;
+        source.Flushed += OnFlushed;
+        var mode = source.Mode;
+        lock (_gate)
+        {
+            if (!_modeSeen)
+                _mode = mode;
+        }
+        _loop = Task.Run(RunAsync);
+    }
+
+    public FramePumpCounters Counters
+    {
+        get
+        {
+            lock (_gate)
+                return _counters;
+        }
+    }
+
+    /// <summary>The id of the last frame handed to the send callback, 0 before the first.</summary>
+    public long LastFrameId
+    {
+        get
+        {
+            lock (_gate)
+                return _lastFrameId;
+        }
+    }
+
+    /// <summary>The client painted every frame up to <paramref name="frameId"/>; false for an id not in flight.</summary>
+    public bool Acknowledge(long frameId)
+    {
+        lock (_gate)
+        {
+            if (_inFlight == 0 || frameId < _inFlight || frameId > _lastFrameId)
+                return false;
+            _inFlight = 0;
+        }
+        Signal();
+        return true;
+    }
+
+    /// <summary>Sends the whole screen next (after the frame in flight, if any, is acknowledged).</summary>
+    public void RequestFullFrame()
+    {
+        lock (_gate)
+            _fullPending = true;
+        Signal();
+    }
+
+    /// <summary>Unsubscribes and stops the worker; waits for a send already in progress to return.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+                return;
+            _disposed = _stopped = true;
+        }
+        _source.Flushed -= OnFlushed;
+        _source.ScanoutChanged -= OnScanoutChanged;
+        _wake.Close();
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _loop.ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    private void OnFlushed(ScanoutFlush flush)
+    {
+        lock (_gate)
+        {
+            if (_mode != (flush.ScanoutWidth, flush.ScanoutHeight))
+                SetMode((flush.ScanoutWidth, flush.ScanoutHeight)); // a mode we were not told about: trust the flush
+            _damage.Add(flush.Damage);
+            _flushesPending++;
+        }
+        Signal();
+    }
+
+    private void OnScanoutChanged(ScanoutChange change)
+    {
+        lock (_gate)
+        {
+            _modeSeen = true;
+            (int, int)? mode = change.Enabled ? (change.Width, change.Height) : null;
+            if (mode != _mode)
+                SetMode(mode);
+            else if (mode is { } m)
+                _damage.Add(new GpuRect(0, 0, m.Item1, m.Item2)); // same size, other resource: anything may differ
+        }
+        Signal();
+    }
+
+    private void SetMode((int Width, int Height)? mode)
+    {
+        _mode = mode;
+        _modeEpoch++;
+        _damage.Clear();
+        _fullPending = true;
+    }
+
+    private void Signal() => _wake.Set();
+
+    private async Task RunAsync()
+    {
+        var token = _stop.Token;
+        try
+        {
+            WakeReason wake;
+            while ((wake = await _wake.WaitAsync(_lossy.IsEmpty ? null : _options.LosslessRefreshDelay, token).ConfigureAwait(false)) != WakeReason.Closed)
+            {
+                while (await PumpOnceAsync(refresh: wake == WakeReason.Timeout).ConfigureAwait(false))
+                    wake = WakeReason.Signal; // a refresh is one frame, not a loop
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Sends one frame if one is due and allowed; true when the caller should look again at once.</summary>
+    private async ValueTask<bool> PumpOnceAsync(bool refresh)
+    {
+        (int Width, int Height) mode;
+        GpuRect[] changed, rects;
+        long epoch;
+        int flushes;
+        var lossless = false;
+        lock (_gate)
+        {
+            if (_stopped || _inFlight != 0 || _mode is not { } m)
+                return false;
+            (mode, epoch) = (m, _modeEpoch);
+            changed = Clip(_damage.Take(), m);
+            if (_fullPending)
+            {
+                rects = [new GpuRect(0, 0, m.Width, m.Height)];
+                _lossy.Clear();
+            }
+            else if (changed.Length > 0)
+            {
+                rects = changed;
+            }
+            else if (refresh && !_lossy.IsEmpty)
+            {
+                (rects, lossless) = (Clip(_lossy.Take(), m), true);
+            }
+            else
+            {
+                return false;
+            }
+            _fullPending = false;
+            (flushes, _flushesPending) = (_flushesPending, 0);
+        }
+
+        var tiles = new List<Tile>();
+        try
+        {
+            _encoder.BeginFrame(mode.Width, mode.Height, changed);
+            foreach (var rect in rects)
+            {
+                if (_source.Capture(rect) is not { } shot || shot.Width != rect.Width || shot.Height != rect.Height)
+                    return Abandon(epoch);
+                _encoder.Encode(rect, shot, tiles, lossless);
+            }
+        }
+        catch (Exception e)
+        {
+            DisplayLog.EncodeFailed(_log, e);
+            Stop();
+            return false;
+        }
+
+        long id;
+        lock (_gate)
+        {
+            if (_stopped)
+                return false;
+            if (_modeEpoch != epoch)
+                return true; // the size changed under the capture: the new size's full frame goes instead
+            id = ++_lastFrameId;
+            _inFlight = id;
+            _counters = _counters.AddFrame(tiles, flushes, lossless);
+        }
+        if (_sentMode != mode)
+        {
+            DisplayLog.ModeChanged(_log, mode.Width, mode.Height);
+            _sentMode = mode;
+        }
+        foreach (var tile in tiles)
+        {
+            if (tile.Encoding == TileEncodings.Jpeg)
+                _lossy.Add(new GpuRect(tile.X, tile.Y, tile.Width, tile.Height));
+        }
+        try
+        {
+            await _send(new FrameUpdate(id, mode.Width, mode.Height, [.. tiles])).ConfigureAwait(false);
+        }
+        catch (Exception e) // a closed connection included: this viewer gets nothing more
+        {
+            DisplayLog.SendFailed(_log, id, e);
+            Stop();
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>The capture did not match the frame: after a mode change go again, otherwise wait for the next event.</summary>
+    private bool Abandon(long epoch)
+    {
+        lock (_gate)
+        {
+            if (_modeEpoch != epoch)
+                return true;
+            _fullPending = true; // the client may now miss the damage we took: repaint everything
+            return false;
+        }
+    }
+
+    private void Stop()
+    {
+        lock (_gate)
+            _stopped = true;
+    }
+
+    private static GpuRect[] Clip(GpuRect[] rects, (int Width, int Height) mode)
+    {
+        var screen = new GpuRect(0, 0, mode.Width, mode.Height);
+        return [.. rects.Select(r => r.Intersect(screen)).Where(r => !r.IsEmpty)];
+    }
+}

@@ -1,0 +1,28 @@
+using Vdi.Vmm.Devices.Gpu;
+
+namespace Vdi.Server.Display;
+
+/// <summary>
+/// A frame pump's view of one display: damage and mode notifications, and region reads.
+/// </summary>
+/// <remarks>
+/// Events may be raised on any thread (a vCPU's, for the real GPU) while the source holds its own
+/// lock: handlers must only record what happened and must not call back into the source.
+/// </remarks>
+public interface IScanoutSource
+{
+    /// <summary>The guest flushed a rectangle of the visible scanout (scanout coordinates).</summary>
+    event Action<ScanoutFlush>? Flushed;
+
+    /// <summary>The scanout was pointed at another resource, possibly of another size, or disabled.</summary>
+    event Action<ScanoutChange>? ScanoutChanged;
+
+    /// <summary>The size of the visible scanout, or null when there is none.</summary>
+    (int Width, int Height)? Mode { get; }
+
+    /// <summary>
+    /// A copy of <paramref name="region"/> clipped to the scanout (starting at (max(X, 0), max(Y, 0))),
+    /// or null when there is no scanout.
+    /// </summary>
+    ScanoutSnapshot? Capture(GpuRect region);
+}
