@@ -38,6 +38,7 @@ public static class VdiServer
         app.MapDesktopEndpoints();
         app.MapSessionEndpoints();
         app.MapUserEndpoints();
+        app.MapAdminEndpoints();
         app.MapHub<DesktopHub>(DesktopHub.Path);
         return app;
     }

@@ -1,0 +1,86 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using Microsoft.EntityFrameworkCore;
+using SkiaSharp;
+using Vdi.Protocol;
+using Vdi.Server.Accounts;
+using Vdi.Server.Desktops;
+using Vdi.Server.Sessions;
+using Vdi.Server.Storage;
+using Vdi.Vmm.Devices.Gpu;
+
+namespace Vdi.Server.Api;
+
+public sealed record AuditEntry(long Id, DateTimeOffset At, string? UserId, string Action, string Detail);
+
+/// <summary>What the dashboard needs beyond the desktop life cycle: the audit log, ending and shadowing sessions, thumbnails.</summary>
+public static class AdminEndpoints
+{
+    public const int ThumbnailWidth = 320;
+
+    public static void MapAdminEndpoints(this IEndpointRouteBuilder app)
+    {
+        var admin = app.MapGroup("/api").WithTags("admin").RequireAuthorization(Roles.Admin);
+
+        admin.MapGet("/audit", async (VdiDbContext db, int? take) =>
+        {
+            var records = await db.Audit.AsNoTracking().OrderByDescending(a => a.Id).Take(Math.Clamp(take ?? 200, 1, 1000)).ToListAsync();
+            return TypedResults.Ok(records.Select(a => new AuditEntry(a.Id, a.At, a.UserId, a.Action, a.Detail)).ToList());
+        });
+
+        admin.MapPost("/sessions/{id:guid}/disconnect", async Task<IResult> (Guid id, ClaimsPrincipal user, SessionBroker broker, VdiDbContext db, AuditLog audit) =>
+        {
+            if (!await broker.EndByAdminAsync(id))
+                return TypedResults.NotFound();
+            audit.Add(db, Caller.From(user).UserId, "session.disconnect", id.ToString());
+            await db.SaveChangesAsync();
+            return TypedResults.NoContent();
+        });
+
+        admin.MapPost("/desktops/{id:guid}/shadow", async Task<IResult> (Guid id, ClaimsPrincipal user, VdiDbContext db, DesktopPool pool, AuditLog audit, TimeProvider time) =>
+        {
+            var desktop = await db.Desktops.AsNoTracking().FirstOrDefaultAsync(d => d.Id == id);
+            if (desktop is null)
+                return TypedResults.NotFound();
+            if (pool.Get(id) is not { State: DesktopState.Running })
+                return Problems.Conflict($"desktop '{desktop.Name}' is not running");
+            var caller = Caller.From(user);
+            var token = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+            var now = time.GetUtcNow();
+            var session = new SessionRecord
+            {
+                Id = Guid.NewGuid(),
+                DesktopId = id,
+                UserId = caller.UserId,
+                ClientName = "shadow",
+                Shadow = true,
+                ConnectTokenHash = SessionEndpoints.HashToken(token),
+                ConnectTokenExpiresAt = now + SessionEndpoints.TokenLifetime,
+                CreatedAt = now,
+            };
+            db.Sessions.Add(session);
+            audit.Add(db, caller.UserId, "session.shadow", $"{session.Id} on {desktop.Name}");
+            await db.SaveChangesAsync();
+            return TypedResults.Created($"/api/sessions/{session.Id}", new CreateSessionResponse(session.Id, token, session.ConnectTokenExpiresAt));
+        });
+
+        admin.MapGet("/desktops/{id:guid}/thumbnail", IResult (Guid id, DesktopPool pool) =>
+        {
+            var snapshot = pool.Get(id)?.Machine?.Devices.Gpu.Capture();
+            if (snapshot is null)
+                return TypedResults.NotFound();
+            return TypedResults.File(Thumbnail(snapshot), "image/png");
+        });
+    }
+
+    /// <summary>The scanout scaled to <see cref="ThumbnailWidth"/> pixels wide, as PNG.</summary>
+    internal static byte[] Thumbnail(ScanoutSnapshot snapshot)
+    {
+        using var full = ScanoutImage.ToBitmap(snapshot);
+        var width = Math.Min(ThumbnailWidth, snapshot.Width);
+        var height = Math.Max(1, (int)Math.Round((double)snapshot.Height * width / snapshot.Width));
+        using var small = full.Resize(new SKImageInfo(width, height, SKColorType.Bgra8888, SKAlphaType.Opaque), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear));
+        using var data = small.Encode(SKEncodedImageFormat.Png, 100);
+        return data.ToArray();
+    }
+}
