@@ -48,7 +48,17 @@ public sealed class SessionBroker(IServiceScopeFactory scopes, Func<Guid, IDispl
                 desktop.Pending = null;
                 // Before the first frame: the guest shows exactly this client's display.
                 var properties = ToProperties(display);
-                await target.RequestAsync(properties, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await target.RequestAsync(properties, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is TimeoutException or OperationCanceledException or ArgumentException)
+                {
+                    // The desktop keeps following whoever it followed; this connect never happened.
+                    desktop.Controller = previous;
+                    _byConnection.TryRemove(new KeyValuePair<string, ConnectedSession>(connectionId, session));
+                    throw new SessionRefusedException($"the desktop did not take this display: {e.Message}");
+                }
                 desktop.Requested = properties;
             }
         }

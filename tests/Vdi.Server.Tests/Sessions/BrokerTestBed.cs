@@ -22,8 +22,13 @@ internal sealed class RecordingDisplayTarget : IDisplayTarget
         }
     }
 
+    /// <summary>When set, requests fail as a guest that never shows the mode would make them.</summary>
+    public bool TimeOut { get; set; }
+
     public Task RequestAsync(DisplayProperties properties, CancellationToken cancellationToken)
     {
+        if (TimeOut)
+            return Task.FromException(new TimeoutException($"the guest did not show {properties.Width}x{properties.Height}"));
         lock (_requests)
             _requests.Add(properties);
         return Task.CompletedTask;

@@ -111,6 +111,24 @@ public sealed class SessionBrokerTests
     }
 
     [Fact]
+    public async Task A_connect_the_guest_never_acknowledges_is_refused_and_the_controller_stays()
+    {
+        await using var bed = new BrokerTestBed();
+        var owner = new RecordingSessionClient();
+        var (_, t1) = await bed.CreateSessionAsync("alice");
+        var first = await bed.Broker.ConnectAsync(t1, "alice", BrokerTestBed.Client(1280, 720), "owner", owner, s_none);
+
+        bed.Display.TimeOut = true;
+        var (_, t2) = await bed.CreateSessionAsync("alice");
+        var e = await Assert.ThrowsAsync<SessionRefusedException>(() => bed.Broker.ConnectAsync(t2, "alice", BrokerTestBed.Client(800, 600), "other", new RecordingSessionClient(), s_none));
+
+        Assert.Contains("did not take this display", e.Message, StringComparison.Ordinal);
+        Assert.Equal(first, bed.Broker.Controller(bed.DesktopId));
+        Assert.Null(bed.Broker.ByConnection("other"));
+        Assert.Empty(owner.Ended);
+    }
+
+    [Fact]
     public async Task An_administrator_can_end_a_session_and_its_client_is_told_why()
     {
         await using var bed = new BrokerTestBed();
