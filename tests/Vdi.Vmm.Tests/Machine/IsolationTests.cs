@@ -62,6 +62,15 @@ public sealed class IsolationTests
         Assert.InRange(File.ReadAllLines("/proc/self/maps").Length, 0, maps + 16);
     }
 
+    [Fact]
+    public void A_machine_built_and_disposed_without_starting_releases_everything()
+    {
+        var fds = Directory.GetFiles("/proc/self/fd").Length;
+        for (var i = 0; i < 20; i++)
+            KvmMachines.Build(TestGuests.PowerOff(0), vcpus: 2, memoryMiB: 8).Dispose();
+        Assert.InRange(Directory.GetFiles("/proc/self/fd").Length, 0, fds + 2);
+    }
+
     private static async Task CycleAsync(GuestImage image)
     {
         using var machine = KvmMachines.Build(image, memoryMiB: 8);

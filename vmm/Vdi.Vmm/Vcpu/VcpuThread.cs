@@ -64,7 +64,8 @@ internal sealed class VcpuThread : IVcpuRegisterAccess, IDisposable
             _ = ThreadSignals.Kick(tid);
     }
 
-    public bool Join(TimeSpan timeout) => _thread.Join(timeout);
+    /// <summary>Waits for the thread to finish; a thread that was never started has nothing to wait for.</summary>
+    public bool Join(TimeSpan timeout) => (_thread.ThreadState & ThreadState.Unstarted) != 0 || _thread.Join(timeout);
 
     /// <summary>CPU time the vCPU thread has used so far (guest and VMM), or null once it has finished.</summary>
     public TimeSpan? CpuTime => _nativeThreadId is var tid and not 0 ? ThreadCpuTime.Read(tid) : null;
