@@ -69,7 +69,15 @@ public sealed class DesktopHost : IAsyncDisposable
                     Gpu = new GpuOptions { MaxWidth = MaxWidth, MaxHeight = MaxHeight },
                     KvmDevicePath = _kvmDevicePath,
                 });
-                machine.Start();
+                try
+                {
+                    machine.Start();
+                }
+                catch
+                {
+                    machine.Dispose();
+                    throw;
+                }
                 _machine = machine;
                 State = DesktopState.Running;
                 _ = WatchAsync(machine);
