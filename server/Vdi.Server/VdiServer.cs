@@ -27,9 +27,14 @@ public static class VdiServer
         var builder = WebApplication.CreateBuilder(args);
         if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
             builder.WebHost.UseUrls(DefaultUrl);
+        // The web client's files come from its project's output when run from a build (any
+        // environment, not only Development); a published server has them in wwwroot instead.
+        builder.WebHost.UseStaticWebAssets();
         builder.Services.AddVdiBroker(builder.Configuration);
         var app = builder.Build();
         app.UseApiErrors();
+        app.UseBlazorFrameworkFiles();
+        app.UseStaticFiles();
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapOpenApi();
@@ -40,7 +45,19 @@ public static class VdiServer
         app.MapUserEndpoints();
         app.MapAdminEndpoints();
         app.MapHub<DesktopHub>(DesktopHub.Path);
+        MapWebClient(app);
         return app;
+    }
+
+    /// <summary>
+    /// Every other path is a page of the web client (index.html). Unknown API and hub paths stay
+    /// 404 rather than answering with the client's HTML.
+    /// </summary>
+    private static void MapWebClient(WebApplication app)
+    {
+        app.MapFallback("/api/{**path}", () => TypedResults.NotFound()).AllowAnonymous();
+        app.MapFallback("/hubs/{**path}", () => TypedResults.NotFound()).AllowAnonymous();
+        app.MapFallbackToFile("index.html").AllowAnonymous();
     }
 
     public static IServiceCollection AddVdiBroker(this IServiceCollection services, IConfiguration configuration)

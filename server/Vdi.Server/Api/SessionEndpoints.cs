@@ -65,8 +65,10 @@ public static class SessionEndpoints
             if (!caller.IsAdmin)
                 query = query.Where(s => s.UserId == caller.UserId);
             var records = await query.ToListAsync();
+            var userIds = records.Select(s => s.UserId).Distinct().ToList();
+            var names = await db.Users.Where(u => userIds.Contains(u.Id)).ToDictionaryAsync(u => u.Id, u => u.UserName ?? u.Id);
             return TypedResults.Ok(records.OrderByDescending(s => s.CreatedAt).Select(s => new SessionSummary(
-                s.Id, s.DesktopId, s.UserId, s.ClientName,
+                s.Id, s.DesktopId, names.GetValueOrDefault(s.UserId, s.UserId), s.ClientName,
                 new ClientDisplay(s.Width, s.Height, s.DevicePixelRatio, s.Dpi, s.WidthMm, s.HeightMm, s.RefreshHz),
                 s.CreatedAt, s.EndedAt, s.EndReason, s.Shadow)).ToList());
         });

@@ -1,0 +1,121 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Vdi.Protocol;
+
+namespace Vdi.WebClient.Transport;
+
+/// <summary>
+/// The broker's REST API as the pages use it. Same origin, so the sign-in cookie is sent by the
+/// browser; every refusal becomes an <see cref="ApiException"/> carrying the broker's message.
+/// </summary>
+public sealed class ApiClient(HttpClient http)
+{
+    private static ProtocolJsonContext Protocol => ProtocolJsonContext.Default;
+
+    private static ClientJsonContext Client => ClientJsonContext.Default;
+
+    public async Task<SignedInUser> SignInAsync(string userName, string password)
+    {
+        using var response = await http.PostAsJsonAsync("api/auth/sign-in", new SignInRequest(userName, password), Client.SignInRequest).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.Unauthorized)
+            throw new ApiException(HttpStatusCode.Unauthorized, "The user name or password is wrong, or the account is locked for a while.");
+        return await ReadAsync(response, Client.SignedInUser).ConfigureAwait(false);
+    }
+
+    public async Task SignOutAsync()
+    {
+        using var response = await http.PostAsync("api/auth/sign-out", null).ConfigureAwait(false);
+        await EnsureSuccessAsync(response).ConfigureAwait(false);
+    }
+
+    /// <summary>The signed-in user, or null when nobody is signed in.</summary>
+    public async Task<SignedInUser?> MeAsync()
+    {
+        using var response = await http.GetAsync("api/auth/me").ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.Unauthorized)
+            return null;
+        return await ReadAsync(response, Client.SignedInUser).ConfigureAwait(false);
+    }
+
+    public Task<DesktopSummary[]> GetDesktopsAsync() => GetAsync("api/desktops", Protocol.DesktopSummaryArray);
+
+    public Task<SessionSummary[]> GetSessionsAsync() => GetAsync("api/sessions", Protocol.SessionSummaryArray);
+
+    public Task<AuditEntry[]> GetAuditAsync(int take = 50) => GetAsync($"api/audit?take={take}", Client.AuditEntryArray);
+
+    public async Task<CreateSessionResponse> CreateSessionAsync(Guid desktopId, ClientDisplay display, string? clientName)
+    {
+        using var response = await http.PostAsJsonAsync("api/sessions", new CreateSessionRequest(desktopId, display, clientName), Protocol.CreateSessionRequest).ConfigureAwait(false);
+        return await ReadAsync(response, Protocol.CreateSessionResponse).ConfigureAwait(false);
+    }
+
+    /// <summary>A view-only session on someone's desktop (administrators).</summary>
+    public async Task<CreateSessionResponse> ShadowAsync(Guid desktopId)
+    {
+        using var response = await http.PostAsync($"api/desktops/{desktopId}/shadow", null).ConfigureAwait(false);
+        return await ReadAsync(response, Protocol.CreateSessionResponse).ConfigureAwait(false);
+    }
+
+    /// <summary>Starts, stops or restarts a desktop (administrators); <paramref name="action"/> is start, stop or restart.</summary>
+    public async Task<DesktopSummary> DesktopActionAsync(Guid desktopId, string action)
+    {
+        using var response = await http.PostAsync($"api/desktops/{desktopId}/{action}", null).ConfigureAwait(false);
+        return await ReadAsync(response, Protocol.DesktopSummary).ConfigureAwait(false);
+    }
+
+    public async Task DisconnectSessionAsync(Guid sessionId)
+    {
+        using var response = await http.PostAsync($"api/sessions/{sessionId}/disconnect", null).ConfigureAwait(false);
+        await EnsureSuccessAsync(response).ConfigureAwait(false);
+    }
+
+    private async Task<T> GetAsync<T>(string path, JsonTypeInfo<T> type)
+    {
+        using var response = await http.GetAsync(path).ConfigureAwait(false);
+        return await ReadAsync(response, type).ConfigureAwait(false);
+    }
+
+    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, JsonTypeInfo<T> type)
+    {
+        await EnsureSuccessAsync(response).ConfigureAwait(false);
+        return await response.Content.ReadFromJsonAsync(type).ConfigureAwait(false)
+            ?? throw new ApiException(response.StatusCode, "The broker sent an empty answer.");
+    }
+
+    private static async Task EnsureSuccessAsync(HttpResponseMessage response)
+    {
+        if (response.IsSuccessStatusCode)
+            return;
+        throw new ApiException(response.StatusCode, await DescribeAsync(response).ConfigureAwait(false));
+    }
+
+    /// <summary>The broker's own words for a refusal: field errors, else the problem's detail or title.</summary>
+    private static async Task<string> DescribeAsync(HttpResponseMessage response)
+    {
+        var status = (int)response.StatusCode;
+        try
+        {
+            var text = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
+            if (text.Length > 0 && JsonSerializer.Deserialize(text, Client.ProblemBody) is { } problem)
+            {
+                if (problem.Errors is { Count: > 0 } errors)
+                    return string.Join(" ", errors.Values.SelectMany(m => m));
+                if ((problem.Detail ?? problem.Title) is { Length: > 0 } said)
+                    return said;
+            }
+        }
+        catch (JsonException)
+        {
+            // Not a problem document; fall back to the status below.
+        }
+        return response.StatusCode switch
+        {
+            HttpStatusCode.Unauthorized => "You are not signed in.",
+            HttpStatusCode.Forbidden => "You are not allowed to do that.",
+            HttpStatusCode.NotFound => "Not found.",
+            _ => $"The broker answered {status} {response.ReasonPhrase}.",
+        };
+    }
+}
