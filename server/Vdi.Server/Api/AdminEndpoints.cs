@@ -1,5 +1,4 @@
 using System.Security.Claims;
-using System.Security.Cryptography;
 using Microsoft.EntityFrameworkCore;
 using SkiaSharp;
 using Vdi.Protocol;
@@ -10,8 +9,6 @@ using Vdi.Server.Storage;
 using Vdi.Vmm.Devices.Gpu;
 
 namespace Vdi.Server.Api;
-
-public sealed record AuditEntry(long Id, DateTimeOffset At, string? UserId, string Action, string Detail);
 
 /// <summary>What the dashboard needs beyond the desktop life cycle: the audit log, ending and shadowing sessions, thumbnails.</summary>
 public static class AdminEndpoints
@@ -45,23 +42,10 @@ public static class AdminEndpoints
             if (pool.Get(id) is not { State: DesktopState.Running })
                 return Problems.Conflict($"desktop '{desktop.Name}' is not running");
             var caller = Caller.From(user);
-            var token = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-            var now = time.GetUtcNow();
-            var session = new SessionRecord
-            {
-                Id = Guid.NewGuid(),
-                DesktopId = id,
-                UserId = caller.UserId,
-                ClientName = "shadow",
-                Shadow = true,
-                ConnectTokenHash = SessionEndpoints.HashToken(token),
-                ConnectTokenExpiresAt = now + SessionEndpoints.TokenLifetime,
-                CreatedAt = now,
-            };
-            db.Sessions.Add(session);
-            audit.Add(db, caller.UserId, "session.shadow", $"{session.Id} on {desktop.Name}");
+            var issued = SessionIssuer.Issue(db, time, id, caller.UserId, display: null, clientName: "shadow", shadow: true);
+            audit.Add(db, caller.UserId, "session.shadow", $"{issued.SessionId} on {desktop.Name}");
             await db.SaveChangesAsync();
-            return TypedResults.Created($"/api/sessions/{session.Id}", new CreateSessionResponse(session.Id, token, session.ConnectTokenExpiresAt));
+            return TypedResults.Created($"/api/sessions/{issued.SessionId}", issued);
         });
 
         admin.MapGet("/desktops/{id:guid}/thumbnail", IResult (Guid id, DesktopPool pool) =>

@@ -1,10 +1,7 @@
 using Microsoft.AspNetCore.Identity;
+using Vdi.Protocol;
 
 namespace Vdi.Server.Api;
-
-public sealed record SignInRequest(string UserName, string Password);
-
-public sealed record SignedInUser(string UserName, IReadOnlyList<string> Roles);
 
 /// <summary>Cookie sign-in for browsers and API callers alike.</summary>
 public static class AuthEndpoints

@@ -1,8 +1,8 @@
 using System.Security.Claims;
-using System.Security.Cryptography;
 using Microsoft.EntityFrameworkCore;
 using Vdi.Protocol;
 using Vdi.Server.Desktops;
+using Vdi.Server.Sessions;
 using Vdi.Server.Storage;
 
 namespace Vdi.Server.Api;
@@ -13,8 +13,6 @@ namespace Vdi.Server.Api;
 /// </summary>
 public static class SessionEndpoints
 {
-    public static readonly TimeSpan TokenLifetime = TimeSpan.FromSeconds(60);
-
     public static void MapSessionEndpoints(this IEndpointRouteBuilder app)
     {
         var sessions = app.MapGroup("/api/sessions").WithTags("sessions").RequireAuthorization();
@@ -33,30 +31,11 @@ public static class SessionEndpoints
                 return Problems.Conflict($"desktop '{desktop.Name}' is {(host?.State ?? DesktopState.Stopped).ToString().ToLowerInvariant()}{(host?.StateReason is { } why ? $": {why}" : "")}");
             }
 
-            var token = Base64Url(RandomNumberGenerator.GetBytes(32));
-            var now = time.GetUtcNow();
             var display = request.Display!;
-            var session = new SessionRecord
-            {
-                Id = Guid.NewGuid(),
-                DesktopId = desktop.Id,
-                UserId = caller.UserId,
-                ClientName = request.ClientName,
-                Width = display.Width,
-                Height = display.Height,
-                DevicePixelRatio = display.DevicePixelRatio,
-                Dpi = display.EffectiveDpi(),
-                WidthMm = display.WidthMm,
-                HeightMm = display.HeightMm,
-                RefreshHz = display.RefreshHz,
-                ConnectTokenHash = HashToken(token),
-                ConnectTokenExpiresAt = now + TokenLifetime,
-                CreatedAt = now,
-            };
-            db.Sessions.Add(session);
-            audit.Add(db, caller.UserId, "session.create", $"{session.Id} on {desktop.Name} at {display.Width}x{display.Height}");
+            var issued = SessionIssuer.Issue(db, time, desktop.Id, caller.UserId, display, request.ClientName, shadow: false);
+            audit.Add(db, caller.UserId, "session.create", $"{issued.SessionId} on {desktop.Name} at {display.Width}x{display.Height}");
             await db.SaveChangesAsync();
-            return TypedResults.Created($"/api/sessions/{session.Id}", new CreateSessionResponse(session.Id, token, session.ConnectTokenExpiresAt));
+            return TypedResults.Created($"/api/sessions/{issued.SessionId}", issued);
         });
         sessions.MapGet("/", async (ClaimsPrincipal user, VdiDbContext db) =>
         {
@@ -73,9 +52,4 @@ public static class SessionEndpoints
                 s.CreatedAt, s.EndedAt, s.EndReason, s.Shadow)).ToList());
         });
     }
-
-    /// <summary>SHA-256 of a connect token, as stored and looked up.</summary>
-    public static string HashToken(string token) => Convert.ToHexString(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token)));
-
-    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }

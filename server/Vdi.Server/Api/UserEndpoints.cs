@@ -7,10 +7,6 @@ using Vdi.Server.Storage;
 
 namespace Vdi.Server.Api;
 
-public sealed record CreateUserRequest(string UserName, string Password, bool IsAdmin = false);
-
-public sealed record UserSummary(string Id, string UserName, IReadOnlyList<string> Roles);
-
 /// <summary>Accounts, managed by administrators.</summary>
 public static class UserEndpoints
 {

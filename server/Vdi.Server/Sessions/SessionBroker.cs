@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.EntityFrameworkCore;
 using Vdi.Protocol;
-using Vdi.Server.Api;
 using Vdi.Server.Storage;
 using Vdi.Vmm.Devices.Display;
 
@@ -161,7 +160,7 @@ public sealed class SessionBroker(IServiceScopeFactory scopes, Func<Guid, IDispl
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<VdiDbContext>();
-        var hash = SessionEndpoints.HashToken(token ?? "");
+        var hash = SessionIssuer.HashToken(token ?? "");
         var record = await db.Sessions.FirstOrDefaultAsync(s => s.ConnectTokenHash == hash, cancellationToken).ConfigureAwait(false);
         if (record is null || record.UserId != userId)
             throw new SessionRefusedException("unknown connect token");

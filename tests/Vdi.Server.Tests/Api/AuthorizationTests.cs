@@ -41,7 +41,7 @@ public sealed class AuthorizationTests : IDisposable
     public async Task The_first_administrator_signs_in_with_the_configured_password()
     {
         var client = await _factory.SignedInAsync();
-        var me = await client.GetFromJsonAsync<Vdi.Server.Api.SignedInUser>("/api/auth/me");
+        var me = await client.GetFromJsonAsync<Vdi.Protocol.SignedInUser>("/api/auth/me");
         Assert.Equal("admin", me!.UserName);
         Assert.Contains("admin", me.Roles);
     }

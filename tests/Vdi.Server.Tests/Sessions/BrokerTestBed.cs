@@ -1,7 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Vdi.Protocol;
-using Vdi.Server.Api;
 using Vdi.Server.Sessions;
 using Vdi.Server.Storage;
 using Vdi.Vmm.Devices.Display;
@@ -84,7 +83,7 @@ internal sealed class BrokerTestBed : IAsyncDisposable
             DesktopId = DesktopId,
             UserId = userId,
             Shadow = shadow,
-            ConnectTokenHash = SessionEndpoints.HashToken(token),
+            ConnectTokenHash = SessionIssuer.HashToken(token),
             ConnectTokenExpiresAt = DateTimeOffset.UtcNow + (lifetime ?? TimeSpan.FromMinutes(1)),
             CreatedAt = DateTimeOffset.UtcNow,
         };

@@ -151,10 +151,7 @@ internal sealed partial class GpuDriverEmitter
         _commands.EmitBegin(ResourceCreate2d);
         a.mov(Field(24), ebp);
         a.mov(Field(28), 2u); // B8G8R8X8
-        a.mov(eax, __dword_ptr[_state.Width]);
-        a.mov(Field(32), eax);
-        a.mov(eax, __dword_ptr[_state.Height]);
-        a.mov(Field(36), eax);
+        EmitFullFrameRect();
         _commands.EmitSubmit(40);
         a.cmp(eax, ResponseOkNoData);
         a.jne(refused);
@@ -221,31 +218,32 @@ internal sealed partial class GpuDriverEmitter
         a.ret();
     }
 
+    /// <summary>The mode's size at offsets 32 and 36: the whole-frame rectangle of SET_SCANOUT, TRANSFER and FLUSH (x, y left 0), and the size of RESOURCE_CREATE_2D.</summary>
+    private void EmitFullFrameRect()
+    {
+        var a = _runtime.Assembly.Asm;
+        a.mov(eax, __dword_ptr[_state.Width]);
+        a.mov(Field(32), eax);
+        a.mov(eax, __dword_ptr[_state.Height]);
+        a.mov(Field(36), eax);
+    }
+
     /// <summary>Full frame: transfer, SET_SCANOUT to resource ebp, flush.</summary>
     private void EmitTransferSetScanoutFlush()
     {
         var a = _runtime.Assembly.Asm;
         _commands.EmitBegin(TransferToHost2d);
-        a.mov(eax, __dword_ptr[_state.Width]);
-        a.mov(Field(32), eax);
-        a.mov(eax, __dword_ptr[_state.Height]);
-        a.mov(Field(36), eax);
+        EmitFullFrameRect();
         a.mov(Field(48), ebp);
         _commands.EmitSubmit(56);
 
         _commands.EmitBegin(SetScanout);
-        a.mov(eax, __dword_ptr[_state.Width]);
-        a.mov(Field(32), eax);
-        a.mov(eax, __dword_ptr[_state.Height]);
-        a.mov(Field(36), eax);
+        EmitFullFrameRect();
         a.mov(Field(44), ebp);
         _commands.EmitSubmit(48);
 
         _commands.EmitBegin(ResourceFlush);
-        a.mov(eax, __dword_ptr[_state.Width]);
-        a.mov(Field(32), eax);
-        a.mov(eax, __dword_ptr[_state.Height]);
-        a.mov(Field(36), eax);
+        EmitFullFrameRect();
         a.mov(Field(40), ebp);
         _commands.EmitSubmit(48);
     }

@@ -1,0 +1,47 @@
+using System.Security.Cryptography;
+using Vdi.Protocol;
+using Vdi.Server.Storage;
+
+namespace Vdi.Server.Sessions;
+
+/// <summary>
+/// Issues sessions: a record and its short-lived, single-use connect token. Only a hash of the
+/// token is stored; the broker redeems it by that hash.
+/// </summary>
+public static class SessionIssuer
+{
+    public static readonly TimeSpan TokenLifetime = TimeSpan.FromSeconds(60);
+
+    /// <summary>Adds the session to <paramref name="db"/> (the caller saves) and returns the answer carrying the token.</summary>
+    public static CreateSessionResponse Issue(VdiDbContext db, TimeProvider time, Guid desktopId, string userId, ClientDisplay? display, string? clientName, bool shadow)
+    {
+        var token = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var now = time.GetUtcNow();
+        var session = new SessionRecord
+        {
+            Id = Guid.NewGuid(),
+            DesktopId = desktopId,
+            UserId = userId,
+            ClientName = clientName,
+            Shadow = shadow,
+            ConnectTokenHash = HashToken(token),
+            ConnectTokenExpiresAt = now + TokenLifetime,
+            CreatedAt = now,
+        };
+        if (display is not null)
+        {
+            session.Width = display.Width;
+            session.Height = display.Height;
+            session.DevicePixelRatio = display.DevicePixelRatio;
+            session.Dpi = display.EffectiveDpi();
+            session.WidthMm = display.WidthMm;
+            session.HeightMm = display.HeightMm;
+            session.RefreshHz = display.RefreshHz;
+        }
+        db.Sessions.Add(session);
+        return new CreateSessionResponse(session.Id, token, session.ConnectTokenExpiresAt);
+    }
+
+    /// <summary>SHA-256 of a connect token, as stored and looked up.</summary>
+    public static string HashToken(string token) => Convert.ToHexString(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token)));
+}
