@@ -112,17 +112,22 @@ public static class VdiServer
         return services;
     }
 
-    /// <summary>Says in one line, at start-up, when desktops cannot run on this host and how to fix it.</summary>
+    /// <summary>Says in one line, at start-up, when desktops cannot use KVM on this host: what happens instead and how to fix it.</summary>
     public static void ReportKvm(WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        var options = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<DesktopOptions>>().Value;
+        if (options.Engine == Vmm.Execution.EngineChoice.Software)
+            return;
         try
         {
-            KvmSystem.Open(app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<DesktopOptions>>().Value.KvmDevicePath).Dispose();
+            KvmSystem.Open(options.KvmDevicePath).Dispose();
         }
-        catch (KvmException e) when (e.DeviceUnavailable)
+        catch (KvmException e)
         {
-            Console.Error.WriteLine($"Vdi: desktops cannot start: {e.Message}");
+            Console.Error.WriteLine(options.Engine == Vmm.Execution.EngineChoice.Kvm
+                ? $"Vdi: desktops cannot start: {e.Message}"
+                : $"Vdi: no usable KVM, desktops run on the slower software engine: {e.Message}");
         }
     }
 

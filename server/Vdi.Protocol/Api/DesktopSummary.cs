@@ -17,4 +17,5 @@ public sealed record DesktopSummary(
     int MemoryMiB,
     int MaxWidth,
     int MaxHeight,
-    string? StateReason = null);
+    string? StateReason = null,
+    string? Engine = null);

@@ -17,12 +17,12 @@ public sealed class DesktopHost : IAsyncDisposable
 
     private readonly SemaphoreSlim _lifecycle = new(1, 1); // one start/stop at a time
     private readonly ILogger _log;
-    private readonly string? _kvmDevicePath;
+    private readonly DesktopOptions _options;
     private Vmm.Machine.Machine? _machine;
 
-    public DesktopHost(Guid id, string name, int vcpus, int memoryMiB, int maxWidth, int maxHeight, string? kvmDevicePath, ILogger log)
+    public DesktopHost(Guid id, string name, int vcpus, int memoryMiB, int maxWidth, int maxHeight, DesktopOptions options, ILogger log)
     {
-        _kvmDevicePath = kvmDevicePath;
+        _options = options;
         Id = id;
         Name = name;
         Vcpus = vcpus;
@@ -48,6 +48,9 @@ public sealed class DesktopHost : IAsyncDisposable
 
     public string? StateReason { get; private set; }
 
+    /// <summary>The engine the running VM uses and why ("KVM (available)", "software engine (no usable KVM: …)"), or null.</summary>
+    public string? Engine => Machine?.Engine.ToString();
+
     /// <summary>The running VM, or null.</summary>
     public Vmm.Machine.Machine? Machine => State == DesktopState.Running ? _machine : null;
 
@@ -67,7 +70,8 @@ public sealed class DesktopHost : IAsyncDisposable
                     MemoryMiB = MemoryMiB,
                     Image = s_image.Value,
                     Gpu = new GpuOptions { MaxWidth = MaxWidth, MaxHeight = MaxHeight },
-                    KvmDevicePath = _kvmDevicePath,
+                    KvmDevicePath = _options.KvmDevicePath,
+                    Engine = _options.Engine,
                 });
                 try
                 {
@@ -81,7 +85,7 @@ public sealed class DesktopHost : IAsyncDisposable
                 _machine = machine;
                 State = DesktopState.Running;
                 _ = WatchAsync(machine);
-                DesktopLog.Started(_log, Name);
+                DesktopLog.Started(_log, Name, machine.Engine);
             }
             catch (Exception e) when (e is KvmException or ArgumentException or Vmm.Memory.GuestMemoryException)
             {
@@ -137,17 +141,15 @@ public sealed class DesktopHost : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await StopAsync().ConfigureAwait(false);
-        _lifecycle.Dispose();
-    }
+    /// <summary>Stops the VM. The host stays usable afterwards (a late stop or start is harmless), so the lifecycle
+    /// lock is never disposed: shutdown may reach a host through the pool's stop and its disposal in either order.</summary>
+    public ValueTask DisposeAsync() => new(StopAsync());
 }
 
 internal static partial class DesktopLog
 {
-    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Desktop {Name} started")]
-    public static partial void Started(ILogger logger, string name);
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Desktop {Name} started on {Engine}")]
+    public static partial void Started(ILogger logger, string name, Vmm.Execution.EngineSelection engine);
 
     [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Desktop {Name} could not start: {Reason}")]
     public static partial void StartFailed(ILogger logger, string name, string reason);

@@ -42,7 +42,7 @@ public sealed class DesktopPool(IServiceProvider services, TimeProvider time, Mi
 
     /// <summary>Registers a persisted desktop (not started).</summary>
     public DesktopHost Add(DesktopRecord record) =>
-        _hosts.GetOrAdd(record.Id, _ => new DesktopHost(record.Id, record.Name, record.Vcpus, record.MemoryMiB, record.MaxWidth, record.MaxHeight, options.Value.KvmDevicePath, log));
+        _hosts.GetOrAdd(record.Id, _ => new DesktopHost(record.Id, record.Name, record.Vcpus, record.MemoryMiB, record.MaxWidth, record.MaxHeight, options.Value, log));
 
     public async Task RemoveAsync(Guid id)
     {

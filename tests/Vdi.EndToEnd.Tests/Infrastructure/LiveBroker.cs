@@ -33,8 +33,8 @@ public sealed class LiveBroker : IAsyncDisposable
 
     public string DataDirectory { get; }
 
-    /// <param name="realKvm">Use the host's /dev/kvm (tests tagged Requires=kvm); otherwise <see cref="MissingKvm"/>.</param>
-    public static async Task<LiveBroker> StartAsync(bool realKvm)
+    /// <param name="runningDesktops">Desktops run (KVM where it works, else the software engine); otherwise they need <see cref="MissingKvm"/> and fail.</param>
+    public static async Task<LiveBroker> StartAsync(bool runningDesktops)
     {
         var dataDirectory = Path.Combine(Path.GetTempPath(), $"vdi-e2e-{Guid.NewGuid():N}");
         List<string> args =
@@ -48,8 +48,11 @@ public sealed class LiveBroker : IAsyncDisposable
             $"--Vdi:Admin:Password={AdminPassword}",
             "--Logging:LogLevel:Default=Warning",
         ];
-        if (!realKvm)
+        if (!runningDesktops)
+        {
+            args.Add("--Vdi:Desktops:Engine=Kvm");
             args.Add($"--Vdi:Desktops:KvmDevicePath={MissingKvm}");
+        }
 
         var app = VdiServer.Build([.. args]);
         try

@@ -9,11 +9,11 @@ public abstract class Site : IAsyncLifetime
     /// <summary>How long a page may take to show what a test expects; the web client loads the .NET runtime first.</summary>
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
 
-    private readonly bool _realKvm;
+    private readonly bool _runningDesktops;
     private LiveBroker? _broker;
     private Chromium? _chromium;
 
-    protected Site(bool realKvm) => _realKvm = realKvm;
+    protected Site(bool runningDesktops) => _runningDesktops = runningDesktops;
 
     public LiveBroker Broker => _broker ?? throw new InvalidOperationException("the site has not started");
 
@@ -35,7 +35,7 @@ public abstract class Site : IAsyncLifetime
     public async Task InitializeAsync()
     {
         SetDefaultExpectTimeout((float)Timeout.TotalMilliseconds);
-        var broker = LiveBroker.StartAsync(_realKvm);
+        var broker = LiveBroker.StartAsync(_runningDesktops);
         var chromium = Chromium.LaunchAsync();
         try
         {
@@ -53,7 +53,7 @@ public abstract class Site : IAsyncLifetime
         _chromium = chromium.Result;
         // Pages are checked against a settled desktop: Running on real KVM (a failure to start names
         // /dev/kvm), Failed on the missing device.
-        await _broker.WaitForBuiltInDesktopAsync(_realKvm ? "Running" : "Failed", TimeSpan.FromSeconds(30));
+        await _broker.WaitForBuiltInDesktopAsync(_runningDesktops ? "Running" : "Failed", TimeSpan.FromSeconds(30));
     }
 
     public async Task DisposeAsync()
@@ -67,20 +67,20 @@ public abstract class Site : IAsyncLifetime
     }
 }
 
-/// <summary>A broker whose desktops point at a KVM device that cannot exist, so they show Failed on every host.</summary>
-public sealed class SiteWithoutKvm : Site
+/// <summary>A broker whose desktops need a KVM device that cannot exist, so they show Failed on every host.</summary>
+public sealed class SiteWithFailedDesktop : Site
 {
-    public SiteWithoutKvm()
-        : base(realKvm: false)
+    public SiteWithFailedDesktop()
+        : base(runningDesktops: false)
     {
     }
 }
 
-/// <summary>A broker on the host's /dev/kvm whose built-in desktop is running (tests tagged Requires=kvm).</summary>
-public sealed class SiteWithKvm : Site
+/// <summary>A broker whose built-in desktop is running: on KVM where it works, else on the VMM's software engine.</summary>
+public sealed class SiteWithDesktop : Site
 {
-    public SiteWithKvm()
-        : base(realKvm: true)
+    public SiteWithDesktop()
+        : base(runningDesktops: true)
     {
     }
 }

@@ -2,7 +2,7 @@ using Vdi.EndToEnd.Tests.Infrastructure;
 
 namespace Vdi.EndToEnd.Tests.Pages;
 
-public sealed class DashboardTests(SiteWithoutKvm site) : IClassFixture<SiteWithoutKvm>
+public sealed class DashboardTests(SiteWithFailedDesktop site) : IClassFixture<SiteWithFailedDesktop>
 {
     [Fact]
     public async Task The_dashboard_lists_the_desktop_with_its_state_and_controls_and_the_sessions()

@@ -2,7 +2,7 @@ using Vdi.EndToEnd.Tests.Infrastructure;
 
 namespace Vdi.EndToEnd.Tests.Pages;
 
-public sealed class DesktopListTests(SiteWithoutKvm site) : IClassFixture<SiteWithoutKvm>
+public sealed class DesktopListTests(SiteWithFailedDesktop site) : IClassFixture<SiteWithFailedDesktop>
 {
     [Fact]
     public async Task The_admin_lands_on_the_list_and_a_failed_desktop_shows_why_and_cannot_be_opened()

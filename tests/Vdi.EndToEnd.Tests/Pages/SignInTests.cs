@@ -2,7 +2,7 @@ using Vdi.EndToEnd.Tests.Infrastructure;
 
 namespace Vdi.EndToEnd.Tests.Pages;
 
-public sealed class SignInTests(SiteWithoutKvm site) : IClassFixture<SiteWithoutKvm>
+public sealed class SignInTests(SiteWithFailedDesktop site) : IClassFixture<SiteWithFailedDesktop>
 {
     [Fact]
     public async Task The_desktop_list_sends_a_signed_out_browser_to_sign_in()

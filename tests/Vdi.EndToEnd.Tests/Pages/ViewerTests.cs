@@ -2,9 +2,8 @@ using Vdi.EndToEnd.Tests.Infrastructure;
 
 namespace Vdi.EndToEnd.Tests.Pages;
 
-/// <summary>The viewer on a running desktop VM: the display follows the browser at its device pixels. Needs KVM.</summary>
-[Trait("Requires", "kvm")]
-public sealed class ViewerTests(SiteWithKvm site) : IClassFixture<SiteWithKvm>
+/// <summary>The viewer on a running desktop VM: the display follows the browser at its device pixels.</summary>
+public sealed class ViewerTests(SiteWithDesktop site) : IClassFixture<SiteWithDesktop>
 {
     [Fact]
     public async Task The_canvas_and_the_desktop_follow_the_window_in_device_pixels()

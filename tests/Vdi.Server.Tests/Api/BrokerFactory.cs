@@ -9,16 +9,17 @@ using Vdi.Server.Hubs;
 namespace Vdi.Server.Tests.Api;
 
 /// <summary>
-/// The whole broker in memory on a fresh data folder. Desktops point at a KVM device that cannot
-/// exist, so they end up Failed with the same reason on every host, with or without /dev/kvm.
+/// The whole broker in memory on a fresh data folder. Unless asked for running desktops, desktops must
+/// use a KVM device that cannot exist, so they end up Failed with the same reason on every host; running
+/// desktops use KVM where it works and the VMM's software engine elsewhere.
 /// </summary>
 internal sealed class BrokerFactory : WebApplicationFactory<Program>
 {
     public const string AdminPassword = "Test-Admin-Pa55word";
 
-    public BrokerFactory(string? dataDirectory = null, bool autoStart = true, bool realKvm = false)
+    public BrokerFactory(string? dataDirectory = null, bool autoStart = true, bool runningDesktops = false)
     {
-        RealKvm = realKvm;
+        RunningDesktops = runningDesktops;
         DataDirectory = dataDirectory ?? Path.Combine(Path.GetTempPath(), $"vdi-test-{Guid.NewGuid():N}");
         AutoStart = autoStart;
     }
@@ -27,8 +28,8 @@ internal sealed class BrokerFactory : WebApplicationFactory<Program>
 
     public bool AutoStart { get; }
 
-    /// <summary>Desktops use the host's KVM (tests tagged Requires=kvm); otherwise a device that cannot exist.</summary>
-    public bool RealKvm { get; }
+    /// <summary>Desktops run (engine Auto); otherwise they need a KVM device that cannot exist.</summary>
+    public bool RunningDesktops { get; }
 
     public const string MissingKvm = "/nonexistent/vdi-test/kvm";
 
@@ -37,8 +38,11 @@ internal sealed class BrokerFactory : WebApplicationFactory<Program>
         builder.UseSetting("Vdi:Storage:DataDirectory", DataDirectory);
         builder.UseSetting("Vdi:Admin:Password", AdminPassword);
         builder.UseSetting("Vdi:Desktops:AutoStart", AutoStart ? "true" : "false");
-        if (!RealKvm)
+        if (!RunningDesktops)
+        {
+            builder.UseSetting("Vdi:Desktops:Engine", "Kvm");
             builder.UseSetting("Vdi:Desktops:KvmDevicePath", MissingKvm);
+        }
     }
 
     /// <summary>A client with the admin's sign-in cookie.</summary>

@@ -29,7 +29,7 @@ public class GuestAssemblyTests
         });
 
         var dataStart = image.Symbols[GuestAssembly.DataStartSymbol];
-        Assert.Equal(0UL, dataStart % GuestAssembly.DataSectionAlignment);
+        Assert.Equal(0UL, dataStart % GuestAssembly.DataSectionStart);
         Assert.Equal(dataStart, image.Symbols["counter"]);
         var code = GuestCode.WithoutPadding(GuestCode.Decode(image));
         Assert.Equal(nops + 1, code.Count);

@@ -1,9 +1,10 @@
+using BusAccess = Vdi.Vmm.Tests.Guest.Emulation.BusAccess;
 using Iced.Intel;
 using Vdi.Vmm.Boot;
 using Vdi.Vmm.Devices;
+using Vdi.Vmm.Execution.Software;
 using Vdi.Vmm.Guest;
 using Vdi.Vmm.Tests.Guest.Emulation;
-using BusAccess = Vdi.Vmm.Tests.Guest.Emulation.BusAccess;
 
 namespace Vdi.Vmm.Tests.Guest;
 
@@ -131,7 +132,7 @@ public class TestGuestsTests
         machine.Hypercall = (cpu, number) =>
         {
             var r = cpu.Registers;
-            seen = (number, r[(int)EmulatedCpu.Gpr.Rbx], r[(int)EmulatedCpu.Gpr.Rcx], r[(int)EmulatedCpu.Gpr.Rsi], r[(int)EmulatedCpu.Gpr.Rdi]);
+            seen = (number, r[(int)SoftCpu.Gpr.Rbx], r[(int)SoftCpu.Gpr.Rcx], r[(int)SoftCpu.Gpr.Rsi], r[(int)SoftCpu.Gpr.Rdi]);
             return 0xFFFF_FFFF_0000_0000 | (number + 1);
         };
 

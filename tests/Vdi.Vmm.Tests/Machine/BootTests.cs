@@ -1,13 +1,24 @@
 using System.Text;
 using Vdi.Vmm.Guest;
 using Vdi.Vmm.Hypercalls;
+using Vdi.Vmm.Execution;
 using Vdi.Vmm.Machine;
 
 namespace Vdi.Vmm.Tests.Machine;
 
 [Trait("Requires", KvmMachines.Trait)]
-public sealed class BootTests
+public sealed class BootTests() : BootTestsBase(EngineChoice.Kvm);
+
+/// <summary>The built-in guest boots, counts on every vCPU, makes hypercalls and powers off. On the software engine.</summary>
+public sealed class SoftwareBootTests() : BootTestsBase(EngineChoice.Software);
+
+public abstract class BootTestsBase(EngineChoice engine)
 {
+    private protected EngineChoice Engine => engine;
+
+    private protected Vmm.Machine.Machine Build(Vmm.Guest.GuestImage image, int vcpus = 1, int memoryMiB = 64) =>
+        KvmMachines.Build(image, vcpus, memoryMiB, engine);
+
     private const int Iterations = 100_000;
 
     [Theory]
@@ -16,10 +27,10 @@ public sealed class BootTests
     [InlineData(4)]
     public async Task Built_in_guest_prints_every_vcpu_and_the_exact_counter_then_powers_off_when_asked(int vcpus)
     {
-        using var machine = KvmMachines.Build(BuiltInGuest.Build(Iterations), vcpus);
+        using var machine = Build(BuiltInGuest.Build(Iterations), vcpus);
         machine.Start();
         Assert.True(await machine.Serial.WaitForTextAsync("counter ", TimeSpan.FromSeconds(30)), machine.Serial.Text);
-        await WaitForMarkerAsync(machine, BootMarkers.Idle);
+        await KvmMachines.WaitForMarkerAsync(machine, BootMarkers.Idle);
 
         machine.RequestPowerOff();
         var exit = await machine.WaitForExitAsync(TimeSpan.FromSeconds(30));
@@ -39,7 +50,7 @@ public sealed class BootTests
     [Fact]
     public async Task Hypercall_echo_returns_its_argument_through_the_dispatch_point()
     {
-        using var machine = KvmMachines.Build(TestGuests.HypercallEcho(HypercallNumbers.Echo, 42));
+        using var machine = Build(TestGuests.HypercallEcho(HypercallNumbers.Echo, 42));
         var exit = await KvmMachines.RunToExitAsync(machine);
         Assert.Equal(MachineExitKind.PoweredOff, exit.Kind);
         Assert.Equal(42, exit.ExitCode);
@@ -50,21 +61,11 @@ public sealed class BootTests
     public async Task Hypercall_handler_sees_the_callers_rip_inside_the_image()
     {
         var image = TestGuests.HypercallEcho(77, 5);
-        using var machine = KvmMachines.Build(image);
+        using var machine = Build(image);
         ulong rip = 0;
         machine.Hypercalls.Register(77, (in HypercallContext c) => { rip = c.Registers.Rip; return c.Registers.Rbx + 1; });
         var exit = await KvmMachines.RunToExitAsync(machine);
         Assert.Equal(6, exit.ExitCode);
         Assert.InRange(rip, image.LoadAddress, image.EndAddress);
-    }
-
-    private static async Task WaitForMarkerAsync(Vmm.Machine.Machine machine, byte marker)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!machine.Devices.Power.Markers.Any(m => m.Value == marker))
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"marker {marker} never came; serial: {machine.Serial.Text}");
-            await Task.Delay(10);
-        }
     }
 }

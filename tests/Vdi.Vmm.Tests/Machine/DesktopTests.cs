@@ -2,25 +2,38 @@ using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Devices.Gpu;
 using Vdi.Vmm.Devices.Input;
 using Vdi.Vmm.Guest.Desktop;
+using Vdi.Vmm.Execution;
 using Vdi.Vmm.Machine;
 
 namespace Vdi.Vmm.Tests.Machine;
 
 /// <summary>The desktop guest on real KVM: the display follows each request exactly, input reaches it, idle costs nothing.</summary>
 [Trait("Requires", KvmMachines.Trait)]
-public sealed class DesktopTests
+public sealed class DesktopTests() : DesktopTestsBase(EngineChoice.Kvm);
+
+/// <summary>The desktop guest: the display follows each request exactly, input reaches it, idle costs nothing. On the software engine.</summary>
+public sealed class SoftwareDesktopTests() : DesktopTestsBase(EngineChoice.Software);
+
+public abstract class DesktopTestsBase(EngineChoice engine)
 {
-    private static Vmm.Machine.Machine Boot()
+    private protected EngineChoice Engine => engine;
+
+    private protected Vmm.Machine.Machine Build(Vmm.Guest.GuestImage image, int vcpus = 1, int memoryMiB = 64) =>
+        KvmMachines.Build(image, vcpus, memoryMiB, engine);
+
+    /// <summary>Starts the desktop and waits until it idles with its drivers up (input buffers posted).</summary>
+    private async Task<Vmm.Machine.Machine> BootAsync()
     {
-        var machine = KvmMachines.Build(DesktopGuest.Build(), memoryMiB: 512);
+        var machine = Build(DesktopGuest.Build(), memoryMiB: 512);
         machine.Start();
+        await KvmMachines.WaitForMarkerAsync(machine, Vmm.Guest.BootMarkers.Idle);
         return machine;
     }
 
     [Fact]
     public async Task Display_follows_every_request_with_the_exact_size_and_a_full_repaint()
     {
-        using var machine = Boot();
+        using var machine = await BootAsync();
         DisplayProperties[] sequence =
         [
             new(1280, 720, 96), new(2560, 1440, 192), new(800, 600, 96), new(1366, 768, 120), new(7680, 4320, 96),
@@ -43,7 +56,7 @@ public sealed class DesktopTests
     [Fact]
     public async Task At_192_dpi_the_top_bar_and_its_glyph_scale_are_twice_those_at_96()
     {
-        using var machine = Boot();
+        using var machine = await BootAsync();
         var heights = new List<int>();
         var units = new List<uint>();
         foreach (var dpi in new[] { 96.0, 192.0 })
@@ -64,7 +77,7 @@ public sealed class DesktopTests
     [Fact]
     public async Task Typing_shows_the_text_and_the_damage_covers_only_the_glyphs()
     {
-        using var machine = Boot();
+        using var machine = await BootAsync();
         await machine.Devices.Display.RequestAsync(new DisplayProperties(1280, 720), TimeSpan.FromSeconds(10));
         var damage = new List<ScanoutFlush>();
         machine.Devices.Gpu.Flushed += f => { lock (damage) damage.Add(f); };
@@ -87,7 +100,7 @@ public sealed class DesktopTests
     [Fact]
     public async Task Pointer_events_move_the_cursor_to_the_scanout_position()
     {
-        using var machine = Boot();
+        using var machine = await BootAsync();
         await machine.Devices.Display.RequestAsync(new DisplayProperties(1280, 720), TimeSpan.FromSeconds(10));
         var moved = new TaskCompletionSource<(int, int)>(TaskCreationOptions.RunContinuationsAsynchronously);
         machine.Devices.Gpu.CursorMoved += (x, y) => { if ((x, y) == (640, 360)) moved.TrySetResult((x, y)); };
@@ -98,7 +111,7 @@ public sealed class DesktopTests
     [Fact]
     public async Task An_idle_desktop_costs_under_three_percent_of_a_core()
     {
-        using var machine = Boot();
+        using var machine = await BootAsync();
         await machine.Devices.Display.RequestAsync(new DisplayProperties(1280, 720), TimeSpan.FromSeconds(10));
         await Task.Delay(500);
         var before = machine.VcpuCpuTimes.Sum(t => t!.Value.TotalMilliseconds);

@@ -1,3 +1,4 @@
+using Vdi.Vmm.Execution;
 using Vdi.Vmm.Guest;
 using Vdi.Vmm.Kvm;
 using Vdi.Vmm.Machine;
@@ -5,18 +6,18 @@ using Vdi.Vmm.Machine;
 namespace Vdi.Vmm.Tests.Machine;
 
 /// <summary>
-/// Builds machines for tests that need real KVM. Without a usable /dev/kvm these tests fail with a
-/// message naming the device and the fix; they never skip.
+/// Builds machines for the machine tests, on KVM or on the software engine. Without a usable /dev/kvm the KVM
+/// tests fail with a message naming the device and the fix; they never skip.
 /// </summary>
 internal static class KvmMachines
 {
     public const string Trait = "kvm";
 
-    public static Vmm.Machine.Machine Build(GuestImage image, int vcpus = 1, int memoryMiB = 64)
+    public static Vmm.Machine.Machine Build(GuestImage image, int vcpus = 1, int memoryMiB = 64, EngineChoice engine = EngineChoice.Kvm)
     {
         try
         {
-            return MachineBuilder.Build(new MachineConfig { Vcpus = vcpus, MemoryMiB = memoryMiB, Image = image });
+            return MachineBuilder.Build(new MachineConfig { Vcpus = vcpus, MemoryMiB = memoryMiB, Image = image, Engine = engine });
         }
         catch (KvmException e) when (e.DeviceUnavailable)
         {
@@ -28,5 +29,16 @@ internal static class KvmMachines
     {
         machine.Start();
         return await machine.WaitForExitAsync(TimeSpan.FromSeconds(timeoutSeconds));
+    }
+
+    /// <summary>Waits (up to 30 s) until the guest has reported boot marker <paramref name="marker"/>.</summary>
+    public static async Task WaitForMarkerAsync(Vmm.Machine.Machine machine, byte marker)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!machine.Devices.Power.Markers.Any(m => m.Value == marker))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"marker {marker} never came; serial: {machine.Serial.Text}");
+            await Task.Delay(10);
+        }
     }
 }

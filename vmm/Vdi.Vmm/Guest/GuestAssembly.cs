@@ -11,14 +11,18 @@ namespace Vdi.Vmm.Guest;
 /// <remarks>
 /// Bind every label whose address is needed after assembly (exports, patches) with <see cref="Bind"/>: Iced records
 /// the label's position in the variable passed by reference, and <see cref="Bind"/> keeps that bound copy.
-/// The data section starts on a <see cref="DataSectionAlignment"/> boundary. Where the code ends is only known once
+/// The data section starts on a page of its own (<see cref="DataSectionStart"/>), so code and data never share a
+/// page: code pages can be write-traced, and the software engine's decoded-instruction cache survives data writes. Where the code ends is only known once
 /// Iced has chosen branch sizes, so <see cref="Build"/> runs the emitter twice (the second time with the padding that
 /// aligns the data); the emitter must be deterministic.
 /// </remarks>
 internal sealed class GuestAssembly
 {
-    /// <summary>Alignment of the data section, and the largest alignment a data item may ask for.</summary>
+    /// <summary>The largest alignment a data item may ask for.</summary>
     public const int DataSectionAlignment = 64;
+
+    /// <summary>Alignment of the data section's start: a page.</summary>
+    public const int DataSectionStart = 4096;
 
     /// <summary>Symbol every image with data exports: the first data byte, which is also the end of the code.</summary>
     public const string DataStartSymbol = "data_start";
@@ -50,12 +54,12 @@ internal sealed class GuestAssembly
     {
         ArgumentNullException.ThrowIfNull(emitCode);
         var image = AssembleOnce(name, loadAddress, emitCode, dataPadding: 0);
-        if (!image.Symbols.TryGetValue(DataStartSymbol, out var dataStart) || dataStart % DataSectionAlignment == 0)
+        if (!image.Symbols.TryGetValue(DataStartSymbol, out var dataStart) || dataStart % DataSectionStart == 0)
             return image;
 
-        var padding = (int)(AlignUp(dataStart, DataSectionAlignment) - dataStart);
+        var padding = (int)(AlignUp(dataStart, DataSectionStart) - dataStart);
         image = AssembleOnce(name, loadAddress, emitCode, padding);
-        if (image.Symbols[DataStartSymbol] % DataSectionAlignment != 0)
+        if (image.Symbols[DataStartSymbol] % DataSectionStart != 0)
             throw new InvalidOperationException($"Guest image '{name}': the emitter produced different code on its second run.");
         return image;
     }

@@ -1,6 +1,6 @@
 using Vdi.Vmm.Devices;
+using Vdi.Vmm.Execution;
 using Vdi.Vmm.Hypercalls;
-using Vdi.Vmm.Kvm;
 using Vdi.Vmm.Memory;
 using Vdi.Vmm.Vcpu;
 
@@ -8,7 +8,8 @@ namespace Vdi.Vmm.Machine;
 
 /// <summary>
 /// A virtual machine as a whole: its memory, buses, devices and vCPU threads, and its life cycle
-/// (start, pause-all / resume-all, power-off request, host stop, crash). Built by <see cref="MachineBuilder"/>.
+/// (start, pause-all / resume-all, power-off request, host stop, crash), whichever <see cref="ExecutionEngine"/> runs
+/// its vCPUs. Built by <see cref="MachineBuilder"/>.
 /// One machine failing never affects another: all state is per machine and nothing here throws
 /// on a guest's behalf.
 /// </summary>
@@ -17,9 +18,8 @@ public sealed class Machine : IDisposable
     private static readonly TimeSpan s_joinTimeout = TimeSpan.FromSeconds(10);
 
     private readonly Lock _gate = new(); // guards _state, _exit, _powerOffCode, _running
-    private readonly KvmSystem _kvm;
-    private readonly KvmVm _vm;
-    private readonly VcpuThread[] _vcpus;
+    private readonly IVcpuRunner[] _vcpus;
+    private readonly Action _release; // frees what the engine built (VM, memory), after the vCPUs
     private readonly PauseRendezvous _rendezvous = new();
     private readonly TaskCompletionSource<MachineExit> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private MachineState _state = MachineState.Created;
@@ -28,18 +28,25 @@ public sealed class Machine : IDisposable
     private int _running;
     private bool _disposed;
 
-    internal Machine(MachineConfig config, KvmSystem kvm, KvmVm vm, GuestMemory memory, MachineDevices devices, IReadOnlyList<KvmVcpu> vcpus)
+    /// <param name="createVcpus">Makes the vCPU threads, given the machine, its rendezvous and the stop callback.</param>
+    /// <param name="release">Frees the engine's resources and guest memory once every vCPU thread is gone.</param>
+    internal Machine(
+        MachineConfig config, EngineSelection engine, GuestMemory memory, MachineDevices devices,
+        Func<Machine, PauseRendezvous, Action<VcpuStop>, IReadOnlyList<IVcpuRunner>> createVcpus, Action release)
     {
         Config = config;
-        _kvm = kvm;
-        _vm = vm;
+        Engine = engine;
         Memory = memory;
         Devices = devices;
+        _release = release;
         Dispatcher = new ExitDispatcher(devices.Pio, devices.Mmio, memory, devices.Hypercalls, devices.Accesses);
-        _vcpus = [.. vcpus.Select(v => new VcpuThread(v, Dispatcher, _rendezvous, OnVcpuStopped))];
+        _vcpus = [.. createVcpus(this, _rendezvous, OnVcpuStopped)];
     }
 
     public MachineConfig Config { get; }
+
+    /// <summary>The engine running this machine's vCPUs, and why it was chosen.</summary>
+    public EngineSelection Engine { get; }
 
     public GuestMemory Memory { get; }
 
@@ -67,7 +74,7 @@ public sealed class Machine : IDisposable
     /// <summary>CPU time each running vCPU thread has used (null for a finished one).</summary>
     public IReadOnlyList<TimeSpan?> VcpuCpuTimes => [.. _vcpus.Select(v => v.CpuTime)];
 
-    /// <summary>Exits handled by all vCPUs so far.</summary>
+    /// <summary>Exits handled by all vCPUs so far (device accesses, under the software engine).</summary>
     public long Exits => _vcpus.Sum(v => v.Exits);
 
     /// <summary>Completes when every vCPU thread has finished, with how the machine ended.</summary>
@@ -197,8 +204,6 @@ public sealed class Machine : IDisposable
             return;
         foreach (var vcpu in _vcpus)
             vcpu.Dispose();
-        _vm.Dispose();
-        Memory.Dispose();
-        _kvm.Dispose();
+        _release();
     }
 }

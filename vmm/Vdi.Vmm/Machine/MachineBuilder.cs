@@ -1,15 +1,19 @@
 using System.Diagnostics;
 using Vdi.Vmm.Boot;
+using Vdi.Vmm.Execution;
+using Vdi.Vmm.Execution.Software;
 using Vdi.Vmm.Interop;
 using Vdi.Vmm.Kvm;
 using Vdi.Vmm.Memory;
+using Vdi.Vmm.Vcpu;
 
 namespace Vdi.Vmm.Machine;
 
 /// <summary>
-/// Assembles a <see cref="Machine"/> from a <see cref="MachineConfig"/>: the KVM VM with its
-/// in-kernel irqchip and PIT, RAM, the boot tables, the guest image, the devices, and vCPUs
-/// placed directly in long mode. On any failure everything created so far is released.
+/// Assembles a <see cref="Machine"/> from a <see cref="MachineConfig"/> on the engine it asks for. On KVM: the VM with
+/// its in-kernel irqchip and PIT, RAM as memory slots, vCPUs placed directly in long mode. On the software engine: the
+/// same RAM, boot tables, image and devices, with <see cref="SoftCpu"/>s, local APICs and an I/O APIC of the VMM's own.
+/// On any failure everything created so far is released.
 /// </summary>
 public static class MachineBuilder
 {
@@ -17,11 +21,34 @@ public static class MachineBuilder
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
+        switch (config.Engine)
+        {
+            case EngineChoice.Software:
+                return BuildSoftware(config, new EngineSelection(ExecutionEngine.Software, "configured"));
+            case EngineChoice.Kvm:
+                return BuildOnKvm(config, KvmSystem.Open(config.KvmDevicePath), "configured");
+            default:
+                KvmSystem kvm;
+                try
+                {
+                    kvm = KvmSystem.Open(config.KvmDevicePath);
+                }
+                catch (KvmException e)
+                {
+                    return BuildSoftware(config, new EngineSelection(ExecutionEngine.Software, $"no usable KVM: {e.Message}"));
+                }
+                return BuildOnKvm(config, kvm, "available");
+        }
+    }
+
+    /// <summary>Builds on an open KVM system, which the machine then owns.</summary>
+    private static Machine BuildOnKvm(MachineConfig config, KvmSystem kvm, string reason)
+    {
         var created = Stopwatch.GetTimestamp();
         var cleanup = new Stack<IDisposable>();
+        Push(cleanup, kvm);
         try
         {
-            var kvm = Push(cleanup, KvmSystem.Open(config.KvmDevicePath));
             if (config.Vcpus > kvm.MaxVcpus)
                 throw new ArgumentException($"vcpus: this host's KVM allows at most {kvm.MaxVcpus}", nameof(config));
             var vm = Push(cleanup, kvm.CreateVm());
@@ -31,9 +58,7 @@ public static class MachineBuilder
             vm.CreatePit2();
 
             var memory = Push(cleanup, new GuestMemory(new KvmMemorySink(vm)));
-            memory.AddRam(0, config.MemoryBytes);
-            LongModeSetup.WriteTables(memory);
-            memory.Write(config.Image.LoadAddress, config.Image.Bytes);
+            LoadRam(config, memory);
 
             Machine? machine = null;
             var devices = MachineDevices.Create(config, memory, gsi => new KvmInterruptLine(vm, (uint)gsi), created, code => machine?.OnGuestPowerOff(code));
@@ -51,7 +76,15 @@ public static class MachineBuilder
                 vcpu.SetMpState(KvmConstants.KVM_MP_STATE_RUNNABLE);
             }
 
-            machine = new Machine(config, kvm, vm, memory, devices, vcpus);
+            machine = new Machine(
+                config, new EngineSelection(ExecutionEngine.Kvm, reason), memory, devices,
+                (m, pause, stopped) => [.. vcpus.Select(v => new VcpuThread(v, m.Dispatcher, pause, stopped))],
+                () =>
+                {
+                    vm.Dispose();
+                    memory.Dispose();
+                    kvm.Dispose();
+                });
             cleanup.Clear();
             return machine;
         }
@@ -60,6 +93,48 @@ public static class MachineBuilder
             while (cleanup.TryPop(out var d))
                 d.Dispose();
         }
+    }
+
+    private static Machine BuildSoftware(MachineConfig config, EngineSelection selection)
+    {
+        var created = Stopwatch.GetTimestamp();
+        var memory = new GuestMemory();
+        try
+        {
+            LoadRam(config, memory);
+            Machine? machine = null;
+            SoftVcpuThread[] threads = [];
+            var cpus = new SoftCpu[config.Vcpus];
+            var ioApic = new SoftIoApic((vector, destination) =>
+            {
+                if ((uint)destination < (uint)cpus.Length)
+                    cpus[destination]?.PostInterrupt(vector);
+            });
+            var devices = MachineDevices.Create(config, memory, ioApic.Line, created, code => machine?.OnGuestPowerOff(code));
+            var bus = new SoftMachineBus(memory, devices.Pio, devices.Mmio, devices.Hypercalls, ioApic, config.MemoryBytes)
+            {
+                TripleFaulted = cpu => threads[cpu.Index].OnTripleFault(),
+            };
+            for (var i = 0; i < cpus.Length; i++)
+                cpus[i] = new SoftCpu(bus, i, cpus.Length, config.Image.EntryPoint);
+            machine = new Machine(
+                config, selection, memory, devices,
+                (_, pause, stopped) => threads = [.. cpus.Select(c => new SoftVcpuThread(c, pause, stopped))],
+                memory.Dispose);
+            return machine;
+        }
+        catch
+        {
+            memory.Dispose();
+            throw;
+        }
+    }
+
+    private static void LoadRam(MachineConfig config, GuestMemory memory)
+    {
+        memory.AddRam(0, config.MemoryBytes);
+        LongModeSetup.WriteTables(memory);
+        memory.Write(config.Image.LoadAddress, config.Image.Bytes);
     }
 
     private static T Push<T>(Stack<IDisposable> cleanup, T item)

@@ -1,6 +1,7 @@
 using Vdi.Vmm.Boot;
 using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Devices.Gpu;
+using Vdi.Vmm.Execution;
 using Vdi.Vmm.Guest;
 
 namespace Vdi.Vmm.Machine;
@@ -16,6 +17,9 @@ public sealed record MachineConfig
 
     public required GuestImage Image { get; init; }
 
+    /// <summary>The engine that runs the guest. KVM unless asked otherwise: <see cref="EngineChoice.Auto"/> falls back to software.</summary>
+    public EngineChoice Engine { get; init; } = EngineChoice.Kvm;
+
     /// <summary>KVM device path; null means <see cref="Kvm.KvmSystem.ConfiguredDevicePath"/>.</summary>
     public string? KvmDevicePath { get; init; }
 
@@ -30,6 +34,8 @@ public sealed record MachineConfig
     /// <summary>Throws <see cref="ArgumentException"/> naming the bad field.</summary>
     public void Validate()
     {
+        if (!Enum.IsDefined(Engine))
+            throw new ArgumentException($"engine must be auto, kvm or software, not {(int)Engine}", nameof(Engine));
         if (Vcpus is < 1 or > GuestLayout.MaxVcpus)
             throw new ArgumentException($"vcpus must be between 1 and {GuestLayout.MaxVcpus}, not {Vcpus}", nameof(Vcpus));
         if (MemoryMiB < (int)(GuestLayout.MinimumMemory >> 20) || MemoryMiB > MaxMemoryMiB)

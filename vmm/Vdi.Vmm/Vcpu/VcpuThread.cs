@@ -11,7 +11,7 @@ public sealed record VcpuStop(int VcpuId, ExitAction Action, string? Reason, Vcp
 /// rendezvous, and stops when asked or when the guest can't continue. Other threads only set
 /// flags and <see cref="Kick"/> it; everything else happens on this thread.
 /// </summary>
-internal sealed class VcpuThread : IVcpuRegisterAccess, IDisposable
+internal sealed class VcpuThread : IVcpuRunner, IVcpuRegisterAccess
 {
     private const int EINTR = 4, EAGAIN = 11;
 

@@ -97,6 +97,22 @@ public sealed class GpuDisplayFlowTests
     }
 
     [Fact]
+    public async Task A_repaint_for_an_earlier_request_of_the_same_size_does_not_acknowledge_a_newer_one()
+    {
+        using var g = new GpuGuestDriver();
+        var first = g.Display.RequestAsync(new DisplayProperties(1024, 768, Dpi: 96), TimeSpan.FromSeconds(5));
+        g.DisplayInfo(); // the guest reads the 96-dpi request...
+        var second = g.Display.RequestAsync(new DisplayProperties(1024, 768, Dpi: 192), TimeSpan.FromSeconds(5));
+        await Assert.ThrowsAsync<OperationCanceledException>(() => first);
+
+        g.ShowMode(1, 1024, 768, Pattern, readMode: false); // ...and shows it after the 192-dpi one arrived
+        Assert.False(second.IsCompleted);
+
+        g.ShowMode(2, 1024, 768, Pattern); // reads the 192-dpi request and shows it
+        Assert.Equal(192, (await second).Properties.Dpi);
+    }
+
+    [Fact]
     public async Task A_newer_request_supersedes_one_in_flight()
     {
         using var g = new GpuGuestDriver();

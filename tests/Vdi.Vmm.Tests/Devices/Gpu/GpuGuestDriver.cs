@@ -104,9 +104,14 @@ internal sealed class GpuGuestDriver : IDisposable
 
     public uint Unref(uint id) => Command(With(Header(GpuCommands.VIRTIO_GPU_CMD_RESOURCE_UNREF, size: 32), (24, id)));
 
-    /// <summary>What a guest does on a display event: a resource of exactly the mode, filled by <paramref name="pixel"/>, shown and flushed whole.</summary>
-    public void ShowMode(uint id, int width, int height, Func<int, int, uint> pixel)
+    /// <summary>
+    /// What a guest does on a display event: reads the mode (unless <paramref name="readMode"/> is false), then a
+    /// resource of exactly the mode, filled by <paramref name="pixel"/>, shown and flushed whole.
+    /// </summary>
+    public void ShowMode(uint id, int width, int height, Func<int, int, uint> pixel, bool readMode = true)
     {
+        if (readMode)
+            DisplayInfo();
         Assert.Equal(GpuCommands.VIRTIO_GPU_RESP_OK_NODATA, Create(id, width, height));
         FillFramebuffer(width, height, pixel);
         Assert.Equal(GpuCommands.VIRTIO_GPU_RESP_OK_NODATA, Attach(id, (FramebufferBase, (uint)(width * height * 4))));

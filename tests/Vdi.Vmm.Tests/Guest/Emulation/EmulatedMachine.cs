@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using Vdi.Vmm.Boot;
 using Vdi.Vmm.Devices;
+using Vdi.Vmm.Execution.Software;
 using Vdi.Vmm.Guest;
 
 namespace Vdi.Vmm.Tests.Guest.Emulation;
@@ -13,11 +14,11 @@ internal enum EmulationOutcome { PoweredOff, TripleFault, AllHalted, StepLimit }
 internal readonly record struct BusAccess(ulong Address, int Size, bool IsWrite, ulong Value, int Vcpu);
 
 /// <summary>
-/// A machine for <see cref="EmulatedCpu"/>s: RAM, the power/debug ports, COM1, the null device, the hypercall port,
+/// A machine for <see cref="SoftCpu"/>s: RAM, the power/debug ports, COM1, the null device, the hypercall port,
 /// a recording local APIC and I/O APIC. vCPUs run interleaved in small random quanta from a fixed seed, so shared-memory
 /// protocols see many orderings while results stay reproducible.
 /// </summary>
-internal sealed class EmulatedMachine : IEmulatorBus
+internal sealed class EmulatedMachine : ISoftBus
 {
     private const ulong ApicWindowSize = 0x1000;
     private readonly Random _scheduler;
@@ -34,12 +35,12 @@ internal sealed class EmulatedMachine : IEmulatorBus
         _scheduler = new Random(seed);
         var entry = image.EntryPoint - image.LoadAddress + load;
         for (var i = 0; i < vcpuCount; i++)
-            Cpus.Add(new EmulatedCpu(this, i, vcpuCount, entry));
+            Cpus.Add(new SoftCpu(this, i, vcpuCount, entry));
     }
 
     public byte[] Ram { get; }
 
-    public List<EmulatedCpu> Cpus { get; } = [];
+    public List<SoftCpu> Cpus { get; } = [];
 
     public StringBuilder Serial { get; } = new();
 
@@ -55,7 +56,7 @@ internal sealed class EmulatedMachine : IEmulatorBus
     public int NullDeviceWrites { get; private set; }
 
     /// <summary>Hypercall handler: (vCPU, number) → rax. Registers are readable through the vCPU.</summary>
-    public Func<EmulatedCpu, uint, ulong>? Hypercall { get; set; }
+    public Func<SoftCpu, uint, ulong>? Hypercall { get; set; }
 
     /// <summary>Values the host-request port returns, in order; <see cref="PortMap.HostRequestNone"/> when empty.</summary>
     public Queue<byte> HostRequests { get; } = new();
@@ -107,28 +108,32 @@ internal sealed class EmulatedMachine : IEmulatorBus
         Cpus[(int)(high >> 24)].PostInterrupt((byte)low);
     }
 
-    public void TripleFault() => TripleFaulted = true;
+    public Lock AtomicGate { get; } = new();
 
-    public byte[] FetchWindow(ulong rip)
+    public void TripleFault(SoftCpu cpu) => TripleFaulted = true;
+
+    public int Fetch(ulong rip, Span<byte> window)
     {
         if (rip >= (ulong)Ram.Length)
-            throw new InvalidOperationException($"Instruction fetch from 0x{rip:X}, outside RAM.");
-        return Ram.AsSpan((int)rip, (int)Math.Min(15, (ulong)Ram.Length - rip)).ToArray();
+            return 0;
+        var available = Ram.AsSpan((int)rip, (int)Math.Min((ulong)window.Length, (ulong)Ram.Length - rip));
+        available.CopyTo(window);
+        return available.Length;
     }
 
-    public ulong ReadMemory(EmulatedCpu cpu, ulong address, int size)
+    public ulong ReadMemory(SoftCpu cpu, ulong address, int size)
     {
         if (address + (ulong)size <= (ulong)Ram.Length)
             return ReadLittleEndian(Ram.AsSpan((int)address, size));
         if (address - GuestLayout.LocalApicBase < ApicWindowSize)
-            return cpu.LocalApicWrites.GetValueOrDefault((uint)(address - GuestLayout.LocalApicBase));
+            return cpu.LocalApic.Read((uint)(address - GuestLayout.LocalApicBase));
         if (address - GuestLayout.IoApicBase < ApicWindowSize)
             return address - GuestLayout.IoApicBase == ApicEmitter.IoWindow ? ReadIoWindow() : _ioRegisterSelect;
         UnclaimedMmio.Add(new BusAccess(address, size, IsWrite: false, Value: 0, cpu.Index));
         return 0;
     }
 
-    public void WriteMemory(EmulatedCpu cpu, ulong address, int size, ulong value)
+    public void WriteMemory(SoftCpu cpu, ulong address, int size, ulong value)
     {
         if (address + (ulong)size <= (ulong)Ram.Length)
         {
@@ -138,10 +143,7 @@ internal sealed class EmulatedMachine : IEmulatorBus
         }
         else if (address - GuestLayout.LocalApicBase < ApicWindowSize)
         {
-            var offset = (uint)(address - GuestLayout.LocalApicBase);
-            cpu.LocalApicWrites[offset] = (uint)value;
-            if (offset == ApicEmitter.EndOfInterruptRegister)
-                cpu.EndOfInterrupt();
+            cpu.LocalApic.Write((uint)(address - GuestLayout.LocalApicBase), (uint)value);
         }
         else if (address - GuestLayout.IoApicBase < ApicWindowSize)
         {
@@ -153,7 +155,7 @@ internal sealed class EmulatedMachine : IEmulatorBus
         }
     }
 
-    public ulong PortIn(EmulatedCpu cpu, ushort port, int size)
+    public ulong PortIn(SoftCpu cpu, ushort port, int size)
     {
         PortAccesses.Add(new BusAccess(port, size, IsWrite: false, Value: 0, cpu.Index));
         switch (port)
@@ -171,7 +173,7 @@ internal sealed class EmulatedMachine : IEmulatorBus
         }
     }
 
-    public void PortOut(EmulatedCpu cpu, ushort port, int size, ulong value)
+    public void PortOut(SoftCpu cpu, ushort port, int size, ulong value)
     {
         PortAccesses.Add(new BusAccess(port, size, IsWrite: true, value, cpu.Index));
         switch (port)
@@ -193,7 +195,7 @@ internal sealed class EmulatedMachine : IEmulatorBus
                 NullDeviceWrites++;
                 break;
             case PortMap.Hypercall when Hypercall is not null:
-                cpu.Registers[(int)EmulatedCpu.Gpr.Rax] = Hypercall(cpu, (uint)value);
+                cpu.Registers[(int)SoftCpu.Gpr.Rax] = Hypercall(cpu, (uint)value);
                 break;
             default:
                 UnclaimedPorts.Add(new BusAccess(port, size, IsWrite: true, value, cpu.Index));

@@ -8,8 +8,9 @@ public sealed record DisplayAcknowledgement(DisplayProperties Properties, TimeSp
 
 /// <summary>
 /// The host side of display reconfiguration: <see cref="RequestAsync"/> asks the guest for a mode
-/// and completes once the guest has set a scanout of exactly that size and flushed a full frame of
-/// it. A newer request supersedes an older one still in flight (the older fails with a message
+/// and completes once the guest — after reading this request — has set a scanout of exactly that size
+/// and flushed a full frame of it (so a repaint for an earlier request of the same size never counts).
+/// A newer request supersedes an older one still in flight (the older fails with a message
 /// saying so).
 /// </summary>
 public sealed class DisplayController
@@ -48,7 +49,11 @@ public sealed class DisplayController
         superseded?.Completion.TrySetException(new OperationCanceledException($"display request {Describe(superseded.Properties)} was superseded by {Describe(properties)}"));
         try
         {
-            _gpu.RequestDisplay(properties);
+            _gpu.RequestDisplay(properties, generation =>
+            {
+                lock (_gate)
+                    pending.Generation = generation;
+            });
         }
         catch
         {
@@ -85,7 +90,7 @@ public sealed class DisplayController
         {
             _lastScanout = change;
             if (_pending is { } p)
-                p.ScanoutMatches = change.Enabled && change.Width == p.Properties.Width && change.Height == p.Properties.Height;
+                p.ScanoutMatches = change.Enabled && change.Width == p.Properties.Width && change.Height == p.Properties.Height && change.DisplayGeneration >= p.Generation;
         }
     }
 
@@ -118,6 +123,9 @@ public sealed class DisplayController
         public DisplayProperties Properties { get; } = properties;
 
         public long Started { get; } = Stopwatch.GetTimestamp();
+
+        /// <summary>The GPU's generation for this request; until it is known no scanout matches.</summary>
+        public long Generation { get; set; } = long.MaxValue;
 
         public bool ScanoutMatches { get; set; }
 

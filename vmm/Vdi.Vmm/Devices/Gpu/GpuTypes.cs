@@ -23,7 +23,8 @@ public readonly record struct GpuRect(int X, int Y, int Width, int Height)
 }
 
 /// <summary>The guest pointed the scanout at a resource (or disabled it, <see cref="Enabled"/> false).</summary>
-public sealed record ScanoutChange(bool Enabled, int Width, int Height, uint ResourceId);
+/// <param name="DisplayGeneration">The newest display request the guest had read when it set the scanout.</param>
+public sealed record ScanoutChange(bool Enabled, int Width, int Height, uint ResourceId, long DisplayGeneration = 0);
 
 /// <summary>The guest flushed damage to the visible scanout; rectangles are in scanout coordinates.</summary>
 public sealed record ScanoutFlush(int ScanoutWidth, int ScanoutHeight, GpuRect Damage)

@@ -37,6 +37,7 @@ public sealed partial class VirtioGpu
 
     private uint RespondDisplayInfo(DescriptorChain chain, in virtio_gpu_ctrl_hdr request)
     {
+        _displaySeen = _displayGeneration;
         var response = new virtio_gpu_resp_display_info
         {
             hdr = ResponseHeader(request, VIRTIO_GPU_RESP_OK_DISPLAY_INFO),
@@ -47,6 +48,7 @@ public sealed partial class VirtioGpu
 
     private uint RespondEdid(DescriptorChain chain, in virtio_gpu_ctrl_hdr request)
     {
+        _displaySeen = _displayGeneration;
         if (_active?.HasFeature(VIRTIO_GPU_F_EDID) != true)
             return Respond(chain, request, Error(VIRTIO_GPU_RESP_ERR_UNSPEC, "GET_EDID without VIRTIO_GPU_F_EDID"));
         if (ReadRequest<virtio_gpu_get_edid>(chain) is not { } get)
@@ -138,7 +140,7 @@ public sealed partial class VirtioGpu
             return Error(VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER, $"SET_SCANOUT rectangle {s.r.width}x{s.r.height}+{s.r.x}+{s.r.y} outside resource {resource.Width}x{resource.Height}");
         _scanout = resource;
         _scanoutRect = rect;
-        ScanoutChanged?.Invoke(new ScanoutChange(true, rect.Width, rect.Height, resource.Id));
+        ScanoutChanged?.Invoke(new ScanoutChange(true, rect.Width, rect.Height, resource.Id, _displaySeen));
         return VIRTIO_GPU_RESP_OK_NODATA;
     }
 

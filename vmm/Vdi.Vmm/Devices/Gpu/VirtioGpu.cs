@@ -25,6 +25,8 @@ public sealed partial class VirtioGpu : IVirtioDevice
     private VirtioContext? _active;
     private long _resourceBytes;
     private uint _eventsRead;
+    private long _displayGeneration; // bumped by every RequestDisplay
+    private long _displaySeen; // the generation the guest last read the mode of (GET_DISPLAY_INFO or GET_EDID)
     private DisplayProperties _display;
     private byte[] _edid;
     private GpuResource? _scanout;
@@ -98,8 +100,15 @@ public sealed partial class VirtioGpu : IVirtioDevice
     private Lock Gate => _host?.Gate ?? throw new InvalidOperationException("the GPU is not attached to a transport");
 
     /// <summary>Asks the guest for a new mode: stores it, regenerates the EDID and raises the display event.</summary>
+    /// <param name="properties">The mode.</param>
+    /// <param name="queued">
+    /// Called under the device's lock with the request's generation, before the guest can react: a
+    /// <see cref="ScanoutChange"/> whose <see cref="ScanoutChange.DisplayGeneration"/> is at least this one was set up
+    /// after the guest read this request.
+    /// </param>
+    /// <returns>The request's generation.</returns>
     /// <exception cref="ArgumentException">The properties are invalid or over this device's limits; the message names the field.</exception>
-    public void RequestDisplay(DisplayProperties properties)
+    public long RequestDisplay(DisplayProperties properties, Action<long>? queued = null)
     {
         ArgumentNullException.ThrowIfNull(properties);
         if (DisplayProperties.Validate(properties, _options.MaxWidth, _options.MaxHeight) is { } error)
@@ -109,8 +118,11 @@ public sealed partial class VirtioGpu : IVirtioDevice
         {
             _display = properties;
             _edid = edid;
+            var generation = ++_displayGeneration;
+            queued?.Invoke(generation);
             _eventsRead |= VIRTIO_GPU_EVENT_DISPLAY;
             _host!.SignalConfigChange();
+            return generation;
         }
     }
 

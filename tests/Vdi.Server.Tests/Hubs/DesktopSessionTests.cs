@@ -5,11 +5,10 @@ using Vdi.Server.Tests.Api;
 
 namespace Vdi.Server.Tests.Hubs;
 
-/// <summary>Whole sessions on a real desktop VM, through the official .NET SignalR client. Needs KVM.</summary>
-[Trait("Requires", "kvm")]
-public sealed class DesktopSessionKvmTests : IDisposable
+/// <summary>Whole sessions on a real desktop VM, through the official .NET SignalR client.</summary>
+public sealed class DesktopSessionTests : IDisposable
 {
-    private readonly BrokerFactory _factory = new(realKvm: true);
+    private readonly BrokerFactory _factory = new(runningDesktops: true);
 
     private sealed record Viewer(HubConnection Connection, List<FrameUpdate> Frames, List<SessionEnded> Ended) : IAsyncDisposable
     {

@@ -1,9 +1,9 @@
 using Iced.Intel;
 
-namespace Vdi.Vmm.Tests.Guest.Emulation;
+namespace Vdi.Vmm.Execution.Software;
 
-/// <summary>Operand access, the stack, and the arithmetic flags (ZF, CF, SF, OF) of <see cref="EmulatedCpu"/>.</summary>
-internal sealed partial class EmulatedCpu
+/// <summary>Operand access, the stack, and the arithmetic flags (ZF, CF, SF, OF) of <see cref="SoftCpu"/>.</summary>
+internal sealed partial class SoftCpu
 {
     private bool _zero;
     private bool _carry;
@@ -74,7 +74,7 @@ internal sealed partial class EmulatedCpu
     private ulong Read(in Instruction i, int operand) => i.GetOpKind(operand) switch
     {
         OpKind.Register => GetRegister(i.GetOpRegister(operand)),
-        OpKind.Memory => _machine.ReadMemory(this, EffectiveAddress(i), i.MemorySize.GetSize()),
+        OpKind.Memory => _bus.ReadMemory(this, EffectiveAddress(i), i.MemorySize.GetSize()),
         _ => i.GetImmediate(operand) & Mask(OperandSize(i, operand)),
     };
 
@@ -87,22 +87,22 @@ internal sealed partial class EmulatedCpu
                 break;
             case OpKind.Memory:
                 var size = i.MemorySize.GetSize();
-                _machine.WriteMemory(this, EffectiveAddress(i), size, value & Mask(size));
+                _bus.WriteMemory(this, EffectiveAddress(i), size, value & Mask(size));
                 break;
             default:
-                throw new NotSupportedException($"Cannot write operand {operand} of '{i}'.");
+                throw new SoftwareEngineException($"Cannot write operand {operand} of '{i}'.");
         }
     }
 
     private void Push(ulong value)
     {
         Registers[(int)Gpr.Rsp] -= 8;
-        _machine.WriteMemory(this, Registers[(int)Gpr.Rsp], 8, value);
+        _bus.WriteMemory(this, Registers[(int)Gpr.Rsp], 8, value);
     }
 
     private ulong Pop()
     {
-        var value = _machine.ReadMemory(this, Registers[(int)Gpr.Rsp], 8);
+        var value = _bus.ReadMemory(this, Registers[(int)Gpr.Rsp], 8);
         Registers[(int)Gpr.Rsp] += 8;
         return value;
     }
@@ -162,7 +162,7 @@ internal sealed partial class EmulatedCpu
         var size = OperandSize(i, 0);
         var divisor = Read(i, 0);
         if (size is not (4 or 8))
-            throw new NotSupportedException($"The emulator models only 32- and 64-bit div ('{i}').");
+            throw new SoftwareEngineException($"the software engine models only 32- and 64-bit div ('{i}').");
         if (divisor == 0)
         {
             RaiseException(0);
@@ -232,6 +232,6 @@ internal sealed partial class EmulatedCpu
         ConditionCode.ge => _sign == _overflow,
         ConditionCode.le => _zero || _sign != _overflow,
         ConditionCode.g => !_zero && _sign == _overflow,
-        _ => throw new NotSupportedException($"Condition {condition} is not modelled."),
+        _ => throw new SoftwareEngineException($"Condition {condition} is not modelled."),
     };
 }

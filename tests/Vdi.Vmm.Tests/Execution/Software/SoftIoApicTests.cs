@@ -1,9 +1,11 @@
+using Vdi.Vmm.Execution.Software;
 using Vdi.Vmm.Guest;
+using Vdi.Vmm.Tests.Guest.Emulation;
 
-namespace Vdi.Vmm.Tests.Guest.Emulation;
+namespace Vdi.Vmm.Tests.Execution.Software;
 
 /// <summary>The emulated I/O APIC delivers like KVM's: edges once, level lines until acknowledged.</summary>
-public class EmulatedIoApicTests
+public class SoftIoApicTests
 {
     private const int Pin = 16;
     private const byte Vector = 0x30;
@@ -31,7 +33,7 @@ public class EmulatedIoApicTests
     public void Unmasking_a_high_level_line_delivers_it_and_a_masked_pin_never_does()
     {
         var delivered = new List<byte>();
-        var ioApic = new EmulatedIoApic((vector, _) => delivered.Add(vector));
+        var ioApic = new SoftIoApic((vector, _) => delivered.Add(vector));
         ioApic.Line(Pin).SetLevel(true);
         Assert.Empty(delivered);
 
@@ -51,14 +53,14 @@ public class EmulatedIoApicTests
         Assert.Equal(2, delivered.Count);
     }
 
-    private static EmulatedIoApic Route(List<byte> delivered, bool level)
+    private static SoftIoApic Route(List<byte> delivered, bool level)
     {
-        var ioApic = new EmulatedIoApic((vector, _) => delivered.Add(vector));
+        var ioApic = new SoftIoApic((vector, _) => delivered.Add(vector));
         Program(ioApic, Vector | (level ? ApicEmitter.RedirectionLevelTriggered : 0));
         return ioApic;
     }
 
-    private static void Program(EmulatedIoApic ioApic, uint low)
+    private static void Program(SoftIoApic ioApic, uint low)
     {
         ioApic.Write(ApicEmitter.IoRegisterSelect, ApicEmitter.IoRedirectionTable + (2 * Pin) + 1);
         ioApic.Write(ApicEmitter.IoWindow, 0);

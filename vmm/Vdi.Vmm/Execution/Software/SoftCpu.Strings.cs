@@ -1,13 +1,13 @@
 using Iced.Intel;
 
-namespace Vdi.Vmm.Tests.Guest.Emulation;
+namespace Vdi.Vmm.Execution.Software;
 
 /// <summary>
-/// String instructions (<c>stos</c>, <c>movsd</c>, with or without <c>rep</c>) and <c>imul</c> of <see cref="EmulatedCpu"/>.
+/// String instructions (<c>stos</c>, <c>movsd</c>, with or without <c>rep</c>) and <c>imul</c> of <see cref="SoftCpu"/>.
 /// The direction flag is always clear (nothing the guests use sets it), so strings run upwards. A <c>rep</c> over plain
 /// RAM is done in one bulk operation when the bus allows it, which keeps framebuffer fills fast.
 /// </summary>
-internal sealed partial class EmulatedCpu
+internal sealed partial class SoftCpu
 {
     private void ExecuteStore(in Instruction i)
     {
@@ -21,10 +21,10 @@ internal sealed partial class EmulatedCpu
         var count = i.HasRepPrefix ? Registers[(int)Gpr.Rcx] : 1;
         var destination = Registers[(int)Gpr.Rdi];
         var value = Registers[(int)Gpr.Rax] & Mask(size);
-        if (count > 0 && !_machine.TryFill(destination, size, value, count))
+        if (count > 0 && !_bus.TryFill(destination, size, value, count))
         {
             for (ulong n = 0; n < count; n++)
-                _machine.WriteMemory(this, destination + (n * (ulong)size), size, value);
+                _bus.WriteMemory(this, destination + (n * (ulong)size), size, value);
         }
 
         Registers[(int)Gpr.Rdi] = destination + (count * (ulong)size);
@@ -41,10 +41,10 @@ internal sealed partial class EmulatedCpu
         var source = Registers[(int)Gpr.Rsi];
         var bytes = count * size;
         var overlapsForward = destination > source && destination < source + bytes;
-        if (count > 0 && (overlapsForward || !_machine.TryCopy(destination, source, bytes)))
+        if (count > 0 && (overlapsForward || !_bus.TryCopy(destination, source, bytes)))
         {
             for (ulong n = 0; n < count; n++)
-                _machine.WriteMemory(this, destination + (n * size), size, _machine.ReadMemory(this, source + (n * size), size));
+                _bus.WriteMemory(this, destination + (n * size), size, _bus.ReadMemory(this, source + (n * size), size));
         }
 
         Registers[(int)Gpr.Rdi] = destination + bytes;
@@ -57,7 +57,7 @@ internal sealed partial class EmulatedCpu
     private void ExecuteMultiply(in Instruction i)
     {
         if (i.OpCount < 2)
-            throw new NotSupportedException($"The emulator models only two- and three-operand imul ('{i}').");
+            throw new SoftwareEngineException($"the software engine models only two- and three-operand imul ('{i}').");
         var size = OperandSize(i, 0);
         var left = SignExtend(Read(i, i.OpCount == 3 ? 1 : 0), size);
         var right = SignExtend(Read(i, i.OpCount == 3 ? 2 : 1), size);
@@ -73,7 +73,7 @@ internal sealed partial class EmulatedCpu
     private static void RequireRdiAddressing(in Instruction i)
     {
         if (i.Op0Kind != OpKind.MemoryESRDI || i.HasRepnePrefix)
-            throw new NotSupportedException($"The emulator models only 64-bit-addressed, rep or unprefixed string instructions ('{i}').");
+            throw new SoftwareEngineException($"the software engine models only 64-bit-addressed, rep or unprefixed string instructions ('{i}').");
     }
 
     private static long SignExtend(ulong value, int size) => size switch

@@ -1,12 +1,14 @@
 using Iced.Intel;
 using Vdi.Vmm.Boot;
+using Vdi.Vmm.Execution.Software;
 using Vdi.Vmm.Guest;
+using Vdi.Vmm.Tests.Guest.Emulation;
 using static Iced.Intel.AssemblerRegisters;
 
-namespace Vdi.Vmm.Tests.Guest.Emulation;
+namespace Vdi.Vmm.Tests.Execution.Software;
 
 /// <summary>Checks of the emulator itself, so guest tests can trust it.</summary>
-public class EmulatedCpuTests
+public class SoftCpuTests
 {
     [Theory]
     [InlineData(15u, 16u, 1u)]
@@ -56,7 +58,7 @@ public class EmulatedCpuTests
     public void AnUnmodelledInstructionFailsLoudly()
     {
         var image = GuestAssembly.Build("t", GuestLayout.ImageBase, g => g.Asm.cpuid());
-        Assert.Throws<NotSupportedException>(() => new EmulatedMachine(image).Run());
+        Assert.Throws<SoftwareEngineException>(() => new EmulatedMachine(image).Run());
     }
 
     private static uint RunToExit(Action<Assembler> body)

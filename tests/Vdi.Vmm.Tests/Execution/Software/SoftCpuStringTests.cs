@@ -1,12 +1,14 @@
 using Iced.Intel;
 using Vdi.Vmm.Boot;
+using Vdi.Vmm.Execution.Software;
 using Vdi.Vmm.Guest;
+using Vdi.Vmm.Tests.Guest.Emulation;
 using static Iced.Intel.AssemblerRegisters;
 
-namespace Vdi.Vmm.Tests.Guest.Emulation;
+namespace Vdi.Vmm.Tests.Execution.Software;
 
 /// <summary>Checks of the instructions the desktop guest added to the emulator: rep stos/movsd, imul, cmov.</summary>
-public class EmulatedCpuStringTests
+public class SoftCpuStringTests
 {
     private const uint Buffer = 0x30_0000;
 

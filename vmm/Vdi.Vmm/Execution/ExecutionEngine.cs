@@ -1,0 +1,30 @@
+namespace Vdi.Vmm.Execution;
+
+/// <summary>What runs a machine's guest code.</summary>
+public enum ExecutionEngine
+{
+    /// <summary>Hardware-assisted: the vCPUs run in KVM (<c>/dev/kvm</c>).</summary>
+    Kvm,
+
+    /// <summary>The VMM's own x86-64 interpreter (<see cref="Software.SoftCpu"/>): slower, but needs no KVM.</summary>
+    Software,
+}
+
+/// <summary>Which engine a <see cref="Machine.MachineConfig"/> asks for.</summary>
+public enum EngineChoice
+{
+    /// <summary>KVM when <c>/dev/kvm</c> opens and has what the VMM needs; otherwise the software engine, saying why.</summary>
+    Auto,
+
+    /// <summary>KVM or nothing: a machine that can't have KVM fails to build with the reason.</summary>
+    Kvm,
+
+    /// <summary>The software engine, even where KVM is available.</summary>
+    Software,
+}
+
+/// <summary>The engine a machine runs on and why that one (for logs, the dashboard and the runner).</summary>
+public sealed record EngineSelection(ExecutionEngine Engine, string Reason)
+{
+    public override string ToString() => $"{(Engine == ExecutionEngine.Kvm ? "KVM" : "software engine")} ({Reason})";
+}

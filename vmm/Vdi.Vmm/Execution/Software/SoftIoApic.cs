@@ -1,0 +1,144 @@
+using Vdi.Vmm.Devices;
+using Vdi.Vmm.Guest;
+
+namespace Vdi.Vmm.Execution.Software;
+
+/// <summary>
+/// The software engine's I/O APIC, driven by the interrupt lines the devices are given. Edge pins deliver on a rising
+/// edge; level pins deliver while the line is high, the pin unmasked and no earlier delivery awaits its EOI (Remote
+/// IRR) — after the EOI a line still high delivers again, as KVM's I/O APIC does. Lines change on any thread (device
+/// and host threads), so every operation takes the APIC's lock; a delivery is posted to the destination vCPU under it.
+/// A write the model has no register for is ignored.
+/// </summary>
+internal sealed class SoftIoApic
+{
+    public const int Pins = 24;
+
+    private readonly Lock _gate = new();
+    private readonly Action<byte, int> _deliver;
+    private readonly uint[] _redirection = new uint[Pins * 2];
+    private readonly bool[] _level = new bool[Pins];
+    private readonly bool[] _remoteIrr = new bool[Pins];
+    private uint _select;
+
+    /// <param name="deliver">Posts (vector, destination APIC id) to a vCPU; must not call back into the I/O APIC.</param>
+    public SoftIoApic(Action<byte, int> deliver)
+    {
+        _deliver = deliver;
+        for (var pin = 0; pin < Pins; pin++)
+            _redirection[pin * 2] = ApicEmitter.LvtMasked;
+    }
+
+    /// <summary>When set, every line change and delivery is recorded in <see cref="LineChanges"/> and <see cref="Delivered"/>.</summary>
+    public bool Record { get; init; }
+
+    public List<(int Pin, bool Level)> LineChanges { get; } = [];
+
+    public List<byte> Delivered { get; } = [];
+
+    /// <summary>Guest writes the model ignored (no such register).</summary>
+    public long IgnoredWrites { get; private set; }
+
+    public bool LineLevel(int pin)
+    {
+        lock (_gate)
+            return _level[pin];
+    }
+
+    public uint RedirectionLow(int pin)
+    {
+        lock (_gate)
+            return _redirection[pin * 2];
+    }
+
+    public IInterruptLine Line(int pin) => pin is >= 0 and < Pins
+        ? new PinLine(this, pin)
+        : throw new ArgumentOutOfRangeException(nameof(pin), pin, "No such I/O APIC pin.");
+
+    public uint Read(uint offset)
+    {
+        lock (_gate)
+        {
+            return offset == ApicEmitter.IoWindow && _select - ApicEmitter.IoRedirectionTable < Pins * 2
+                ? _redirection[_select - ApicEmitter.IoRedirectionTable]
+                : offset == ApicEmitter.IoRegisterSelect ? _select : 0;
+        }
+    }
+
+    public void Write(uint offset, uint value)
+    {
+        lock (_gate)
+        {
+            if (offset == ApicEmitter.IoRegisterSelect)
+            {
+                _select = value;
+                return;
+            }
+            if (offset != ApicEmitter.IoWindow || _select - ApicEmitter.IoRedirectionTable >= Pins * 2)
+            {
+                IgnoredWrites++;
+                return;
+            }
+            var index = (int)(_select - ApicEmitter.IoRedirectionTable);
+            _redirection[index] = value;
+            Evaluate(index / 2); // unmasking a pin whose level line is high delivers it
+        }
+    }
+
+    /// <summary>A local APIC retired <paramref name="vector"/>: clears Remote IRR of level pins using it.</summary>
+    public void EndOfInterrupt(byte vector)
+    {
+        lock (_gate)
+        {
+            for (var pin = 0; pin < Pins; pin++)
+            {
+                if (_remoteIrr[pin] && (byte)_redirection[pin * 2] == vector)
+                {
+                    _remoteIrr[pin] = false;
+                    Evaluate(pin);
+                }
+            }
+        }
+    }
+
+    private bool IsLevelTriggered(int pin) => (_redirection[pin * 2] & ApicEmitter.RedirectionLevelTriggered) != 0;
+
+    private bool IsMasked(int pin) => (_redirection[pin * 2] & ApicEmitter.LvtMasked) != 0;
+
+    private void SetLevel(int pin, bool level)
+    {
+        lock (_gate)
+        {
+            var rising = level && !_level[pin];
+            _level[pin] = level;
+            if (Record)
+                LineChanges.Add((pin, level));
+            if (IsLevelTriggered(pin))
+                Evaluate(pin);
+            else if (rising && !IsMasked(pin))
+                Deliver(pin);
+        }
+    }
+
+    private void Evaluate(int pin)
+    {
+        if (IsLevelTriggered(pin) && _level[pin] && !IsMasked(pin) && !_remoteIrr[pin])
+        {
+            _remoteIrr[pin] = true;
+            Deliver(pin);
+        }
+    }
+
+    private void Deliver(int pin)
+    {
+        var vector = (byte)_redirection[pin * 2];
+        if (Record)
+            Delivered.Add(vector);
+        _deliver(vector, (int)(_redirection[(pin * 2) + 1] >> 24));
+    }
+
+    private sealed class PinLine(SoftIoApic ioApic, int pin) : IInterruptLine
+    {
+        public void SetLevel(bool level) => ioApic.SetLevel(pin, level);
+    }
+}

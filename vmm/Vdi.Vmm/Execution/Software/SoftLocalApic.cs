@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using Vdi.Vmm.Guest;
+
+namespace Vdi.Vmm.Execution.Software;
+
+/// <summary>
+/// A vCPU's local APIC as the software engine models it: registers read back what was written, EOI retires the
+/// highest in-service vector, and the timer counts at KVM's APIC bus rate of 1 GHz (one count per nanosecond at
+/// divide-by-1) in one-shot or periodic mode. The timer is polled by the vCPU's thread (<see cref="PollTimer"/>),
+/// which also sleeps until <see cref="TimerDeadline"/> when the vCPU halts.
+/// </summary>
+internal sealed class SoftLocalApic
+{
+    private const uint CurrentCountRegister = 0x390;
+    private const uint TimerModeMask = 0x6_0000;
+    private static readonly double s_ticksPerNanosecond = Stopwatch.Frequency / 1e9;
+
+    private readonly SoftCpu _cpu;
+    private readonly uint[] _registers = new uint[256];
+    private readonly bool[] _written = new bool[256];
+    private long _deadline = long.MaxValue; // Stopwatch timestamp of the next expiry; MaxValue when stopped
+    private long _periodTicks;
+
+    public SoftLocalApic(SoftCpu cpu) => _cpu = cpu;
+
+    /// <summary>Registers the guest wrote, by offset.</summary>
+    public IReadOnlyDictionary<uint, uint> Written =>
+        Enumerable.Range(0, 256).Where(r => _written[r]).ToDictionary(r => (uint)r << 4, r => _registers[r]);
+
+    public int EndOfInterrupts { get; private set; }
+
+    /// <summary>Stopwatch timestamp of the next timer expiry, or <see cref="long.MaxValue"/> when the timer is stopped.</summary>
+    public long TimerDeadline => _deadline;
+
+    public uint Read(uint offset)
+    {
+        var index = (offset >> 4) & 0xFF;
+        return offset == CurrentCountRegister ? CurrentCount(Stopwatch.GetTimestamp()) : _registers[index];
+    }
+
+    /// <summary>Writes a register; returns the vector an EOI retired, for the I/O APIC.</summary>
+    public byte? Write(uint offset, uint value)
+    {
+        var index = (offset >> 4) & 0xFF;
+        _registers[index] = value;
+        _written[index] = true;
+        switch (offset)
+        {
+            case ApicEmitter.EndOfInterruptRegister:
+                EndOfInterrupts++;
+                return _cpu.EndOfInterrupt();
+            case ApicEmitter.TimerInitialCountRegister:
+                Arm(Stopwatch.GetTimestamp());
+                break;
+            case ApicEmitter.LvtTimerRegister when (value & TimerModeMask) == 0:
+                _periodTicks = 0; // one-shot from now on
+                break;
+        }
+        return null;
+    }
+
+    /// <summary>Posts the timer's vector when it has expired at <paramref name="now"/>; re-arms a periodic timer.</summary>
+    public void PollTimer(long now)
+    {
+        if (now < _deadline)
+            return;
+        var lvt = _registers[ApicEmitter.LvtTimerRegister >> 4];
+        if ((lvt & ApicEmitter.LvtMasked) == 0)
+            _cpu.PostInterrupt((byte)lvt);
+        if (_periodTicks > 0)
+        {
+            // A late poll delivers one tick, not a burst: the next deadline is at least a period away.
+            _deadline += _periodTicks;
+            if (_deadline <= now)
+                _deadline = now + _periodTicks;
+        }
+        else
+        {
+            _deadline = long.MaxValue;
+        }
+    }
+
+    private void Arm(long now)
+    {
+        var count = _registers[ApicEmitter.TimerInitialCountRegister >> 4];
+        if (count == 0)
+        {
+            _deadline = long.MaxValue;
+            return;
+        }
+        var ticks = Math.Max(1, (long)(count * (double)Divisor() * s_ticksPerNanosecond));
+        _deadline = now + ticks;
+        var periodic = (_registers[ApicEmitter.LvtTimerRegister >> 4] & TimerModeMask) == ApicEmitter.TimerPeriodic;
+        _periodTicks = periodic ? ticks : 0;
+    }
+
+    private uint CurrentCount(long now)
+    {
+        if (_deadline == long.MaxValue)
+            return 0;
+        var remaining = Math.Max(0, _deadline - now);
+        return (uint)Math.Min(uint.MaxValue, remaining / s_ticksPerNanosecond / Divisor());
+    }
+
+    /// <summary>The divide configuration register's divisor: bits 0, 1 and 3 encode 2, 4, …, 128, or 1.</summary>
+    private uint Divisor()
+    {
+        var code = _registers[ApicEmitter.TimerDivideRegister >> 4];
+        var shift = (code & 3) | ((code >> 1) & 4);
+        return shift == 7 ? 1u : 2u << (int)shift;
+    }
+}

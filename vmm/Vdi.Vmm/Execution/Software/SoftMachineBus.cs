@@ -1,0 +1,196 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using Vdi.Vmm.Boot;
+using Vdi.Vmm.Devices;
+using Vdi.Vmm.Hypercalls;
+using Vdi.Vmm.Memory;
+
+namespace Vdi.Vmm.Execution.Software;
+
+/// <summary>
+/// A machine as its software vCPUs see it: guest RAM, each vCPU's local APIC and the I/O APIC at their standard
+/// windows, device MMIO and ports on the machine's buses, and the hypercall port. Used by every vCPU thread at once:
+/// RAM is shared as it is under KVM, the APICs and devices take their own locks, and <c>lock</c>ed instructions
+/// serialise on <see cref="AtomicGate"/>. Writes to pages code was fetched from bump <see cref="CodeVersion"/>.
+/// </summary>
+internal sealed class SoftMachineBus : ISoftBus
+{
+    private const ulong ApicWindowSize = 0x1000;
+    private const int PageShift = 12;
+
+    private readonly GuestMemory _memory;
+    private readonly Bus _pio;
+    private readonly Bus _mmio;
+    private readonly HypercallDispatcher _hypercalls;
+    private readonly ulong[] _codePages; // one bit per guest page below _codeLimit that code was fetched from
+    private readonly ulong _codeLimit;
+    private readonly byte[] _fillPattern = new byte[4096];
+    private readonly Lock _fillGate = new();
+    private long _codeVersion;
+
+    public SoftMachineBus(GuestMemory memory, Bus pio, Bus mmio, HypercallDispatcher hypercalls, SoftIoApic ioApic, ulong ramTop)
+    {
+        _memory = memory;
+        _pio = pio;
+        _mmio = mmio;
+        _hypercalls = hypercalls;
+        _codeLimit = ramTop;
+        _codePages = new ulong[(int)(((ramTop >> PageShift) + 63) / 64)];
+        IoApic = ioApic;
+    }
+
+    public SoftIoApic IoApic { get; }
+
+    public Lock AtomicGate { get; } = new();
+
+    public long CodeVersion => Volatile.Read(ref _codeVersion);
+
+    /// <summary>Called when a vCPU triple-faults; the machine then stops with a crash.</summary>
+    public Action<SoftCpu>? TripleFaulted { get; init; }
+
+    public int Fetch(ulong rip, Span<byte> window)
+    {
+        for (var length = window.Length; length > 0; length--)
+        {
+            if (_memory.TryRead(rip, window[..length]))
+                return length;
+        }
+        return 0;
+    }
+
+    public void NoteCodePage(ulong rip)
+    {
+        if (rip >= _codeLimit)
+            return;
+        var page = rip >> PageShift;
+        Interlocked.Or(ref _codePages[page >> 6], 1UL << (int)(page & 63));
+    }
+
+    public ulong ReadMemory(SoftCpu cpu, ulong address, int size)
+    {
+        Span<byte> data = stackalloc byte[8];
+        data.Clear();
+        if (_memory.TryRead(address, data[..size]))
+            return BinaryPrimitives.ReadUInt64LittleEndian(data);
+        if (address - GuestLayout.LocalApicBase < ApicWindowSize)
+            return cpu.LocalApic.Read((uint)(address - GuestLayout.LocalApicBase));
+        if (address - GuestLayout.IoApicBase < ApicWindowSize)
+            return IoApic.Read((uint)(address - GuestLayout.IoApicBase));
+        cpu.DeviceAccesses++;
+        _mmio.Read(address, cpu.Index, data[..size]);
+        return BinaryPrimitives.ReadUInt64LittleEndian(data);
+    }
+
+    public void WriteMemory(SoftCpu cpu, ulong address, int size, ulong value)
+    {
+        Span<byte> data = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(data, value);
+        if (_memory.TryWrite(address, data[..size]))
+        {
+            NoteWrite(address, (ulong)size);
+            return;
+        }
+        if (address - GuestLayout.LocalApicBase < ApicWindowSize)
+        {
+            if (cpu.LocalApic.Write((uint)(address - GuestLayout.LocalApicBase), (uint)value) is { } retired)
+                IoApic.EndOfInterrupt(retired);
+        }
+        else if (address - GuestLayout.IoApicBase < ApicWindowSize)
+        {
+            IoApic.Write((uint)(address - GuestLayout.IoApicBase), (uint)value);
+        }
+        else
+        {
+            cpu.DeviceAccesses++;
+            _mmio.Write(address, cpu.Index, data[..size]);
+        }
+    }
+
+    public ulong PortIn(SoftCpu cpu, ushort port, int size)
+    {
+        Span<byte> data = stackalloc byte[8];
+        data.Clear();
+        cpu.DeviceAccesses++;
+        _pio.Read(port, cpu.Index, data[..size]);
+        return BinaryPrimitives.ReadUInt64LittleEndian(data);
+    }
+
+    public void PortOut(SoftCpu cpu, ushort port, int size, ulong value)
+    {
+        cpu.DeviceAccesses++;
+        if (port == PortMap.Hypercall && size == 4)
+        {
+            cpu.Registers[(int)SoftCpu.Gpr.Rax] = _hypercalls.Dispatch(cpu.Index, cpu.GetRegisters());
+            return;
+        }
+        Span<byte> data = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(data, value);
+        _pio.Write(port, cpu.Index, data[..size]);
+    }
+
+    public void TripleFault(SoftCpu cpu) => TripleFaulted?.Invoke(cpu);
+
+    public bool TryFill(ulong address, int elementSize, ulong value, ulong count)
+    {
+        var total = count * (ulong)elementSize;
+        if (count > int.MaxValue || !_memory.IsRam(address, total))
+            return false;
+        lock (_fillGate) // the pattern buffer is shared by the vCPU threads
+        {
+            var pattern = _fillPattern.AsSpan();
+            switch (elementSize)
+            {
+                case 1: pattern.Fill((byte)value); break;
+                case 2: MemoryMarshal.Cast<byte, ushort>(pattern).Fill((ushort)value); break;
+                case 4: MemoryMarshal.Cast<byte, uint>(pattern).Fill((uint)value); break;
+                default: MemoryMarshal.Cast<byte, ulong>(pattern).Fill(value); break;
+            }
+            for (ulong done = 0; done < total;)
+            {
+                var n = (int)Math.Min((ulong)pattern.Length, total - done);
+                _memory.Write(address + done, pattern[..n]);
+                done += (ulong)n;
+            }
+        }
+        NoteWrite(address, total);
+        return true;
+    }
+
+    public bool TryCopy(ulong destination, ulong source, ulong bytes)
+    {
+        if (bytes > int.MaxValue || !_memory.IsRam(source, bytes) || !_memory.IsRam(destination, bytes))
+            return false;
+        Span<byte> chunk = stackalloc byte[4096];
+        for (ulong done = 0; done < bytes;)
+        {
+            var n = (int)Math.Min((ulong)chunk.Length, bytes - done);
+            _memory.Read(source + done, chunk[..n]);
+            _memory.Write(destination + done, chunk[..n]);
+            done += (ulong)n;
+        }
+        NoteWrite(destination, bytes);
+        return true;
+    }
+
+    private void NoteWrite(ulong address, ulong length)
+    {
+        if (address >= _codeLimit || length == 0)
+            return;
+        var last = Math.Min(address + length - 1, _codeLimit - 1) >> PageShift;
+        for (var page = address >> PageShift; page <= last; page++)
+        {
+            var word = (int)(page >> 6);
+            var bit = 1UL << (int)(page & 63);
+            if ((Volatile.Read(ref _codePages[word]) & bit) == 0)
+            {
+                if ((page & 63) == 0 && _codePages[word] == 0)
+                    page += 63; // a whole word of pages without code
+                continue;
+            }
+            // Code on this page changed: every vCPU decodes afresh and notes its code pages again.
+            Array.Clear(_codePages);
+            Interlocked.Increment(ref _codeVersion);
+            return;
+        }
+    }
+}

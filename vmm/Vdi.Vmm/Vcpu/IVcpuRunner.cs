@@ -1,0 +1,30 @@
+namespace Vdi.Vmm.Vcpu;
+
+/// <summary>
+/// One vCPU's thread as a <see cref="Machine.Machine"/> drives it, whichever engine runs the guest: start it, kick it
+/// out of guest code (to the pause rendezvous), ask it to stop, wait for it. Implemented by <see cref="VcpuThread"/>
+/// (KVM) and <see cref="Execution.Software.SoftVcpuThread"/> (the software engine).
+/// </summary>
+internal interface IVcpuRunner : IDisposable
+{
+    int Id { get; }
+
+    VcpuState State { get; }
+
+    /// <summary>Exits to the VMM (KVM) or device accesses (software engine): the VMM's share of the work.</summary>
+    long Exits { get; }
+
+    /// <summary>CPU time the thread has used so far, or null once it has finished.</summary>
+    TimeSpan? CpuTime { get; }
+
+    /// <summary>Starts the thread; returns once it runs the guest.</summary>
+    void Start();
+
+    /// <summary>Makes the thread leave guest code soon and look at its flags (pause, stop).</summary>
+    void Kick();
+
+    /// <summary>Asks the thread to finish; returns at once.</summary>
+    void RequestStop();
+
+    bool Join(TimeSpan timeout);
+}
