@@ -7,16 +7,22 @@ using Vdi.Vmm.Machine;
 namespace Vdi.Vmm.Cli;
 
 /// <summary>
-/// `vdi-vmm run --display WxH@DPI [--type TEXT] [--screenshot FILE]`: boots the desktop guest, asks
-/// for the display, optionally types text, writes what the guest shows as PNG, then powers off.
+/// `vdi-vmm run --display WxH@DPI [--type TEXT] [--motion [--seconds N]] [--screenshot FILE]`: boots the
+/// desktop guest, asks for the display, optionally types text, optionally runs the full-motion workload
+/// for a while and reports its frame rate, writes what the guest shows as PNG, then powers off.
 /// </summary>
 internal static class DesktopRun
 {
     private static readonly TimeSpan s_settle = TimeSpan.FromMilliseconds(300);
 
-    public static async Task<int> ExecuteAsync(int vcpus, int memoryMiB, DisplayProperties display, string? type, string? screenshot, TextWriter stdout, TextWriter stderr)
+    /// <param name="Motion">How long to run the full-motion panel; null: not at all.</param>
+    public sealed record Options(DisplayProperties Display, string? Type, TimeSpan? Motion, string? Screenshot);
+
+    public static async Task<int> ExecuteAsync(int vcpus, int memoryMiB, Options options, TextWriter stdout, TextWriter stderr)
     {
-        using var machine = MachineBuilder.Build(new MachineConfig { Vcpus = vcpus, MemoryMiB = memoryMiB, Image = DesktopGuest.Build(), Display = display });
+        var (display, type, screenshot) = (options.Display, options.Type, options.Screenshot);
+        var image = DesktopGuest.Build();
+        using var machine = MachineBuilder.Build(new MachineConfig { Vcpus = vcpus, MemoryMiB = memoryMiB, Image = image, Display = display });
         machine.Start();
         var ack = await machine.Devices.Display.RequestAsync(display, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         await stdout.WriteLineAsync($"display {display.Width}x{display.Height} @ {display.Dpi:0.#} dpi shown after {ack.Elapsed.TotalMilliseconds:F1} ms").ConfigureAwait(false);
@@ -28,9 +34,13 @@ internal static class DesktopRun
                 await stderr.WriteLineAsync($"vdi-vmm: no key for '{skipped}' on a US layout; typed the rest").ConfigureAwait(false);
         }
 
+        if (options.Motion is { } duration)
+            await RunMotionAsync(machine, image, display, duration, stdout).ConfigureAwait(false);
+
         if (screenshot is not null)
         {
-            await WaitForQuietAsync(machine.Devices.Gpu).ConfigureAwait(false);
+            if (options.Motion is null)
+                await WaitForQuietAsync(machine.Devices.Gpu).ConfigureAwait(false);
             var snapshot = machine.Devices.Gpu.Capture() ?? throw new InvalidOperationException("the guest shows no scanout");
             await File.WriteAllBytesAsync(screenshot, ScanoutImage.EncodePng(snapshot)).ConfigureAwait(false);
             await stdout.WriteLineAsync($"screenshot {snapshot.Width}x{snapshot.Height} written to {screenshot}").ConfigureAwait(false);
@@ -39,6 +49,30 @@ internal static class DesktopRun
         machine.RequestPowerOff();
         var exit = await machine.WaitForExitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         return exit.Kind == MachineExitKind.PoweredOff ? exit.ExitCode : Cli.ExitFailure;
+    }
+
+    /// <summary>Switches the motion panel on for <paramref name="duration"/> and reports the frames the guest flushed and counted.</summary>
+    private static async Task RunMotionAsync(Vmm.Machine.Machine machine, Guest.GuestImage image, DisplayProperties display, TimeSpan duration, TextWriter stdout)
+    {
+        var gpu = machine.Devices.Gpu;
+        var (x, y, w, h) = DesktopGuest.MotionPanel(display.Width, display.Height);
+        var panel = new GpuRect(x, y, w, h);
+        var flushed = 0;
+        void OnFlush(ScanoutFlush flush)
+        {
+            if (flush.Damage == panel)
+                Interlocked.Increment(ref flushed);
+        }
+        gpu.Flushed += OnFlush;
+        var counterBefore = machine.Memory.Read<uint>(image.Symbol(DesktopGuest.MotionFramesSymbol));
+        if (!machine.SetMotion(true))
+            throw new InvalidOperationException("the guest is not reading host requests");
+        await Task.Delay(duration).ConfigureAwait(false);
+        gpu.Flushed -= OnFlush;
+        var counted = machine.Memory.Read<uint>(image.Symbol(DesktopGuest.MotionFramesSymbol)) - counterBefore;
+        var frames = Volatile.Read(ref flushed);
+        await stdout.WriteLineAsync(
+            $"motion {w}x{h} panel at ({x}, {y}): {frames} frames flushed in {duration.TotalSeconds:0.#} s ({frames / duration.TotalSeconds:F1} fps; guest counted {counted})").ConfigureAwait(false);
     }
 
     /// <summary>Waits until the guest has not flushed for a short while (typed text drawn, clock aside).</summary>

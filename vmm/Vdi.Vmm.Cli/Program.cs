@@ -42,7 +42,7 @@ namespace Vdi.Vmm.Cli
         {
             stderr.WriteLine("usage: vdi-vmm check [--device PATH]");
             stderr.WriteLine("       vdi-vmm run [--vcpus N] [--memory MiB] [--power-off-when-idle]");
-            stderr.WriteLine("       vdi-vmm run --display WxH[@DPI] [--type TEXT] [--screenshot FILE.png]");
+            stderr.WriteLine("       vdi-vmm run --display WxH[@DPI] [--type TEXT] [--motion [--seconds N]] [--screenshot FILE.png]");
             stderr.WriteLine("       vdi-vmm bench exits [--iterations N] [--runs N]");
             stderr.WriteLine("       vdi-vmm bench boot [--runs N]");
             stderr.WriteLine("       vdi-vmm bench display [--runs N]");

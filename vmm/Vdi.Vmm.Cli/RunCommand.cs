@@ -6,7 +6,7 @@ namespace Vdi.Vmm.Cli;
 
 /// <summary>
 /// `vdi-vmm run`: boots the built-in guest, streams COM1 to stdout, exits with the guest's exit code.
-/// With --display, --type or --screenshot it boots the desktop guest instead (see <see cref="DesktopRun"/>).
+/// With --display, --type, --motion or --screenshot it boots the desktop guest instead (see <see cref="DesktopRun"/>).
 /// </summary>
 internal static class RunCommand
 {
@@ -18,12 +18,15 @@ internal static class RunCommand
         var display = options.Text("display");
         var type = options.Text("type");
         var screenshot = options.Text("screenshot");
+        var motion = options.Flag("motion");
+        var seconds = options.Int("seconds", 3, 1, 3600);
         options.EnsureConsumed();
-        if (display is not null || type is not null || screenshot is not null)
+        if (display is not null || type is not null || screenshot is not null || motion)
         {
-            // The desktop guest: shown at the requested display, typed into, photographed.
+            // The desktop guest: shown at the requested display, typed into, put in motion, photographed.
             var properties = DisplaySpec.Parse(display ?? "1280x720@96");
-            return await DesktopRun.ExecuteAsync(vcpus, Math.Max(memory, 512), properties, type, screenshot, stdout, stderr).ConfigureAwait(false);
+            var run = new DesktopRun.Options(properties, type, motion ? TimeSpan.FromSeconds(seconds) : null, screenshot);
+            return await DesktopRun.ExecuteAsync(vcpus, Math.Max(memory, 512), run, stdout, stderr).ConfigureAwait(false);
         }
 
         using var machine = MachineBuilder.Build(new MachineConfig { Vcpus = vcpus, MemoryMiB = memory, Image = BuiltInGuest.Build() });

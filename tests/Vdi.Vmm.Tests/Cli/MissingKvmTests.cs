@@ -30,6 +30,7 @@ public sealed class MissingKvmTests
     [InlineData("--vcpus", "0", "--vcpus must be a whole number from 1 to 16")]
     [InlineData("--memory", "lots", "--memory must be a whole number")]
     [InlineData("--frobnicate", "1", "unknown option --frobnicate")]
+    [InlineData("--seconds", "0", "--seconds must be a whole number from 1 to 3600")]
     public async Task Runner_rejects_bad_options_with_one_line_naming_them(string option, string value, string message)
     {
         var stdout = new StringWriter();

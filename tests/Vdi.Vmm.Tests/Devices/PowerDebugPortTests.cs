@@ -83,6 +83,42 @@ public sealed class PowerDebugPortTests
         Assert.Empty(_exitCodes); // a request, not a power-off
     }
 
+    [Fact]
+    public void HostRequestsQueueUpAndEachReadTakesTheOldest()
+    {
+        Assert.True(_port.PostRequest(PortMap.HostRequestMotionOn));
+        Assert.True(_port.PostRequest(PortMap.HostRequestMotionOff));
+        Assert.True(_port.PostRequest(PortMap.HostRequestPowerOff));
+        Assert.Equal(3, _port.PendingRequests);
+        Assert.Equal([true, false, true, false, true, false], _line.Levels);
+
+        Span<byte> data = [0];
+        var read = new List<byte>();
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.True(_port.Read(At(RequestOffset), data));
+            read.Add(data[0]);
+        }
+        Assert.Equal([PortMap.HostRequestMotionOn, PortMap.HostRequestMotionOff, PortMap.HostRequestPowerOff, PortMap.HostRequestNone], read);
+        Assert.Equal(0, _port.PendingRequests);
+    }
+
+    [Fact]
+    public void AFullQueueRefusesNewRequestsWithoutRaisingTheLine()
+    {
+        for (var i = 0; i < PortMap.HostRequestQueueLength; i++)
+            Assert.True(_port.PostRequest(PortMap.HostRequestMotionOn));
+        var pulses = _line.Levels.Count;
+
+        Assert.False(_port.PostRequest(PortMap.HostRequestPowerOff));
+        Assert.Equal(pulses, _line.Levels.Count);
+        Assert.Equal(PortMap.HostRequestQueueLength, _port.PendingRequests);
+
+        Span<byte> data = [0];
+        Assert.True(_port.Read(At(RequestOffset), data));
+        Assert.True(_port.PostRequest(PortMap.HostRequestPowerOff)); // a read made room
+    }
+
     [Theory]
     [InlineData(PowerOffOffset)]
     [InlineData(MarkerOffset)]

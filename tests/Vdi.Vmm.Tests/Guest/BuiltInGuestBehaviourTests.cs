@@ -90,6 +90,28 @@ public class BuiltInGuestBehaviourTests
     }
 
     [Fact]
+    public void IgnoresRequestsItDoesNotKnowAndServesTheRestOfTheQueue()
+    {
+        var machine = Boot(vcpus: 2, seed: 1);
+        var before = machine.Serial.Length;
+
+        machine.HostRequests.Enqueue(PortMap.HostRequestMotionOn); // the desktop's, not this guest's
+        machine.HostRequests.Enqueue(0xFF);
+        machine.PulseIrq(PortMap.HostRequestIrq);
+        Assert.Equal(EmulationOutcome.AllHalted, machine.Run());
+        Assert.Null(machine.ExitCode);
+        Assert.Empty(machine.HostRequests);
+        Assert.Equal(before, machine.Serial.Length);
+
+        // One interrupt for several requests: the guest reads until the queue is empty.
+        machine.HostRequests.Enqueue(PortMap.HostRequestMotionOff);
+        machine.HostRequests.Enqueue(PortMap.HostRequestPowerOff);
+        machine.PulseIrq(PortMap.HostRequestIrq);
+        Assert.Equal(EmulationOutcome.PoweredOff, machine.Run());
+        Assert.Equal(0u, machine.ExitCode);
+    }
+
+    [Fact]
     public void ARequestPostedBeforeTheGuestIsIdleIsServedWithoutAnInterrupt()
     {
         var machine = new EmulatedMachine(BuiltInGuest.Build(Iterations), vcpuCount: 2);

@@ -109,6 +109,36 @@ public abstract class DesktopTestsBase(EngineChoice engine)
     }
 
     [Fact]
+    public async Task The_motion_panel_runs_at_60_hz_on_the_lapic_timer_and_stops_with_a_full_repaint()
+    {
+        using var machine = Boot();
+        await machine.Devices.Display.RequestAsync(new DisplayProperties(1280, 720), TimeSpan.FromSeconds(10));
+        var (x, y, w, h) = DesktopGuest.MotionPanel(1280, 720);
+        var panel = new GpuRect(x, y, w, h);
+        int frames = 0, full = 0;
+        machine.Devices.Gpu.Flushed += f =>
+        {
+            if (f.Damage == panel)
+                Interlocked.Increment(ref frames);
+            else if (f.IsFullFrame)
+                Interlocked.Increment(ref full);
+        };
+        uint Read(string symbol) => machine.Memory.Read<uint>(machine.Config.Image.Symbol(symbol));
+
+        Assert.True(machine.SetMotion(true));
+        await Task.Delay(2000);
+        var seen = Volatile.Read(ref frames);
+        Assert.InRange(seen, 90, 135); // 120 at 60 Hz, give or take a loaded host
+        Assert.Equal(1u, Read(DesktopGuest.MotionOnSymbol));
+
+        Assert.True(machine.SetMotion(false));
+        await Task.Delay(300);
+        Assert.Equal(0u, Read(DesktopGuest.MotionOnSymbol));
+        Assert.Equal(1, Volatile.Read(ref full));
+        Assert.Equal((uint)Volatile.Read(ref frames), Read(DesktopGuest.MotionFramesSymbol));
+    }
+
+    [Fact]
     public async Task An_idle_desktop_costs_under_three_percent_of_a_core()
     {
         using var machine = await BootAsync();

@@ -11,7 +11,8 @@ public static class PortMap
     /// Power / debug port block (16 bytes):
     /// +0 write (1–4 bytes): power off, the value is the exit code;
     /// +4 write (1 byte): boot-progress marker, timestamped by the host;
-    /// +8 read (1 byte): pending host request (<see cref="HostRequestNone"/> or <see cref="HostRequestPowerOff"/>).
+    /// +8 read (1 byte): the oldest pending host request, taken off the queue by the read
+    /// (<see cref="HostRequestNone"/> when none is pending).
     /// </summary>
     public const ushort PowerBase = 0x500;
     public const ushort PowerOff = PowerBase + 0;
@@ -19,7 +20,18 @@ public static class PortMap
     public const ushort HostRequest = PowerBase + 8;
     public const int PowerLength = 16;
     public const byte HostRequestNone = 0;
+
+    /// <summary>Power off (exit code 0).</summary>
     public const byte HostRequestPowerOff = 1;
+
+    /// <summary>Desktop guest: start the workload's full-motion panel (redrawn at 60 Hz). Other guests ignore it.</summary>
+    public const byte HostRequestMotionOn = 2;
+
+    /// <summary>Desktop guest: stop the full-motion panel and repaint the desktop. Other guests ignore it.</summary>
+    public const byte HostRequestMotionOff = 3;
+
+    /// <summary>Requests the host can have pending at once; a guest that does not read them gets no more.</summary>
+    public const int HostRequestQueueLength = 16;
 
     /// <summary>IRQ line (IOAPIC pin) the host pulses when it posts a request on <see cref="HostRequest"/>.</summary>
     public const int HostRequestIrq = 5;

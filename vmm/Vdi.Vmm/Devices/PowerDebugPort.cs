@@ -9,7 +9,9 @@ public readonly record struct BootMarker(byte Value, TimeSpan SinceCreation);
 /// <summary>
 /// The power / debug port block at <see cref="PortMap.PowerBase"/>: guest power-off with an exit
 /// code, boot-progress markers the host timestamps, and the host's request mailbox (read by the
-/// guest after the host pulses <see cref="PortMap.HostRequestIrq"/>).
+/// guest after the host pulses <see cref="PortMap.HostRequestIrq"/>). The mailbox is a queue, so
+/// requests posted in quick succession (motion on, then power off) are all seen, in order: each
+/// read takes the oldest one, and reads <see cref="PortMap.HostRequestNone"/> once it is empty.
 /// </summary>
 public sealed class PowerDebugPort : IBusDevice
 {
@@ -18,7 +20,7 @@ public sealed class PowerDebugPort : IBusDevice
     private readonly Action<int> _powerOff;
     private readonly IInterruptLine? _requestLine;
     private readonly List<BootMarker> _markers = [];
-    private byte _hostRequest;
+    private readonly Queue<byte> _hostRequests = new(PortMap.HostRequestQueueLength);
 
     /// <param name="powerOff">Called on the vCPU thread with the guest's exit code.</param>
     public PowerDebugPort(long createdTimestamp, Action<int> powerOff, IInterruptLine? requestLine)
@@ -39,13 +41,31 @@ public sealed class PowerDebugPort : IBusDevice
 
     public event Action<BootMarker>? MarkerReached;
 
-    /// <summary>Posts a request for the guest and pulses its interrupt (edge: high, then low).</summary>
-    public void PostRequest(byte request)
+    /// <summary>Requests posted and not yet read by the guest.</summary>
+    public int PendingRequests
+    {
+        get
+        {
+            lock (_gate)
+                return _hostRequests.Count;
+        }
+    }
+
+    /// <summary>
+    /// Queues a request for the guest and pulses its interrupt (edge: high, then low). Returns false, and
+    /// queues nothing, when <see cref="PortMap.HostRequestQueueLength"/> requests are still unread.
+    /// </summary>
+    public bool PostRequest(byte request)
     {
         lock (_gate)
-            _hostRequest = request;
+        {
+            if (_hostRequests.Count >= PortMap.HostRequestQueueLength)
+                return false;
+            _hostRequests.Enqueue(request);
+        }
         _requestLine?.SetLevel(true);
         _requestLine?.SetLevel(false);
+        return true;
     }
 
     public bool Read(in BusAccess access, Span<byte> data)
@@ -53,7 +73,7 @@ public sealed class PowerDebugPort : IBusDevice
         if (access.Offset != PortMap.HostRequest - PortMap.PowerBase || data.Length != 1)
             return false;
         lock (_gate)
-            data[0] = _hostRequest;
+            data[0] = _hostRequests.TryDequeue(out var request) ? request : PortMap.HostRequestNone;
         return true;
     }
 

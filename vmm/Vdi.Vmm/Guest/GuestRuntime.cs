@@ -31,24 +31,34 @@ internal sealed class GuestRuntime
     }
 
     /// <summary>
-    /// Serves a host request the interrupt handler flagged: clears the flag, reads the request port
-    /// and, for a power-off request, prints <c>power off</c> and powers off with exit code 0.
-    /// Falls through when nothing (or nothing known) was requested. Run it with interrupts disabled.
+    /// Serves the host requests the interrupt handler flagged: clears the flag, then reads the request port until it
+    /// says <see cref="PortMap.HostRequestNone"/> (each read takes one request off the host's queue). A power-off request
+    /// prints <c>power off</c> and powers off with exit code 0; any other request goes to <paramref name="serveOther"/>,
+    /// which is emitted once with the request in al and may clobber rax and rdx; without it, other requests are ignored.
+    /// Falls through when nothing is left. Run it with interrupts disabled.
     /// </summary>
-    public void EmitServeHostRequest()
+    public void EmitServeHostRequest(Action? serveOther = null)
     {
         var a = Assembly.Asm;
         var pending = Interrupts.HostRequestPending;
         var none = a.CreateLabel("no_host_request");
+        var next = a.CreateLabel("next_host_request");
+        var other = a.CreateLabel("other_host_request");
         a.cmp(__byte_ptr[pending], 0);
         a.je(none);
         a.mov(__byte_ptr[pending], 0);
+        a.Label(ref next);
         a.mov(dx, PortMap.HostRequest);
         a.@in(al, dx);
+        a.cmp(al, PortMap.HostRequestNone);
+        a.je(none);
         a.cmp(al, PortMap.HostRequestPowerOff);
-        a.jne(none);
+        a.jne(other);
         Serial.EmitPrint("power off\n");
         PowerPortEmitter.EmitPowerOff(a, 0);
+        a.Label(ref other);
+        serveOther?.Invoke();
+        a.jmp(next);
         a.Label(ref none);
     }
 

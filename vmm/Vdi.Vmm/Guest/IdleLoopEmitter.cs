@@ -6,7 +6,7 @@ namespace Vdi.Vmm.Guest;
 
 /// <summary>
 /// Where the built-in guest's vCPUs wait once booted. vCPU 0 serves host requests (<see cref="PortMap.HostRequest"/>,
-/// announced by the host-request interrupt); the others only halt.
+/// announced by the host-request interrupt), ignoring any but power-off; the others only halt.
 /// </summary>
 internal sealed class IdleLoopEmitter
 {
@@ -30,7 +30,8 @@ internal sealed class IdleLoopEmitter
     /// <summary>
     /// <code>
     /// loop: cli
-    ///       if host_request_pending: pending = 0; al = in(HostRequest); if al == PowerOff: print "power off\n"; power off 0
+    ///       if host_request_pending: pending = 0
+    ///           until (al = in(HostRequest)) == None: if al == PowerOff: print "power off\n"; power off 0
     ///       sti; hlt; jmp loop
     /// </code>
     /// The check runs with interrupts off and <c>sti; hlt</c> are back to back (sti holds interrupts off for one more

@@ -128,6 +128,9 @@ public sealed class Machine : IDisposable
     /// <summary>Asks the guest to power off: posts the request and raises its interrupt. The guest decides when.</summary>
     public void RequestPowerOff() => Devices.Power.PostRequest(PortMap.HostRequestPowerOff);
 
+    /// <summary>Switches the desktop guest's full-motion workload panel on or off (see <see cref="MachineDevices.SetMotion"/>).</summary>
+    public bool SetMotion(bool on) => Devices.SetMotion(on);
+
     /// <summary>Stops the machine now, whatever the guest is doing.</summary>
     public void Stop()
     {

@@ -42,6 +42,13 @@ public sealed class MachineDevices
     public DisplayController Display { get; private init; } = null!;
 
     /// <summary>
+    /// Asks the desktop guest to switch its full-motion workload panel on or off (<see cref="PortMap.HostRequestMotionOn"/>,
+    /// <see cref="PortMap.HostRequestMotionOff"/>); the guest applies it at its next wakeup, other guests ignore it.
+    /// Returns false when the guest has left <see cref="PortMap.HostRequestQueueLength"/> requests unread.
+    /// </summary>
+    public bool SetMotion(bool on) => Power.PostRequest(on ? PortMap.HostRequestMotionOn : PortMap.HostRequestMotionOff);
+
+    /// <summary>
     /// Creates and places every standard device (see <see cref="PortMap"/> and <see cref="MmioMap"/>).
     /// A plain function of its inputs, so it is tested without KVM.
     /// </summary>

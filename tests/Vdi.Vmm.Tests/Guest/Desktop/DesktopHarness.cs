@@ -71,6 +71,40 @@ internal sealed class DesktopHarness : IDisposable
         Machine.RunUntilIdle();
     }
 
+    /// <summary>Asks for the motion panel on or off, as a host would, and lets the guest act on it.</summary>
+    public void SetMotion(bool on)
+    {
+        Assert.True(Machine.Devices.SetMotion(on));
+        Machine.RunUntilIdle();
+    }
+
+    /// <summary>Delivers <paramref name="count"/> LAPIC timer ticks, letting the guest handle each (the emulated timer does not run by itself).</summary>
+    public void Tick(int count = 1)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            Machine.Cpu.PostInterrupt(DesktopInterruptEmitter.TimerVector);
+            Machine.RunUntilIdle();
+        }
+    }
+
+    /// <summary>The LAPIC timer's initial count as the guest last wrote it.</summary>
+    public uint TimerInitialCount => Machine.Cpu.LocalApicWrites[Vdi.Vmm.Guest.ApicEmitter.TimerInitialCountRegister];
+
+    public static Vdi.Vmm.Guest.GuestImage Image => s_image.Value;
+
+    /// <summary>How many pixels of <paramref name="region"/> differ between two frames.</summary>
+    public static int ChangedPixels(ScanoutSnapshot before, ScanoutSnapshot after, GpuRect region)
+    {
+        var changed = 0;
+        for (var y = region.Y; y < region.Y + region.Height; y++)
+        {
+            for (var x = region.X; x < region.X + region.Width; x++)
+                changed += before.ArgbAt(x, y) != after.ArgbAt(x, y) ? 1 : 0;
+        }
+        return changed;
+    }
+
     public uint Symbol(string name) => Machine.Memory.Read<uint>(s_image.Value.Symbol(name));
 
     public void Dispose() => Machine.Dispose();

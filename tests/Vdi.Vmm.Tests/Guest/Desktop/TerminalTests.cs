@@ -6,7 +6,7 @@ using Vdi.Vmm.Guest.Drivers;
 
 namespace Vdi.Vmm.Tests.Guest.Desktop;
 
-/// <summary>The terminal's text model: keymap with Shift and repeat, wrapping, and clearing when full.</summary>
+/// <summary>The terminal's text model: keymap with Shift and repeat, and wrapping (scrolling: <see cref="TerminalScrollTests"/>).</summary>
 public sealed class TerminalTests
 {
     private const ushort KeyH = 35, KeyI = 23, Key1 = 2, KeyX = 45;
@@ -42,29 +42,5 @@ public sealed class TerminalTests
         Assert.Equal(cells[0].X, cells[^1].X);
         Assert.Equal(cells[0].Y + (DesktopFont.CellRows * unit), cells[^1].Y);
         Assert.Equal(new string('x', columns + 1), desktop.Text);
-    }
-
-    [Fact]
-    public void A_full_grid_is_cleared_and_writing_restarts_at_the_top()
-    {
-        using var desktop = new DesktopHarness(new DisplayProperties(640, 480, 96));
-        var unit = desktop.Unit;
-        var windowHeight = 480 - ((DesktopLayout.WindowTop + DesktopLayout.WindowMargin) * unit);
-        var rows = (windowHeight - ((DesktopLayout.TextY + 2) * unit)) / (DesktopFont.CellRows * unit);
-        desktop.Type(KeyH);
-        var first = desktop.Flushes[^1].Damage;
-        desktop.Type([.. Enumerable.Repeat(UsKeymap.KeyEnter, rows - 1)]);
-        Assert.Equal(rows, desktop.Text.Length); // "h" and rows − 1 newlines: the cursor is on the last row
-
-        desktop.Type(UsKeymap.KeyEnter);
-        var clear = desktop.Flushes[^1].Damage;
-        Assert.Equal(new GpuRect(first.X, first.Y, clear.Width, rows * DesktopFont.CellRows * unit), clear);
-        Assert.Equal("", desktop.Text);
-        var frame = desktop.Capture();
-        Assert.Equal(0xFF000000u | DesktopPalette.Body, frame.ArgbAt(first.X + (2 * unit), first.Y + unit)); // the 'h' is gone
-
-        desktop.Type(KeyI);
-        Assert.Equal(first, desktop.Flushes[^1].Damage); // back in the first cell
-        Assert.Equal("i", desktop.Text);
     }
 }

@@ -11,7 +11,9 @@ namespace Vdi.Vmm.Guest.Desktop;
 /// Vdi desktop guest
 /// desktop WxH @ D dpi        (after every full repaint)
 /// </code>
-/// and <c>power off</c> when the host asks for it, as the plain built-in guest does.
+/// and <c>power off</c> when the host asks for it, as the plain built-in guest does. For benchmarks the host can switch
+/// on a full-motion panel (<see cref="Devices.PortMap.HostRequestMotionOn"/>, <see cref="MotionPanel"/>) that changes
+/// every pixel of the screen's bottom-right quadrant 60 times a second.
 /// Needs <see cref="DesktopMemoryMap.RequiredMemory"/> bytes of RAM for its largest mode.
 /// </summary>
 public static class DesktopGuest
@@ -24,6 +26,18 @@ public static class DesktopGuest
     public const string TextLengthSymbol = "text_length";
     public const string TextSymbol = "text";
 
+    /// <summary>Dword: 1 while the full-motion panel is on.</summary>
+    public const string MotionOnSymbol = "motion_on";
+
+    /// <summary>Dword: motion frames drawn and flushed since boot.</summary>
+    public const string MotionFramesSymbol = "motion_frames";
+
+    /// <summary>Frames per second the motion panel is redrawn at.</summary>
+    public const int MotionFrameRate = 60;
+
+    /// <summary>The motion panel in a <paramref name="width"/>×<paramref name="height"/> mode: the bottom-right quadrant, in device pixels.</summary>
+    public static (int X, int Y, int Width, int Height) MotionPanel(int width, int height) => (width / 2, height / 2, width / 2, height / 2);
+
     public static GuestImage Build() => GuestAssembly.Build(Name, GuestLayout.ImageBase, g =>
     {
         var runtime = new GuestRuntime(g);
@@ -35,21 +49,23 @@ public static class DesktopGuest
         var gpu = new GpuDriverEmitter(runtime, virtio, commands, state);
         var terminal = new TerminalEmitter(g, state, drawing, commands.FlushRect);
         var painter = new DesktopPainter(g, state, drawing, format);
+        var motion = new MotionEmitter(g, state, painter, commands.FlushRect);
         var input = new InputDriverEmitter(g, virtio, state);
         var interrupts = new DesktopInterruptEmitter(runtime, state);
         var idle = new IdleLoopEmitter(runtime);
 
-        new DesktopLoopEmitter(runtime, state).Emit(gpu, input, painter, interrupts, idle);
+        new DesktopLoopEmitter(runtime, state).Emit(gpu, input, motion, interrupts, idle);
         idle.EmitBootstrap();
         idle.EmitApplicationProcessor();
         virtio.EmitRoutines();
         commands.EmitRoutines();
-        gpu.EmitRoutines(painter.Paint);
+        gpu.EmitRoutines(motion.PaintScreen);
         input.EmitRoutines(terminal.Key, commands.MoveCursorRoutine);
         drawing.EmitRoutines();
         format.EmitRoutines();
         painter.EmitRoutines(terminal.Replay, commands.FlushRect);
         terminal.EmitRoutines();
+        motion.EmitRoutines();
         interrupts.EmitHandlers();
         runtime.EmitRoutines();
 
@@ -59,5 +75,7 @@ public static class DesktopGuest
         g.Export(UnitSymbol, state.Unit);
         g.Export(TextLengthSymbol, state.TextLength);
         g.Export(TextSymbol, state.Text);
+        g.Export(MotionOnSymbol, state.MotionOn);
+        g.Export(MotionFramesSymbol, state.MotionFrames);
     });
 }

@@ -9,7 +9,8 @@ namespace Vdi.Vmm.Guest.Desktop;
 /// The desktop's interrupts. The three virtio devices' GSIs (I/O APIC pins 16–18, level triggered, active high) go to
 /// <see cref="GpuVector"/>, <see cref="KeyboardVector"/> and <see cref="TabletVector"/>; each handler reads the
 /// device's InterruptStatus, writes it back to InterruptACK (which drops the level line before the EOI), and records
-/// the bits for the main loop. The LAPIC timer (<see cref="TimerVector"/>, periodic, one second) asks for a clock redraw.
+/// the bits for the main loop. The LAPIC timer (<see cref="TimerVector"/>, periodic: one second, or 60 Hz in the workload's
+/// motion mode, see <see cref="MotionEmitter"/>) counts ticks for the main loop.
 /// Handlers only set flags: all device work happens in the main loop with interrupts disabled.
 /// </summary>
 internal sealed class DesktopInterruptEmitter
@@ -19,6 +20,7 @@ internal sealed class DesktopInterruptEmitter
     public const byte TabletVector = 0x32;
     public const byte TimerVector = 0x40;
     public const uint TimerPeriod = 1_000_000_000; // 1 s at KVM's 1 GHz APIC bus, divide by 1
+    public const uint MotionTimerPeriod = 16_666_667; // 60 Hz
 
     private readonly GuestRuntime _runtime;
     private readonly DesktopState _state;
@@ -56,7 +58,7 @@ internal sealed class DesktopInterruptEmitter
         var a = _runtime.Assembly.Asm;
         _runtime.Assembly.Bind(ref _handlers[3]);
         a.push(rax);
-        a.mov(__dword_ptr[_state.TickPending], 1);
+        a.inc(__dword_ptr[_state.TickPending]);
         ApicEmitter.EmitEndOfInterrupt(a);
         a.pop(rax);
         a.iretq();

@@ -9,8 +9,9 @@ namespace Vdi.Vmm.Guest.Desktop;
 /// <summary>
 /// The desktop's entry and main loop. vCPU 0 announces itself, starts the GPU (falling back to the plain idle loop,
 /// which still serves power-off, when there is none), shows the first mode, starts input, enables interrupts and then
-/// loops: with interrupts disabled it serves a host request, a display event (events_read bit 0 → events_clear,
-/// <see cref="GpuDriverEmitter.Configure"/>), a clock tick and pending input; then <c>sti; hlt</c>. Other vCPUs idle.
+/// loops: with interrupts disabled it serves host requests (switching the motion panel if asked, see
+/// <see cref="MotionEmitter"/>), a display event (events_read bit 0 → events_clear, <see cref="GpuDriverEmitter.Configure"/>),
+/// timer ticks, pending input and a repaint the terminal asked for; then <c>sti; hlt</c>. Other vCPUs idle.
 /// </summary>
 internal sealed class DesktopLoopEmitter
 {
@@ -27,7 +28,7 @@ internal sealed class DesktopLoopEmitter
         _state = state;
     }
 
-    public void Emit(GpuDriverEmitter gpu, InputDriverEmitter input, DesktopPainter painter, DesktopInterruptEmitter interrupts, IdleLoopEmitter idle)
+    public void Emit(GpuDriverEmitter gpu, InputDriverEmitter input, MotionEmitter motion, DesktopInterruptEmitter interrupts, IdleLoopEmitter idle)
     {
         var a = _runtime.Assembly.Asm;
         var serial = _runtime.Serial;
@@ -60,22 +61,28 @@ internal sealed class DesktopLoopEmitter
 
         a.Label(ref loop);
         a.cli();
-        _runtime.EmitServeHostRequest();
+        _runtime.EmitServeHostRequest(motion.EmitServeRequest);
+        a.call(motion.Apply);
         EmitDisplayEvent(gpu);
         var noTick = a.CreateLabel("desktop_no_tick");
-        a.cmp(__dword_ptr[_state.TickPending], 0);
-        a.je(noTick);
+        a.mov(edi, __dword_ptr[_state.TickPending]);
+        a.test(edi, edi);
+        a.jz(noTick);
         a.mov(__dword_ptr[_state.TickPending], 0);
-        a.mov(edi, 1);
-        a.call(painter.DrawClock);
+        a.call(motion.Tick);
         a.Label(ref noTick);
         a.mov(__dword_ptr[_state.InputPending], 0);
         a.call(input.Poll);
+        var noRepaint = a.CreateLabel("desktop_no_repaint");
+        a.cmp(__dword_ptr[_state.RepaintPending], 0);
+        a.je(noRepaint);
+        a.mov(__dword_ptr[_state.RepaintPending], 0);
+        a.call(motion.Repaint);
+        a.Label(ref noRepaint);
         a.sti();
         a.hlt();
         a.jmp(loop);
     }
-
 
     private void EmitDisplayEvent(GpuDriverEmitter gpu)
     {

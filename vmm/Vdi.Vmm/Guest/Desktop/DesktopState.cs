@@ -8,7 +8,12 @@ namespace Vdi.Vmm.Guest.Desktop;
 /// </summary>
 internal sealed class DesktopState
 {
-    public const int TextCapacity = 4096;
+    /// <summary>Bytes of kept text: more than the terminal's grid holds at 1920x1080 and 96 dpi (156 × 63 cells).</summary>
+    public const int TextCapacity = 16 * 1024;
+
+    /// <summary>Spare bytes after the kept text: moving it with <c>rep movsd</c> may touch up to three past its end.</summary>
+    public const int TextSlack = 4;
+
     public const int LineCapacity = 64;
 
     public DesktopState(GuestAssembly g)
@@ -35,7 +40,12 @@ internal sealed class DesktopState
         GpuPending = g.Data("gpu_pending", 4, 4);
         TickPending = g.Data("tick_pending", 4, 4);
         InputPending = g.Data("input_pending", 4, 4);
-        Text = g.Data("text", TextCapacity, 8);
+        RepaintPending = g.Data("repaint_pending", 4, 4);
+        MotionWanted = g.Data("motion_wanted", 4, 4);
+        MotionOn = g.Data("motion_on", 4, 4);
+        MotionTicks = g.Data("motion_ticks", 4, 4);
+        MotionFrames = g.Data("motion_frames", 4, 4);
+        Text = g.Data("text", TextCapacity + TextSlack, 8);
         Line = g.Data("line", LineCapacity, 8);
     }
 
@@ -73,7 +83,10 @@ internal sealed class DesktopState
     /// <summary>Nonzero: the terminal flushes each cell it changes (typing); zero during a full repaint.</summary>
     public Label FlushText { get; }
 
-    /// <summary>Bytes in <see cref="Text"/>: everything typed since the terminal last filled up (replayed on repaint).</summary>
+    /// <summary>
+    /// Bytes in <see cref="Text"/>: the typed text the terminal's grid shows, from the start of its top row (replayed on
+    /// repaint). A scroll drops the top row's bytes; so does a full buffer, before it takes another byte.
+    /// </summary>
     public Label TextLength { get; }
 
     public Label Shift { get; }
@@ -87,11 +100,26 @@ internal sealed class DesktopState
     /// <summary>InterruptStatus bits the GPU's handler acknowledged (config change = display event).</summary>
     public Label GpuPending { get; }
 
-    /// <summary>Set by the LAPIC timer handler: the clock should be redrawn.</summary>
+    /// <summary>Timer ticks since the main loop last looked, counted by the LAPIC timer handler.</summary>
     public Label TickPending { get; }
 
     /// <summary>Set by the input devices' handlers (the loop drains both used rings on every wakeup anyway).</summary>
     public Label InputPending { get; }
+
+    /// <summary>Nonzero: the whole screen is to be repainted from the desktop's model at the end of this wakeup.</summary>
+    public Label RepaintPending { get; }
+
+    /// <summary>What the host's latest motion request asked for (1 on, 0 off); applied by the main loop.</summary>
+    public Label MotionWanted { get; }
+
+    /// <summary>1 while the full-motion panel is on (the timer then ticks at 60 Hz).</summary>
+    public Label MotionOn { get; }
+
+    /// <summary>Ticks since the clock was last redrawn in motion mode (it redraws every 60th).</summary>
+    public Label MotionTicks { get; }
+
+    /// <summary>Motion frames drawn and flushed since boot (it also sets the panel's pattern).</summary>
+    public Label MotionFrames { get; }
 
     public Label Text { get; }
 

@@ -6,11 +6,11 @@ namespace Vdi.Vmm.Guest.Desktop;
 /// <summary>
 /// The terminal window's text: a grid of cells starting at (<see cref="DesktopState.TextX"/>, <see cref="DesktopState.TextY"/>).
 /// Typed text is kept in <see cref="DesktopState.Text"/> and replayed when the desktop is repainted in a new mode.
-/// Enter starts a new line, a full line wraps, Backspace erases the previous character of the line; when the grid is
-/// full it is cleared (and the kept text with it) and writing starts again at the top. While typing, each change
-/// transfers and flushes only the cells it touched.
+/// Enter starts a new line, a full line wraps, Backspace erases the previous character of the line; a new line below
+/// the grid's last row scrolls the grid up one row (see <c>TerminalEmitter.Scroll.cs</c>). While typing, each change
+/// transfers and flushes only the cells it touched, and a scroll the text grid.
 /// </summary>
-internal sealed class TerminalEmitter
+internal sealed partial class TerminalEmitter
 {
     public const byte Backspace = 8;
 
@@ -19,7 +19,8 @@ internal sealed class TerminalEmitter
     private readonly DrawingEmitter _drawing;
     private readonly Label _flushRect;
     private Label _put;
-    private Label _clearIfFull;
+    private Label _scroll;
+    private Label _dropRow;
     private Label _key;
     private Label _replay;
 
@@ -30,7 +31,8 @@ internal sealed class TerminalEmitter
         _drawing = drawing;
         _flushRect = flushRect;
         _put = g.CreateLabel("term_put");
-        _clearIfFull = g.CreateLabel("term_clear_if_full");
+        _scroll = g.CreateLabel("term_scroll");
+        _dropRow = g.CreateLabel("term_drop_row");
         _key = g.CreateLabel("term_key");
         _replay = g.CreateLabel("term_replay");
     }
@@ -44,7 +46,8 @@ internal sealed class TerminalEmitter
     public void EmitRoutines()
     {
         EmitPut();
-        EmitClearIfFull();
+        EmitScroll();
+        EmitDropRow();
         EmitKey();
         EmitReplay();
     }
@@ -88,7 +91,7 @@ internal sealed class TerminalEmitter
         a.Label(ref noFlush);
     }
 
-    /// <summary><c>term_put(edi = character)</c> → eax = 1 when the grid was cleared to make room.</summary>
+    /// <summary><c>term_put(edi = character)</c> → eax = bytes a scroll dropped from the start of the kept text (usually 0).</summary>
     private void EmitPut()
     {
         var a = _g.Asm;
@@ -102,20 +105,14 @@ internal sealed class TerminalEmitter
         a.xor(ebp, ebp);
         a.cmp(ebx, '\n');
         a.jne(printable);
-        a.mov(__dword_ptr[_state.Column], 0);
-        a.inc(__dword_ptr[_state.Row]);
-        a.call(_clearIfFull);
-        a.mov(ebp, eax);
+        EmitNewRow(done);
         a.jmp(done);
 
         a.Label(ref printable);
         a.mov(eax, __dword_ptr[_state.Column]);
         a.cmp(eax, __dword_ptr[_state.Columns]);
         a.jb(place);
-        a.mov(__dword_ptr[_state.Column], 0);
-        a.inc(__dword_ptr[_state.Row]);
-        a.call(_clearIfFull);
-        a.mov(ebp, eax);
+        EmitNewRow(place);
         a.Label(ref place);
         a.mov(edx, ebx);
         EmitDrawCell();
@@ -127,43 +124,20 @@ internal sealed class TerminalEmitter
         a.ret();
     }
 
-    private void EmitClearIfFull()
+    /// <summary>
+    /// Moves to the start of the next row; when that is below the grid, scrolls (ebp = bytes it dropped). Goes on at
+    /// <paramref name="next"/>, which the caller binds or jumps to right after.
+    /// </summary>
+    private void EmitNewRow(Label next)
     {
         var a = _g.Asm;
-        var notFull = a.CreateLabel("term_not_full");
-        var noFlush = a.CreateLabel("term_clear_no_flush");
-        _g.Bind(ref _clearIfFull);
-        a.xor(eax, eax);
-        a.mov(ecx, __dword_ptr[_state.Row]);
-        a.cmp(ecx, __dword_ptr[_state.Rows]);
-        a.jb(notFull);
-        a.mov(__dword_ptr[_state.Row], 0);
-        a.mov(__dword_ptr[_state.TextLength], 0);
-        a.mov(edi, __dword_ptr[_state.TextX]);
-        a.mov(esi, __dword_ptr[_state.TextY]);
-        a.mov(edx, __dword_ptr[_state.Columns]);
-        a.imul(edx, __dword_ptr[_state.Unit]);
-        a.imul(edx, edx, DesktopFont.CellColumns);
-        a.mov(ecx, __dword_ptr[_state.Rows]);
-        a.imul(ecx, __dword_ptr[_state.Unit]);
-        a.shl(ecx, 3);
-        a.mov(r8d, DesktopPalette.Body);
-        a.push(rdi);
-        a.push(rsi);
-        a.push(rdx);
-        a.push(rcx);
-        a.call(_drawing.FillRect);
-        a.pop(rcx);
-        a.pop(rdx);
-        a.pop(rsi);
-        a.pop(rdi);
-        a.cmp(__dword_ptr[_state.FlushText], 0);
-        a.je(noFlush);
-        a.call(_flushRect);
-        a.Label(ref noFlush);
-        a.mov(eax, 1);
-        a.Label(ref notFull);
-        a.ret();
+        a.mov(__dword_ptr[_state.Column], 0);
+        a.inc(__dword_ptr[_state.Row]);
+        a.mov(eax, __dword_ptr[_state.Row]);
+        a.cmp(eax, __dword_ptr[_state.Rows]);
+        a.jb(next);
+        a.call(_scroll);
+        a.mov(ebp, eax);
     }
 
     private void EmitKey()
@@ -171,7 +145,6 @@ internal sealed class TerminalEmitter
         var a = _g.Asm;
         var erase = a.CreateLabel("term_key_backspace");
         var append = a.CreateLabel("term_key_append");
-        var skip = a.CreateLabel("term_key_skip");
         var refuse = a.CreateLabel("term_key_refuse");
         _g.Bind(ref _key);
         a.cmp(edi, Backspace);
@@ -179,19 +152,16 @@ internal sealed class TerminalEmitter
         a.push(rbx);
         a.mov(ebx, edi);
         a.call(_put);
-        a.test(eax, eax);
-        a.jz(append);
-        a.cmp(ebx, '\n');
-        a.je(skip); // a newline that cleared the grid leaves it empty
-        a.Label(ref append);
         a.mov(eax, __dword_ptr[_state.TextLength]);
         a.cmp(eax, DesktopState.TextCapacity);
-        a.jae(skip);
+        a.jb(append);
+        a.call(_dropRow); // a full buffer forgets its oldest row (still on screen until it scrolls away)
+        a.mov(eax, __dword_ptr[_state.TextLength]);
+        a.Label(ref append);
         a.lea(rcx, __[_state.Text]);
         a.mov(__byte_ptr[rcx + rax], bl);
         a.inc(eax);
         a.mov(__dword_ptr[_state.TextLength], eax);
-        a.Label(ref skip);
         a.pop(rbx);
         a.ret();
 
@@ -231,6 +201,7 @@ internal sealed class TerminalEmitter
         a.lea(rax, __[_state.Text]);
         a.movzx(edi, __byte_ptr[rax + rbx]);
         a.call(_put);
+        a.sub(ebx, eax); // a scroll dropped rows that were all before this byte
         a.inc(ebx);
         a.jmp(loop);
         a.Label(ref done);
