@@ -34,6 +34,16 @@ internal sealed class CliOptions
 
     public bool Flag(string name) => _values.Remove(name);
 
+    /// <summary>`--engine auto|kvm|software`: what runs the guest.</summary>
+    public Execution.EngineChoice Engine(Execution.EngineChoice defaultValue)
+    {
+        if (Text("engine") is not { } text)
+            return defaultValue;
+        return Enum.TryParse<Execution.EngineChoice>(text, ignoreCase: true, out var engine) && Enum.IsDefined(engine) && !int.TryParse(text, out _)
+            ? engine
+            : throw new ArgumentException($"--engine must be auto, kvm or software, not '{text}'");
+    }
+
     public string? Text(string name)
     {
         if (!_values.Remove(name, out var text))

@@ -18,11 +18,13 @@ internal static class DesktopRun
     /// <param name="Motion">How long to run the full-motion panel; null: not at all.</param>
     public sealed record Options(DisplayProperties Display, string? Type, TimeSpan? Motion, string? Screenshot);
 
-    public static async Task<int> ExecuteAsync(int vcpus, int memoryMiB, Options options, TextWriter stdout, TextWriter stderr)
+    public static async Task<int> ExecuteAsync(int vcpus, int memoryMiB, Execution.EngineChoice engine, Options options, TextWriter stdout, TextWriter stderr)
     {
         var (display, type, screenshot) = (options.Display, options.Type, options.Screenshot);
         var image = DesktopGuest.Build();
-        using var machine = MachineBuilder.Build(new MachineConfig { Vcpus = vcpus, MemoryMiB = memoryMiB, Image = image, Display = display });
+        using var machine = MachineBuilder.Build(new MachineConfig { Vcpus = vcpus, MemoryMiB = memoryMiB, Image = image, Display = display, Engine = engine });
+        if (machine.Engine.Engine != Execution.ExecutionEngine.Kvm)
+            await stderr.WriteLineAsync($"vdi-vmm: running on the {machine.Engine}").ConfigureAwait(false);
         machine.Start();
         var ack = await machine.Devices.Display.RequestAsync(display, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         await stdout.WriteLineAsync($"display {display.Width}x{display.Height} @ {display.Dpi:0.#} dpi shown after {ack.Elapsed.TotalMilliseconds:F1} ms").ConfigureAwait(false);

@@ -20,16 +20,19 @@ internal static class RunCommand
         var screenshot = options.Text("screenshot");
         var motion = options.Flag("motion");
         var seconds = options.Int("seconds", 3, 1, 3600);
+        var engine = options.Engine(Execution.EngineChoice.Auto);
         options.EnsureConsumed();
         if (display is not null || type is not null || screenshot is not null || motion)
         {
             // The desktop guest: shown at the requested display, typed into, put in motion, photographed.
             var properties = DisplaySpec.Parse(display ?? "1280x720@96");
             var run = new DesktopRun.Options(properties, type, motion ? TimeSpan.FromSeconds(seconds) : null, screenshot);
-            return await DesktopRun.ExecuteAsync(vcpus, Math.Max(memory, 512), run, stdout, stderr).ConfigureAwait(false);
+            return await DesktopRun.ExecuteAsync(vcpus, Math.Max(memory, 512), engine, run, stdout, stderr).ConfigureAwait(false);
         }
 
-        using var machine = MachineBuilder.Build(new MachineConfig { Vcpus = vcpus, MemoryMiB = memory, Image = BuiltInGuest.Build() });
+        using var machine = MachineBuilder.Build(new MachineConfig { Vcpus = vcpus, MemoryMiB = memory, Image = BuiltInGuest.Build(), Engine = engine });
+        if (machine.Engine.Engine != Execution.ExecutionEngine.Kvm)
+            await stderr.WriteLineAsync($"vdi-vmm: running on the {machine.Engine}").ConfigureAwait(false);
         if (powerOffWhenIdle)
         {
             machine.Devices.Power.MarkerReached += m =>

@@ -111,7 +111,7 @@ public abstract class DesktopTestsBase(EngineChoice engine)
     [Fact]
     public async Task The_motion_panel_runs_at_60_hz_on_the_lapic_timer_and_stops_with_a_full_repaint()
     {
-        using var machine = Boot();
+        using var machine = await BootAsync();
         await machine.Devices.Display.RequestAsync(new DisplayProperties(1280, 720), TimeSpan.FromSeconds(10));
         var (x, y, w, h) = DesktopGuest.MotionPanel(1280, 720);
         var panel = new GpuRect(x, y, w, h);
