@@ -32,6 +32,9 @@ public static class DesktopGuest
     /// <summary>Dword: motion frames drawn and flushed since boot.</summary>
     public const string MotionFramesSymbol = "motion_frames";
 
+    /// <summary>Height of the top bar (mode, DPI, clock) in units; a unit is <see cref="UnitSymbol"/> device pixels.</summary>
+    public const int TopBarUnits = DesktopLayout.BarHeight;
+
     /// <summary>Frames per second the motion panel is redrawn at.</summary>
     public const int MotionFrameRate = 60;
 

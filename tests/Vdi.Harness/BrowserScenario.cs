@@ -1,0 +1,129 @@
+using Microsoft.Playwright;
+
+namespace Vdi.Harness;
+
+/// <summary>
+/// The browser figures, in Debian's Chromium through Playwright, on the real web client: key press → glyph drawn on
+/// the canvas (input-to-paint), window resize → first tile drawn at the new size (resize-to-paint), and frames
+/// presented per second for the full-motion panel. A script added before the page loads timestamps, with
+/// <c>performance.now()</c>, every <c>keydown</c> (on the window, ahead of the viewer's own listener), every window <c>resize</c> and every <c>drawImage</c> on the
+/// viewer's canvas; the client itself is not changed.
+/// </summary>
+internal static class BrowserScenario
+{
+    private const string ChromiumPath = "/usr/bin/chromium";
+
+    private const string Probe = """
+        (() => {
+          const draws = [], keys = [], resizes = [];
+          let presented = 0, seen = 0;
+          Object.assign(window, { __vdiDraws: draws, __vdiKeys: keys, __vdiResizes: resizes, __vdiPresented: () => presented });
+          const draw = CanvasRenderingContext2D.prototype.drawImage;
+          CanvasRenderingContext2D.prototype.drawImage = function (image, x, y, ...rest) {
+            const result = draw.call(this, image, x, y, ...rest);
+            if (this.canvas.id === "screen")
+              draws.push({ at: performance.now(), y, width: this.canvas.width });
+            return result;
+          };
+          window.addEventListener("keydown", () => keys.push(performance.now()), true);
+          window.addEventListener("resize", () => resizes.push(performance.now()), true);
+          const tick = () => { if (draws.length !== seen) { seen = draws.length; presented++; } requestAnimationFrame(tick); };
+          requestAnimationFrame(tick);
+        })();
+        """;
+
+    public static async Task<IReadOnlyList<Figure>> RunAsync(Scenario s)
+    {
+        if (!File.Exists(ChromiumPath))
+            throw new InvalidOperationException($"{ChromiumPath} is missing: the browser figures use Debian's Chromium; run `apt-get install chromium`.");
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = ChromiumPath,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"],
+        });
+        await using var context = await browser.NewContextAsync(new BrowserNewContextOptions
+        {
+            BaseURL = s.Broker.BaseAddress.ToString(),
+            ViewportSize = new ViewportSize { Width = 1280, Height = 720 },
+            DeviceScaleFactor = 1,
+        });
+        await context.AddInitScriptAsync(Probe);
+        var page = await context.NewPageAsync();
+        await OpenDesktopAsync(page);
+        await WaitForCanvasAsync(page, 1280, 720);
+        await page.Locator("canvas#screen").ClickAsync();
+        await Task.Delay(1500); // the first full frame and its lossless refresh
+
+        var bar = s.TopBarHeight();
+        var input = new List<double>();
+        for (var i = 0; i < (s.Quick ? 4 : 30); i++)
+        {
+            await page.Keyboard.PressAsync("c");
+            input.Add(await page.EvaluateAsync<double>(
+                """
+                async bar => {
+                  const key = window.__vdiKeys.at(-1);
+                  for (let i = 0; i < 2000; i++) {
+                    const d = window.__vdiDraws.find(d => d.at >= key && d.y >= bar);
+                    if (d) return d.at - key;
+                    await new Promise(r => setTimeout(r, 2));
+                  }
+                  return NaN;
+                }
+                """, bar));
+            await Task.Delay(200);
+        }
+
+        var resize = new List<double>();
+        for (var i = 0; i < (s.Quick ? 2 : 10); i++)
+        {
+            var (width, height) = i % 2 == 0 ? (1200, 700) : (1280, 720);
+            await page.SetViewportSizeAsync(width, height);
+            resize.Add(await page.EvaluateAsync<double>(
+                """
+                async width => {
+                  for (let i = 0; i < 5000; i++) {
+                    const at = window.__vdiResizes.at(-1);
+                    const d = at === undefined ? undefined : window.__vdiDraws.find(d => d.at >= at && d.width === width);
+                    if (d) return d.at - at;
+                    await new Promise(r => setTimeout(r, 2));
+                  }
+                  return NaN;
+                }
+                """, width));
+            await Task.Delay(400);
+        }
+
+        s.Machine.SetMotion(true);
+        await Task.Delay(1000);
+        var before = await page.EvaluateAsync<int>("window.__vdiPresented()");
+        await Task.Delay(s.Window);
+        var presented = await page.EvaluateAsync<int>("window.__vdiPresented()") - before;
+        s.Machine.SetMotion(false);
+
+        return
+        [
+            Figures.Of("input-to-paint in Chromium (keydown → glyph drawn)", input, "ms", "p95 ≤ 25 ms"),
+            Figures.Of("resize-to-paint in Chromium, ~1280x720 (resize → drawn)", resize, "ms", "p95 ≤ 100 ms", "Guacamole 500 ms, FreeRDP ≥ 500 ms"),
+            new Figure("frames presented in Chromium, full motion at 1280x720", presented / s.Window.TotalSeconds, null, "fps", "60 fps", "QEMU ~33 fps"),
+        ];
+    }
+
+    private static async Task OpenDesktopAsync(IPage page)
+    {
+        await page.GotoAsync("signin");
+        await page.Locator("#username").FillAsync(HarnessBroker.AdminUserName);
+        await page.Locator("#password").FillAsync(HarnessBroker.AdminPassword);
+        await page.Locator("#sign-in").ClickAsync();
+        await page.Locator($"li.desktop[data-name=\"{Server.Desktops.DesktopPool.BuiltInName}\"] button.open").ClickAsync();
+    }
+
+    private static async Task WaitForCanvasAsync(IPage page, int width, int height)
+    {
+        await page.WaitForFunctionAsync(
+            "([w, h]) => { const c = document.querySelector('canvas#screen'); return c && c.width === w && c.height === h && window.__vdiDraws.some(d => d.width === w); }",
+            new[] { width, height }, new PageWaitForFunctionOptions { Timeout = 60_000 });
+    }
+}

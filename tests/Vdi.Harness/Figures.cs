@@ -1,0 +1,72 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Vdi.Harness;
+
+/// <summary>One printed figure: a name, its median and p95 (or one value), the unit, the goal and the anchor it is compared with.</summary>
+internal sealed record Figure(string Name, double Median, double? P95, string Unit, string Goal = "", string Anchor = "");
+
+/// <summary>Medians, percentiles and the table the harness prints.</summary>
+internal static class Figures
+{
+    public static double Median(IReadOnlyCollection<double> samples) => Percentile(samples, 0.5);
+
+    /// <summary>Nearest-rank percentile; NaN when there are no samples.</summary>
+    public static double Percentile(IReadOnlyCollection<double> samples, double p)
+    {
+        if (samples.Count == 0)
+            return double.NaN;
+        var sorted = samples.Order().ToArray();
+        var rank = (int)Math.Ceiling(p * sorted.Length) - 1;
+        return sorted[Math.Clamp(rank, 0, sorted.Length - 1)];
+    }
+
+    public static Figure Of(string name, IReadOnlyCollection<double> samples, string unit, string goal = "", string anchor = "") =>
+        new(name, Median(samples), Percentile(samples, 0.95), unit, goal, anchor);
+
+    public static double Milliseconds(long from, long to) => Stopwatch.GetElapsedTime(from, to).TotalMilliseconds;
+
+    public static void Print(TextWriter output, IEnumerable<Figure> figures)
+    {
+        output.WriteLine($"| {"figure",-52} | {"median",12} | {"p95",12} | {"goal",-14} | anchor");
+        output.WriteLine($"|{new string('-', 54)}|{new string('-', 14)}|{new string('-', 14)}|{new string('-', 16)}|-------");
+        foreach (var f in figures)
+            output.WriteLine($"| {f.Name,-52} | {Format(f.Median, f.Unit),12} | {(f.P95 is { } p ? Format(p, f.Unit) : ""),12} | {f.Goal,-14} | {f.Anchor}");
+    }
+
+    private static string Format(double value, string unit) => double.IsNaN(value)
+        ? "n/a"
+        : (Math.Abs(value) >= 100 ? value.ToString("N0", CultureInfo.InvariantCulture) : value.ToString("0.0", CultureInfo.InvariantCulture)) + " " + unit;
+}
+
+/// <summary>Process CPU over an interval, split into the desktops' vCPU threads (guest work) and the rest.</summary>
+internal sealed class CpuMeter
+{
+    private readonly IReadOnlyList<Vmm.Machine.Machine> _machines;
+    private readonly TimeSpan _process;
+    private readonly TimeSpan _vcpus;
+    private readonly long _started = Stopwatch.GetTimestamp();
+
+    public CpuMeter(IReadOnlyList<Vmm.Machine.Machine> machines)
+    {
+        _machines = machines;
+        _process = ProcessCpu();
+        _vcpus = VcpuCpu(machines);
+    }
+
+    /// <summary>(wall time, process CPU excluding vCPU threads, vCPU CPU) since the meter started.</summary>
+    public (TimeSpan Wall, TimeSpan Host, TimeSpan Guest) Read()
+    {
+        var guest = VcpuCpu(_machines) - _vcpus;
+        return (Stopwatch.GetElapsedTime(_started), ProcessCpu() - _process - guest, guest);
+    }
+
+    private static TimeSpan ProcessCpu()
+    {
+        using var process = Process.GetCurrentProcess();
+        return process.TotalProcessorTime;
+    }
+
+    private static TimeSpan VcpuCpu(IReadOnlyList<Vmm.Machine.Machine> machines) =>
+        machines.Aggregate(TimeSpan.Zero, (sum, m) => sum + m.VcpuCpuTimes.Aggregate(TimeSpan.Zero, (s, t) => s + (t ?? TimeSpan.Zero)));
+}

@@ -1,0 +1,151 @@
+using System.Buffers;
+using System.Diagnostics;
+using Microsoft.AspNetCore.Http.Connections;
+using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.AspNetCore.SignalR.Protocol;
+using Microsoft.Extensions.DependencyInjection;
+using SkiaSharp;
+using Vdi.Protocol;
+
+namespace Vdi.Harness;
+
+/// <summary>One frame as a viewer got it: when it arrived, when it was painted, how big it was on the wire.</summary>
+internal readonly record struct FrameRecord(long FrameId, int Width, int Height, long ReceivedAt, long PaintedAt, int WireBytes, int Tiles, long Area, int MinY);
+
+/// <summary>
+/// A viewer on the official .NET SignalR client (MessagePack over WebSockets on loopback), like the web client: it
+/// paints each frame (decodes every tile with SkiaSharp onto its own framebuffer) before acknowledging it, or — for
+/// the scale runs — acknowledges on arrival without decoding. Wire bytes are the MessagePack invocation's exact size.
+/// </summary>
+internal sealed class HubViewer : IAsyncDisposable
+{
+    private static readonly MessagePackHubProtocol s_protocol = new();
+
+    private readonly HubConnection _connection;
+    private readonly bool _paint;
+    private readonly Lock _gate = new();
+    private readonly List<FrameRecord> _frames = [];
+    private readonly List<(Func<FrameRecord, bool> Match, TaskCompletionSource<FrameRecord> Done)> _waiters = [];
+    private SKBitmap? _framebuffer;
+    private long _paintTicks;
+
+    private HubViewer(HubConnection connection, bool paint)
+    {
+        _connection = connection;
+        _paint = paint;
+        connection.On<FrameUpdate>(nameof(IDesktopHubClient.FrameUpdate), OnFrameAsync);
+    }
+
+    public IReadOnlyList<FrameRecord> Frames
+    {
+        get
+        {
+            lock (_gate)
+                return [.. _frames];
+        }
+    }
+
+    /// <summary>Time this viewer spent decoding and drawing (its own CPU, not the server's).</summary>
+    public TimeSpan PaintTime => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _paintTicks));
+
+    public static async Task<HubViewer> ConnectAsync(HarnessBroker broker, string token, ClientDisplay display, bool paint)
+    {
+        var connection = new HubConnectionBuilder()
+            .WithUrl(new Uri(broker.BaseAddress, "hubs/desktop"), o =>
+            {
+                o.Transports = HttpTransportType.WebSockets;
+                o.SkipNegotiation = true;
+                o.Cookies = broker.Cookies;
+            })
+            .AddMessagePackProtocol()
+            .Build();
+        var viewer = new HubViewer(connection, paint);
+        await connection.StartAsync();
+        await connection.InvokeAsync<ModeChanged>("Connect", token, display);
+        return viewer;
+    }
+
+    /// <summary>The first frame from now on that <paramref name="match"/> accepts (or already got, with <paramref name="orEarlier"/>).</summary>
+    public Task<FrameRecord> NextAsync(Func<FrameRecord, bool> match, TimeSpan timeout, bool orEarlier = false)
+    {
+        var done = new TaskCompletionSource<FrameRecord>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_gate)
+        {
+            if (orEarlier && _frames.FirstOrDefault(match) is { FrameId: > 0 } seen)
+                return Task.FromResult(seen);
+            _waiters.Add((match, done));
+        }
+        return done.Task.WaitAsync(timeout);
+    }
+
+    /// <summary>The first frame of a <paramref name="width"/>x<paramref name="height"/> mode, whenever it came.</summary>
+    public Task<FrameRecord> FrameOfAsync(int width, int height) =>
+        NextAsync(f => f.Width == width && f.Height == height, TimeSpan.FromSeconds(30), orEarlier: true);
+
+    public Task ChangeDisplayAsync(ClientDisplay display) => _connection.InvokeAsync("ChangeDisplay", new DisplayChanged(display));
+
+    public Task KeyAsync(string code, bool down) => _connection.SendAsync("SendKey", new KeyEvent(code, "", down));
+
+    public void ClearFrames()
+    {
+        lock (_gate)
+            _frames.Clear();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _connection.DisposeAsync();
+        _framebuffer?.Dispose();
+    }
+
+    private async Task OnFrameAsync(FrameUpdate frame)
+    {
+        var received = Stopwatch.GetTimestamp();
+        if (_paint)
+            Paint(frame);
+        var painted = Stopwatch.GetTimestamp();
+        Interlocked.Add(ref _paintTicks, painted - received);
+        await _connection.SendAsync("Ack", new FrameAck(frame.FrameId));
+
+        var record = new FrameRecord(
+            frame.FrameId, frame.Width, frame.Height, received, painted, WireSize(frame), frame.Tiles.Length,
+            frame.Tiles.Sum(t => (long)t.Width * t.Height), frame.Tiles.Length == 0 ? 0 : frame.Tiles.Min(t => t.Y));
+        List<TaskCompletionSource<FrameRecord>> finished = [];
+        lock (_gate)
+        {
+            _frames.Add(record);
+            for (var i = _waiters.Count - 1; i >= 0; i--)
+            {
+                if (_waiters[i].Match(record))
+                {
+                    finished.Add(_waiters[i].Done);
+                    _waiters.RemoveAt(i);
+                }
+            }
+        }
+        foreach (var done in finished)
+            done.TrySetResult(record);
+    }
+
+    private void Paint(FrameUpdate frame)
+    {
+        if (_framebuffer is null || _framebuffer.Width != frame.Width || _framebuffer.Height != frame.Height)
+        {
+            _framebuffer?.Dispose();
+            _framebuffer = new SKBitmap(frame.Width, frame.Height, SKColorType.Bgra8888, SKAlphaType.Opaque);
+        }
+        using var canvas = new SKCanvas(_framebuffer);
+        foreach (var tile in frame.Tiles)
+        {
+            using var image = SKBitmap.Decode(tile.Data) ?? throw new InvalidOperationException($"tile {tile.Encoding} at {tile.X},{tile.Y} does not decode");
+            canvas.DrawBitmap(image, tile.X, tile.Y);
+        }
+    }
+
+    private static int WireSize(FrameUpdate frame)
+    {
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        s_protocol.WriteMessage(new InvocationMessage(nameof(IDesktopHubClient.FrameUpdate), [frame]), buffer);
+        return buffer.WrittenCount;
+    }
+}

@@ -1,0 +1,106 @@
+namespace Vdi.Harness;
+
+/// <summary>
+/// Scale on this host, full motion: 1, 4 and 16 viewers of one desktop at 1920x1080 (one controller, the rest shadow
+/// sessions), then 8 desktops at 1280x720 with a viewer each. Viewers acknowledge on arrival without decoding, so the
+/// figures are the server's: frames each viewer got per second (median and the slowest) and the process's CPU in cores.
+/// </summary>
+internal static class ScaleScenario
+{
+    public static async Task<IReadOnlyList<Figure>> RunAsync(Scenario s)
+    {
+        var figures = new List<Figure>();
+        foreach (var count in s.Quick ? [1, 4] : new[] { 1, 4, 16 })
+            figures.AddRange(await ViewersAsync(s, count));
+        figures.AddRange(await DesktopsAsync(s, s.Quick ? 2 : 8));
+        return figures;
+    }
+
+    private static async Task<IEnumerable<Figure>> ViewersAsync(Scenario s, int count)
+    {
+        var viewers = new List<HubViewer> { await s.ControllerAsync(1920, 1080, paint: false) };
+        try
+        {
+            for (var i = 1; i < count; i++)
+            {
+                var shadow = await HubViewer.ConnectAsync(s.Broker, await s.Broker.ShadowTokenAsync(s.Desktop.Id), Scenario.Display(1920, 1080), paint: false);
+                viewers.Add(shadow);
+                await shadow.FrameOfAsync(1920, 1080);
+            }
+            var (fps, cores) = await MeasureMotionAsync(s, viewers, [s.Machine]);
+            return
+            [
+                Slowest($"frame rate per viewer, {count} viewer{(count == 1 ? "" : "s")} on one desktop", fps),
+                new Figure($"server CPU, {count} viewer{(count == 1 ? "" : "s")} on one desktop", cores, null, "cores", "", "of 2"),
+            ];
+        }
+        finally
+        {
+            foreach (var viewer in viewers)
+                await viewer.DisposeAsync();
+        }
+    }
+
+    private static async Task<IEnumerable<Figure>> DesktopsAsync(Scenario s, int count)
+    {
+        var created = new List<Guid>();
+        var viewers = new List<HubViewer>();
+        try
+        {
+            var desktops = new List<Protocol.DesktopSummary> { s.Desktop };
+            for (var i = 2; i <= count; i++)
+            {
+                var desktop = await s.Broker.CreateDesktopAsync($"Harness {i}");
+                created.Add(desktop.Id);
+                desktops.Add(desktop);
+            }
+            foreach (var desktop in desktops)
+            {
+                var token = await s.Broker.SessionTokenAsync(desktop.Id, Scenario.Display(1280, 720));
+                var viewer = await HubViewer.ConnectAsync(s.Broker, token, Scenario.Display(1280, 720), paint: false);
+                viewers.Add(viewer);
+                await viewer.FrameOfAsync(1280, 720);
+            }
+            var machines = desktops.Select(d => s.Broker.Machine(d.Id)).ToList();
+            var (fps, cores) = await MeasureMotionAsync(s, viewers, machines);
+            return
+            [
+                Slowest($"frame rate per desktop, {count} desktops at 1280x720", fps),
+                new Figure($"server CPU, {count} desktops", cores, null, "cores", "", "of 2"),
+            ];
+        }
+        finally
+        {
+            foreach (var viewer in viewers)
+                await viewer.DisposeAsync();
+            foreach (var id in created)
+                await s.Broker.DeleteDesktopAsync(id);
+        }
+    }
+
+    /// <summary>Median frame rate, with the slowest viewer's in the p95 column (the tail that matters here).</summary>
+    private static Figure Slowest(string name, List<double> fps) =>
+        new($"{name} (p95 column: slowest)", Figures.Median(fps), fps.Min(), "fps", "60 fps");
+
+    /// <summary>Motion on every machine; frames per second of each viewer and the whole process's CPU in cores.</summary>
+    private static async Task<(List<double> Fps, double Cores)> MeasureMotionAsync(Scenario s, List<HubViewer> viewers, List<Vmm.Machine.Machine> machines)
+    {
+        foreach (var machine in machines)
+            machine.SetMotion(true);
+        try
+        {
+            await Task.Delay(1000);
+            foreach (var viewer in viewers)
+                viewer.ClearFrames();
+            var cpu = new CpuMeter(machines);
+            await Task.Delay(s.Window);
+            var (wall, host, guest) = cpu.Read();
+            return ([.. viewers.Select(v => v.Frames.Count / wall.TotalSeconds)], (host + guest).TotalSeconds / wall.TotalSeconds);
+        }
+        finally
+        {
+            foreach (var machine in machines)
+                machine.SetMotion(false);
+        }
+    }
+}
