@@ -49,6 +49,7 @@ public sealed class SessionBroker(IServiceScopeFactory scopes, Func<Guid, IDispl
                 var properties = ToProperties(display);
                 try
                 {
+                    desktop.LastApplied = time.GetTimestamp();
                     await target.RequestAsync(properties, cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is TimeoutException or OperationCanceledException or ArgumentException)
@@ -72,8 +73,9 @@ public sealed class SessionBroker(IServiceScopeFactory scopes, Func<Guid, IDispl
 
     /// <summary>
     /// The controlling client's display changed (window resize, devicePixelRatio change). Reports equal
-    /// to what the desktop already follows are ignored (no echo); a burst is applied once, at most
-    /// <see cref="SessionBrokerOptions.Debounce"/> after its first report, with its latest value.
+    /// to what the desktop already follows are ignored (no echo). A report that comes after a quiet
+    /// <see cref="SessionBrokerOptions.Debounce"/> is applied at once; reports within that time of the
+    /// last change applied are gathered and applied once, when it has passed, with their latest value.
     /// Returns false when the report was not used (not the controller, invalid, or an echo).
     /// </summary>
     public bool DisplayChanged(string connectionId, ClientDisplay display)
@@ -91,14 +93,17 @@ public sealed class SessionBroker(IServiceScopeFactory scopes, Func<Guid, IDispl
             var scheduled = desktop.Pending is not null;
             desktop.Pending = properties;
             if (!scheduled)
-                _ = ApplyLaterAsync(session.DesktopId, desktop);
+                _ = ApplyLaterAsync(session.DesktopId, desktop, options.Debounce - time.GetElapsedTime(desktop.LastApplied));
         }
         return true;
     }
 
-    private async Task ApplyLaterAsync(Guid desktopId, DesktopSessions desktop)
+    private async Task ApplyLaterAsync(Guid desktopId, DesktopSessions desktop, TimeSpan wait)
     {
-        await Task.Delay(options.Debounce, time).ConfigureAwait(false);
+        if (wait > TimeSpan.Zero)
+            await Task.Delay(wait, time).ConfigureAwait(false);
+        else
+            await Task.Yield(); // off the hub's call: the report returns at once
         DisplayProperties? properties;
         lock (desktop.PendingGate)
         {
@@ -110,6 +115,7 @@ public sealed class SessionBroker(IServiceScopeFactory scopes, Func<Guid, IDispl
         await desktop.Gate.WaitAsync().ConfigureAwait(false);
         try
         {
+            desktop.LastApplied = time.GetTimestamp();
             await target.RequestAsync(properties, CancellationToken.None).ConfigureAwait(false);
             desktop.Requested = properties;
         }
@@ -201,12 +207,15 @@ public sealed class SessionBroker(IServiceScopeFactory scopes, Func<Guid, IDispl
         public DisplayProperties? Requested { get; set; }
 
         public DisplayProperties? Pending { get; set; }
+
+        /// <summary>When the last display change was handed to the desktop (a <see cref="TimeProvider"/> timestamp).</summary>
+        public long LastApplied { get; set; }
     }
 }
 
 /// <summary>Bound from "Vdi:Sessions".</summary>
 public sealed class SessionBrokerOptions
 {
-    /// <summary>How long a burst of display changes is gathered before it is applied.</summary>
+    /// <summary>The least time between two display changes handed to a desktop; reports within it are gathered.</summary>
     public TimeSpan Debounce { get; set; } = TimeSpan.FromMilliseconds(50);
 }

@@ -111,6 +111,26 @@ public sealed class SessionBrokerTests
     }
 
     [Fact]
+    public async Task A_resize_after_a_quiet_spell_is_applied_at_once_and_one_right_after_waits_out_the_debounce()
+    {
+        await using var bed = new BrokerTestBed(debounce: TimeSpan.FromMilliseconds(400));
+        var (_, token) = await bed.CreateSessionAsync("alice");
+        await bed.Broker.ConnectAsync(token, "alice", BrokerTestBed.Client(1280, 720), "c1", new RecordingSessionClient(), s_none);
+        await Task.Delay(500);
+
+        Assert.True(bed.Broker.DisplayChanged("c1", BrokerTestBed.Client(1000, 700)));
+        await Task.Delay(100);
+        Assert.Equal(new DisplayProperties(1000, 700, 96, 60), bed.Display.Requests[^1]); // no debounce delay
+
+        Assert.True(bed.Broker.DisplayChanged("c1", BrokerTestBed.Client(900, 700)));
+        Assert.True(bed.Broker.DisplayChanged("c1", BrokerTestBed.Client(800, 700)));
+        await Task.Delay(100);
+        Assert.Equal(2, bed.Display.Requests.Count); // gathered until 400 ms after the last change
+        await Task.Delay(500);
+        Assert.Equal([new DisplayProperties(1280, 720, 96, 60), new DisplayProperties(1000, 700, 96, 60), new DisplayProperties(800, 700, 96, 60)], bed.Display.Requests);
+    }
+
+    [Fact]
     public async Task A_connect_the_guest_never_acknowledges_is_refused_and_the_controller_stays()
     {
         await using var bed = new BrokerTestBed();
