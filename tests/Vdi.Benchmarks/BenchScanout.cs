@@ -43,6 +43,20 @@ internal sealed class BenchScanout : IScanoutSource
             ScanoutChanged?.Invoke(new ScanoutChange(true, Width, Height, 1));
     }
 
+    /// <summary>As the device does (<see cref="VirtioGpu.Capture(GpuRect, Span{byte}, int, out GpuFormat)"/>): the region's rows, under the lock, no allocation.</summary>
+    public bool TryCapture(GpuRect region, Span<byte> destination, int stride, out GpuFormat format)
+    {
+        lock (_gate)
+        {
+            format = GpuFormat.B8G8R8X8;
+            if (!new GpuRect(0, 0, Width, Height).Contains(region))
+                return false;
+            for (var row = 0; row < region.Height; row++)
+                Pixels.AsSpan((((region.Y + row) * Width) + region.X) * 4, region.Width * 4).CopyTo(destination[(((region.Y + row) * stride) + (region.X * 4))..]);
+            return true;
+        }
+    }
+
     /// <summary>As the device does: a new array holding the region's rows, copied under the lock.</summary>
     public ScanoutSnapshot? Capture(GpuRect region)
     {

@@ -23,16 +23,20 @@ internal sealed class PumpBenchmark
     private readonly int _batchFrames;
     private readonly TimeSpan _warmupTime;
     private readonly int _warmupFrames;
+    private readonly FramePumpOptions _options;
 
-    public PumpBenchmark(bool quick) =>
+    public PumpBenchmark(bool quick, bool parallel)
+    {
+        _options = new FramePumpOptions { ParallelEncoding = parallel };
         (_batches, _batchTime, _batchFrames, _warmupTime, _warmupFrames) = quick
             ? (3, TimeSpan.FromMilliseconds(60), 2, TimeSpan.Zero, 3)
             : (7, TimeSpan.FromMilliseconds(500), 5, TimeSpan.FromMilliseconds(600), 8);
+    }
 
     public async Task RunAsync()
     {
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"pump: FramePump + TileEncoder on a {Scene.Width}x{Scene.Height} scanout, each frame serialized as SignalR MessagePack and acked at once"));
+            $"pump: FramePump + TileEncoder on a {Scene.Width}x{Scene.Height} scanout, each frame serialized as SignalR MessagePack and acked at once{(_options.ParallelEncoding ? ", tiles of large frames encoded in parallel" : "")}"));
         Console.WriteLine($"  {_batches} batches of >= {_batchTime.TotalMilliseconds:F0} ms per scenario; figures per frame, median / p95 over the batches (frame ms: over all frames)");
         Console.WriteLine("  CPU: the whole process (pump, encoder, serialization, GC) less the scene's painting; copy: a memcpy of the flushed pixels");
         Console.WriteLine($"  {"scenario",-8} {"fps",7} {"frame ms",15} {"CPU ms/frame",15} {"KiB/frame",17} {"alloc KiB/frame",17} {"tiles",6} {"copy µs",8} {"CPU/copy",9}");
@@ -47,7 +51,7 @@ internal sealed class PumpBenchmark
         var screen = new BenchScanout(Scene.Width, Scene.Height);
         scene.Setup(screen.Pixels);
         using var client = new AckingClient();
-        var pump = new FramePump(screen, client.Send);
+        var pump = new FramePump(screen, client.Send, _options);
         client.Pump = pump;
         try
         {

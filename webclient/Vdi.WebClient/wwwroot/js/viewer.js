@@ -39,6 +39,7 @@ class Viewer {
         this.pointerCss = null;                // last local pointer position, CSS px in the canvas
         this.disposed = false;
         this.displayCheckScheduled = false;
+        this.tiles = new TileCache();          // images the server asked us to keep, by slot
 
         this.#observeDisplay();
         this.#captureInput();
@@ -65,28 +66,52 @@ class Viewer {
     }
 
     /**
-     * Decodes every tile of a frame in parallel, then paints them in order; resolves once painted,
-     * so .NET acknowledges only painted frames. Tiles that fail to decode are skipped and counted.
+     * Applies a frame's operations in order (the order matters: copies read the picture as the
+     * operations before them left it, cache slots are filled and reused in sequence). Images are
+     * decoded in parallel first; resolves once everything is painted, so .NET acknowledges only
+     * painted frames. Operations that fail are skipped and counted.
+     *   png, jpeg: draw the image at (x, y); a png with slot >= 0 is also kept in that cache slot
+     *   cache:     draw the image kept in the slot, w x h, at (x, y)
+     *   copy:      copy w x h of this canvas from (sx, sy) to (x, y)
      */
-    async drawFrame(width, height, xs, ys, encodings, data) {
+    async drawFrame(width, height, xs, ys, ws, hs, encodings, slots, sxs, sys, data) {
         const decoded = await Promise.all(data.map((bytes, i) =>
-            createImageBitmap(new Blob([bytes], { type: encodings[i] === "jpeg" ? "image/jpeg" : "image/png" }),
-                { premultiplyAlpha: "none", colorSpaceConversion: "none" })
-                .catch(() => null)));
+            encodings[i] === "png" || encodings[i] === "jpeg"
+                ? createImageBitmap(new Blob([bytes], { type: encodings[i] === "jpeg" ? "image/jpeg" : "image/png" }),
+                    { premultiplyAlpha: "none", colorSpaceConversion: "none" }).catch(() => null)
+                : null));
         if (this.disposed) {
             decoded.forEach(b => b?.close());
             return 0;
         }
         this.setMode(width, height);
         let failed = 0;
-        for (let i = 0; i < decoded.length; i++) {
-            const bitmap = decoded[i];
-            if (bitmap === null) {
-                failed++;
-                continue;
+        for (let i = 0; i < encodings.length; i++) {
+            const [x, y, w, h, slot] = [xs[i], ys[i], ws[i], hs[i], slots[i]];
+            switch (encodings[i]) {
+                case "png":
+                case "jpeg": {
+                    const bitmap = decoded[i];
+                    if (bitmap === null) {
+                        failed++;
+                        if (slot >= 0) this.tiles.forget(slot);
+                        break;
+                    }
+                    this.ctx.drawImage(bitmap, x, y);
+                    if (slot >= 0) this.tiles.keep(slot, bitmap);
+                    bitmap.close();
+                    break;
+                }
+                case "cache":
+                    if (!this.tiles.paint(slot, this.ctx, x, y, w, h)) failed++;
+                    break;
+                case "copy":
+                    // Drawing a canvas onto itself copies the source first, so overlapping is fine.
+                    this.ctx.drawImage(this.canvas, sxs[i], sys[i], w, h, x, y, w, h);
+                    break;
+                default:
+                    failed++;
             }
-            this.ctx.drawImage(bitmap, xs[i], ys[i]);
-            bitmap.close();
         }
         return failed;
     }
@@ -328,5 +353,50 @@ class Viewer {
     #sendPointer(x, y, buttons, wheel) {
         this.lastSentButtons = buttons;
         this.dotnet.invokeMethodAsync("OnPointer", x, y, buttons, wheel).catch(() => { });
+    }
+}
+
+/**
+ * The tile cache: slots the server fills (a png tile with a slot) and paints from (a cache tile).
+ * The server picks every slot number and does all the evicting, so this only stores and paints;
+ * the images live in one atlas canvas, slot n at column n % 32, row n / 32.
+ */
+class TileCache {
+    static SLOTS = 1024;
+    static SIZE = 64;
+    static COLUMNS = 32;
+
+    constructor() {
+        this.atlas = null;
+        this.filled = new Uint8Array(TileCache.SLOTS);
+    }
+
+    keep(slot, bitmap) {
+        if (slot >= TileCache.SLOTS || bitmap.width > TileCache.SIZE || bitmap.height > TileCache.SIZE) return;
+        if (this.atlas === null) {
+            const size = TileCache.SIZE * TileCache.COLUMNS;
+            this.atlas = typeof OffscreenCanvas === "function" ? new OffscreenCanvas(size, size) : Object.assign(document.createElement("canvas"), { width: size, height: size });
+            this.atlasCtx = this.atlas.getContext("2d", { alpha: false });
+            this.atlasCtx.imageSmoothingEnabled = false;
+        }
+        const [ax, ay] = TileCache.#origin(slot);
+        this.atlasCtx.drawImage(bitmap, ax, ay);
+        this.filled[slot] = 1;
+    }
+
+    forget(slot) {
+        if (slot < TileCache.SLOTS) this.filled[slot] = 0;
+    }
+
+    /** Paints slot's image (w x h of it) at (x, y); false when the slot holds nothing. */
+    paint(slot, ctx, x, y, w, h) {
+        if (!(slot >= 0 && slot < TileCache.SLOTS && this.filled[slot])) return false;
+        const [ax, ay] = TileCache.#origin(slot);
+        ctx.drawImage(this.atlas, ax, ay, w, h, x, y, w, h);
+        return true;
+    }
+
+    static #origin(slot) {
+        return [(slot % TileCache.COLUMNS) * TileCache.SIZE, Math.floor(slot / TileCache.COLUMNS) * TileCache.SIZE];
     }
 }
