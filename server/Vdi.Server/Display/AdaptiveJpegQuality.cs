@@ -6,8 +6,8 @@ namespace Vdi.Server.Display;
 /// </summary>
 /// <remarks>
 /// A frame's round trip (sent → acknowledged) is network time plus the client's decoding and
-/// painting. The network part is taken as the lowest round trip seen lately (a baseline that rises
-/// slowly when the path gets slower), so a distant but fast client keeps full quality and only
+/// painting. The network part is taken as the lowest round trip of the last
+/// <see cref="BaselineFrames"/> frames, so a distant but fast client keeps full quality and only
 /// the time the client spends behind — the lag — lowers it. Not thread-safe.
 /// </remarks>
 public sealed class AdaptiveJpegQuality
@@ -19,10 +19,14 @@ public sealed class AdaptiveJpegQuality
     /// <summary>Lag, in ms, up to which quality stays at <see cref="Highest"/>.</summary>
     public const double LagFloorMs = 20;
 
-    private const double Smoothing = 0.3; // weight of the newest lag sample
-    private const double BaselineRise = 1 / 256.0; // how slowly the baseline follows round trips that got slower
+    /// <summary>Frames over which the lowest round trip is the network's share.</summary>
+    public const int BaselineFrames = 512;
 
-    private double? _baselineMs;
+    private const double Smoothing = 0.3; // weight of the newest lag sample
+
+    private readonly double[] _recent = new double[BaselineFrames]; // ring of the latest round trips, ms
+    private int _count;
+    private int _next;
 
     /// <summary>Smoothed lag in ms: the round trip above the network baseline.</summary>
     public double LagMs { get; private set; }
@@ -42,15 +46,20 @@ public sealed class AdaptiveJpegQuality
     public void Observe(TimeSpan roundTrip)
     {
         var ms = Math.Max(0, roundTrip.TotalMilliseconds);
-        _baselineMs = _baselineMs is not { } baseline || ms < baseline ? ms : baseline + ((ms - baseline) * BaselineRise);
-        var lag = ms - _baselineMs.Value;
+        _recent[_next] = ms;
+        _next = (_next + 1) % BaselineFrames;
+        _count = Math.Min(_count + 1, BaselineFrames);
+        var baseline = ms;
+        foreach (var recent in _recent.AsSpan(0, _count))
+            baseline = Math.Min(baseline, recent);
+        var lag = ms - baseline;
         LagMs += (lag - LagMs) * Smoothing;
     }
 
     /// <summary>Forgets what was measured (a new client).</summary>
     public void Reset()
     {
-        _baselineMs = null;
+        _count = _next = 0;
         LagMs = 0;
     }
 }

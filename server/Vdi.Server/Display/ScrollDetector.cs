@@ -1,4 +1,5 @@
 using System.IO.Hashing;
+using System.Runtime.InteropServices;
 using Vdi.Vmm.Devices.Gpu;
 
 namespace Vdi.Server.Display;
@@ -14,8 +15,9 @@ public readonly record struct ScrollCopy(int X, int Width, int SourceY, int Dest
 /// <summary>
 /// Finds a vertical scroll inside a damaged rectangle: a band of its new rows that equals the rows
 /// the client shows at another height of the same rectangle (a terminal moving up a line, a page
-/// scrolled by the wheel). Rows are matched by hash, the shift chosen by vote, and the band verified
-/// pixel for pixel, so a copy is never wrong. Buffers are reused between calls. Not thread-safe.
+/// scrolled by the wheel). Rows are hashed; windows of <see cref="Window"/> consecutive rows (single
+/// rows repeat too often in text: stems, rules, blank lines) vote for the shift; the band is then
+/// verified pixel for pixel, so a copy is never wrong. Buffers are reused between calls. Not thread-safe.
 /// </summary>
 public sealed class ScrollDetector
 {
@@ -25,11 +27,16 @@ public sealed class ScrollDetector
     /// <summary>The shortest band worth a copy, in rows.</summary>
     public const int MinRows = 16;
 
+    /// <summary>Rows hashed together to say where a band came from.</summary>
+    public const int Window = 8;
+
     private const int Ambiguous = -1;
 
     private readonly Dictionary<ulong, int> _shownRows = [];
     private ulong[] _shown = [];
     private ulong[] _next = [];
+    private ulong[] _shownWindows = [];
+    private ulong[] _nextWindows = [];
     private int[] _votes = [];
 
     /// <summary>
@@ -47,23 +54,31 @@ public sealed class ScrollDetector
         {
             _shown = new ulong[h];
             _next = new ulong[h];
+            _shownWindows = new ulong[h];
+            _nextWindows = new ulong[h];
             _votes = new int[2 * h];
         }
-        _shownRows.Clear();
         for (var i = 0; i < h; i++)
         {
             _shown[i] = XxHash3.HashToUInt64(shown.Row(rect.Y + i, rect.X, rect.Width));
             _next[i] = XxHash3.HashToUInt64(next.Row(rect.Y + i, rect.X, rect.Width));
-            // Rows that occur more than once (blank lines) cannot say where a row came from.
-            _shownRows[_shown[i]] = _shownRows.ContainsKey(_shown[i]) ? Ambiguous : i;
+        }
+        var windows = h - Window + 1;
+        _shownRows.Clear();
+        for (var i = 0; i < windows; i++)
+        {
+            _shownWindows[i] = XxHash3.HashToUInt64(MemoryMarshal.AsBytes(_shown.AsSpan(i, Window)));
+            _nextWindows[i] = XxHash3.HashToUInt64(MemoryMarshal.AsBytes(_next.AsSpan(i, Window)));
+            // Windows that occur more than once (blank space) cannot say where rows came from.
+            _shownRows[_shownWindows[i]] = _shownRows.ContainsKey(_shownWindows[i]) ? Ambiguous : i;
         }
 
-        // Each new row found once among the shown rows votes for its shift.
+        // Each new window found once among the shown windows votes for its shift.
         Array.Clear(_votes, 0, 2 * h);
         var best = 0;
-        for (var i = 0; i < h; i++)
+        for (var i = 0; i < windows; i++)
         {
-            if (_next[i] == _shown[i] || !_shownRows.TryGetValue(_next[i], out var from) || from == Ambiguous)
+            if (_nextWindows[i] == _shownWindows[i] || !_shownRows.TryGetValue(_nextWindows[i], out var from) || from == Ambiguous)
                 continue;
             var slot = from - i + h;
             if (++_votes[slot] > _votes[best])
