@@ -43,23 +43,27 @@ internal static class Pixels
         }
     }
 
-    /// <summary>Smooth diagonal colour bands that move with <paramref name="phase"/>: an animation or a video without noise.</summary>
+    /// <summary>
+    /// Smooth colour bands, each channel moving its own way with <paramref name="phase"/> (red
+    /// across, green down, blue diagonally): an animation or a video without noise, which no
+    /// shift of the previous frame reproduces.
+    /// </summary>
     public static void Bands(byte[] pixels, int stride, GpuRect area, int phase)
     {
-        Span<uint> palette = stackalloc uint[512];
-        for (var i = 0; i < palette.Length; i++)
-        {
-            var t = i * Math.PI * 2 / palette.Length;
-            var r = (uint)(128 + (100 * Math.Sin(t)));
-            var g = (uint)(128 + (100 * Math.Sin(t + 2.1)));
-            var b = (uint)(128 + (100 * Math.Sin(t + 4.2)));
-            palette[i] = 0xFF00_0000 | (r << 16) | (g << 8) | b;
-        }
+        Span<byte> wave = stackalloc byte[256];
+        for (var i = 0; i < wave.Length; i++)
+            wave[i] = (byte)(128 + (100 * Math.Sin(i * Math.PI * 2 / wave.Length)));
         for (var y = 0; y < area.Height; y++)
         {
-            var row = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, uint>(pixels.AsSpan(((area.Y + y) * stride) + (area.X * 4), area.Width * 4));
-            for (var x = 0; x < row.Length; x++)
-                row[x] = palette[((x + (y / 2) + (phase * 7)) >> 1) & 511];
+            var row = pixels.AsSpan(((area.Y + y) * stride) + (area.X * 4), area.Width * 4);
+            var g = wave[((y / 2) + (phase * 5)) & 255];
+            for (var x = 0; x < area.Width; x++)
+            {
+                row[(x * 4) + 0] = wave[((x + y) / 3 + (phase * 3)) & 255];
+                row[(x * 4) + 1] = g;
+                row[(x * 4) + 2] = wave[((x / 2) - (phase * 7)) & 255];
+                row[(x * 4) + 3] = 0xFF;
+            }
         }
     }
 

@@ -15,6 +15,9 @@ public sealed class TileEncoder
 {
     private const int ColorSamples = 1024;
 
+    [ThreadStatic]
+    private static SKPixmap? t_pixmap;
+
     private PixelBuffer? _scratch; // for Encode(snapshot): the snapshot as opaque BGRA
 
     public TileEncoder(TileEncoderOptions? options = null)
@@ -106,8 +109,10 @@ public sealed class TileEncoder
         if (rect.IsEmpty || !pixels.Bounds.Contains(rect))
             throw new ArgumentOutOfRangeException(nameof(rect), rect, $"not inside the {pixels.Width}x{pixels.Height} buffer");
         var info = new SKImageInfo(rect.Width, rect.Height, SKColorType.Bgra8888, SKAlphaType.Opaque);
-        // Skia reads the rectangle in place: the buffer is pinned, rows are Stride bytes apart.
-        using var pixmap = new SKPixmap(info, pixels.Address(rect.X, rect.Y), pixels.Stride);
+        // Skia reads the rectangle in place: the buffer is pinned, rows are Stride bytes apart. One
+        // pixmap per thread, re-pointed for each tile, instead of a native object and wrapper per tile.
+        var pixmap = t_pixmap ??= new SKPixmap();
+        pixmap.Reset(info, pixels.Address(rect.X, rect.Y), pixels.Stride);
         using var data = jpeg
             ? pixmap.Encode(new SKJpegEncoderOptions(quality, SKJpegEncoderDownsample.Downsample420, SKJpegEncoderAlphaOption.Ignore))
             : pixmap.Encode(new SKPngEncoderOptions(filters, level));
