@@ -24,10 +24,17 @@ internal sealed class PumpBenchmark
     private readonly TimeSpan _warmupTime;
     private readonly int _warmupFrames;
     private readonly FramePumpOptions _options;
+    private readonly TimeSpan _ackDelay;
+    private readonly string[] _scenes;
 
-    public PumpBenchmark(bool quick, bool parallel)
+    /// <param name="quick">A few frames per scene: a smoke run.</param>
+    /// <param name="parallel">Encode the tiles of large frames on all cores.</param>
+    /// <param name="ackDelay">How long the client takes to paint each frame before acknowledging it.</param>
+    /// <param name="scenes">Scene names to run; all when empty.</param>
+    public PumpBenchmark(bool quick, bool parallel, TimeSpan ackDelay, string[] scenes)
     {
         _options = new FramePumpOptions { ParallelEncoding = parallel };
+        (_ackDelay, _scenes) = (ackDelay, scenes);
         (_batches, _batchTime, _batchFrames, _warmupTime, _warmupFrames) = quick
             ? (3, TimeSpan.FromMilliseconds(60), 2, TimeSpan.Zero, 3)
             : (7, TimeSpan.FromMilliseconds(500), 5, TimeSpan.FromMilliseconds(600), 8);
@@ -36,13 +43,14 @@ internal sealed class PumpBenchmark
     public async Task RunAsync()
     {
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"pump: FramePump + TileEncoder on a {Scene.Width}x{Scene.Height} scanout, each frame serialized as SignalR MessagePack and acked at once{(_options.ParallelEncoding ? ", tiles of large frames encoded in parallel" : "")}"));
+            $"pump: FramePump + TileEncoder on a {Scene.Width}x{Scene.Height} scanout, each frame serialized as SignalR MessagePack and acked {(_ackDelay > TimeSpan.Zero ? $"{_ackDelay.TotalMilliseconds:F0} ms later (a slow client)" : "at once")}{(_options.ParallelEncoding ? ", tiles of large frames encoded in parallel" : "")}"));
         Console.WriteLine($"  {_batches} batches of >= {_batchTime.TotalMilliseconds:F0} ms per scenario; figures per frame, median / p95 over the batches (frame ms: over all frames)");
         Console.WriteLine("  CPU: the whole process (pump, encoder, serialization, GC) less the scene's painting; copy: a memcpy of the flushed pixels");
-        Console.WriteLine($"  {"scenario",-8} {"fps",7} {"frame ms",15} {"CPU ms/frame",15} {"KiB/frame",17} {"alloc KiB/frame",17} {"tiles",6} {"copy µs",8} {"CPU/copy",9}");
-        foreach (var scene in Scene.All())
+        Console.WriteLine($"  {"scenario",-8} {"fps",7} {"frame ms",15} {"CPU ms/frame",15} {"KiB/frame",17} {"alloc KiB/frame",17} {"tiles",6} {"copy µs",8} {"CPU/copy",9} {"jpeg q",6}");
+        var scenes = Scene.All().Where(s => _scenes.Length == 0 || _scenes.Contains(s.Name)).ToArray();
+        foreach (var scene in scenes)
             await RunSceneAsync(scene).ConfigureAwait(false);
-        foreach (var scene in Scene.All())
+        foreach (var scene in scenes)
             Console.WriteLine($"  {scene.Name,-8} {scene.Description}");
     }
 
@@ -50,7 +58,7 @@ internal sealed class PumpBenchmark
     {
         var screen = new BenchScanout(Scene.Width, Scene.Height);
         scene.Setup(screen.Pixels);
-        using var client = new AckingClient();
+        using var client = new AckingClient(_ackDelay);
         var pump = new FramePump(screen, client.Send, _options);
         client.Pump = pump;
         try
@@ -95,8 +103,9 @@ internal sealed class PumpBenchmark
                 tiles.Add(tileCount / (double)frames);
             }
             var copy = MemcpyMs(damagePixels * 4);
+            var quality = pump.JpegQuality;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  {scene.Name,-8} {Stats.Median(fps),7:F1} {Pair(latencies, "F2"),15} {Pair(cpu, "F2"),15} {Pair(bytes, "F1"),17} {Pair(alloc, "F1"),17} {Stats.Median(tiles),6:F0} {copy * 1000,8:F1} {Stats.Median(cpu) / Math.Max(copy, 1e-4),8:F0}x"));
+                $"  {scene.Name,-8} {Stats.Median(fps),7:F1} {Pair(latencies, "F2"),15} {Pair(cpu, "F2"),15} {Pair(bytes, "F1"),17} {Pair(alloc, "F1"),17} {Stats.Median(tiles),6:F0} {copy * 1000,8:F1} {Stats.Median(cpu) / Math.Max(copy, 1e-4),8:F0}x {quality,5}"));
         }
         finally
         {
@@ -134,6 +143,9 @@ internal sealed class PumpBenchmark
         private readonly MessagePackHubProtocol _protocol = new(Options.Create(new MessagePackHubProtocolOptions()));
         private readonly ArrayBufferWriter<byte> _wire = new(1 << 20);
         private readonly SemaphoreSlim _sent = new(0);
+        private readonly TimeSpan _ackDelay;
+
+        public AckingClient(TimeSpan ackDelay) => _ackDelay = ackDelay;
 
         public FramePump? Pump { get; set; }
 
@@ -146,9 +158,21 @@ internal sealed class PumpBenchmark
             _wire.ResetWrittenCount();
             _protocol.WriteMessage(new InvocationMessage(nameof(IDesktopHubClient.FrameUpdate), [frame]), _wire);
             (LastBytes, LastTiles) = (_wire.WrittenCount, frame.Tiles.Length);
+            if (_ackDelay > TimeSpan.Zero)
+            {
+                _ = AckLaterAsync(frame.FrameId);
+                return ValueTask.CompletedTask;
+            }
             Pump!.Acknowledge(frame.FrameId);
             _sent.Release();
             return ValueTask.CompletedTask;
+        }
+
+        private async Task AckLaterAsync(long frameId)
+        {
+            await Task.Delay(_ackDelay).ConfigureAwait(false);
+            Pump!.Acknowledge(frameId);
+            _sent.Release();
         }
 
         public void Dispose() => _sent.Dispose();

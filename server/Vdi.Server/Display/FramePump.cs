@@ -41,6 +41,7 @@ public sealed class FramePump : IAsyncDisposable
     private bool _fullPending = true; // the client has no picture yet
     private long _inFlight; // frame id awaiting its ack, 0 when none
     private long _sentAt; // timestamp of the frame in flight
+    private long _sentBytes; // its encoded bytes
     private readonly AdaptiveJpegQuality _quality = new();
     private long _lastFrameId;
     private int _flushesPending;
@@ -109,7 +110,7 @@ public sealed class FramePump : IAsyncDisposable
             if (_inFlight == 0 || frameId < _inFlight || frameId > _lastFrameId)
                 return false;
             _inFlight = 0;
-            _quality.Observe(Stopwatch.GetElapsedTime(_sentAt));
+            _quality.Observe(Stopwatch.GetElapsedTime(_sentAt), _sentBytes);
         }
         Signal();
         return true;
@@ -262,8 +263,10 @@ public sealed class FramePump : IAsyncDisposable
             }
             id = ++_lastFrameId;
             _inFlight = id;
-            _sentAt = Stopwatch.GetTimestamp();
+            var before = _counters.BytesSent;
             _counters = _counters.AddFrame(tiles, flushes, lossless);
+            _sentBytes = _counters.BytesSent - before;
+            _sentAt = Stopwatch.GetTimestamp();
         }
         if (_sentMode != mode)
         {

@@ -85,15 +85,14 @@ internal sealed class ClientCanvas
 
     private static uint[] Decode(Tile t)
     {
-        using var bitmap = SKBitmap.Decode(t.Data);
-        Assert.NotNull(bitmap);
-        Assert.Equal((t.Width, t.Height), (bitmap.Width, bitmap.Height));
-        var pixels = new uint[t.Width * t.Height];
-        for (var y = 0; y < t.Height; y++)
-        {
-            for (var x = 0; x < t.Width; x++)
-                pixels[(y * t.Width) + x] = (uint)bitmap.GetPixel(x, y) & 0xFF_FFFF;
-        }
+        using var decoded = SKBitmap.Decode(t.Data);
+        Assert.NotNull(decoded);
+        Assert.Equal((t.Width, t.Height), (decoded.Width, decoded.Height));
+        using var bitmap = new SKBitmap(new SKImageInfo(t.Width, t.Height, SKColorType.Bgra8888, SKAlphaType.Opaque));
+        Assert.True(decoded.CopyTo(bitmap, SKColorType.Bgra8888));
+        var pixels = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, uint>(bitmap.GetPixelSpan()).ToArray();
+        for (var i = 0; i < pixels.Length; i++)
+            pixels[i] &= 0xFF_FFFF; // BGRA in memory: 0xAARRGGBB as a little-endian word
         return pixels;
     }
 

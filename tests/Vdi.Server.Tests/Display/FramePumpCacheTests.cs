@@ -89,26 +89,40 @@ public sealed class FramePumpCacheTests
         var (screen, client, pump) = await StartAsync(512, 256, FakeScanout.Pattern);
         await using var _ = pump;
         var video = new GpuRect(0, 0, 256, 256);
-        var sizes = new List<int>();
-
-        for (var i = 0; i < 8; i++)
+        var frame = 0;
+        var high = AdaptiveJpegQuality.Highest - AdaptiveJpegQuality.Step;
+        // Plays video frames, each acknowledged paintMs after it arrived, at least `frames` of them
+        // and then until `done` holds (at most 40); returns the JPEG bytes of the last frame.
+        async Task<int> PlayAsync(int frames, int paintMs, Func<bool> done)
         {
-            screen.PaintAndFlush(video, FakeScanout.Noise(i));
-            var frame = await client.NextAsync();
-            await Task.Delay(120); // a slow client: painting takes 120 ms
-            pump.Acknowledge(frame.FrameId);
-            if (frame.Tiles[0].Encoding == TileEncodings.Jpeg)
-                sizes.Add(frame.Tiles.Sum(t => t.Data.Length));
+            var bytes = 0;
+            for (var i = 0; i < 40 && (i < frames || !done()); i++, frame++)
+            {
+                screen.PaintAndFlush(video, FakeScanout.Noise(frame));
+                var update = await client.NextUnpaintedAsync();
+                await Task.Delay(paintMs);
+                pump.Acknowledge(update.FrameId);
+                bytes = update.Tiles.Sum(t => t.Data.Length);
+            }
+            return bytes;
         }
-        var lagging = pump.JpegQuality;
-        for (var i = 0; i < 12; i++)
+        for (var i = 0; i < 3; i++) // small frames (a caret blinking) tell the network's latency
         {
-            screen.PaintAndFlush(video, FakeScanout.Noise(i));
-            pump.Acknowledge((await client.NextAsync()).FrameId);
+            screen.PaintAndFlush(new GpuRect(300, 10, 2, 16), (_, _) => (uint)(i % 2 * 0xFF_FFFF));
+            pump.Acknowledge((await client.NextUnpaintedAsync()).FrameId);
         }
 
-        Assert.InRange(lagging, AdaptiveJpegQuality.Lowest, 50);
-        Assert.True(sizes[^1] < sizes[0] * 0.8, $"JPEG bytes per frame: {string.Join(", ", sizes)}");
-        Assert.InRange(pump.JpegQuality, AdaptiveJpegQuality.Highest - AdaptiveJpegQuality.Step, AdaptiveJpegQuality.Highest);
+        // A prompt client (start-up pauses settle within a few frames), then one that takes 120 ms
+        // to paint each frame, then a prompt one again.
+        var prompt = await PlayAsync(5, 0, () => pump.JpegQuality >= high);
+        var promptQuality = pump.JpegQuality;
+        var lagging = await PlayAsync(6, 120, () => true);
+        var laggingQuality = pump.JpegQuality;
+        await PlayAsync(1, 0, () => pump.JpegQuality >= high);
+
+        Assert.InRange(promptQuality, high, AdaptiveJpegQuality.Highest);
+        Assert.InRange(laggingQuality, AdaptiveJpegQuality.Lowest, 50);
+        Assert.True(lagging < prompt * 0.7, $"JPEG bytes per frame: {prompt} at q{promptQuality}, {lagging} at q{laggingQuality}");
+        Assert.InRange(pump.JpegQuality, high, AdaptiveJpegQuality.Highest);
     }
 }

@@ -22,10 +22,13 @@ internal sealed class FrameSink
 
     public async Task<FrameUpdate> NextAsync()
     {
-        var frame = await _frames.Reader.ReadAsync().AsTask().WaitAsync(s_timeout);
+        var frame = await NextUnpaintedAsync();
         Canvas.Apply(frame);
         return frame;
     }
+
+    /// <summary>The next frame without painting it (a client that takes no time, for timing tests); the canvas falls behind.</summary>
+    public async Task<FrameUpdate> NextUnpaintedAsync() => await _frames.Reader.ReadAsync().AsTask().WaitAsync(s_timeout);
 
     /// <summary>Asserts the frame has no lossy tile and, applied, left the canvas showing <paramref name="pixel"/> wherever it painted.</summary>
     public void AssertPainted(FrameUpdate frame, Func<int, int, uint> pixel)
