@@ -37,6 +37,7 @@ public sealed class FrameComposer
     private GpuRect[] _diff = [];
     private bool[] _dirty = [];
     private bool[] _jpeg = [];
+    private sbyte[] _blockText = []; // per block of 4x4 cells this frame: 0 not looked at, 1 text-like, -1 not
     private readonly Action<int> _encodeOne;
     private int _quality;
 
@@ -66,6 +67,7 @@ public sealed class FrameComposer
         _diff = new GpuRect[Screen.Cells];
         _dirty = new bool[Screen.Cells];
         _jpeg = new bool[Screen.Cells];
+        _blockText = new sbyte[BlocksAcross(Screen) * ((Screen.Rows + MaxMergedCells - 1) / MaxMergedCells)];
     }
 
     /// <summary>
@@ -85,6 +87,7 @@ public sealed class FrameComposer
         _quality = jpegQuality;
         Array.Clear(_dirty);
         Array.Clear(_jpeg);
+        Array.Clear(_blockText);
 
         if (lossless)
         {
@@ -130,7 +133,7 @@ public sealed class FrameComposer
             var rect = screen.CellRect(cell);
             var diff = _diff[cell];
             if (!lossless && changedArea >= options.JpegMinArea && _encoder.History.FastShare(rect) >= options.JpegMinFastShare
-                && !_encoder.IsTextLike(screen.Next, rect))
+                && !IsTextLikeBlock(screen, cell))
             {
                 _jpeg[cell] = true;
                 screen.Sent(cell, lossy: true);
@@ -171,6 +174,25 @@ public sealed class FrameComposer
         }
     }
 
+    /// <summary>
+    /// Whether the block of 4x4 cells (a JPEG tile's extent) holding <paramref name="cell"/> looks like
+    /// text. Judged per block, not per cell: a 64x64 piece of a smooth gradient has few colours too.
+    /// </summary>
+    private bool IsTextLikeBlock(ClientScreen screen, int cell)
+    {
+        var (row, column) = Math.DivRem(cell, screen.Columns);
+        var block = ((row / MaxMergedCells) * BlocksAcross(screen)) + (column / MaxMergedCells);
+        if (_blockText[block] == 0)
+        {
+            var size = MaxMergedCells * ClientScreen.CellSize;
+            var area = new GpuRect(column / MaxMergedCells * size, row / MaxMergedCells * size, size, size).Intersect(new GpuRect(0, 0, screen.Width, screen.Height));
+            _blockText[block] = _encoder.IsTextLike(screen.Next, area) ? (sbyte)1 : (sbyte)-1;
+        }
+        return _blockText[block] > 0;
+    }
+
+    private static int BlocksAcross(ClientScreen screen) => (screen.Columns + MaxMergedCells - 1) / MaxMergedCells;
+
     private void MarkDirty(ClientScreen screen, GpuRect rect)
     {
         var r = rect.Intersect(new GpuRect(0, 0, screen.Width, screen.Height));
@@ -181,7 +203,7 @@ public sealed class FrameComposer
             Array.Fill(_dirty, true, (row * screen.Columns) + c0, c1 - c0 + 1);
     }
 
-    /// <summary>JPEG cells, merged per block of 4x4 cells into runs across and then down.</summary>
+    /// <summary>JPEG cells, merged per block of 4x4 cells into runs across and then down, each run the bounds of what changed in its cells.</summary>
     private void AddJpegTiles(ClientScreen screen)
     {
         for (var by = 0; by < screen.Rows; by += MaxMergedCells)
@@ -200,9 +222,10 @@ public sealed class FrameComposer
                         var start = c;
                         while (c + 1 < columnEnd && _jpeg[(row * screen.Columns) + c + 1])
                             c++;
-                        var first = screen.CellRect((row * screen.Columns) + start);
-                        var last = screen.CellRect((row * screen.Columns) + c);
-                        var run = new GpuRect(first.X, first.Y, last.X + last.Width - first.X, first.Height);
+                        // Only what changed: the cells' unchanged rows (static text above a video) cost JPEG dearly.
+                        var run = _diff[(row * screen.Columns) + start];
+                        for (var k = start + 1; k <= c; k++)
+                            run = DamageRegion.Union(run, _diff[(row * screen.Columns) + k]);
                         if (!open.IsEmpty && open.X == run.X && open.Width == run.Width && open.Y + open.Height == run.Y)
                         {
                             open = open with { Height = open.Height + run.Height };
