@@ -3,6 +3,10 @@
 // input events (DOM code/key, pointer in device pixels of the canvas, the measured display) through
 // a DotNetObjectReference. Pointer moves are coalesced to one per animation frame.
 
+// The tile cache is a module of its own, loaded with this module's version (its query string), so a
+// browser never pairs this viewer with a cached older cache.
+const { TileCache } = await import(`./tile-cache.js${new URL(import.meta.url).search}`);
+
 // Pixels per line / page when a wheel reports lines (Firefox) or pages instead of pixels.
 const WHEEL_LINE_PX = 40;
 
@@ -353,50 +357,5 @@ class Viewer {
     #sendPointer(x, y, buttons, wheel) {
         this.lastSentButtons = buttons;
         this.dotnet.invokeMethodAsync("OnPointer", x, y, buttons, wheel).catch(() => { });
-    }
-}
-
-/**
- * The tile cache: slots the server fills (a png tile with a slot) and paints from (a cache tile).
- * The server picks every slot number and does all the evicting, so this only stores and paints;
- * the images live in one atlas canvas, slot n at column n % 32, row n / 32.
- */
-class TileCache {
-    static SLOTS = 1024;
-    static SIZE = 64;
-    static COLUMNS = 32;
-
-    constructor() {
-        this.atlas = null;
-        this.filled = new Uint8Array(TileCache.SLOTS);
-    }
-
-    keep(slot, bitmap) {
-        if (slot >= TileCache.SLOTS || bitmap.width > TileCache.SIZE || bitmap.height > TileCache.SIZE) return;
-        if (this.atlas === null) {
-            const size = TileCache.SIZE * TileCache.COLUMNS;
-            this.atlas = typeof OffscreenCanvas === "function" ? new OffscreenCanvas(size, size) : Object.assign(document.createElement("canvas"), { width: size, height: size });
-            this.atlasCtx = this.atlas.getContext("2d", { alpha: false });
-            this.atlasCtx.imageSmoothingEnabled = false;
-        }
-        const [ax, ay] = TileCache.#origin(slot);
-        this.atlasCtx.drawImage(bitmap, ax, ay);
-        this.filled[slot] = 1;
-    }
-
-    forget(slot) {
-        if (slot < TileCache.SLOTS) this.filled[slot] = 0;
-    }
-
-    /** Paints slot's image (w x h of it) at (x, y); false when the slot holds nothing. */
-    paint(slot, ctx, x, y, w, h) {
-        if (!(slot >= 0 && slot < TileCache.SLOTS && this.filled[slot])) return false;
-        const [ax, ay] = TileCache.#origin(slot);
-        ctx.drawImage(this.atlas, ax, ay, w, h, x, y, w, h);
-        return true;
-    }
-
-    static #origin(slot) {
-        return [(slot % TileCache.COLUMNS) * TileCache.SIZE, Math.floor(slot / TileCache.COLUMNS) * TileCache.SIZE];
     }
 }
