@@ -10,7 +10,7 @@ namespace Vdi.Server.Display;
 /// <list type="number">
 /// <item>a vertical scroll inside a damaged rectangle becomes a <c>copy</c> of the client's own pixels;</item>
 /// <item>a cell (64x64, aligned) whose pixels equal what the client shows is not sent at all;</item>
-/// <item>a cell whose pixels the client holds in its tile cache is a <c>cache</c> reference;</item>
+/// <item>a cell whose pixels the client holds in its tile cache is a <c>cache</c> reference (motion included);</item>
 /// <item>fast-changing, photo-like cells are JPEG at the current quality, merged into larger tiles;</item>
 /// <item>everything else is PNG — a whole changed cell is kept in a cache slot, a partly changed
 /// one is sent as the bounding box of its changed pixels.</item>
@@ -132,30 +132,28 @@ public sealed class FrameComposer
                 continue;
             var rect = screen.CellRect(cell);
             var diff = _diff[cell];
-            if (!lossless && changedArea >= options.JpegMinArea && _encoder.History.FastShare(rect) >= options.JpegMinFastShare
+            var hash = Hash(screen.Next, rect);
+            if (_cache.TryUse(hash, out var slot))
+            {
+                // Exact and a few bytes, even amid motion (a looping animation comes back to its frames).
+                _ops.Add(new Op(rect, TileEncodings.Cache, slot, 0));
+                screen.Sent(cell, lossy: false);
+            }
+            else if (!lossless && changedArea >= options.JpegMinArea && _encoder.History.FastShare(rect) >= options.JpegMinFastShare
                 && !IsTextLikeBlock(screen, cell))
             {
                 _jpeg[cell] = true;
                 screen.Sent(cell, lossy: true);
             }
+            else if (diff == rect)
+            {
+                Encode(new Op(rect, TileEncodings.Png, _cache.Add(hash), 0));
+                screen.Sent(cell, lossy: false);
+            }
             else
             {
-                var hash = Hash(screen.Next, rect);
-                if (_cache.TryUse(hash, out var slot))
-                {
-                    _ops.Add(new Op(rect, TileEncodings.Cache, slot, 0));
-                    screen.Sent(cell, lossy: false);
-                }
-                else if (diff == rect)
-                {
-                    Encode(new Op(rect, TileEncodings.Png, _cache.Add(hash), 0));
-                    screen.Sent(cell, lossy: false);
-                }
-                else
-                {
-                    Encode(new Op(diff, TileEncodings.Png, TileCache.NoSlot, 0));
-                    screen.Sent(cell, lossy: null); // the rest of the cell stays as the client had it
-                }
+                Encode(new Op(diff, TileEncodings.Png, TileCache.NoSlot, 0));
+                screen.Sent(cell, lossy: null); // the rest of the cell stays as the client had it
             }
             screen.Shown.CopyFrom(screen.Next, rect);
         }

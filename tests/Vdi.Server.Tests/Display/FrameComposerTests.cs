@@ -147,6 +147,27 @@ public sealed class FrameComposerTests
     }
 
     [Fact]
+    public void A_looping_animation_comes_back_from_the_cache_exactly_even_while_it_is_fast()
+    {
+        var rig = Started(512, 256);
+        var video = new GpuRect(0, 0, 256, 256);
+        for (var i = 0; i < 4; i++) // the first loop: PNG while the history fills, then JPEG
+        {
+            rig.Paint(video, FakeScanout.Noise(i % 2 == 0 ? 1 : 2));
+            rig.Frame(video);
+        }
+        rig.Paint(video, FakeScanout.Noise(7)); // a frame outside the loop is JPEG: fast and photo-like
+        Assert.Single(rig.Frame(video), t => t.Encoding == TileEncodings.Jpeg);
+
+        rig.Paint(video, FakeScanout.Noise(1)); // back to a frame the client keeps: sent as PNG into slots early on
+        var again = rig.Frame(video);
+
+        Assert.Equal(16, again.Count);
+        Assert.All(again, t => Assert.Equal(TileEncodings.Cache, t.Encoding));
+        rig.AssertClientShowsTheScreen();
+    }
+
+    [Fact]
     public void Text_stays_lossless_even_when_it_changes_every_frame()
     {
         var rig = Started(512, 256);
