@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Vdi.Protocol;
 using Vdi.Vmm.Devices.Gpu;
@@ -11,9 +12,11 @@ namespace Vdi.Server.Display;
 /// </summary>
 /// <remarks>
 /// The source's events only record damage and wake a worker; capture and encoding run on the
-/// worker, never on the vCPU thread. The first frame, the first after a mode change and the one
-/// after <see cref="RequestFullFrame"/> cover the whole screen. Nothing is sent while the display
-/// is idle.
+/// worker, never on the vCPU thread: the damaged rows are copied into a buffer kept per mode, and
+/// a <see cref="FrameComposer"/> turns them into copies, cache references and PNG/JPEG tiles. The
+/// first frame, the first after a mode change and the one after <see cref="RequestFullFrame"/>
+/// cover the whole screen. Nothing is sent while the display is idle or a flush changed nothing.
+/// JPEG quality follows the acknowledgements' lag (<see cref="AdaptiveJpegQuality"/>).
 /// </remarks>
 public sealed class FramePump : IAsyncDisposable
 {
@@ -23,9 +26,9 @@ public sealed class FramePump : IAsyncDisposable
     private readonly IScanoutSource _source;
     private readonly Func<FrameUpdate, ValueTask> _send;
     private readonly FramePumpOptions _options;
-    private readonly TileEncoder _encoder;
+    private readonly FrameComposer _composer; // worker only
+    private readonly List<Tile> _tiles = []; // worker only, reused
     private readonly DamageRegion _damage;
-    private readonly DamageRegion _lossy; // areas last sent as JPEG, awaiting a lossless refresh; worker only
     private readonly WakeSignal _wake = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly ILogger _log;
@@ -37,6 +40,9 @@ public sealed class FramePump : IAsyncDisposable
     private long _modeEpoch; // bumped on every size change: frames captured across one are dropped
     private bool _fullPending = true; // the client has no picture yet
     private long _inFlight; // frame id awaiting its ack, 0 when none
+    private long _sentAt; // timestamp of the frame in flight
+    private long _sentBytes; // its encoded bytes
+    private readonly AdaptiveJpegQuality _quality = new();
     private long _lastFrameId;
     private int _flushesPending;
     private bool _stopped;
@@ -53,9 +59,8 @@ public sealed class FramePump : IAsyncDisposable
         _source = source;
         _send = send;
         _options = options ?? new FramePumpOptions();
-        _encoder = new TileEncoder(_options.Encoder);
+        _composer = new FrameComposer(new TileEncoder(_options.Encoder)) { Parallel = _options.ParallelEncoding };
         _damage = new DamageRegion(_options.MaxDamageRectangles, _options.Encoder.CellSize);
-        _lossy = new DamageRegion(_options.MaxDamageRectangles, _options.Encoder.CellSize);
         _log = log ?? NullLogger.Instance;
         source.ScanoutChanged += OnScanoutChanged;
         source.Flushed += OnFlushed;
@@ -87,6 +92,16 @@ public sealed class FramePump : IAsyncDisposable
         }
     }
 
+    /// <summary>The JPEG quality the next fast-changing tiles get, from the client's lag.</summary>
+    public int JpegQuality
+    {
+        get
+        {
+            lock (_gate)
+                return _quality.Quality;
+        }
+    }
+
     /// <summary>The client painted every frame up to <paramref name="frameId"/>; false for an id not in flight.</summary>
     public bool Acknowledge(long frameId)
     {
@@ -95,6 +110,7 @@ public sealed class FramePump : IAsyncDisposable
             if (_inFlight == 0 || frameId < _inFlight || frameId > _lastFrameId)
                 return false;
             _inFlight = 0;
+            _quality.Observe(Stopwatch.GetElapsedTime(_sentAt), _sentBytes);
         }
         Signal();
         return true;
@@ -167,7 +183,7 @@ public sealed class FramePump : IAsyncDisposable
         try
         {
             WakeReason wake;
-            while ((wake = await _wake.WaitAsync(_lossy.IsEmpty ? null : _options.LosslessRefreshDelay, token).ConfigureAwait(false)) != WakeReason.Closed)
+            while ((wake = await _wake.WaitAsync(_composer.Screen is { HasLossy: true } ? _options.LosslessRefreshDelay : null, token).ConfigureAwait(false)) != WakeReason.Closed)
             {
                 while (await PumpOnceAsync(refresh: wake == WakeReason.Timeout).ConfigureAwait(false))
                     wake = WakeReason.Signal; // a refresh is one frame, not a loop
@@ -182,47 +198,49 @@ public sealed class FramePump : IAsyncDisposable
     private async ValueTask<bool> PumpOnceAsync(bool refresh)
     {
         (int Width, int Height) mode;
-        GpuRect[] changed, rects;
+        GpuRect[] rects;
         long epoch;
-        int flushes;
-        var lossless = false;
+        int flushes, quality;
+        bool full = false, lossless = false;
+        var lossy = _composer.Screen is { HasLossy: true };
         lock (_gate)
         {
             if (_stopped || _inFlight != 0 || _mode is not { } m)
                 return false;
-            (mode, epoch) = (m, _modeEpoch);
-            changed = Clip(_damage.Take(), m);
+            (mode, epoch, quality) = (m, _modeEpoch, _quality.Quality);
+            var changed = Clip(_damage.Take(), m);
             if (_fullPending)
-            {
-                rects = [new GpuRect(0, 0, m.Width, m.Height)];
-                _lossy.Clear();
-            }
+                (rects, full) = ([new GpuRect(0, 0, m.Width, m.Height)], true);
             else if (changed.Length > 0)
-            {
                 rects = changed;
-            }
-            else if (refresh && !_lossy.IsEmpty)
-            {
-                (rects, lossless) = (Clip(_lossy.Take(), m), true);
-            }
+            else if (refresh && lossy)
+                (rects, lossless) = ([], true);
             else
-            {
                 return false;
-            }
             _fullPending = false;
             (flushes, _flushesPending) = (_flushesPending, 0);
         }
 
-        var tiles = new List<Tile>();
+        var tiles = _tiles;
+        tiles.Clear();
         try
         {
-            _encoder.BeginFrame(mode.Width, mode.Height, changed);
+            if (_composer.Screen is not { } screen || screen.Width != mode.Width || screen.Height != mode.Height)
+            {
+                _composer.Reset(mode.Width, mode.Height);
+                screen = _composer.Screen!;
+            }
+            else if (full)
+            {
+                screen.Forget();
+            }
             foreach (var rect in rects)
             {
-                if (_source.Capture(rect) is not { } shot || shot.Width != rect.Width || shot.Height != rect.Height)
+                if (!_source.TryCapture(rect, screen.Next.Pixels, screen.Next.Stride, out var format))
                     return Abandon(epoch);
-                _encoder.Encode(rect, shot, tiles, lossless);
+                screen.Next.ToOpaqueBgra(rect, format);
             }
+            _composer.Compose(rects, lossless, quality, tiles);
         }
         catch (Exception e)
         {
@@ -238,19 +256,22 @@ public sealed class FramePump : IAsyncDisposable
                 return false;
             if (_modeEpoch != epoch)
                 return true; // the size changed under the capture: the new size's full frame goes instead
+            if (tiles.Count == 0)
+            {
+                _counters = _counters.AddUnchanged(flushes);
+                return false; // flushed, but nothing the client shows changed
+            }
             id = ++_lastFrameId;
             _inFlight = id;
+            var before = _counters.BytesSent;
             _counters = _counters.AddFrame(tiles, flushes, lossless);
+            _sentBytes = _counters.BytesSent - before;
+            _sentAt = Stopwatch.GetTimestamp();
         }
         if (_sentMode != mode)
         {
             DisplayLog.ModeChanged(_log, mode.Width, mode.Height);
             _sentMode = mode;
-        }
-        foreach (var tile in tiles)
-        {
-            if (tile.Encoding == TileEncodings.Jpeg)
-                _lossy.Add(new GpuRect(tile.X, tile.Y, tile.Width, tile.Height));
         }
         try
         {
@@ -286,6 +307,13 @@ public sealed class FramePump : IAsyncDisposable
     private static GpuRect[] Clip(GpuRect[] rects, (int Width, int Height) mode)
     {
         var screen = new GpuRect(0, 0, mode.Width, mode.Height);
-        return [.. rects.Select(r => r.Intersect(screen)).Where(r => !r.IsEmpty)];
+        var clipped = 0;
+        for (var i = 0; i < rects.Length; i++)
+        {
+            var r = rects[i].Intersect(screen);
+            if (!r.IsEmpty)
+                rects[clipped++] = r;
+        }
+        return clipped == rects.Length ? rects : rects[..clipped];
     }
 }

@@ -9,23 +9,41 @@ namespace Vdi.Server.Display;
 /// <param name="JpegTiles">Tiles sent as JPEG.</param>
 /// <param name="FramesCoalesced">Flushes folded into a frame with others instead of getting their own.</param>
 /// <param name="LosslessRefreshes">Frames that only re-sent settled JPEG areas as PNG.</param>
-public readonly record struct FramePumpCounters(long FramesSent, long BytesSent, long PngTiles, long JpegTiles, long FramesCoalesced, long LosslessRefreshes)
+/// <param name="CacheTiles">Tiles sent as a reference to the client's tile cache instead of an image.</param>
+/// <param name="CopyTiles">Scrolls sent as a copy of the client's own pixels.</param>
+/// <param name="UnchangedFlushes">Flushes that changed nothing the client shows, so sent nothing.</param>
+public readonly record struct FramePumpCounters(
+    long FramesSent, long BytesSent, long PngTiles, long JpegTiles, long FramesCoalesced, long LosslessRefreshes,
+    long CacheTiles = 0, long CopyTiles = 0, long UnchangedFlushes = 0)
 {
     /// <summary>These counters plus one frame of <paramref name="tiles"/> that carried <paramref name="flushes"/> flushes.</summary>
     internal FramePumpCounters AddFrame(IReadOnlyList<Tile> tiles, int flushes, bool lossless)
     {
-        long bytes = 0, jpeg = 0;
+        long bytes = 0, png = 0, jpeg = 0, cache = 0, copy = 0;
         foreach (var tile in tiles)
         {
             bytes += tile.Data.Length;
-            jpeg += tile.Encoding == TileEncodings.Jpeg ? 1 : 0;
+            switch (tile.Encoding)
+            {
+                case TileEncodings.Png: png++; break;
+                case TileEncodings.Jpeg: jpeg++; break;
+                case TileEncodings.Cache: cache++; break;
+                default: copy++; break;
+            }
         }
-        return new FramePumpCounters(
-            FramesSent + 1,
-            BytesSent + bytes,
-            PngTiles + tiles.Count - jpeg,
-            JpegTiles + jpeg,
-            FramesCoalesced + Math.Max(0, flushes - 1),
-            LosslessRefreshes + (lossless ? 1 : 0));
+        return this with
+        {
+            FramesSent = FramesSent + 1,
+            BytesSent = BytesSent + bytes,
+            PngTiles = PngTiles + png,
+            JpegTiles = JpegTiles + jpeg,
+            CacheTiles = CacheTiles + cache,
+            CopyTiles = CopyTiles + copy,
+            FramesCoalesced = FramesCoalesced + Math.Max(0, flushes - 1),
+            LosslessRefreshes = LosslessRefreshes + (lossless ? 1 : 0),
+        };
     }
+
+    /// <summary>These counters plus <paramref name="flushes"/> flushes that changed nothing.</summary>
+    internal FramePumpCounters AddUnchanged(int flushes) => this with { UnchangedFlushes = UnchangedFlushes + flushes };
 }

@@ -14,4 +14,11 @@ public sealed record FramePumpOptions
     /// PNG so a settled screen is pixel-exact. Null turns the refresh off.
     /// </summary>
     public TimeSpan? LosslessRefreshDelay { get; init; } = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>
+    /// Encode a frame's tiles on several cores when it holds enough pixels (<see cref="FrameComposer.ParallelMinPixels"/>).
+    /// Off by default: on two shared cores, where other viewers' pumps and the guest's vCPUs want
+    /// the other core too, the pump benchmark measured no gain (see README); turn on for hosts with idle cores.
+    /// </summary>
+    public bool ParallelEncoding { get; init; }
 }

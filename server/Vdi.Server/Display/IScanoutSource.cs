@@ -25,4 +25,20 @@ public interface IScanoutSource
     /// or null when there is no scanout.
     /// </summary>
     ScanoutSnapshot? Capture(GpuRect region);
+
+    /// <summary>
+    /// Copies <paramref name="region"/> (which must lie inside the scanout) into <paramref name="destination"/>,
+    /// a buffer of rows <paramref name="stride"/> bytes apart, at the region's own position; false when there
+    /// is no scanout or the region does not fit it. Copies only the region's rows, with no allocation.
+    /// </summary>
+    bool TryCapture(GpuRect region, Span<byte> destination, int stride, out GpuFormat format)
+    {
+        format = default;
+        if (Capture(region) is not { } shot || shot.Width != region.Width || shot.Height != region.Height)
+            return false;
+        for (var row = 0; row < region.Height; row++)
+            shot.Pixels.AsSpan(row * region.Width * 4, region.Width * 4).CopyTo(destination[(((region.Y + row) * stride) + (region.X * 4))..]);
+        format = shot.Format;
+        return true;
+    }
 }

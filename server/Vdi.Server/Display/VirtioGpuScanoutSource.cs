@@ -60,6 +60,9 @@ public sealed class VirtioGpuScanoutSource : IScanoutSource, IDisposable
 
     public ScanoutSnapshot? Capture(GpuRect region) => _gpu.Capture(region);
 
+    public bool TryCapture(GpuRect region, Span<byte> destination, int stride, out GpuFormat format) =>
+        _gpu.Capture(region, destination, stride, out format);
+
     public void Dispose() => _gpu.ScanoutChanged -= OnScanoutChanged;
 
     private void OnScanoutChanged(ScanoutChange change)

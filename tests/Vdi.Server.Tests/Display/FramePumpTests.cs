@@ -35,7 +35,7 @@ public sealed class FramePumpTests
 
         Assert.Equal((1L, 320, 200), (frame.FrameId, frame.Width, frame.Height));
         FrameSink.AssertCoversExactly(frame, new GpuRect(0, 0, 320, 200));
-        FrameSink.AssertShows(frame, FakeScanout.Pattern);
+        client.AssertPainted(frame, FakeScanout.Pattern);
     }
 
     [Fact]
@@ -48,7 +48,7 @@ public sealed class FramePumpTests
         var frame = await client.NextAsync();
 
         FrameSink.AssertCoversExactly(frame, new GpuRect(0, 0, 320, 200));
-        FrameSink.AssertShows(frame, (x, y) => x is >= 5 and < 15 && y is >= 5 and < 15 ? 0xFF_0000u : FakeScanout.Pattern(x, y));
+        client.AssertPainted(frame, (x, y) => x is >= 5 and < 15 && y is >= 5 and < 15 ? 0xFF_0000u : FakeScanout.Pattern(x, y));
     }
 
     [Fact]
@@ -61,15 +61,15 @@ public sealed class FramePumpTests
         screen.PaintAndFlush(new GpuRect(10, 20, 30, 40), (_, _) => 0x12_3456);
         var small = await client.NextAsync();
         FrameSink.AssertCoversExactly(small, new GpuRect(10, 20, 30, 40));
-        FrameSink.AssertShows(small, (_, _) => 0x12_3456);
+        client.AssertPainted(small, (_, _) => 0x12_3456);
         pump.Acknowledge(small.FrameId);
 
         var wide = new GpuRect(200, 100, 400, 300); // crosses tile boundaries
-        screen.PaintAndFlush(wide, FakeScanout.Pattern);
+        screen.PaintAndFlush(wide, FakeScanout.Noise(1));
         var large = await client.NextAsync();
         Assert.True(large.Tiles.Length > 1);
         FrameSink.AssertCoversExactly(large, wide);
-        FrameSink.AssertShows(large, FakeScanout.Pattern);
+        client.AssertPainted(large, FakeScanout.Noise(1));
     }
 
     [Fact]
@@ -89,7 +89,7 @@ public sealed class FramePumpTests
         var next = await client.NextAsync();
         Assert.Equal(first.FrameId + 1, next.FrameId);
         FrameSink.AssertCoversExactly(next, area);
-        FrameSink.AssertShows(next, (_, _) => 0x0000_B000);
+        client.AssertPainted(next, (_, _) => 0x0000_B000);
         await client.AssertNoneAsync();
         Assert.Equal(2, pump.Counters.FramesSent);
         Assert.Equal(1, pump.Counters.FramesCoalesced);
@@ -127,7 +127,7 @@ public sealed class FramePumpTests
         var next = await client.NextAsync();
         Assert.Equal((400, 300), (next.Width, next.Height));
         FrameSink.AssertCoversExactly(next, new GpuRect(0, 0, 400, 300));
-        FrameSink.AssertShows(next, FakeScanout.Pattern);
+        client.AssertPainted(next, FakeScanout.Pattern);
         await client.AssertNoneAsync();
     }
 
@@ -231,7 +231,7 @@ public sealed class FramePumpTests
         var c = pump.Counters;
         Assert.Equal(2, c.FramesSent);
         Assert.Equal(first.Tiles.Concat(second.Tiles).Sum(t => (long)t.Data.Length), c.BytesSent);
-        Assert.Equal(first.Tiles.Length + second.Tiles.Length, c.PngTiles + c.JpegTiles);
+        Assert.Equal(first.Tiles.Length + second.Tiles.Length, c.PngTiles + c.JpegTiles + c.CacheTiles + c.CopyTiles);
         Assert.Equal(0, c.FramesCoalesced);
     }
 }

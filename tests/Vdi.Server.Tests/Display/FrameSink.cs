@@ -5,7 +5,7 @@ using Vdi.Vmm.Devices.Gpu;
 
 namespace Vdi.Server.Tests.Display;
 
-/// <summary>The client end of a frame pump: collects frames and checks what they paint.</summary>
+/// <summary>The client end of a frame pump: collects frames, applies each to a <see cref="ClientCanvas"/> as it is read, and checks what they paint.</summary>
 internal sealed class FrameSink
 {
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(2);
@@ -17,7 +17,26 @@ internal sealed class FrameSink
         return ValueTask.CompletedTask;
     }
 
-    public async Task<FrameUpdate> NextAsync() => await _frames.Reader.ReadAsync().AsTask().WaitAsync(s_timeout);
+    /// <summary>The client's picture after every frame read so far.</summary>
+    public ClientCanvas Canvas { get; } = new();
+
+    public async Task<FrameUpdate> NextAsync()
+    {
+        var frame = await NextUnpaintedAsync();
+        Canvas.Apply(frame);
+        return frame;
+    }
+
+    /// <summary>The next frame without painting it (a client that takes no time, for timing tests); the canvas falls behind.</summary>
+    public async Task<FrameUpdate> NextUnpaintedAsync() => await _frames.Reader.ReadAsync().AsTask().WaitAsync(s_timeout);
+
+    /// <summary>Asserts the frame has no lossy tile and, applied, left the canvas showing <paramref name="pixel"/> wherever it painted.</summary>
+    public void AssertPainted(FrameUpdate frame, Func<int, int, uint> pixel)
+    {
+        Assert.DoesNotContain(frame.Tiles, t => t.Encoding == TileEncodings.Jpeg);
+        foreach (var t in frame.Tiles)
+            Canvas.AssertShows(pixel, new GpuRect(t.X, t.Y, t.Width, t.Height));
+    }
 
     /// <summary>Asserts no frame arrives within <paramref name="milliseconds"/>.</summary>
     public async Task AssertNoneAsync(int milliseconds = 100)
@@ -48,7 +67,7 @@ internal sealed class FrameSink
         }
     }
 
-    /// <summary>Decodes every tile and checks it shows <paramref name="pixel"/> (0x00RRGGBB) exactly.</summary>
+    /// <summary>Decodes every tile (all PNG, as the encoder alone makes them) and checks it shows <paramref name="pixel"/> (0x00RRGGBB) exactly.</summary>
     public static void AssertShows(FrameUpdate frame, Func<int, int, uint> pixel)
     {
         foreach (var t in frame.Tiles)

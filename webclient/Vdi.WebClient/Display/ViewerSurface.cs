@@ -47,23 +47,23 @@ public sealed class ViewerSurface : IAsyncDisposable
 
     public ValueTask SetModeAsync(int width, int height) => _viewer.InvokeVoidAsync("setMode", width, height);
 
-    /// <summary>Paints every tile; completes once they are on the canvas. Returns how many tiles failed to decode.</summary>
-    public ValueTask<int> DrawFrameAsync(FrameUpdate frame)
+    /// <summary>
+    /// Applies every tile in order; completes once they are on the canvas. Returns how many tiles
+    /// were invalid (<see cref="FrameValidator"/>: skipped without reaching the canvas) or failed to decode.
+    /// </summary>
+    public async ValueTask<int> DrawFrameAsync(FrameUpdate frame)
     {
         ArgumentNullException.ThrowIfNull(frame);
-        var tiles = frame.Tiles ?? [];
-        var xs = new int[tiles.Length];
-        var ys = new int[tiles.Length];
-        var encodings = new string[tiles.Length];
-        var data = new byte[tiles.Length][];
-        for (var i = 0; i < tiles.Length; i++)
-        {
-            xs[i] = tiles[i].X;
-            ys[i] = tiles[i].Y;
-            encodings[i] = tiles[i].Encoding;
-            data[i] = tiles[i].Data ?? [];
-        }
-        return _viewer.InvokeAsync<int>("drawFrame", frame.Width, frame.Height, xs, ys, encodings, data);
+        var all = frame.Tiles ?? [];
+        var tiles = all.Where(t => FrameValidator.Validate(t, frame.Width, frame.Height) is null).ToArray();
+        var invalid = all.Length - tiles.Length;
+        var failed = await _viewer.InvokeAsync<int>("drawFrame", frame.Width, frame.Height,
+            tiles.Select(t => t.X).ToArray(), tiles.Select(t => t.Y).ToArray(),
+            tiles.Select(t => t.Width).ToArray(), tiles.Select(t => t.Height).ToArray(),
+            tiles.Select(t => t.Encoding).ToArray(), tiles.Select(t => t.Slot).ToArray(),
+            tiles.Select(t => t.SourceX).ToArray(), tiles.Select(t => t.SourceY).ToArray(),
+            tiles.Select(t => t.Data ?? []).ToArray()).ConfigureAwait(false);
+        return invalid + failed;
     }
 
     public ValueTask SetCursorAsync(CursorUpdate cursor)

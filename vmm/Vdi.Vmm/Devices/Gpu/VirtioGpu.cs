@@ -163,6 +163,32 @@ public sealed partial class VirtioGpu : IVirtioDevice
         }
     }
 
+    /// <summary>
+    /// Copies <paramref name="region"/> of the visible scanout into <paramref name="destination"/> (rows
+    /// <paramref name="stride"/> bytes apart, the region at its own position): only the region's rows, no
+    /// allocation, so the gate is held for the copy alone. False when there is no scanout or the region
+    /// is not inside it (the scanout changed size).
+    /// </summary>
+    public bool Capture(GpuRect region, Span<byte> destination, int stride, out GpuFormat format)
+    {
+        format = default;
+        if (region.IsEmpty || region.X < 0 || region.Y < 0 || stride < (long)(region.X + region.Width) * 4
+            || (long)(region.Y + region.Height - 1) * stride + ((long)(region.X + region.Width) * 4) > destination.Length)
+            throw new ArgumentOutOfRangeException(nameof(region), region, "the region does not fit the destination");
+        lock (Gate)
+        {
+            if (_scanout is not { } resource || !new GpuRect(0, 0, _scanoutRect.Width, _scanoutRect.Height).Contains(region))
+                return false;
+            for (var row = 0; row < region.Height; row++)
+            {
+                var source = (((_scanoutRect.Y + region.Y + row) * resource.Width) + _scanoutRect.X + region.X) * 4;
+                resource.Pixels.AsSpan(source, region.Width * 4).CopyTo(destination[(((region.Y + row) * stride) + (region.X * 4))..]);
+            }
+            format = resource.Format;
+            return true;
+        }
+    }
+
     public void Attach(VirtioHost host) => _host = host;
 
     public void ReadConfig(int offset, Span<byte> data)

@@ -3,6 +3,10 @@
 // input events (DOM code/key, pointer in device pixels of the canvas, the measured display) through
 // a DotNetObjectReference. Pointer moves are coalesced to one per animation frame.
 
+// The tile cache is a module of its own, loaded with this module's version (its query string), so a
+// browser never pairs this viewer with a cached older cache.
+const { TileCache } = await import(`./tile-cache.js${new URL(import.meta.url).search}`);
+
 // Pixels per line / page when a wheel reports lines (Firefox) or pages instead of pixels.
 const WHEEL_LINE_PX = 40;
 
@@ -39,6 +43,7 @@ class Viewer {
         this.pointerCss = null;                // last local pointer position, CSS px in the canvas
         this.disposed = false;
         this.displayCheckScheduled = false;
+        this.tiles = new TileCache();          // images the server asked us to keep, by slot
 
         this.#observeDisplay();
         this.#captureInput();
@@ -65,28 +70,52 @@ class Viewer {
     }
 
     /**
-     * Decodes every tile of a frame in parallel, then paints them in order; resolves once painted,
-     * so .NET acknowledges only painted frames. Tiles that fail to decode are skipped and counted.
+     * Applies a frame's operations in order (the order matters: copies read the picture as the
+     * operations before them left it, cache slots are filled and reused in sequence). Images are
+     * decoded in parallel first; resolves once everything is painted, so .NET acknowledges only
+     * painted frames. Operations that fail are skipped and counted.
+     *   png, jpeg: draw the image at (x, y); a png with slot >= 0 is also kept in that cache slot
+     *   cache:     draw the image kept in the slot, w x h, at (x, y)
+     *   copy:      copy w x h of this canvas from (sx, sy) to (x, y)
      */
-    async drawFrame(width, height, xs, ys, encodings, data) {
+    async drawFrame(width, height, xs, ys, ws, hs, encodings, slots, sxs, sys, data) {
         const decoded = await Promise.all(data.map((bytes, i) =>
-            createImageBitmap(new Blob([bytes], { type: encodings[i] === "jpeg" ? "image/jpeg" : "image/png" }),
-                { premultiplyAlpha: "none", colorSpaceConversion: "none" })
-                .catch(() => null)));
+            encodings[i] === "png" || encodings[i] === "jpeg"
+                ? createImageBitmap(new Blob([bytes], { type: encodings[i] === "jpeg" ? "image/jpeg" : "image/png" }),
+                    { premultiplyAlpha: "none", colorSpaceConversion: "none" }).catch(() => null)
+                : null));
         if (this.disposed) {
             decoded.forEach(b => b?.close());
             return 0;
         }
         this.setMode(width, height);
         let failed = 0;
-        for (let i = 0; i < decoded.length; i++) {
-            const bitmap = decoded[i];
-            if (bitmap === null) {
-                failed++;
-                continue;
+        for (let i = 0; i < encodings.length; i++) {
+            const [x, y, w, h, slot] = [xs[i], ys[i], ws[i], hs[i], slots[i]];
+            switch (encodings[i]) {
+                case "png":
+                case "jpeg": {
+                    const bitmap = decoded[i];
+                    if (bitmap === null) {
+                        failed++;
+                        if (slot >= 0) this.tiles.forget(slot);
+                        break;
+                    }
+                    this.ctx.drawImage(bitmap, x, y);
+                    if (slot >= 0) this.tiles.keep(slot, bitmap);
+                    bitmap.close();
+                    break;
+                }
+                case "cache":
+                    if (!this.tiles.paint(slot, this.ctx, x, y, w, h)) failed++;
+                    break;
+                case "copy":
+                    // Drawing a canvas onto itself copies the source first, so overlapping is fine.
+                    this.ctx.drawImage(this.canvas, sxs[i], sys[i], w, h, x, y, w, h);
+                    break;
+                default:
+                    failed++;
             }
-            this.ctx.drawImage(bitmap, xs[i], ys[i]);
-            bitmap.close();
         }
         return failed;
     }
