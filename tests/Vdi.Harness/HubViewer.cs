@@ -14,8 +14,9 @@ internal readonly record struct FrameRecord(long FrameId, int Width, int Height,
 
 /// <summary>
 /// A viewer on the official .NET SignalR client (MessagePack over WebSockets on loopback), like the web client: it
-/// paints each frame (decodes every tile with SkiaSharp onto its own framebuffer) before acknowledging it, or — for
-/// the scale runs — acknowledges on arrival without decoding. Wire bytes are the MessagePack invocation's exact size.
+/// paints each frame (applies every operation in order with SkiaSharp — decodes images, keeps and paints tile-cache
+/// slots, copies within its own picture) before acknowledging it, or — for the scale runs — acknowledges on arrival
+/// without painting. Wire bytes are the MessagePack invocation's exact size.
 /// </summary>
 internal sealed class HubViewer : IAsyncDisposable
 {
@@ -26,6 +27,7 @@ internal sealed class HubViewer : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly List<FrameRecord> _frames = [];
     private readonly List<(Func<FrameRecord, bool> Match, TaskCompletionSource<FrameRecord> Done)> _waiters = [];
+    private readonly SKBitmap?[] _slots = new SKBitmap?[TileCache.Slots];
     private SKBitmap? _framebuffer;
     private long _paintTicks;
 
@@ -96,6 +98,8 @@ internal sealed class HubViewer : IAsyncDisposable
     {
         await _connection.DisposeAsync();
         _framebuffer?.Dispose();
+        foreach (var slot in _slots)
+            slot?.Dispose();
     }
 
     private async Task OnFrameAsync(FrameUpdate frame)
@@ -137,8 +141,34 @@ internal sealed class HubViewer : IAsyncDisposable
         using var canvas = new SKCanvas(_framebuffer);
         foreach (var tile in frame.Tiles)
         {
-            using var image = SKBitmap.Decode(tile.Data) ?? throw new InvalidOperationException($"tile {tile.Encoding} at {tile.X},{tile.Y} does not decode");
-            canvas.DrawBitmap(image, tile.X, tile.Y);
+            switch (tile.Encoding)
+            {
+                case TileEncodings.Copy:
+                    using (var area = new SKBitmap(tile.Width, tile.Height, SKColorType.Bgra8888, SKAlphaType.Opaque))
+                    {
+                        _framebuffer.ExtractSubset(area, SKRectI.Create(tile.SourceX, tile.SourceY, tile.Width, tile.Height));
+                        using var copy = area.Copy();
+                        canvas.DrawBitmap(copy, tile.X, tile.Y);
+                    }
+                    break;
+                case TileEncodings.Cache:
+                    var kept = _slots[tile.Slot] ?? throw new InvalidOperationException($"slot {tile.Slot} was never filled");
+                    canvas.DrawBitmap(kept, SKRect.Create(tile.Width, tile.Height), SKRect.Create(tile.X, tile.Y, tile.Width, tile.Height));
+                    break;
+                default:
+                    var image = SKBitmap.Decode(tile.Data) ?? throw new InvalidOperationException($"tile {tile.Encoding} at {tile.X},{tile.Y} does not decode");
+                    canvas.DrawBitmap(image, tile.X, tile.Y);
+                    if (tile.Slot != TileCache.NoSlot)
+                    {
+                        _slots[tile.Slot]?.Dispose();
+                        _slots[tile.Slot] = image;
+                    }
+                    else
+                    {
+                        image.Dispose();
+                    }
+                    break;
+            }
         }
     }
 

@@ -12,7 +12,7 @@ namespace Vdi.EndToEnd.Tests.Pages;
 /// <see cref="FrameComposer"/> — PNG tiles filling cache slots, cache references, a scroll copy,
 /// JPEG — are handed to the real viewer.js in Chromium, and its canvas must show the screen.
 /// </summary>
-public sealed class ViewerPaintingTests(SiteWithoutKvm site) : IClassFixture<SiteWithoutKvm>
+public sealed class ViewerPaintingTests(SiteWithFailedDesktop site) : IClassFixture<SiteWithFailedDesktop>
 {
     private const int Width = 320, Height = 192;
 

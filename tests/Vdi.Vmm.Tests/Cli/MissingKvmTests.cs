@@ -5,12 +5,14 @@ namespace Vdi.Vmm.Tests.Cli;
 public sealed class MissingKvmTests
 {
     [Fact]
-    public async Task Runner_without_the_kvm_device_prints_one_line_naming_it_and_exits_2()
+    public async Task Runner_asked_for_kvm_without_the_device_prints_one_line_naming_it_and_exits_2()
     {
         var cli = Path.Combine(AppContext.BaseDirectory, "vdi-vmm.dll");
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         info.ArgumentList.Add(cli);
         info.ArgumentList.Add("run");
+        info.ArgumentList.Add("--engine");
+        info.ArgumentList.Add("kvm");
         info.ArgumentList.Add("--vcpus");
         info.ArgumentList.Add("4");
         info.Environment["VDI_KVM_DEVICE"] = "/nonexistent/kvm";
@@ -24,6 +26,26 @@ public sealed class MissingKvmTests
         var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("vdi-vmm: cannot open /nonexistent/kvm: No such file or directory;", line, StringComparison.Ordinal);
         Assert.Contains("kvm_intel or kvm_amd", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Runner_without_the_kvm_device_runs_the_guest_on_the_software_engine_and_says_so()
+    {
+        var cli = Path.Combine(AppContext.BaseDirectory, "vdi-vmm.dll");
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(cli);
+        info.ArgumentList.Add("run");
+        info.ArgumentList.Add("--power-off-when-idle");
+        info.Environment["VDI_KVM_DEVICE"] = "/nonexistent/kvm";
+        using var process = Process.Start(info)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(0, process.ExitCode);
+        Assert.Contains("power off", stdout, StringComparison.Ordinal);
+        var line = Assert.Single((await stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("vdi-vmm: running on the software engine (no usable KVM: cannot open /nonexistent/kvm", line, StringComparison.Ordinal);
     }
 
     [Theory]
