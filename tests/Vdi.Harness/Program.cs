@@ -5,8 +5,9 @@ using Vdi.Harness;
 // through Playwright), the built-in desktop and its workload mode. Prints median and p95 of every figure.
 //   dotnet run -c Release --project tests/Vdi.Harness [-- --quick] [-- --only resize,motion,bytes,scale,browser]
 var quick = args.Contains("--quick");
-var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault()?.Split(',') ?? [];
-var unknown = args.Where(a => a is not ("--quick" or "--only") && !only.Contains(a)).ToList();
+var onlyArgument = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
+var only = onlyArgument?.Split(',') ?? [];
+var unknown = args.Where(a => a is not ("--quick" or "--only") && a != onlyArgument).ToList();
 if (unknown.Count > 0)
 {
     Console.Error.WriteLine($"vdi-harness: unknown argument '{unknown[0]}'; usage: [--quick] [--only resize,motion,bytes,scale,browser]");

@@ -10,7 +10,8 @@ namespace Vdi.Vmm.Guest.Desktop;
 /// <see cref="PortMap.HostRequestMotionOff"/>, so a benchmark sees the same load every run. While it is on, the LAPIC
 /// timer ticks at 60 Hz (<see cref="DesktopInterruptEmitter.MotionTimerPeriod"/>) and every tick draws a frame —
 /// horizontal bands of <see cref="BandRows"/> pixel rows, one <c>rep stosd</c> per row, moving up
-/// <see cref="Speed"/> rows a frame, so every pixel of the panel changes every frame — and transfers and flushes only the
+/// <see cref="Speed"/> rows a frame with colours that change every frame (<see cref="ColourStep"/>), so every pixel of the panel
+/// changes and no frame repeats or shifts an earlier one — and transfers and flushes only the
 /// panel; the clock redraws on every <see cref="TicksPerClock"/>th tick. Switching off restores the one-second timer
 /// and repaints the whole screen. A new mode keeps the mode on: the panel is recomputed from the mode each frame.
 /// </summary>
@@ -23,8 +24,15 @@ internal sealed class MotionEmitter
     /// <summary>Pattern rows the bands move per frame: one band, so each pixel's band number grows by one a frame.</summary>
     public const int Speed = BandRows;
 
-    /// <summary>Colour of band n = (n · ColourStep) mod 2^24: odd, so consecutive bands always differ.</summary>
+    /// <summary>
+    /// Colour of band n in frame f = ((n · ColourStep) xor (f · FrameStep)) mod 2^24: within a frame consecutive bands
+    /// differ (ColourStep is odd and xor with one value is a bijection); across frames the xor changes every band, so a
+    /// frame is neither a shifted copy of the last one nor made of cells seen before — the encoder sees full motion.
+    /// </summary>
     public const uint ColourStep = 0x0011_0905;
+
+    /// <summary>Per-frame xor of the band colours (see <see cref="ColourStep"/>).</summary>
+    public const uint FrameStep = 0x0035_7B3D;
 
     public const int TicksPerClock = 60;
 
@@ -93,13 +101,16 @@ internal sealed class MotionEmitter
         EmitPaintScreen();
     }
 
-    /// <summary><c>motion_draw(edi = frame)</c>: fills the panel with that frame's bands. Clobbers rax, rcx, rdx, rsi, rdi, r9–r11.</summary>
+    /// <summary><c>motion_draw(edi = frame)</c>: fills the panel with that frame's bands. Clobbers rax, rcx, rdx, rsi, rdi, r9–r11 (keeps r8).</summary>
     private void EmitDraw()
     {
         var a = _g.Asm;
         var row = a.CreateLabel("motion_draw_row");
         var done = a.CreateLabel("motion_draw_done");
         _g.Bind(ref _draw);
+        a.push(r8);
+        a.mov(r8d, edi);
+        a.imul(r8d, r8d, unchecked((int)FrameStep)); // this frame's xor
         a.mov(edx, edi);
         a.imul(edx, edx, Speed);                // pattern row of the panel's first row
         a.mov(r9d, __dword_ptr[_state.Width]);
@@ -118,6 +129,7 @@ internal sealed class MotionEmitter
         a.mov(eax, edx);
         a.shr(eax, BandShift);
         a.imul(eax, eax, unchecked((int)ColourStep));
+        a.xor(eax, r8d);
         a.and(eax, 0x00FF_FFFF);
         a.mov(rdi, r11);
         a.mov(ecx, r9d);
@@ -127,6 +139,7 @@ internal sealed class MotionEmitter
         a.dec(r10d);
         a.jnz(row);
         a.Label(ref done);
+        a.pop(r8);
         a.ret();
     }
 
