@@ -1,28 +1,17 @@
 using System.Diagnostics;
 using System.Globalization;
+using Vdi.Benchmarks;
 
 namespace Vdi.Harness;
 
 /// <summary>One printed figure: a name, its median and p95 (or one value), the unit, the goal and the anchor it is compared with.</summary>
 internal sealed record Figure(string Name, double Median, double? P95, string Unit, string Goal = "", string Anchor = "");
 
-/// <summary>Medians, percentiles and the table the harness prints.</summary>
+/// <summary>Figures from samples (medians and percentiles are the benchmarks' <see cref="Stats"/>) and the table the harness prints.</summary>
 internal static class Figures
 {
-    public static double Median(IReadOnlyCollection<double> samples) => Percentile(samples, 0.5);
-
-    /// <summary>Nearest-rank percentile; NaN when there are no samples.</summary>
-    public static double Percentile(IReadOnlyCollection<double> samples, double p)
-    {
-        if (samples.Count == 0)
-            return double.NaN;
-        var sorted = samples.Order().ToArray();
-        var rank = (int)Math.Ceiling(p * sorted.Length) - 1;
-        return sorted[Math.Clamp(rank, 0, sorted.Length - 1)];
-    }
-
     public static Figure Of(string name, IReadOnlyCollection<double> samples, string unit, string goal = "", string anchor = "") =>
-        new(name, Median(samples), Percentile(samples, 0.95), unit, goal, anchor);
+        new(name, Stats.Median(samples), Stats.Percentile(samples, 0.95), unit, goal, anchor);
 
     public static double Milliseconds(long from, long to) => Stopwatch.GetElapsedTime(from, to).TotalMilliseconds;
 
@@ -50,7 +39,7 @@ internal sealed class CpuMeter
     public CpuMeter(IReadOnlyList<Vmm.Machine.Machine> machines)
     {
         _machines = machines;
-        _process = ProcessCpu();
+        _process = Stats.ProcessCpu();
         _vcpus = VcpuCpu(machines);
     }
 
@@ -58,13 +47,7 @@ internal sealed class CpuMeter
     public (TimeSpan Wall, TimeSpan Host, TimeSpan Guest) Read()
     {
         var guest = VcpuCpu(_machines) - _vcpus;
-        return (Stopwatch.GetElapsedTime(_started), ProcessCpu() - _process - guest, guest);
-    }
-
-    private static TimeSpan ProcessCpu()
-    {
-        using var process = Process.GetCurrentProcess();
-        return process.TotalProcessorTime;
+        return (Stopwatch.GetElapsedTime(_started), Stats.ProcessCpu() - _process - guest, guest);
     }
 
     private static TimeSpan VcpuCpu(IReadOnlyList<Vmm.Machine.Machine> machines) =>

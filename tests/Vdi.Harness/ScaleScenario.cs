@@ -80,7 +80,7 @@ internal static class ScaleScenario
 
     /// <summary>Median frame rate, with the slowest viewer's in the p95 column (the tail that matters here).</summary>
     private static Figure Slowest(string name, List<double> fps) =>
-        new($"{name} (p95 column: slowest)", Figures.Median(fps), fps.Min(), "fps", "60 fps");
+        new($"{name} (p95 column: slowest)", Benchmarks.Stats.Median(fps), fps.Min(), "fps", "60 fps");
 
     /// <summary>Motion on every machine; frames per second of each viewer and the whole process's CPU in cores.</summary>
     private static async Task<(List<double> Fps, double Cores)> MeasureMotionAsync(Scenario s, List<HubViewer> viewers, List<Vmm.Machine.Machine> machines)

@@ -3,7 +3,8 @@ namespace Vdi.Vmm.Vcpu;
 /// <summary>
 /// One vCPU's thread as a <see cref="Machine.Machine"/> drives it, whichever engine runs the guest: start it, kick it
 /// out of guest code (to the pause rendezvous), ask it to stop, wait for it. Implemented by <see cref="VcpuThread"/>
-/// (KVM) and <see cref="Execution.Software.SoftVcpuThread"/> (the software engine).
+/// (KVM) and <see cref="Execution.Software.SoftVcpuThread"/> (the software engine), both on the shared life cycle of
+/// <see cref="VcpuThreadBase"/>.
 /// </summary>
 internal interface IVcpuRunner : IDisposable
 {

@@ -11,64 +11,32 @@ public sealed record VcpuStop(int VcpuId, ExitAction Action, string? Reason, Vcp
 /// rendezvous, and stops when asked or when the guest can't continue. Other threads only set
 /// flags and <see cref="Kick"/> it; everything else happens on this thread.
 /// </summary>
-internal sealed class VcpuThread : IVcpuRunner, IVcpuRegisterAccess
+internal sealed class VcpuThread : VcpuThreadBase, IVcpuRegisterAccess
 {
     private const int EINTR = 4, EAGAIN = 11;
 
     private readonly KvmVcpu _vcpu;
     private readonly ExitDispatcher _dispatcher;
-    private readonly PauseRendezvous _pause;
-    private readonly Action<VcpuStop> _stopped;
-    private readonly Thread _thread;
-    private readonly ManualResetEventSlim _ready = new();
-    private volatile bool _stopRequested;
-    private volatile int _nativeThreadId;
-    private int _state = (int)VcpuState.Created;
+    private long _exits;
 
     public VcpuThread(KvmVcpu vcpu, ExitDispatcher dispatcher, PauseRendezvous pause, Action<VcpuStop> stopped)
+        : base(vcpu.Id, $"vcpu{vcpu.Id}", pause, stopped)
     {
         _vcpu = vcpu;
         _dispatcher = dispatcher;
-        _pause = pause;
-        _stopped = stopped;
-        _thread = new Thread(Run) { IsBackground = true, Name = $"vcpu{vcpu.Id}" };
     }
-
-    public int Id => _vcpu.Id;
-
-    public VcpuState State => (VcpuState)Volatile.Read(ref _state);
 
     /// <summary>Guest entries (KVM_RUN calls that returned an exit), for statistics and benchmarks.</summary>
-    public long Exits { get; private set; }
-
-    public void Start()
-    {
-        _pause.Join();
-        _thread.Start();
-        _ready.Wait();
-    }
-
-    /// <summary>Asks the thread to leave the guest and finish; returns at once.</summary>
-    public void RequestStop()
-    {
-        _stopRequested = true;
-        Kick();
-    }
+    public override long Exits => _exits;
 
     /// <summary>Forces the vCPU out of <c>KVM_RUN</c>: <c>immediate_exit</c> covers the window before entry, the signal the time inside.</summary>
-    public void Kick()
+    public override void Kick()
     {
         _vcpu.ImmediateExit = true;
-        var tid = _nativeThreadId;
+        var tid = NativeThreadId;
         if (tid != 0)
             _ = ThreadSignals.Kick(tid);
     }
-
-    /// <summary>Waits for the thread to finish; a thread that was never started has nothing to wait for.</summary>
-    public bool Join(TimeSpan timeout) => (_thread.ThreadState & ThreadState.Unstarted) != 0 || _thread.Join(timeout);
-
-    /// <summary>CPU time the vCPU thread has used so far (guest and VMM), or null once it has finished.</summary>
-    public TimeSpan? CpuTime => _nativeThreadId is var tid and not 0 ? ThreadCpuTime.Read(tid) : null;
 
     public VcpuRegisters GetRegisters()
     {
@@ -78,49 +46,25 @@ internal sealed class VcpuThread : IVcpuRunner, IVcpuRegisterAccess
 
     public void SetRegisters(in VcpuRegisters registers) => _vcpu.SetRegs(registers.ToKvm());
 
-    private void Run()
+    protected override void PrepareThread()
     {
-        VcpuStop? stop = null;
-        try
-        {
-            if (ThreadSignals.BlockKickInCurrentThread() != 0)
-                throw new KvmException("pthread_sigmask", LibcCalls.Errno);
-            _vcpu.SetSignalMask(ThreadSignals.KernelMaskForRun());
-            _nativeThreadId = LibcCalls.GetThreadId();
-            Volatile.Write(ref _state, (int)VcpuState.Running);
-            _ready.Set();
-            stop = Loop();
-        }
-        catch (KvmException e)
-        {
-            stop = new VcpuStop(Id, ExitAction.Crash, e.Message, null, null);
-        }
-#pragma warning disable CA1031 // Whatever goes wrong on a vCPU thread stops that machine, never the process.
-        catch (Exception e)
-#pragma warning restore CA1031
-        {
-            stop = new VcpuStop(Id, ExitAction.Crash, $"VMM fault on vcpu {Id}: {e.GetType().Name}: {e.Message}", null, null);
-        }
-        finally
-        {
-            _ready.Set();
-            _nativeThreadId = 0;
-            Volatile.Write(ref _state, (int)VcpuState.Stopped);
-            _pause.Leave();
-            _stopped(stop ?? new VcpuStop(Id, ExitAction.Continue, "stopped by the host", null, null));
-        }
+        if (ThreadSignals.BlockKickInCurrentThread() != 0)
+            throw new KvmException("pthread_sigmask", LibcCalls.Errno);
+        _vcpu.SetSignalMask(ThreadSignals.KernelMaskForRun());
     }
 
-    private VcpuStop? Loop()
+    protected override VcpuStop Fault(Exception exception) => exception is KvmException
+        ? new VcpuStop(Id, ExitAction.Crash, exception.Message, null, null)
+        : new VcpuStop(Id, ExitAction.Crash, DescribeFault(exception), null, null);
+
+    protected override VcpuStop? RunGuest()
     {
         while (true)
         {
-            if (_stopRequested)
+            if (StopRequested)
                 return null;
-            _pause.Checkpoint(
-                () => Volatile.Write(ref _state, (int)VcpuState.Paused),
-                () => Volatile.Write(ref _state, (int)VcpuState.Running));
-            if (_stopRequested)
+            Checkpoint();
+            if (StopRequested)
                 return null;
 
             var err = _vcpu.Run();
@@ -133,7 +77,7 @@ internal sealed class VcpuThread : IVcpuRunner, IVcpuRegisterAccess
             if (err != 0)
                 return Crash($"KVM_RUN failed: {LibcCalls.Describe(err)} (errno {err})");
 
-            Exits++;
+            _exits++;
             var result = _dispatcher.Dispatch(_vcpu.Exit, Id, this);
             switch (result.Action)
             {
@@ -148,10 +92,10 @@ internal sealed class VcpuThread : IVcpuRunner, IVcpuRegisterAccess
     }
 
     /// <summary>Releases the vCPU; only after the thread has finished (or never started).</summary>
-    public void Dispose()
+    public override void Dispose()
     {
         _vcpu.Dispose();
-        _ready.Dispose();
+        base.Dispose();
     }
 
     private VcpuStop Crash(string reason)

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Vdi.Vmm.Interop;
 using Vdi.Vmm.Vcpu;
 
 namespace Vdi.Vmm.Execution.Software;
@@ -10,60 +9,32 @@ namespace Vdi.Vmm.Execution.Software;
 /// interrupt is posted, the timer's deadline passes, or it is kicked — so an idle desktop costs no CPU. Anything the
 /// engine does not model, and any fault inside the VMM while running this vCPU, stops this machine with a report.
 /// </summary>
-internal sealed class SoftVcpuThread : IVcpuRunner
+internal sealed class SoftVcpuThread : VcpuThreadBase
 {
     /// <summary>Instructions between checks of the timer and the pause/stop flags (well under a millisecond).</summary>
     private const int Slice = 4096;
 
     private readonly SoftCpu _cpu;
-    private readonly PauseRendezvous _pause;
-    private readonly Action<VcpuStop> _stopped;
-    private readonly Thread _thread;
-    private readonly ManualResetEventSlim _ready = new();
     private readonly AutoResetEvent _wake = new(false);
-    private volatile bool _stopRequested;
     private volatile bool _kicked;
     private volatile bool _tripleFaulted;
-    private volatile int _nativeThreadId;
-    private int _state = (int)VcpuState.Created;
 
     public SoftVcpuThread(SoftCpu cpu, PauseRendezvous pause, Action<VcpuStop> stopped)
+        : base(cpu.Index, $"vcpu{cpu.Index}-soft", pause, stopped)
     {
         _cpu = cpu;
-        _pause = pause;
-        _stopped = stopped;
         _cpu.InterruptPosted += Wake;
-        _thread = new Thread(Run) { IsBackground = true, Name = $"vcpu{cpu.Index}-soft" };
     }
 
-    public int Id => _cpu.Index;
-
-    public VcpuState State => (VcpuState)Volatile.Read(ref _state);
-
-    public long Exits => _cpu.DeviceAccesses;
+    public override long Exits => _cpu.DeviceAccesses;
 
     /// <summary>Instructions this vCPU has run.</summary>
     public long InstructionsRetired => _cpu.InstructionsRetired;
 
-    public TimeSpan? CpuTime => _nativeThreadId is var tid and not 0 ? ThreadCpuTime.Read(tid) : null;
-
-    public void Start()
-    {
-        _pause.Join();
-        _thread.Start();
-        _ready.Wait();
-    }
-
-    public void Kick()
+    public override void Kick()
     {
         _kicked = true;
         Wake();
-    }
-
-    public void RequestStop()
-    {
-        _stopRequested = true;
-        Kick();
     }
 
     /// <summary>The vCPU's bus saw it triple-fault: it stops with a crash at the end of the current instruction.</summary>
@@ -73,13 +44,11 @@ internal sealed class SoftVcpuThread : IVcpuRunner
         _kicked = true;
     }
 
-    public bool Join(TimeSpan timeout) => (_thread.ThreadState & System.Threading.ThreadState.Unstarted) != 0 || _thread.Join(timeout);
-
-    public void Dispose()
+    public override void Dispose()
     {
         _cpu.InterruptPosted -= Wake;
-        _ready.Dispose();
         _wake.Dispose();
+        base.Dispose();
     }
 
     private void Wake()
@@ -94,47 +63,19 @@ internal sealed class SoftVcpuThread : IVcpuRunner
         }
     }
 
-    private void Run()
-    {
-        VcpuStop? stop = null;
-        try
-        {
-            _nativeThreadId = LibcCalls.GetThreadId();
-            Volatile.Write(ref _state, (int)VcpuState.Running);
-            _ready.Set();
-            stop = Loop();
-        }
-        catch (SoftwareEngineException e)
-        {
-            stop = Crash($"software engine: {e.Message}");
-        }
-#pragma warning disable CA1031 // Whatever goes wrong on a vCPU thread stops that machine, never the process.
-        catch (Exception e)
-#pragma warning restore CA1031
-        {
-            stop = Crash($"VMM fault on vcpu {Id}: {e.GetType().Name}: {e.Message}");
-        }
-        finally
-        {
-            _ready.Set();
-            _nativeThreadId = 0;
-            Volatile.Write(ref _state, (int)VcpuState.Stopped);
-            _pause.Leave();
-            _stopped(stop ?? new VcpuStop(Id, ExitAction.Continue, "stopped by the host", null, null));
-        }
-    }
+    protected override VcpuStop Fault(Exception exception) => exception is SoftwareEngineException
+        ? Crash($"software engine: {exception.Message}")
+        : Crash(DescribeFault(exception));
 
-    private VcpuStop? Loop()
+    protected override VcpuStop? RunGuest()
     {
         while (true)
         {
-            if (_stopRequested)
+            if (StopRequested)
                 return null;
             _kicked = false;
-            _pause.Checkpoint(
-                () => Volatile.Write(ref _state, (int)VcpuState.Paused),
-                () => Volatile.Write(ref _state, (int)VcpuState.Running));
-            if (_stopRequested)
+            Checkpoint();
+            if (StopRequested)
                 return null;
 
             _cpu.LocalApic.PollTimer(Stopwatch.GetTimestamp());
