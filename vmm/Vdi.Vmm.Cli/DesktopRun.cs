@@ -23,8 +23,7 @@ internal static class DesktopRun
         var (display, type, screenshot) = (options.Display, options.Type, options.Screenshot);
         var image = DesktopGuest.Build();
         using var machine = MachineBuilder.Build(new MachineConfig { Vcpus = vcpus, MemoryMiB = memoryMiB, Image = image, Display = display, Engine = engine });
-        if (machine.Engine.Engine != Execution.ExecutionEngine.Kvm)
-            await stderr.WriteLineAsync($"vdi-vmm: running on the {machine.Engine}").ConfigureAwait(false);
+        await stderr.WriteLineAsync($"vdi-vmm: running on {machine.Engine.Subject} ({machine.Engine.Reason})").ConfigureAwait(false);
         machine.Start();
         var ack = await machine.Devices.Display.RequestAsync(display, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         await stdout.WriteLineAsync($"display {display.Width}x{display.Height} @ {display.Dpi:0.#} dpi shown after {ack.Elapsed.TotalMilliseconds:F1} ms").ConfigureAwait(false);

@@ -22,6 +22,7 @@ namespace Vdi.Vmm.Cli
                     ["run", .. var rest] => await RunCommand.ExecuteAsync(CliOptions.Parse(rest), stdout, stderr).ConfigureAwait(false),
                     ["bench", "exits", .. var rest] => await BenchExits.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     ["bench", "display", .. var rest] => await BenchDisplay.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
+                    ["bench", "engines", .. var rest] => await BenchEngines.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     ["bench", "boot", .. var rest] => await BenchBoot.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     _ => Usage(stderr),
                 };
@@ -46,6 +47,7 @@ namespace Vdi.Vmm.Cli
             stderr.WriteLine("       vdi-vmm bench exits [--iterations N] [--runs N]");
             stderr.WriteLine("       vdi-vmm bench boot [--runs N]");
             stderr.WriteLine("       vdi-vmm bench display [--runs N]");
+            stderr.WriteLine("       vdi-vmm bench engines [--runs N] [--repaints N]");
             return ExitUsage;
         }
     }

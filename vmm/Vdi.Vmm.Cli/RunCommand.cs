@@ -31,8 +31,7 @@ internal static class RunCommand
         }
 
         using var machine = MachineBuilder.Build(new MachineConfig { Vcpus = vcpus, MemoryMiB = memory, Image = BuiltInGuest.Build(), Engine = engine });
-        if (machine.Engine.Engine != Execution.ExecutionEngine.Kvm)
-            await stderr.WriteLineAsync($"vdi-vmm: running on the {machine.Engine}").ConfigureAwait(false);
+        await stderr.WriteLineAsync($"vdi-vmm: running on {machine.Engine.Subject} ({machine.Engine.Reason})").ConfigureAwait(false);
         if (powerOffWhenIdle)
         {
             machine.Devices.Power.MarkerReached += m =>

@@ -46,4 +46,11 @@ public static class PortMap
 
     /// <summary>A port whose writes are acknowledged and dropped: the exit benchmark's target.</summary>
     public const ushort NullDevice = 0x520;
+
+    /// <summary>
+    /// Engine calibration port block (8 bytes), present only in the calibration machine: +0 read (4 bytes): the next
+    /// loop to run (see <see cref="Execution.CalibrationPort"/>), +4 read (4 bytes): its iteration count.
+    /// </summary>
+    public const ushort Calibration = 0x530;
+    public const int CalibrationLength = 8;
 }

@@ -6,14 +6,17 @@ public enum ExecutionEngine
     /// <summary>Hardware-assisted: the vCPUs run in KVM (<c>/dev/kvm</c>).</summary>
     Kvm,
 
-    /// <summary>The VMM's own x86-64 interpreter (<see cref="Software.SoftCpu"/>): slower, but needs no KVM.</summary>
+    /// <summary>The VMM's own x86-64 interpreter (<see cref="Software.SoftCpu"/>): needs no KVM.</summary>
     Software,
 }
 
 /// <summary>Which engine a <see cref="Machine.MachineConfig"/> asks for.</summary>
 public enum EngineChoice
 {
-    /// <summary>KVM when <c>/dev/kvm</c> opens and has what the VMM needs; otherwise the software engine, saying why.</summary>
+    /// <summary>
+    /// The engine measured to be faster on this host (<see cref="EngineCalibration"/>, <see cref="EnginePolicy"/>); the
+    /// software engine where KVM is unusable, saying why.
+    /// </summary>
     Auto,
 
     /// <summary>KVM or nothing: a machine that can't have KVM fails to build with the reason.</summary>
@@ -23,8 +26,11 @@ public enum EngineChoice
     Software,
 }
 
-/// <summary>The engine a machine runs on and why that one (for logs, the dashboard and the runner).</summary>
-public sealed record EngineSelection(ExecutionEngine Engine, string Reason)
+/// <summary>The engine a machine runs on and why that one (for logs, the dashboard and the runner), with the figures the choice was made from.</summary>
+public sealed record EngineSelection(ExecutionEngine Engine, string Reason, EngineFigures? Kvm = null, EngineFigures? Software = null)
 {
+    /// <summary>"KVM" or "the software engine", for sentences such as "running on …".</summary>
+    public string Subject => Engine == ExecutionEngine.Kvm ? "KVM" : "the software engine";
+
     public override string ToString() => $"{(Engine == ExecutionEngine.Kvm ? "KVM" : "software engine")} ({Reason})";
 }

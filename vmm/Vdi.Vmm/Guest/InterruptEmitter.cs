@@ -14,7 +14,12 @@ namespace Vdi.Vmm.Guest;
 /// </summary>
 internal sealed class InterruptEmitter
 {
-    public const byte HostRequestVector = 0x25;
+    /// <summary>
+    /// Above every device and timer vector (the local APIC delivers the highest priority class first): a guest that is
+    /// always behind — a timer and a GPU interrupt pending whenever it opens its interrupt window for a moment, as on an
+    /// engine that emulates every instruction — still hears the host's power-off and motion requests, which are rare.
+    /// </summary>
+    public const byte HostRequestVector = 0x50;
     public const byte SpuriousVector = 0xFF;
     public const int ExceptionCount = 32;
     public const int ExceptionExitCodeBase = 0x80;

@@ -26,8 +26,12 @@ public static class MachineBuilder
             case EngineChoice.Software:
                 return BuildSoftware(config, new EngineSelection(ExecutionEngine.Software, "configured"));
             case EngineChoice.Kvm:
-                return BuildOnKvm(config, KvmSystem.Open(config.KvmDevicePath), "configured");
+                return BuildOnKvm(config, KvmSystem.Open(config.KvmDevicePath), new EngineSelection(ExecutionEngine.Kvm, "configured"));
             default:
+                // Measured once per process: KVM only where it is faster here, not wherever /dev/kvm opens.
+                var selection = EngineCalibration.Select(config.KvmDevicePath);
+                if (selection.Engine == ExecutionEngine.Software)
+                    return BuildSoftware(config, selection);
                 KvmSystem kvm;
                 try
                 {
@@ -35,14 +39,14 @@ public static class MachineBuilder
                 }
                 catch (KvmException e)
                 {
-                    return BuildSoftware(config, new EngineSelection(ExecutionEngine.Software, $"no usable KVM: {e.Message}"));
+                    return BuildSoftware(config, new EngineSelection(ExecutionEngine.Software, $"no usable KVM: {e.Message}", selection.Kvm, selection.Software));
                 }
-                return BuildOnKvm(config, kvm, "available");
+                return BuildOnKvm(config, kvm, selection);
         }
     }
 
     /// <summary>Builds on an open KVM system, which the machine then owns.</summary>
-    private static Machine BuildOnKvm(MachineConfig config, KvmSystem kvm, string reason)
+    private static Machine BuildOnKvm(MachineConfig config, KvmSystem kvm, EngineSelection selection)
     {
         var created = Stopwatch.GetTimestamp();
         var cleanup = new Stack<IDisposable>();
@@ -77,7 +81,7 @@ public static class MachineBuilder
             }
 
             machine = new Machine(
-                config, new EngineSelection(ExecutionEngine.Kvm, reason), memory, devices,
+                config, selection, memory, devices,
                 (m, pause, stopped) => [.. vcpus.Select(v => new VcpuThread(v, m.Dispatcher, pause, stopped))],
                 () =>
                 {
