@@ -50,6 +50,17 @@ public sealed class DesktopSessionTests : IDisposable
     }
 
     [Fact]
+    public async Task A_running_desktop_reports_the_engine_auto_measured_and_why_with_the_figures()
+    {
+        var api = await _factory.SignedInAsync();
+        var desktop = await DesktopApiTests.WaitForStateAsync(api, "Running");
+        var selection = Vmm.Execution.EngineCalibration.Select();
+        Assert.Equal(selection.ToString(), desktop.Engine);
+        Assert.Contains(selection.Software!.ToString(), desktop.Engine!, StringComparison.Ordinal);
+        Assert.True(selection.Kvm is not null || selection.Reason.StartsWith("no usable KVM", StringComparison.Ordinal), selection.Reason);
+    }
+
+    [Fact]
     public async Task A_session_gets_frames_at_its_own_size_and_a_second_device_takes_over()
     {
         var api = await _factory.SignedInAsync();
