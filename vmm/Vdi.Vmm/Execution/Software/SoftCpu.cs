@@ -101,7 +101,17 @@ internal sealed partial class SoftCpu
             return;
         }
 
-        Execute(instruction);
+        try
+        {
+            Execute(instruction);
+        }
+        catch (SoftwareSliceExit)
+        {
+            // The bus refused the access before any side effect: the instruction did not happen here.
+            Rip = instruction.IP;
+            InstructionsRetired--;
+            throw;
+        }
     }
 
     /// <summary>The registers as the rest of the VMM sees them (hypercalls, crash reports).</summary>
@@ -138,7 +148,7 @@ internal sealed partial class SoftCpu
 
     private byte? DeliverableInterrupt(bool peek)
     {
-        if (!InterruptsEnabled || _interruptShadow || !_interrupts.AnyPending)
+        if (HybridMode || !InterruptsEnabled || _interruptShadow || !_interrupts.AnyPending)
             return null;
         return _interrupts.TakeDeliverable(peek);
     }
