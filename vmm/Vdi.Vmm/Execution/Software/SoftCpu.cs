@@ -127,6 +127,8 @@ internal sealed partial class SoftCpu
     /// <summary>Delivers exception <paramref name="vector"/>, escalating to #GP, #DF and shutdown when gates are missing.</summary>
     public void RaiseException(byte vector)
     {
+        if (HybridMode)
+            throw new SoftwareSliceExit($"exception {vector}"); // KVM runs the instruction again and delivers it
         ulong? errorCode = vector is 8 or (>= 10 and <= 14) or 17 or 21 ? 0 : null;
         if (GateIsUsable(vector))
         {

@@ -37,8 +37,11 @@ public enum SliceEnd
     /// <summary>The slice's time bound (interrupt latency).</summary>
     TimeBound,
 
-    /// <summary>Before an access only KVM serves: the local APIC or I/O APIC window, the hypercall port.</summary>
-    KvmOnlyAccess,
+    /// <summary>
+    /// Before something only KVM serves: an access to the local APIC or I/O APIC window or the hypercall port, or an
+    /// instruction that raises an exception (KVM runs it again and delivers the exception).
+    /// </summary>
+    KvmOnly,
 
     /// <summary>The vCPU was kicked (pause-all, stop).</summary>
     Kicked,

@@ -44,7 +44,7 @@ internal sealed class HybridSoftBus(SoftMachineBus inner) : ISoftBus
         inner.PortOut(cpu, port, size, value);
     }
 
-    /// <summary>An exception the guest left no gate for, during a slice: KVM would shut the VM down; so does this.</summary>
+    /// <summary>Unreachable in hybrid mode, where exceptions end the slice before they are delivered; a crash if it ever happens.</summary>
     public void TripleFault(SoftCpu cpu) => throw new SoftwareEngineException($"triple fault in a software slice at 0x{cpu.Rip:X}");
 
     public bool TryFill(ulong address, int elementSize, ulong value, ulong count) => inner.TryFill(address, elementSize, value, count);

@@ -51,7 +51,7 @@ internal static class SoftwareSlice
             }
             catch (SoftwareSliceExit)
             {
-                end = SliceEnd.KvmOnlyAccess;
+                end = SliceEnd.KvmOnly;
                 break;
             }
             if (bus.CodeVersion != codeVersion)
