@@ -65,6 +65,8 @@ public sealed class SwitchStateTests
     [Theory]
     [InlineData(new byte[] { 0xEC }, true)] // in al, dx
     [InlineData(new byte[] { 0x48, 0x01, 0xD8 }, true)] // add rax, rbx
+    [InlineData(new byte[] { 0x50 }, true)] // push rax
+    [InlineData(new byte[] { 0x66, 0x50 }, false)] // push ax
     [InlineData(new byte[] { 0xF4 }, false)] // hlt
     [InlineData(new byte[] { 0xFB }, false)] // sti
     [InlineData(new byte[] { 0xF0, 0x01, 0x03 }, false)] // lock add [rbx], eax

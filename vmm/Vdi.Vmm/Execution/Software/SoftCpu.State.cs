@@ -100,7 +100,8 @@ internal sealed partial class SoftCpu
             return false;
         return i.Mnemonic switch
         {
-            Mnemonic.Mov or Mnemonic.Movzx or Mnemonic.Lea or Mnemonic.Push or Mnemonic.Pop => true,
+            Mnemonic.Mov or Mnemonic.Movzx or Mnemonic.Lea => true,
+            Mnemonic.Push or Mnemonic.Pop => OperandSize(i, 0) == 8, // the engine's stack moves in qwords only
             Mnemonic.Add or Mnemonic.Sub or Mnemonic.Cmp or Mnemonic.And or Mnemonic.Or or Mnemonic.Xor or Mnemonic.Test => true,
             Mnemonic.Inc or Mnemonic.Dec or Mnemonic.Shl or Mnemonic.Shr or Mnemonic.Xadd => true,
             Mnemonic.In or Mnemonic.Out or Mnemonic.Pause or Mnemonic.Nop or Mnemonic.Cli => true,
