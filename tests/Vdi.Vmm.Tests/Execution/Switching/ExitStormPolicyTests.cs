@@ -179,6 +179,46 @@ public sealed class ExitStormPolicyTests
         Assert.Null(policy.OnExit(inRip, s_registers, 1));
     }
 
+    [Fact]
+    public void A_refused_switch_or_a_useless_slice_leaves_the_rip_to_kvm_for_the_backoff()
+    {
+        using var memory = Load(TestGuests.ExitStormLoop(100), out var image);
+        var inRip = Find(image, Mnemonic.In);
+        var thresholds = ExitStormThresholds.Default;
+        var policy = new ExitStormPolicy(memory, thresholds);
+        var backoff = (long)(thresholds.Backoff.TotalSeconds * Stopwatch.Frequency);
+
+        policy.Refused(inRip, 1000);
+        Assert.Null(policy.OnExit(inRip, s_registers, 1000 + backoff - 1));
+        Assert.NotNull(policy.OnExit(inRip, s_registers, 1000 + backoff + 1));
+
+        policy.SliceEnded(inRip, deviceAccesses: 5, now: 5000);
+        Assert.NotNull(policy.OnExit(inRip, s_registers, 5001));
+        policy.SliceEnded(inRip, deviceAccesses: 1, now: 5002);
+        Assert.Null(policy.OnExit(inRip, s_registers, 5003));
+    }
+
+    [Fact]
+    public void Hypercalls_and_apic_accesses_stay_out_of_regions()
+    {
+        using var memory = Assemble(a =>
+        {
+            var loop = a.CreateLabel("hypercalls");
+            a.Label(ref loop);
+            a.@out(dx, eax);
+            a.mov(__dword_ptr[rbx + 0xB0], 0); // rbx: the local APIC
+            a.jmp(loop);
+        }, out var image);
+        var outRip = Find(image, Mnemonic.Out);
+        var atHypercall = s_registers with { Rdx = PortMap.Hypercall, Rbx = GuestLayout.LocalApicBase };
+        var atDevice = s_registers with { Rdx = PortMap.NullDevice, Rbx = GuestLayout.LocalApicBase };
+        var plain = s_registers with { Rdx = PortMap.NullDevice, Rbx = 0x30_0000 };
+
+        Assert.Null(HotRegionScanner.Scan(memory, outRip, atHypercall, ExitStormThresholds.Default, relaxed: false));
+        Assert.Null(HotRegionScanner.Scan(memory, outRip, atDevice, ExitStormThresholds.Default, relaxed: false));
+        Assert.NotNull(HotRegionScanner.Scan(memory, outRip, plain, ExitStormThresholds.Default, relaxed: false));
+    }
+
     private static GuestMemory Assemble(Action<Assembler> emit, out GuestImage image) =>
         Load(GuestAssembly.Build("policy-test", GuestLayout.ImageBase, g => emit(g.Asm)), out image);
 

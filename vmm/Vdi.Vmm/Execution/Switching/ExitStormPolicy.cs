@@ -24,6 +24,8 @@ internal sealed class ExitStormPolicy
     private readonly ExitRateWindow _rate;
     private readonly Dictionary<ulong, HotRegion?> _verdicts = [];
     private readonly HashSet<ulong> _relaxedScanned = [];
+    private readonly Dictionary<ulong, long> _backoffUntil = [];
+    private readonly long _backoffTicks;
     private readonly byte[] _check;
 
     public ExitStormPolicy(GuestMemory memory, ExitStormThresholds thresholds)
@@ -33,6 +35,7 @@ internal sealed class ExitStormPolicy
         Thresholds = thresholds;
         _rate = new ExitRateWindow(thresholds.RateAddresses, thresholds.RateExits, (long)(thresholds.RateWindow.TotalSeconds * Stopwatch.Frequency));
         _check = new byte[thresholds.ScanBytes * 4];
+        _backoffTicks = (long)(thresholds.Backoff.TotalSeconds * Stopwatch.Frequency);
     }
 
     public ExitStormThresholds Thresholds { get; }
@@ -44,6 +47,12 @@ internal sealed class ExitStormPolicy
     public (HotRegion Region, bool ByRate)? OnExit(ulong rip, in VcpuRegisters registers, long now)
     {
         var tripped = _rate.Record(rip, now);
+        if (_backoffUntil.Count > 0 && _backoffUntil.TryGetValue(rip, out var until))
+        {
+            if (now < until)
+                return null;
+            _backoffUntil.Remove(rip);
+        }
         if (_verdicts.TryGetValue(rip, out var cached))
         {
             if (cached is not null && StillValid(cached))
@@ -73,6 +82,23 @@ internal sealed class ExitStormPolicy
             return null;
         Remember(rip, region);
         return (region, true);
+    }
+
+    /// <summary>The switch at <paramref name="rip"/> was refused: leave that RIP to KVM for <see cref="ExitStormThresholds.Backoff"/>.</summary>
+    public void Refused(ulong rip, long now) => BackOff(rip, now);
+
+    /// <summary>A slice entered at the exit <paramref name="rip"/> ended; one that saved fewer than two exits backs off.</summary>
+    public void SliceEnded(ulong rip, long deviceAccesses, long now)
+    {
+        if (deviceAccesses < 2)
+            BackOff(rip, now);
+    }
+
+    private void BackOff(ulong rip, long now)
+    {
+        if (_backoffUntil.Count >= MaxCachedVerdicts)
+            _backoffUntil.Clear();
+        _backoffUntil[rip] = now + _backoffTicks;
     }
 
     private void Remember(ulong rip, HotRegion? verdict)

@@ -73,7 +73,7 @@ internal sealed class ExitStormSwitch
         _vcpu.SyncedRegisterSets = KVM_SYNC_X86_REGS;
         if (err == 0)
         {
-            Counters.Refused(SwitchRefusal.IoContinues);
+            Refuse(SwitchRefusal.IoContinues, atExit.Rip);
             return Outcome.PendingExit;
         }
         if (err is not (EINTR or EAGAIN))
@@ -84,12 +84,12 @@ internal sealed class ExitStormSwitch
         var events = _vcpu.SyncedEvents;
         if (KvmStateCheck.Refusal(sregs, events, registers.Rflags) is { } refusal)
         {
-            Counters.Refused(refusal);
+            Refuse(refusal, atExit.Rip);
             return Outcome.StayInKvm;
         }
         if (!verdict.Region.Contains(registers.Rip))
         {
-            Counters.Refused(SwitchRefusal.OutsideRegion);
+            Refuse(SwitchRefusal.OutsideRegion, atExit.Rip);
             return Outcome.StayInKvm;
         }
 
@@ -98,6 +98,13 @@ internal sealed class ExitStormSwitch
         var result = SoftwareSlice.Run(_cpu, _bus, verdict.Region, _policy.Thresholds, kicked);
         _vcpu.SetRegs(_cpu.ExportState().ToKvm());
         Counters.ToKvm(result.End, result.Instructions, result.DeviceAccesses, result.Ticks);
+        _policy.SliceEnded(atExit.Rip, result.DeviceAccesses, Stopwatch.GetTimestamp());
         return Outcome.RanSlice;
+    }
+
+    private void Refuse(SwitchRefusal reason, ulong rip)
+    {
+        Counters.Refused(reason);
+        _policy.Refused(rip, Stopwatch.GetTimestamp());
     }
 }

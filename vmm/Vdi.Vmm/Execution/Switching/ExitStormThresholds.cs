@@ -59,6 +59,12 @@ public sealed record ExitStormThresholds
     /// <summary>Instructions between checks of the clock and of kicks (pause, stop) during a slice.</summary>
     public int CheckInterval { get; init; } = 64;
 
+    /// <summary>
+    /// After a refused switch, or a slice that saved fewer than two exits (its two switches cost about that), the exit's
+    /// RIP stays in KVM this long: a storm the engine cannot take over costs one extra completion, not one per exit.
+    /// </summary>
+    public TimeSpan Backoff { get; init; } = TimeSpan.FromMilliseconds(10);
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the bad field.</summary>
     public void Validate()
     {
@@ -72,6 +78,8 @@ public sealed record ExitStormThresholds
             throw new ArgumentException("rate rule: at least 2 exits from at least 1 address in a positive window", nameof(RateExits));
         if (SliceTime <= TimeSpan.Zero || SliceTime > TimeSpan.FromMilliseconds(1))
             throw new ArgumentException("slice time must be positive and at most 1 ms (interrupt latency)", nameof(SliceTime));
+        if (Backoff < TimeSpan.Zero)
+            throw new ArgumentException("backoff must not be negative", nameof(Backoff));
         if (SliceInstructions < 1 || QuietInstructions < 1 || CheckInterval < 1)
             throw new ArgumentException("slice bounds must be positive", nameof(SliceInstructions));
     }

@@ -1,4 +1,6 @@
 using Iced.Intel;
+using Vdi.Vmm.Boot;
+using Vdi.Vmm.Devices;
 using Vdi.Vmm.Execution.Software;
 using Vdi.Vmm.Memory;
 using Vdi.Vmm.Vcpu;
@@ -35,7 +37,7 @@ internal static class HotRegionScanner
         while (starts.Count < maxInstructions && decoder.IP < exitRip + (ulong)forward.Length)
         {
             decoder.Decode(out var i);
-            if (i.IsInvalid || i.NextIP > exitRip + (ulong)forward.Length || !SoftCpu.RunsInSlice(i))
+            if (i.IsInvalid || i.NextIP > exitRip + (ulong)forward.Length || !Runnable(i, registers))
                 break;
             if (i.IP == exitRip || IsPrivileged(i, memory, registers))
                 privilegedAt.Add(starts.Count);
@@ -50,6 +52,32 @@ internal static class HotRegionScanner
         }
 
         return Cluster(memory, exitRip, starts, privilegedAt, thresholds, relaxed);
+    }
+
+    /// <summary>
+    /// True when a slice may run <paramref name="i"/>: the engine runs it (<see cref="SoftCpu.RunsInSlice"/>) and, as far
+    /// as the current registers tell, it does not touch what only KVM serves — the hypercall port and the APIC windows —
+    /// where a slice would end at once and every iteration would pay for two switches.
+    /// </summary>
+    internal static bool Runnable(in Instruction i, in VcpuRegisters registers)
+    {
+        if (!SoftCpu.RunsInSlice(i))
+            return false;
+        if (i.Mnemonic is Mnemonic.In or Mnemonic.Out)
+        {
+            var portOperand = i.Mnemonic == Mnemonic.In ? 1 : 0;
+            var port = i.GetOpKind(portOperand) == OpKind.Register ? (ushort)registers.Rdx : (ushort)i.GetImmediate(portOperand);
+            return port != PortMap.Hypercall;
+        }
+        for (var n = 0; n < i.OpCount; n++)
+        {
+            if (i.GetOpKind(n) == OpKind.Memory)
+            {
+                var address = EffectiveAddress(i, registers);
+                return address - GuestLayout.LocalApicBase >= 0x1000 && address - GuestLayout.IoApicBase >= 0x1000;
+            }
+        }
+        return true;
     }
 
     /// <summary>True for port I/O and for memory operands that, with the current registers, address no RAM (MMIO).</summary>
@@ -81,7 +109,7 @@ internal static class HotRegionScanner
             while (decoder.IP < exitRip)
             {
                 decoder.Decode(out var i);
-                if (i.IsInvalid || i.NextIP > exitRip || !SoftCpu.RunsInSlice(i))
+                if (i.IsInvalid || i.NextIP > exitRip || !Runnable(i, registers))
                     return null;
                 if (IsPrivileged(i, memory, registers))
                     privileged++;
