@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Vdi.Vmm.Execution.Software;
 
 namespace Vdi.Vmm.Execution.Switching;
@@ -15,6 +16,7 @@ internal static class SoftwareSlice
     public readonly record struct Result(SliceEnd End, long Instructions, long DeviceAccesses, long Ticks);
 
     /// <param name="kicked">Polled every <see cref="ExitStormThresholds.CheckInterval"/> instructions.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the hot loop: optimised from its first slice, no tier-0 phase
     public static Result Run(SoftCpu cpu, ISoftBus bus, HotRegion region, ExitStormThresholds thresholds, Func<bool> kicked)
     {
         var started = Stopwatch.GetTimestamp();
@@ -25,6 +27,7 @@ internal static class SoftwareSlice
         var lastAccess = firstAccess;
         var quiet = 0;
         var end = SliceEnd.InstructionBound;
+        var untilCheck = thresholds.CheckInterval;
         for (var n = 0; n < thresholds.SliceInstructions; n++)
         {
             if (!region.Contains(cpu.Rip))
@@ -32,8 +35,9 @@ internal static class SoftwareSlice
                 end = SliceEnd.LeftRegion;
                 break;
             }
-            if (n % thresholds.CheckInterval == thresholds.CheckInterval - 1)
+            if (--untilCheck == 0)
             {
+                untilCheck = thresholds.CheckInterval;
                 if (kicked())
                 {
                     end = SliceEnd.Kicked;
