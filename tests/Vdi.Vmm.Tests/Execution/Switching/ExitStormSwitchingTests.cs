@@ -41,6 +41,17 @@ public sealed class ExitStormSwitchingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void The_benchmark_runs_the_loop_both_ways_with_the_reference_checksum()
+    {
+        var figures = ExitStormBenchmark.Run(2000, repetitions: 1);
+        output.WriteLine(figures.ToString());
+        Assert.True(figures.ChecksumsMatch);
+        Assert.Null(figures.Off.Switches);
+        Assert.True(figures.On.Switches!.ToSoftware > 0, figures.ToString());
+        Assert.True(figures.On.Exits < figures.Off.Exits / 10, $"{figures.On.Exits} exits with switching, {figures.Off.Exits} without");
+    }
+
+    [Fact]
     public async Task Registers_and_flags_round_trip_kvm_to_software_to_kvm_exactly()
     {
         var image = RoundTripGuest.Build();
