@@ -41,6 +41,37 @@ public static partial class TestGuests
         });
     }
 
+    /// <summary>
+    /// Two vCPUs on different engines at once: vCPU 0 runs <see cref="ExitStormLoop"/>'s storm (same checksum, same exit
+    /// code) while every other vCPU counts up the qword at symbol <c>counter</c> forever without exits.
+    /// </summary>
+    public static GuestImage ExitStormBesideCompute(int iterations)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(iterations, 1);
+        return GuestAssembly.Build("exit-storm-beside-compute", GuestLayout.ImageBase, g =>
+        {
+            var a = g.Asm;
+            var counter = g.Data("counter", 64, alignment: 64);
+            g.Export("counter", counter);
+            var loop = a.CreateLabel("storm");
+            var compute = a.CreateLabel("compute");
+            a.test(edi, edi); // rdi: this vCPU's index
+            a.jnz(compute);
+            a.mov(ecx, iterations);
+            a.mov(dx, PortMap.Sequence);
+            a.mov(ebx, ChecksumBasis);
+            a.Label(ref loop);
+            EmitMix(a);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.mov(eax, ebx);
+            PowerPortEmitter.EmitPowerOffWithEax(a);
+            a.Label(ref compute);
+            a.inc(__qword_ptr[counter]);
+            a.jmp(compute);
+        });
+    }
+
     /// <summary>The checksum <see cref="ExitStormLoop"/> computes, from the sequence device's values (the reference).</summary>
     public static uint ExitStormChecksum(int iterations)
     {

@@ -39,6 +39,34 @@ public sealed class ExitStormLifeCycleTests
     }
 
     [Fact]
+    public async Task Pause_all_parks_a_vcpu_in_slices_and_one_in_kvm_run_together()
+    {
+        using var machine = KvmMachines.Build(TestGuests.ExitStormBesideCompute(Iterations), vcpus: 2, memoryMiB: 16);
+        var counter = TestGuests.ExitStormBesideCompute(Iterations).Symbol("counter");
+        machine.Start();
+        await WaitForSlices(machine);
+        Assert.True(machine.Memory.Read<ulong>(counter) > 0, "vCPU 1 should be counting in KVM meanwhile");
+
+        Assert.True(machine.PauseAll(TimeSpan.FromSeconds(5)), "not every vCPU parked");
+        Assert.All(machine.VcpuStates, s => Assert.Equal(VcpuState.Paused, s));
+        var count = machine.Memory.Read<ulong>(counter);
+        var reads = machine.Devices.Sequence.Reads;
+        await Task.Delay(100);
+        Assert.Equal(count, machine.Memory.Read<ulong>(counter));
+        Assert.Equal(reads, machine.Devices.Sequence.Reads);
+
+        machine.ResumeAll();
+        var exit = await machine.WaitForExitAsync(TimeSpan.FromSeconds(120));
+        Assert.Equal(MachineExitKind.PoweredOff, exit.Kind);
+        Assert.Equal(unchecked((int)TestGuests.ExitStormChecksum(Iterations)), exit.ExitCode);
+        Assert.True(machine.Memory.Read<ulong>(counter) > count, "vCPU 1 should have gone on counting after the resume");
+        var switches = machine.EngineSwitches;
+        Assert.Equal(2, switches.Count);
+        Assert.True(switches[0].ToSoftware > 0, switches[0].ToString());
+        Assert.Equal(0, switches[1].ToSoftware);
+    }
+
+    [Fact]
     public async Task Stop_ends_a_vcpu_that_runs_software_slices()
     {
         using var machine = KvmMachines.Build(TestGuests.ExitStormLoop(Iterations), memoryMiB: 16);
