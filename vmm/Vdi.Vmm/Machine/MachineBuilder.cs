@@ -77,7 +77,10 @@ public static class MachineBuilder
                 vcpu.SetMpState(KvmConstants.KVM_MP_STATE_RUNNABLE);
             }
 
-            var storms = config.ExitStormSwitching ? ExitStormSwitches(config, memory, devices, vcpus) : null;
+            // Switching reads the exiting RIP and a switch's state from kvm_run (sync regs); without them it stays off.
+            const int syncSets = (int)(KvmConstants.KVM_SYNC_X86_REGS | KvmConstants.KVM_SYNC_X86_SREGS | KvmConstants.KVM_SYNC_X86_EVENTS);
+            var canSwitch = (kvm.CheckExtension(KvmConstants.KVM_CAP_SYNC_REGS) & syncSets) == syncSets;
+            var storms = config.ExitStormSwitching && canSwitch ? ExitStormSwitches(config, memory, devices, vcpus) : null;
             machine = new Machine(
                 config, new EngineSelection(ExecutionEngine.Kvm, reason), memory, devices,
                 (m, pause, stopped) => [.. vcpus.Select(v => new VcpuThread(v, m.Dispatcher, pause, stopped, storms?[v.Id]))],

@@ -23,7 +23,8 @@ public sealed record MachineConfig
 
     /// <summary>
     /// On KVM: hand a vCPU in an exit storm (a loop of port I/O, MMIO polling) to the software engine for that code and
-    /// back (<see cref="ExitStormPolicy"/>). Ignored by software-engine machines.
+    /// back (<see cref="ExitStormPolicy"/>). Ignored by software-engine machines, and off where KVM lacks
+    /// <c>KVM_CAP_SYNC_REGS</c> (<see cref="Machine.EngineSwitches"/> is then empty).
     /// </summary>
     public bool ExitStormSwitching { get; init; } = true;
 
