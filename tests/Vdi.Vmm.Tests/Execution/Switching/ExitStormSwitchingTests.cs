@@ -1,9 +1,12 @@
+using Vdi.Vmm.Boot;
+using Vdi.Vmm.Devices;
 using Vdi.Vmm.Execution;
 using Vdi.Vmm.Execution.Switching;
 using Vdi.Vmm.Guest;
 using Vdi.Vmm.Machine;
 using Vdi.Vmm.Tests.Machine;
 using Xunit.Abstractions;
+using static Iced.Intel.AssemblerRegisters;
 
 namespace Vdi.Vmm.Tests.Execution.Switching;
 
@@ -39,6 +42,51 @@ public sealed class ExitStormSwitchingTests(ITestOutputHelper output)
         Assert.Empty(kvmOnly.EngineSwitches);
         Assert.Empty(software.EngineSwitches);
     }
+
+    [Fact]
+    public async Task An_mmio_polling_loop_moves_to_software_and_back_with_the_results_of_kvm_alone_and_the_software_engine()
+    {
+        const int iterations = 3000;
+        var image = MmioPollingLoop(iterations);
+        using var switching = KvmMachines.Build(image, memoryMiB: 16);
+        using var kvmOnly = KvmMachines.Build(image, memoryMiB: 16, exitStormSwitching: false);
+        using var software = KvmMachines.Build(image, memoryMiB: 16, engine: EngineChoice.Software);
+        var on = await KvmMachines.RunToExitAsync(switching);
+        var off = await KvmMachines.RunToExitAsync(kvmOnly);
+        var soft = await KvmMachines.RunToExitAsync(software);
+
+        Assert.Equal(MachineExitKind.PoweredOff, off.Kind);
+        Assert.Equal(off, soft);
+        Assert.Equal(off, on);
+        var stats = Assert.Single(switching.EngineSwitches);
+        output.WriteLine(stats.ToString());
+        Assert.True(stats.ToSoftware > 0 && stats.ToSoftware == stats.ToKvm, stats.ToString());
+        Assert.True(stats.SoftwareDeviceAccesses > iterations, $"most MMIO reads should run in software: {stats}");
+    }
+
+    /// <summary>Reads the GPU's virtio-mmio magic value and device id each iteration, folded into a checksum (the exit code).</summary>
+    private static GuestImage MmioPollingLoop(int iterations) =>
+        GuestAssembly.Build("mmio-polling", GuestLayout.ImageBase, g =>
+        {
+            var a = g.Asm;
+            var loop = a.CreateLabel("poll");
+            a.mov(rbx, MmioMap.VirtioAddress(MmioMap.GpuSlot));
+            a.mov(ecx, iterations);
+            a.mov(esi, 0x811C_9DC5u);
+            a.Label(ref loop);
+            a.mov(eax, __dword_ptr[rbx]); // MagicValue
+            a.xor(esi, eax);
+            a.mov(eax, __dword_ptr[rbx + 8]); // DeviceID
+            a.add(esi, eax);
+            a.imul(esi, esi, 0x0100_0193);
+            a.add(esi, ecx);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.mov(eax, esi);
+            a.mov(dx, PortMap.PowerOff);
+            a.@out(dx, eax);
+            a.hlt();
+        });
 
     [Fact]
     public void The_benchmark_runs_the_loop_both_ways_with_the_reference_checksum()
