@@ -32,6 +32,17 @@ public sealed class ExitStormLifeCycleTests
         Assert.Equal(stats.ToSoftware, stats.ToKvm); // parked in KVM, never inside a slice
 
         machine.ResumeAll();
+
+        // A kick lands in a slice or in KVM_RUN, whichever runs; pause again until one has ended a slice.
+        for (var n = 0; n < 20 && machine.EngineSwitches[0].SlicesEndedBy[SliceEnd.Kicked] == 0 && machine.State == MachineState.Running; n++)
+        {
+            await Task.Delay(2);
+            if (!TryPause(machine))
+                break; // the guest finished meanwhile
+            Assert.Equal(machine.EngineSwitches[0].ToSoftware, machine.EngineSwitches[0].ToKvm);
+            machine.ResumeAll();
+        }
+
         var exit = await machine.WaitForExitAsync(TimeSpan.FromSeconds(120));
         Assert.Equal(MachineExitKind.PoweredOff, exit.Kind);
         Assert.Equal(unchecked((int)TestGuests.ExitStormChecksum(Iterations)), exit.ExitCode);
@@ -95,6 +106,18 @@ public sealed class ExitStormLifeCycleTests
         var stats = switching.EngineSwitches[0];
         Assert.True(stats.SlicesEndedBy[SliceEnd.KvmOnly] >= 1, stats.ToString());
         Assert.Equal(200, switching.Devices.Sequence.Reads);
+    }
+
+    private static bool TryPause(Vmm.Machine.Machine machine)
+    {
+        try
+        {
+            return machine.PauseAll(TimeSpan.FromSeconds(5)) && machine.State == MachineState.Paused;
+        }
+        catch (InvalidOperationException)
+        {
+            return false; // it powered off between the check and the pause
+        }
     }
 
     private static async Task WaitForSlices(Vmm.Machine.Machine machine)
