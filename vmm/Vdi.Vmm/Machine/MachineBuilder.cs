@@ -106,6 +106,7 @@ public static class MachineBuilder
     /// </summary>
     private static ExitStormSwitch[] ExitStormSwitches(MachineConfig config, GuestMemory memory, MachineDevices devices, List<KvmVcpu> vcpus)
     {
+        SliceWarmUp.EnsureDone();
         var bus = new HybridSoftBus(new SoftMachineBus(memory, devices.Pio, devices.Mmio, devices.Hypercalls, new SoftIoApic((_, _) => { }), config.MemoryBytes));
         return [.. vcpus.Select(v => new ExitStormSwitch(v, new SoftCpu(bus, v.Id, vcpus.Count, config.Image.EntryPoint), bus, new ExitStormPolicy(memory, config.ExitStorm)))];
     }
