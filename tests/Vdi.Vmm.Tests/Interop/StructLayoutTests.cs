@@ -23,6 +23,7 @@ public sealed unsafe class StructLayoutTests
     [InlineData(typeof(kvm_run), 2352)]
     [InlineData(typeof(kvm_run_io), 16)]
     [InlineData(typeof(kvm_run_mmio), 24)]
+    [InlineData(typeof(kvm_vcpu_events), 64)]
     public void Struct_has_the_kernel_size(Type type, int size) =>
         Assert.Equal(size, System.Runtime.InteropServices.Marshal.SizeOf(type));
 
@@ -73,6 +74,20 @@ public sealed unsafe class StructLayoutTests
         Assert.Equal(40, Offset(ref run, ref Unsafe.As<ulong, byte>(ref run.io.data_offset)));
         Assert.Equal(48, Offset(ref run, ref Unsafe.As<uint, byte>(ref run.mmio.len)));
         Assert.Equal(52, Offset(ref run, ref run.mmio.is_write));
+    }
+
+    [Fact]
+    public void Kvm_run_sync_regs_follow_the_dirty_mask_at_304()
+    {
+        var run = default(kvm_run);
+        Assert.Equal(296, Offset(ref run, ref Unsafe.As<ulong, byte>(ref run.kvm_dirty_regs)));
+        Assert.Equal(304, Offset(ref run, ref Unsafe.As<kvm_regs, byte>(ref run.sync_regs)));
+        Assert.Equal(448, Offset(ref run, ref Unsafe.As<kvm_sregs, byte>(ref run.sync_sregs)));
+        Assert.Equal(760, Offset(ref run, ref Unsafe.As<kvm_vcpu_events, byte>(ref run.sync_events)));
+        var events = default(kvm_vcpu_events);
+        Assert.Equal(11, Offset(ref events, ref events.interrupt_shadow));
+        Assert.Equal(13, Offset(ref events, ref events.nmi_pending));
+        Assert.Equal(28, Offset(ref events, ref events.triple_fault_pending));
     }
 
     [Fact]

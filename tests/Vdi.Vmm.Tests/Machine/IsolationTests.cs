@@ -1,10 +1,16 @@
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Guest;
 using Vdi.Vmm.Machine;
+using Vdi.Vmm.Tests.Memory;
 
 namespace Vdi.Vmm.Tests.Machine;
 
+/// <remarks>
+/// Not in parallel with other tests: the leak check counts the process's descriptors and mappings, which machines other
+/// tests build meanwhile would change.
+/// </remarks>
 [Trait("Requires", KvmMachines.Trait)]
+[Collection(nameof(AddressSpaceCollection))]
 public sealed class IsolationTests
 {
     [Fact]

@@ -13,11 +13,11 @@ internal static class KvmMachines
 {
     public const string Trait = "kvm";
 
-    public static Vmm.Machine.Machine Build(GuestImage image, int vcpus = 1, int memoryMiB = 64, EngineChoice engine = EngineChoice.Kvm)
+    public static Vmm.Machine.Machine Build(GuestImage image, int vcpus = 1, int memoryMiB = 64, EngineChoice engine = EngineChoice.Kvm, bool exitStormSwitching = true)
     {
         try
         {
-            return MachineBuilder.Build(new MachineConfig { Vcpus = vcpus, MemoryMiB = memoryMiB, Image = image, Engine = engine });
+            return MachineBuilder.Build(new MachineConfig { Vcpus = vcpus, MemoryMiB = memoryMiB, Image = image, Engine = engine, ExitStormSwitching = exitStormSwitching });
         }
         catch (KvmException e) when (e.DeviceUnavailable)
         {

@@ -47,6 +47,10 @@ public static class PortMap
     /// <summary>A port whose writes are acknowledged and dropped: the exit benchmark's target.</summary>
     public const ushort NullDevice = 0x520;
 
+    /// <summary>Reads as a deterministic sequence (<see cref="Devices.SequenceDevice"/>): the exit-storm tests' and benchmark's device.</summary>
+    public const ushort Sequence = 0x524;
+    public const int SequenceLength = 4;
+
     /// <summary>
     /// Engine calibration port block (8 bytes), present only in the calibration machine: +0 read (4 bytes): the next
     /// loop to run (see <see cref="Execution.CalibrationPort"/>), +4 read (4 bytes): its iteration count.

@@ -19,6 +19,12 @@ internal static class KvmConstants
     public const int KVM_CAP_MAX_VCPUS = 66;
     public const int KVM_CAP_READONLY_MEM = 81;
     public const int KVM_CAP_IMMEDIATE_EXIT = 136;
+    public const int KVM_CAP_SYNC_REGS = 74;
+
+    // kvm_run.kvm_valid_regs / kvm_dirty_regs (KVM_CAP_SYNC_REGS): register sets mirrored in kvm_run.s.
+    public const ulong KVM_SYNC_X86_REGS = 1UL << 0;
+    public const ulong KVM_SYNC_X86_SREGS = 1UL << 1;
+    public const ulong KVM_SYNC_X86_EVENTS = 1UL << 2;
 
     // kvm_userspace_memory_region.flags
     public const uint KVM_MEM_LOG_DIRTY_PAGES = 1u << 0;
@@ -70,6 +76,7 @@ internal static class X86Constants
     public const ulong CR0_AM = 1UL << 18;
     public const ulong CR0_PG = 1UL << 31;
     public const ulong CR4_PAE = 1UL << 5;
+    public const ulong CR4_LA57 = 1UL << 12;
     public const ulong CR4_OSFXSR = 1UL << 9;
     public const ulong CR4_OSXMMEXCPT = 1UL << 10;
     public const ulong EFER_LME = 1UL << 8;

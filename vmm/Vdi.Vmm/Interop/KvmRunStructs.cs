@@ -25,6 +25,11 @@ internal struct kvm_run
 
     [FieldOffset(288)] public ulong kvm_valid_regs;
     [FieldOffset(296)] public ulong kvm_dirty_regs;
+
+    // kvm_run.s.regs (struct kvm_sync_regs, KVM_CAP_SYNC_REGS): what kvm_valid_regs asked for, stored on every return.
+    [FieldOffset(304)] public kvm_regs sync_regs;
+    [FieldOffset(448)] public kvm_sregs sync_sregs;
+    [FieldOffset(760)] public kvm_vcpu_events sync_events;
 }
 
 [StructLayout(LayoutKind.Explicit, Size = 16)]

@@ -44,6 +44,29 @@ public sealed unsafe class KvmVcpu : IDisposable
         set => Volatile.Write(ref _run->immediate_exit, value ? (byte)1 : (byte)0);
     }
 
+    /// <summary>
+    /// <c>kvm_run.kvm_valid_regs</c> (KVM_CAP_SYNC_REGS): the register sets (<c>KVM_SYNC_X86_*</c>) KVM stores into the
+    /// shared page on every return from <c>KVM_RUN</c>, so reading them costs no ioctl.
+    /// </summary>
+    internal ulong SyncedRegisterSets
+    {
+        // SAFETY: _run is mapped for this object's lifetime; only this vCPU's thread writes the field.
+        get => _run->kvm_valid_regs;
+        set => _run->kvm_valid_regs = value;
+    }
+
+    // SAFETY (the three below): _run is mapped for this object's lifetime; the kernel writes them only inside KVM_RUN,
+    // which runs on this vCPU's thread, as do the readers.
+
+    /// <summary>The general registers KVM stored at the last return from <c>KVM_RUN</c> (with <c>KVM_SYNC_X86_REGS</c>).</summary>
+    internal kvm_regs SyncedRegs => _run->sync_regs;
+
+    /// <summary>The special registers KVM stored at the last return (with <c>KVM_SYNC_X86_SREGS</c>).</summary>
+    internal kvm_sregs SyncedSregs => _run->sync_sregs;
+
+    /// <summary>The pending events KVM stored at the last return (with <c>KVM_SYNC_X86_EVENTS</c>).</summary>
+    internal kvm_vcpu_events SyncedEvents => _run->sync_events;
+
     internal kvm_regs GetRegs()
     {
         kvm_regs regs;

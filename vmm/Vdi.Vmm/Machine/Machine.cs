@@ -1,5 +1,6 @@
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Execution;
+using Vdi.Vmm.Execution.Switching;
 using Vdi.Vmm.Hypercalls;
 using Vdi.Vmm.Memory;
 using Vdi.Vmm.Vcpu;
@@ -76,6 +77,12 @@ public sealed class Machine : IDisposable
 
     /// <summary>Exits handled by all vCPUs so far (device accesses, under the software engine).</summary>
     public long Exits => _vcpus.Sum(v => v.Exits);
+
+    /// <summary>
+    /// Per vCPU, its exit-storm engine switches (KVM → software engine → KVM), refusals and slice ends; empty when the
+    /// machine runs on the software engine or switching is off (<see cref="MachineConfig.ExitStormSwitching"/>).
+    /// </summary>
+    public IReadOnlyList<EngineSwitchStats> EngineSwitches => [.. _vcpus.Select(v => v.EngineSwitches).OfType<EngineSwitchStats>()];
 
     /// <summary>Completes when every vCPU thread has finished, with how the machine ended.</summary>
     public Task<MachineExit> Completion => _completion.Task;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Vdi.Vmm.Boot;
 using Vdi.Vmm.Execution;
 using Vdi.Vmm.Execution.Software;
+using Vdi.Vmm.Execution.Switching;
 using Vdi.Vmm.Interop;
 using Vdi.Vmm.Kvm;
 using Vdi.Vmm.Memory;
@@ -80,9 +81,13 @@ public static class MachineBuilder
                 vcpu.SetMpState(KvmConstants.KVM_MP_STATE_RUNNABLE);
             }
 
+            // Switching reads the exiting RIP and a switch's state from kvm_run (sync regs); without them it stays off.
+            const int syncSets = (int)(KvmConstants.KVM_SYNC_X86_REGS | KvmConstants.KVM_SYNC_X86_SREGS | KvmConstants.KVM_SYNC_X86_EVENTS);
+            var canSwitch = (kvm.CheckExtension(KvmConstants.KVM_CAP_SYNC_REGS) & syncSets) == syncSets;
+            var storms = config.ExitStormSwitching && canSwitch ? ExitStormSwitches(config, memory, devices, vcpus) : null;
             machine = new Machine(
                 config, selection, memory, devices,
-                (m, pause, stopped) => [.. vcpus.Select(v => new VcpuThread(v, m.Dispatcher, pause, stopped))],
+                (m, pause, stopped) => [.. vcpus.Select(v => new VcpuThread(v, m.Dispatcher, pause, stopped, storms?[v.Id]))],
                 () =>
                 {
                     vm.Dispose();
@@ -97,6 +102,17 @@ public static class MachineBuilder
             while (cleanup.TryPop(out var d))
                 d.Dispose();
         }
+    }
+
+    /// <summary>
+    /// A software CPU per KVM vCPU for exit-storm slices, on the machine's own memory and buses; the APIC windows and
+    /// hypercalls stay KVM's (<see cref="HybridSoftBus"/>), so the engine's I/O APIC is a placeholder nothing reaches.
+    /// </summary>
+    private static ExitStormSwitch[] ExitStormSwitches(MachineConfig config, GuestMemory memory, MachineDevices devices, List<KvmVcpu> vcpus)
+    {
+        SliceWarmUp.EnsureDone();
+        var bus = new HybridSoftBus(new SoftMachineBus(memory, devices.Pio, devices.Mmio, devices.Hypercalls, new SoftIoApic((_, _) => { }), config.MemoryBytes));
+        return [.. vcpus.Select(v => new ExitStormSwitch(v, new SoftCpu(bus, v.Id, vcpus.Count, config.Image.EntryPoint), bus, new ExitStormPolicy(memory, config.ExitStorm)))];
     }
 
     private static Machine BuildSoftware(MachineConfig config, EngineSelection selection)

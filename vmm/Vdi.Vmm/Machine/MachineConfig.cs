@@ -2,6 +2,7 @@ using Vdi.Vmm.Boot;
 using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Devices.Gpu;
 using Vdi.Vmm.Execution;
+using Vdi.Vmm.Execution.Switching;
 using Vdi.Vmm.Guest;
 
 namespace Vdi.Vmm.Machine;
@@ -19,6 +20,16 @@ public sealed record MachineConfig
 
     /// <summary>The engine that runs the guest. KVM unless asked otherwise: <see cref="EngineChoice.Auto"/> falls back to software.</summary>
     public EngineChoice Engine { get; init; } = EngineChoice.Kvm;
+
+    /// <summary>
+    /// On KVM: hand a vCPU in an exit storm (a loop of port I/O, MMIO polling) to the software engine for that code and
+    /// back (<see cref="ExitStormPolicy"/>). Ignored by software-engine machines, and off where KVM lacks
+    /// <c>KVM_CAP_SYNC_REGS</c> (<see cref="Machine.EngineSwitches"/> is then empty).
+    /// </summary>
+    public bool ExitStormSwitching { get; init; } = true;
+
+    /// <summary>The exit-storm policy's thresholds and slice bounds.</summary>
+    public ExitStormThresholds ExitStorm { get; init; } = ExitStormThresholds.Default;
 
     /// <summary>KVM device path; null means <see cref="Kvm.KvmSystem.ConfiguredDevicePath"/>.</summary>
     public string? KvmDevicePath { get; init; }
@@ -40,6 +51,8 @@ public sealed record MachineConfig
             throw new ArgumentException($"vcpus must be between 1 and {GuestLayout.MaxVcpus}, not {Vcpus}", nameof(Vcpus));
         if (MemoryMiB < (int)(GuestLayout.MinimumMemory >> 20) || MemoryMiB > MaxMemoryMiB)
             throw new ArgumentException($"memory must be between {GuestLayout.MinimumMemory >> 20} and {MaxMemoryMiB} MiB, not {MemoryMiB}", nameof(MemoryMiB));
+        ArgumentNullException.ThrowIfNull(ExitStorm, nameof(ExitStorm));
+        ExitStorm.Validate();
         if (DisplayProperties.Validate(Display, Gpu.MaxWidth, Gpu.MaxHeight) is { } displayError)
             throw new ArgumentException($"display: {displayError}", nameof(Display));
         if (Image.LoadAddress < GuestLayout.ImageBase || Image.EndAddress > MemoryBytes)

@@ -32,6 +32,8 @@ public sealed class MachineDevices
 
     public NullDevice Null { get; private init; } = null!;
 
+    public SequenceDevice Sequence { get; private init; } = null!;
+
     public VirtioGpu Gpu { get; private init; } = null!;
 
     public VirtioKeyboard Keyboard { get; private init; } = null!;
@@ -68,6 +70,8 @@ public sealed class MachineDevices
         pio.Register(PortMap.Com1, 8, com1);
         pio.Register(PortMap.PowerBase, PortMap.PowerLength, power);
         pio.Register(PortMap.NullDevice, 1, nullDevice);
+        var sequence = new SequenceDevice();
+        pio.Register(PortMap.Sequence, PortMap.SequenceLength, sequence);
 
         var gpu = new VirtioGpu(config.Gpu, config.Display);
         var keyboard = new VirtioKeyboard();
@@ -88,6 +92,7 @@ public sealed class MachineDevices
             Com1 = com1,
             Power = power,
             Null = nullDevice,
+            Sequence = sequence,
             Gpu = gpu,
             Keyboard = keyboard,
             Tablet = tablet,

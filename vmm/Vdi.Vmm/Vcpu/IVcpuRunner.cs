@@ -15,6 +15,9 @@ internal interface IVcpuRunner : IDisposable
     /// <summary>Exits to the VMM (KVM) or device accesses (software engine): the VMM's share of the work.</summary>
     long Exits { get; }
 
+    /// <summary>Exit-storm switches of a KVM vCPU (to the software engine and back); null when switching is off or on the software engine.</summary>
+    Execution.Switching.EngineSwitchStats? EngineSwitches { get; }
+
     /// <summary>CPU time the thread has used so far, or null once it has finished.</summary>
     TimeSpan? CpuTime { get; }
 

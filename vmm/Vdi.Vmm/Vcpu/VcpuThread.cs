@@ -1,3 +1,5 @@
+using Vdi.Vmm.Execution.Software;
+using Vdi.Vmm.Execution.Switching;
 using Vdi.Vmm.Interop;
 using Vdi.Vmm.Kvm;
 
@@ -9,7 +11,9 @@ public sealed record VcpuStop(int VcpuId, ExitAction Action, string? Reason, Vcp
 /// <summary>
 /// One vCPU's thread: enters the guest with <c>KVM_RUN</c>, dispatches exits, parks at the pause
 /// rendezvous, and stops when asked or when the guest can't continue. Other threads only set
-/// flags and <see cref="Kick"/> it; everything else happens on this thread.
+/// flags and <see cref="Kick"/> it; everything else happens on this thread. With exit-storm switching
+/// (<see cref="ExitStormSwitch"/>) a dispatched exit may be followed by a software slice; the pause and
+/// stop checks run between slices as between exits.
 /// </summary>
 internal sealed class VcpuThread : VcpuThreadBase, IVcpuRegisterAccess
 {
@@ -17,14 +21,21 @@ internal sealed class VcpuThread : VcpuThreadBase, IVcpuRegisterAccess
 
     private readonly KvmVcpu _vcpu;
     private readonly ExitDispatcher _dispatcher;
+    private readonly ExitStormSwitch? _storm;
+    private readonly Func<bool> _isKicked;
+    private volatile bool _kicked;
     private long _exits;
 
-    public VcpuThread(KvmVcpu vcpu, ExitDispatcher dispatcher, PauseRendezvous pause, Action<VcpuStop> stopped)
+    public VcpuThread(KvmVcpu vcpu, ExitDispatcher dispatcher, PauseRendezvous pause, Action<VcpuStop> stopped, ExitStormSwitch? storm = null)
         : base(vcpu.Id, $"vcpu{vcpu.Id}", pause, stopped)
     {
         _vcpu = vcpu;
         _dispatcher = dispatcher;
+        _storm = storm;
+        _isKicked = () => _kicked;
     }
+
+    public override EngineSwitchStats? EngineSwitches => _storm?.Counters.Snapshot();
 
     /// <summary>Guest entries (KVM_RUN calls that returned an exit), for statistics and benchmarks.</summary>
     public override long Exits => _exits;
@@ -32,6 +43,7 @@ internal sealed class VcpuThread : VcpuThreadBase, IVcpuRegisterAccess
     /// <summary>Forces the vCPU out of <c>KVM_RUN</c>: <c>immediate_exit</c> covers the window before entry, the signal the time inside.</summary>
     public override void Kick()
     {
+        _kicked = true; // seen by a software slice, which polls it
         _vcpu.ImmediateExit = true;
         var tid = NativeThreadId;
         if (tid != 0)
@@ -51,6 +63,7 @@ internal sealed class VcpuThread : VcpuThreadBase, IVcpuRegisterAccess
         if (ThreadSignals.BlockKickInCurrentThread() != 0)
             throw new KvmException("pthread_sigmask", LibcCalls.Errno);
         _vcpu.SetSignalMask(ThreadSignals.KernelMaskForRun());
+        _storm?.Prepare();
     }
 
     protected override VcpuStop Fault(Exception exception) => exception is KvmException
@@ -59,35 +72,62 @@ internal sealed class VcpuThread : VcpuThreadBase, IVcpuRegisterAccess
 
     protected override VcpuStop? RunGuest()
     {
+        var exitPending = false; // completing I/O before a switch produced an exit still to dispatch
         while (true)
         {
             if (StopRequested)
                 return null;
+            _kicked = false; // the flags a kick is for are checked right after
             Checkpoint();
             if (StopRequested)
                 return null;
 
-            var err = _vcpu.Run();
-            if (err is EINTR or EAGAIN)
+            if (!exitPending)
             {
-                _ = ThreadSignals.DrainPendingKicks();
-                _vcpu.ImmediateExit = false; // the flags it was set for are re-checked at the top
-                continue;
+                var err = _vcpu.Run();
+                if (err is EINTR or EAGAIN)
+                {
+                    _ = ThreadSignals.DrainPendingKicks();
+                    _vcpu.ImmediateExit = false; // the flags it was set for are re-checked at the top
+                    continue;
+                }
+                if (err != 0)
+                    return Crash($"KVM_RUN failed: {LibcCalls.Describe(err)} (errno {err})");
             }
-            if (err != 0)
-                return Crash($"KVM_RUN failed: {LibcCalls.Describe(err)} (errno {err})");
+            exitPending = false;
 
             _exits++;
             var result = _dispatcher.Dispatch(_vcpu.Exit, Id, this);
             switch (result.Action)
             {
                 case ExitAction.Continue:
+                    if (_storm is null)
+                        continue;
+                    var outcome = AfterExit(out var sliceCrash);
+                    if (sliceCrash is not null)
+                        return sliceCrash;
+                    exitPending = outcome == ExitStormSwitch.Outcome.PendingExit;
                     continue;
                 case ExitAction.PowerOff:
                     return new VcpuStop(Id, ExitAction.PowerOff, result.Reason, null, null);
                 default:
                     return Crash(result.Reason ?? "unhandled exit");
             }
+        }
+    }
+
+    /// <summary>Offers the exit to the exit-storm switch; a crash report comes out when a software slice failed.</summary>
+    private ExitStormSwitch.Outcome AfterExit(out VcpuStop? stop)
+    {
+        stop = null;
+        try
+        {
+            return _storm!.AfterExit(_vcpu.Exit.Reason, _isKicked);
+        }
+        catch (SoftwareEngineException e)
+        {
+            stop = new VcpuStop(Id, ExitAction.Crash, $"software engine (exit-storm slice): {e.Message}", _storm!.SoftwareRegisters, null);
+            return ExitStormSwitch.Outcome.StayInKvm;
         }
     }
 

@@ -32,6 +32,8 @@ internal abstract class VcpuThreadBase : IVcpuRunner
 
     public abstract long Exits { get; }
 
+    public virtual Execution.Switching.EngineSwitchStats? EngineSwitches => null;
+
     /// <summary>CPU time the vCPU thread has used so far (guest and VMM), or null once it has finished.</summary>
     public TimeSpan? CpuTime => _nativeThreadId is var tid and not 0 ? ThreadCpuTime.Read(tid) : null;
 

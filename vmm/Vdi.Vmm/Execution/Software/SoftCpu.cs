@@ -101,7 +101,17 @@ internal sealed partial class SoftCpu
             return;
         }
 
-        Execute(instruction);
+        try
+        {
+            Execute(instruction);
+        }
+        catch (SoftwareSliceExit)
+        {
+            // The bus refused the access before any side effect: the instruction did not happen here.
+            Rip = instruction.IP;
+            InstructionsRetired--;
+            throw;
+        }
     }
 
     /// <summary>The registers as the rest of the VMM sees them (hypercalls, crash reports).</summary>
@@ -117,6 +127,8 @@ internal sealed partial class SoftCpu
     /// <summary>Delivers exception <paramref name="vector"/>, escalating to #GP, #DF and shutdown when gates are missing.</summary>
     public void RaiseException(byte vector)
     {
+        if (HybridMode)
+            throw new SoftwareSliceExit($"exception {vector}"); // KVM runs the instruction again and delivers it
         ulong? errorCode = vector is 8 or (>= 10 and <= 14) or 17 or 21 ? 0 : null;
         if (GateIsUsable(vector))
         {
@@ -138,7 +150,7 @@ internal sealed partial class SoftCpu
 
     private byte? DeliverableInterrupt(bool peek)
     {
-        if (!InterruptsEnabled || _interruptShadow || !_interrupts.AnyPending)
+        if (HybridMode || !InterruptsEnabled || _interruptShadow || !_interrupts.AnyPending)
             return null;
         return _interrupts.TakeDeliverable(peek);
     }
