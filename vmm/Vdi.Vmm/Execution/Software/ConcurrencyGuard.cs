@@ -10,8 +10,8 @@ public readonly record struct GuardEvent(int Vcpu, ulong Rip, ulong Address, int
 /// The concurrency guard of one machine. The software engine makes each <c>lock</c>ed read-modify-write of RAM a
 /// single host atomic; a locked instruction no host atomic can make (its operand straddles a cache line or an 8-byte
 /// word, or its target is not plain RAM) is a concurrency-vulnerable segment: the vCPU stalls every other vCPU of the
-/// machine through the pause-all rendezvous, runs the instruction, and releases them. Counts both kinds and keeps the
-/// most recent guarded segments.
+/// machine through the pause-all rendezvous, runs the instruction (and the locked instructions right after it, for a
+/// bounded run), and releases them. Counts both kinds and keeps the most recent guarded segments.
 /// </summary>
 public sealed class ConcurrencyGuard
 {
@@ -27,8 +27,18 @@ public sealed class ConcurrencyGuard
     private Action? _kickAll;
     private Action<int>? _park;
 
-    /// <summary>Locked instructions that ran with the other vCPUs stalled.</summary>
+    /// <summary>Guarded segments: times a vCPU stalled the others to run locked instructions no host atomic fits.</summary>
     public long GuardedSegments => Interlocked.Read(ref _guardedSegments);
+
+    /// <summary>Locked instructions that ran inside guarded segments, over every vCPU.</summary>
+    public long GuardedInstructions
+    {
+        get
+        {
+            lock (_traceGate)
+                return _cpus.Sum(c => c.GuardedInstructions);
+        }
+    }
 
     /// <summary>Locked instructions made as one host atomic operation, over every vCPU.</summary>
     public long AtomicOperations
@@ -55,6 +65,9 @@ public sealed class ConcurrencyGuard
     }
 
     internal bool IsAttached => _rendezvous is not null;
+
+    /// <summary>A pause (the host's or a guarded run's) is requested: a running vCPU should reach its checkpoint.</summary>
+    internal bool PauseRequested => _rendezvous is { } rendezvous && rendezvous.PauseRequested;
 
     /// <summary>
     /// Connects the guard to the machine's vCPU threads: their rendezvous, a kick for all of them, and a way for vCPU

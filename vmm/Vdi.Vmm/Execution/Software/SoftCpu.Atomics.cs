@@ -14,8 +14,6 @@ namespace Vdi.Vmm.Execution.Software;
 /// </summary>
 internal sealed unsafe partial class SoftCpu
 {
-    private readonly ConcurrencyGuard? _guard;
-
     /// <summary>Locked operations this vCPU made as single host atomics.</summary>
     public long AtomicOperations { get; private set; }
 
@@ -101,34 +99,6 @@ internal sealed unsafe partial class SoftCpu
                 SetAluFlags(AluOp.Cmp, expected, old, (expected - old) & op.Mask, op.Size);
                 break;
         }
-    }
-
-    /// <summary>A locked instruction no host atomic can make: runs as plain accesses with every other vCPU stalled.</summary>
-    private void RunGuarded(ref SoftOp op, ulong address)
-    {
-        if (_guard is null || !_guard.IsAttached)
-        {
-            lock (_bus.AtomicGate)
-                RunPlain(ref op, address);
-            return;
-        }
-        _guard.Enter(this, op.Ip, address, op.Size, op.Instruction.Mnemonic);
-        try
-        {
-            RunPlain(ref op, address);
-        }
-        finally
-        {
-            _guard.Exit(this);
-        }
-    }
-
-    /// <summary>A locked instruction of the generic path (no specialised form): guarded as a whole.</summary>
-    private void RunGuarded(in Instruction i)
-    {
-        var op = new SoftOp { Instruction = i, Ip = i.IP, Handler = OpHandler.Generic };
-        var address = i.OpCount > 0 && i.Op0Kind == OpKind.Memory ? EffectiveAddress(i) : 0;
-        RunGuarded(ref op, address);
     }
 
     private void RunPlain(ref SoftOp op, ulong address)

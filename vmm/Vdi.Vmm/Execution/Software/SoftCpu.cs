@@ -99,6 +99,10 @@ internal sealed partial class SoftCpu
             UndoInstruction(block);
             throw;
         }
+        finally
+        {
+            ReleaseGuard();
+        }
     }
 
     /// <summary>
@@ -110,32 +114,47 @@ internal sealed partial class SoftCpu
     {
         var done = 0;
         SoftBlock? previous = null;
-        while (done < budget)
+        try
         {
-            if (_interrupts.AnyPending && TryDeliverInterrupt())
+            while (done < budget)
             {
-                previous = null;
-                continue;
+                if (_interrupts.AnyPending && InterruptsEnabled && !_interruptShadow)
+                {
+                    ReleaseGuard();
+                    if (TryDeliverInterrupt())
+                    {
+                        previous = null;
+                        continue;
+                    }
+                }
+                if (Halted || ShouldYield)
+                    break;
+                _interruptShadow = false;
+                var block = BlockAt(Rip, previous);
+                ContinueGuard(block);
+                int retired;
+                try
+                {
+                    retired = RunBlock(block, block.Ops.Length);
+                }
+                catch (SoftwareSliceExit)
+                {
+                    UndoInstruction(block);
+                    throw;
+                }
+                done += retired;
+                _guardLeft -= retired;
+                previous = block;
+                if (_stopRun)
+                {
+                    _stopRun = false;
+                    break;
+                }
             }
-            if (Halted)
-                break;
-            _interruptShadow = false;
-            var block = BlockAt(Rip, previous);
-            try
-            {
-                done += RunBlock(block, block.Ops.Length);
-            }
-            catch (SoftwareSliceExit)
-            {
-                UndoInstruction(block);
-                throw;
-            }
-            previous = block;
-            if (_stopRun)
-            {
-                _stopRun = false;
-                break;
-            }
+        }
+        finally
+        {
+            ReleaseGuard();
         }
         return done;
     }

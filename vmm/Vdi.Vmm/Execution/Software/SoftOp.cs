@@ -76,6 +76,9 @@ internal sealed class SoftBlock(ulong start, long version, SoftOp[] ops)
     public readonly long Version = version;
     public readonly SoftOp[] Ops = ops;
 
+    /// <summary>Holds a locked instruction: a guarded run may go on through this block.</summary>
+    public readonly bool HasLocked = Array.Exists(ops, o => o.Locked);
+
     /// <summary>The blocks that last followed this one (taken and fall-through), so a loop needs no lookup.</summary>
     public SoftBlock? Link0;
     public SoftBlock? Link1;
