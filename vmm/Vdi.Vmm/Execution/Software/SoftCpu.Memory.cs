@@ -24,7 +24,11 @@ internal sealed unsafe partial class SoftCpu
         var offset = address - _window.Base;
         if (offset < _window.Size && _window.Size - offset >= (ulong)size
             && (!write || _window.Writable) && _window.Generation == _ram!.Memory.Generation)
+        {
+            // SAFETY: offset + size <= the slot's size and the slot map has not changed since the window was taken,
+            // so the pointer stays inside the slot's live host mapping.
             return _window.Host + offset;
+        }
         return RamPointerSlow(address, size, write);
     }
 
@@ -37,6 +41,7 @@ internal sealed unsafe partial class SoftCpu
         var offset = address - window.Base;
         if (window.Size - offset < (ulong)size || (write && !window.Writable))
             return null;
+        // SAFETY: the slot holds [address, address + size) (checked just above) and was just looked up.
         return window.Host + offset;
     }
 

@@ -56,6 +56,7 @@ internal sealed unsafe class SoftRam
         {
             Base = slot.GuestAddress,
             Size = slot.Size,
+            // SAFETY: the slot's host memory is mapped for the slot's lifetime; users check the generation before use.
             Host = (byte*)slot.HostAddress,
             Dirty = slot.HostWrites.Words,
             Generation = generation,
