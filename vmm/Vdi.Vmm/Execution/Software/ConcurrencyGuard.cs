@@ -66,9 +66,6 @@ public sealed class ConcurrencyGuard
 
     internal bool IsAttached => _rendezvous is not null;
 
-    /// <summary>A pause (the host's or a guarded run's) is requested: a running vCPU should reach its checkpoint.</summary>
-    internal bool PauseRequested => _rendezvous is { } rendezvous && rendezvous.PauseRequested;
-
     /// <summary>
     /// Connects the guard to the machine's vCPU threads: their rendezvous, a kick for all of them, and a way for vCPU
     /// <c>n</c>'s own thread to park at its checkpoint (shown as paused) when someone else asked for a pause.

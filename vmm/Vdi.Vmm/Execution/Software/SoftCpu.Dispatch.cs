@@ -54,6 +54,14 @@ internal sealed partial class SoftCpu
                 if (ConditionHolds(op.Condition))
                     Rip = op.Target;
                 break;
+            case OpHandler.Jz:
+                if (Zero)
+                    Rip = op.Target;
+                break;
+            case OpHandler.Jnz:
+                if (!Zero)
+                    Rip = op.Target;
+                break;
             case OpHandler.Jmp:
                 Rip = op.Target;
                 break;

@@ -21,8 +21,22 @@ internal sealed partial class SoftCpu
     /// <summary>Locked instructions this vCPU ran with the other vCPUs stalled.</summary>
     public long GuardedInstructions { get; private set; }
 
-    /// <summary>True when someone asked this vCPU's thread to park (and it is not the one holding the stall).</summary>
-    private bool ShouldYield => _guard is { } guard && !_guardHeld && guard.PauseRequested;
+    private volatile bool _yieldRequested;
+
+    /// <summary>
+    /// Asks <see cref="Run"/> to return at the next block boundary (the vCPU's thread was kicked: a pause, a stall by
+    /// another vCPU, or a stop is requested). Any thread.
+    /// </summary>
+    public void RequestYield() => _yieldRequested = true;
+
+    /// <summary>True when this vCPU's thread was kicked (and it is not the one holding the stall): leave the slice.</summary>
+    private bool ShouldYield()
+    {
+        if (!_yieldRequested || _guardHeld)
+            return false;
+        _yieldRequested = false;
+        return true;
+    }
 
     /// <summary>A locked instruction no host atomic can make: runs as plain accesses with every other vCPU stalled.</summary>
     private void RunGuarded(ref SoftOp op, ulong address)

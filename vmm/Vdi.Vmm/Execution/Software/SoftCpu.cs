@@ -127,7 +127,7 @@ internal sealed partial class SoftCpu
                         continue;
                     }
                 }
-                if (Halted || ShouldYield)
+                if (Halted || ShouldYield())
                     break;
                 _interruptShadow = false;
                 var block = BlockAt(Rip, previous);

@@ -22,6 +22,8 @@ internal enum OpHandler : byte
     IncDecR,
     IncDecM,
     Jcc,
+    Jz,
+    Jnz,
     Jmp,
     Call,
     Ret,

@@ -85,7 +85,12 @@ internal static class SoftOpCompiler
                 or Mnemonic.Ja or Mnemonic.Js or Mnemonic.Jns or Mnemonic.Jl or Mnemonic.Jge or Mnemonic.Jle or Mnemonic.Jg
                 when i.Op0Kind is OpKind.NearBranch64:
                 op.Condition = i.ConditionCode;
-                return OpHandler.Jcc;
+                return op.Condition switch
+                {
+                    ConditionCode.e => OpHandler.Jz,
+                    ConditionCode.ne => OpHandler.Jnz,
+                    _ => OpHandler.Jcc,
+                };
             case Mnemonic.Xadd or Mnemonic.Cmpxchg or Mnemonic.Xchg:
                 return Exchange(i, ref op);
             default:

@@ -32,6 +32,7 @@ internal sealed class SoftVcpuThread : VcpuThreadBase
 
     public override void Kick()
     {
+        _cpu.RequestYield();
         Wake();
     }
 
