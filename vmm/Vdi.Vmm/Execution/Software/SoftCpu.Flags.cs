@@ -40,17 +40,25 @@ internal sealed partial class SoftCpu
         }
     }
 
-    private bool Zero => _flagKind == FlagKind.Materialized ? (_flagBits & ZeroBit) != 0 : _flagResult == 0;
+    private bool Zero
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _flagKind == FlagKind.Materialized ? (_flagBits & ZeroBit) != 0 : _flagResult == 0;
+    }
 
     private bool Sign => _flagKind == FlagKind.Materialized ? (_flagBits & SignFlagBit) != 0 : (_flagResult & SignBit(_flagSize)) != 0;
 
-    private bool Carry => _flagKind switch
+    private bool Carry
     {
-        FlagKind.Add => _flagResult < _flagLeft,
-        FlagKind.Sub => _flagLeft < _flagRight,
-        FlagKind.Logic => false,
-        _ => (_flagBits & CarryBit) != 0, // Materialized, Inc, Dec
-    };
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _flagKind switch
+        {
+            FlagKind.Add => _flagResult < _flagLeft,
+            FlagKind.Sub => _flagLeft < _flagRight,
+            FlagKind.Logic => false,
+            _ => (_flagBits & CarryBit) != 0, // Materialized, Inc, Dec
+        };
+    }
 
     private bool Overflow => _flagKind switch
     {
@@ -73,7 +81,9 @@ internal sealed partial class SoftCpu
                 _flagKind = FlagKind.Sub;
                 break;
             case AluOp.Inc or AluOp.Dec:
-                _flagBits = Carry ? CarryBit : 0; // inc and dec leave CF alone
+                // inc and dec leave CF alone: after Materialized, Inc or Dec it already is in _flagBits' CF bit
+                if (_flagKind is FlagKind.Add or FlagKind.Sub or FlagKind.Logic)
+                    _flagBits = Carry ? CarryBit : 0;
                 _flagKind = op == AluOp.Inc ? FlagKind.Inc : FlagKind.Dec;
                 break;
             default:
