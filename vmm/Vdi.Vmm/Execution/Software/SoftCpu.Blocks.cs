@@ -17,6 +17,12 @@ internal sealed partial class SoftCpu
     private readonly List<SoftOp> _building = new(MaxBlockLength);
     private long _codeVersion;
 
+    /// <summary>
+    /// Drops every decoded block, for code that changed behind the bus's back (the other engine ran the guest, or the
+    /// host loaded code); the next instruction is decoded from memory again. On the vCPU's own thread.
+    /// </summary>
+    internal void InvalidateDecodedCode() => _blocks.Clear();
+
     private long CurrentCodeVersion => _ram is { } ram ? ram.CodeVersion : _bus.CodeVersion;
 
     /// <summary>The block starting at <paramref name="rip"/>; follows <paramref name="previous"/>'s links when they fit.</summary>
