@@ -3,6 +3,7 @@ using Vdi.Vmm.Boot;
 using Vdi.Vmm.Execution;
 using Vdi.Vmm.Guest;
 using Vdi.Vmm.Machine;
+using Vdi.Vmm.Vcpu;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Vdi.Vmm.Tests.Execution.Software;
@@ -54,6 +55,31 @@ public sealed class ConcurrencyGuardTests
             Assert.Equal(62UL, e.Address % 64);
             Assert.InRange(e.Vcpu, 0, Vcpus - 1);
         });
+    }
+
+    [Fact]
+    public async Task The_host_pauses_and_resumes_all_while_the_vcpus_stall_each_other()
+    {
+        using var machine = Build(offset: 62, (a, counter) => a.@lock.add(__dword_ptr[counter], 1));
+        machine.Start();
+        var pauses = 0;
+        while (!machine.Completion.IsCompleted && pauses < 20)
+        {
+            await Task.Delay(10);
+            if (machine.Completion.IsCompleted)
+                break;
+            Assert.True(machine.PauseAll(TimeSpan.FromSeconds(10)), "pause-all never settled");
+            Assert.All(machine.VcpuStates, s => Assert.True(s is VcpuState.Paused or VcpuState.Stopped, $"a vCPU is {s} under pause-all"));
+            var guarded = machine.Guard.GuardedInstructions;
+            await Task.Delay(5);
+            Assert.Equal(guarded, machine.Guard.GuardedInstructions); // nobody runs while paused
+            machine.ResumeAll();
+            pauses++;
+        }
+        var exit = await machine.WaitForExitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(new MachineExit(MachineExitKind.PoweredOff, Vcpus * Iterations, null), exit);
+        Assert.True(pauses > 0);
     }
 
     /// <summary>
