@@ -12,6 +12,7 @@ namespace Vdi.Vmm.Execution.Software;
 internal sealed unsafe partial class SoftCpu
 {
     private readonly SoftRam? _ram;
+    private readonly Memory.GuestMemory? _memory; // _ram's, for the generation check on every access
     private SoftRamWindow _window;
 
     /// <summary>Set when the running block must end after this instruction (code changed, an event was delivered).</summary>
@@ -23,7 +24,7 @@ internal sealed unsafe partial class SoftCpu
     {
         var offset = address - _window.Base;
         if (offset < _window.Size && _window.Size - offset >= (ulong)size
-            && (!write || _window.Writable) && _window.Generation == _ram!.Memory.Generation)
+            && (!write || _window.Writable) && _window.Generation == _memory!.Generation)
         {
             // SAFETY: offset + size <= the slot's size and the slot map has not changed since the window was taken,
             // so the pointer stays inside the slot's live host mapping.
@@ -87,11 +88,11 @@ internal sealed unsafe partial class SoftCpu
     private void NoteRamStore(ulong address, int size)
     {
         var page = (address - _window.Base) >> 12;
-        ref var word = ref _window.Dirty[page >> 6];
+        ref var word = ref _window.Dirty[(int)(page >> 6)];
         var bit = 1UL << (int)(page & 63);
         if ((Volatile.Read(ref word) & bit) == 0)
             Interlocked.Or(ref word, bit);
-        if (((address + (ulong)size - 1) ^ address) >= 0x1000)
+        if ((((address + (ulong)size - 1) ^ address) >> 12) != 0)
             MarkDirtySlow(address + (ulong)size - 1);
         if (_ram!.NoteStore(address, size))
             _leaveBlock = true;

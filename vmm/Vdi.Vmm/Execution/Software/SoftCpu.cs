@@ -24,6 +24,7 @@ internal sealed partial class SoftCpu
     {
         _bus = bus;
         _ram = bus.Ram;
+        _memory = _ram?.Memory;
         _guard = bus.Guard;
         _guard?.Register(this);
         Index = index;

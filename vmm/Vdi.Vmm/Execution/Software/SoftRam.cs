@@ -77,12 +77,11 @@ internal sealed unsafe class SoftRam
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool NoteStore(ulong address, int size)
     {
-        var first = address >> PageShift;
-        var last = (address + (ulong)size - 1) >> PageShift;
-        if (last < (ulong)_codePages.Length * 64
-            && ((Volatile.Read(ref _codePages[first >> 6]) >> (int)(first & 63)) & 1) == 0
-            && ((Volatile.Read(ref _codePages[last >> 6]) >> (int)(last & 63)) & 1) == 0)
-            return false;
+        var page = address >> PageShift;
+        var words = _codePages;
+        if (((address + (ulong)size - 1) >> PageShift) == page && (page >> 6) < (ulong)words.Length
+            && ((Volatile.Read(ref words[(int)(page >> 6)]) >> (int)(page & 63)) & 1) == 0)
+            return false; // one page, and no code on it
         return NoteWrite(address, (ulong)size);
     }
 
