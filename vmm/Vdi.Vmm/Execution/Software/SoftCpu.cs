@@ -115,6 +115,7 @@ internal sealed partial class SoftCpu
     {
         var done = 0;
         SoftBlock? previous = null;
+        _stopRun = false;
         try
         {
             while (done < budget)
@@ -144,7 +145,8 @@ internal sealed partial class SoftCpu
                     throw;
                 }
                 done += retired;
-                _guardLeft -= retired;
+                if (_guardHeld)
+                    _guardLeft -= retired;
                 previous = block;
                 if (_stopRun)
                 {
