@@ -11,6 +11,7 @@ namespace Vdi.Vmm.Execution.Software;
 /// </summary>
 internal sealed partial class SoftCpu
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Execute(ref SoftOp op)
     {
         switch (op.Handler)
