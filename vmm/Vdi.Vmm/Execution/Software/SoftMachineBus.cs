@@ -10,8 +10,10 @@ namespace Vdi.Vmm.Execution.Software;
 /// <summary>
 /// A machine as its software vCPUs see it: guest RAM, each vCPU's local APIC and the I/O APIC at their standard
 /// windows, device MMIO and ports on the machine's buses, and the hypercall port. Used by every vCPU thread at once:
-/// RAM is shared as it is under KVM, the APICs and devices take their own locks, and <c>lock</c>ed instructions
-/// serialise on <see cref="AtomicGate"/>. Writes to pages code was fetched from bump <see cref="CodeVersion"/>.
+/// RAM is shared as it is under KVM (the vCPUs reach most of it directly through <see cref="Ram"/>; what reaches this
+/// bus is RAM the fast path leaves alone), the APICs and devices take their own locks, and <c>lock</c>ed instructions
+/// are host atomics or guarded segments (<see cref="Guard"/>). Writes to pages code was fetched from bump
+/// <see cref="CodeVersion"/>.
 /// </summary>
 internal sealed class SoftMachineBus : ISoftBus
 {
