@@ -1,5 +1,6 @@
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Execution;
+using Vdi.Vmm.Execution.Software;
 using Vdi.Vmm.Execution.Switching;
 using Vdi.Vmm.Hypercalls;
 using Vdi.Vmm.Memory;
@@ -33,8 +34,10 @@ public sealed class Machine : IDisposable
     /// <param name="release">Frees the engine's resources and guest memory once every vCPU thread is gone.</param>
     internal Machine(
         MachineConfig config, EngineSelection engine, GuestMemory memory, MachineDevices devices,
-        Func<Machine, PauseRendezvous, Action<VcpuStop>, IReadOnlyList<IVcpuRunner>> createVcpus, Action release)
+        Func<Machine, PauseRendezvous, Action<VcpuStop>, IReadOnlyList<IVcpuRunner>> createVcpus, Action release,
+        ConcurrencyGuard? guard = null)
     {
+        Guard = guard ?? new ConcurrencyGuard();
         Config = config;
         Engine = engine;
         Memory = memory;
@@ -52,6 +55,9 @@ public sealed class Machine : IDisposable
     public GuestMemory Memory { get; }
 
     public MachineDevices Devices { get; }
+
+    /// <summary>The concurrency guard: locked operations made atomic, and segments run with the other vCPUs stalled.</summary>
+    public ConcurrencyGuard Guard { get; }
 
     public SerialOutput Serial => Devices.Com1.Output;
 

@@ -131,16 +131,24 @@ public static class MachineBuilder
                     cpus[destination]?.PostInterrupt(vector);
             });
             var devices = MachineDevices.Create(config, memory, ioApic.Line, created, code => machine?.OnGuestPowerOff(code));
+            var guard = new ConcurrencyGuard();
             var bus = new SoftMachineBus(memory, devices.Pio, devices.Mmio, devices.Hypercalls, ioApic, config.MemoryBytes)
             {
                 TripleFaulted = cpu => threads[cpu.Index].OnTripleFault(),
+                Guard = guard,
             };
             for (var i = 0; i < cpus.Length; i++)
                 cpus[i] = new SoftCpu(bus, i, cpus.Length, config.Image.EntryPoint);
             machine = new Machine(
                 config, selection, memory, devices,
-                (_, pause, stopped) => threads = [.. cpus.Select(c => new SoftVcpuThread(c, pause, stopped))],
-                memory.Dispose);
+                (_, pause, stopped) =>
+                {
+                    threads = [.. cpus.Select(c => new SoftVcpuThread(c, pause, stopped))];
+                    guard.Attach(pause, () => Array.ForEach(threads, t => t.Kick()), index => threads[index].ParkIfRequested());
+                    return threads;
+                },
+                memory.Dispose,
+                guard);
             return machine;
         }
         catch

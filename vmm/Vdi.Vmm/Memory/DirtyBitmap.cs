@@ -16,6 +16,9 @@ public sealed class DirtyBitmap
 
     public ulong PageCount { get; }
 
+    /// <summary>The bits themselves, for a hot path that marks one page inline (check, then <c>Interlocked.Or</c>).</summary>
+    internal ulong[] Words => _words;
+
     public static int WordsFor(ulong pageCount) => checked((int)((pageCount + 63) / 64));
 
     /// <summary>Marks every page touched by [offset, offset + length) within the slot.</summary>

@@ -18,10 +18,17 @@ public sealed unsafe class GuestMemory : IDisposable
     private readonly IMemorySlotSink? _sink;
     private volatile MemorySlot[] _slots = []; // sorted by GuestAddress; replaced, never mutated
     private bool _disposed;
+    private int _generation;
 
     public GuestMemory(IMemorySlotSink? sink = null) => _sink = sink;
 
     public IReadOnlyList<MemorySlot> Slots => _slots;
+
+    /// <summary>
+    /// Bumped on every change to the slot map or a slot's flags, so a caller that cached a slot's host pointer
+    /// (the software engine's RAM fast path) knows to look it up again.
+    /// </summary>
+    internal int Generation => Volatile.Read(ref _generation);
 
     /// <summary>Total bytes of RAM across all slots.</summary>
     public ulong Size => _slots.Aggregate(0UL, (sum, s) => sum + s.Size);
@@ -118,6 +125,7 @@ public sealed unsafe class GuestMemory : IDisposable
             if (readOnlyChanges)
                 _sink?.RemoveSlot(slot);
             slot.Flags = flags;
+            Interlocked.Increment(ref _generation);
             _sink?.SetSlot(slot);
         }
     }
@@ -253,6 +261,7 @@ public sealed unsafe class GuestMemory : IDisposable
         _sink?.SetSlot(slot);
         mapping.AddReference();
         _slots = [.. slots.Append(slot).OrderBy(s => s.GuestAddress)];
+        Interlocked.Increment(ref _generation);
         return slot;
     }
 
@@ -262,6 +271,7 @@ public sealed unsafe class GuestMemory : IDisposable
             throw new GuestMemoryException($"{slot} is not in this memory map");
         _sink?.RemoveSlot(slot);
         _slots = [.. _slots.Where(s => s != slot)];
+        Interlocked.Increment(ref _generation);
     }
 
     private static uint NextFreeId(MemorySlot[] slots)
@@ -288,6 +298,7 @@ public sealed unsafe class GuestMemory : IDisposable
             foreach (var slot in _slots)
                 slot.Mapping.Release();
             _slots = [];
+            Interlocked.Increment(ref _generation);
         }
     }
 }

@@ -11,7 +11,9 @@ public sealed class PauseRendezvous
     private readonly object _gate = new(); // guards every field below; a monitor, for Wait/PulseAll
     private int _active;
     private int _parked;
-    private bool _pauseRequested;
+    private bool _pauseRequested; // _hostPause || _othersPause
+    private bool _hostPause;
+    private bool _othersPause; // a vCPU stalls the others (the concurrency guard)
     private bool _released; // set when the machine stops: nobody parks any more
 
     public bool PauseRequested => Volatile.Read(ref _pauseRequested);
@@ -37,7 +39,51 @@ public sealed class PauseRendezvous
     public void RequestPause()
     {
         lock (_gate)
+        {
+            _hostPause = true;
             _pauseRequested = true;
+        }
+    }
+
+    /// <summary>
+    /// On a vCPU thread that has joined: asks every other vCPU thread to park, without waiting for itself. False when
+    /// a pause is already requested (by the host or another vCPU): the caller then parks at its own checkpoint and
+    /// tries again, so two vCPUs asking at once never wait for each other. After true: kick the others, call
+    /// <see cref="WaitOthersParked"/>, do the work, then <see cref="ResumeOthers"/>.
+    /// </summary>
+    public bool TryPauseOthers()
+    {
+        lock (_gate)
+        {
+            if (_released)
+                return true; // the machine is stopping: nobody parks any more
+            if (_pauseRequested)
+                return false;
+            _othersPause = true;
+            _pauseRequested = true;
+            return true;
+        }
+    }
+
+    /// <summary>Waits until every active vCPU thread but the caller is parked (or the rendezvous is released).</summary>
+    public void WaitOthersParked()
+    {
+        lock (_gate)
+        {
+            while (_parked < _active - 1 && !_released)
+                Monitor.Wait(_gate);
+        }
+    }
+
+    /// <summary>Ends a <see cref="TryPauseOthers"/> pause; a pause the host requested meanwhile stays in force.</summary>
+    public void ResumeOthers()
+    {
+        lock (_gate)
+        {
+            _othersPause = false;
+            _pauseRequested = _hostPause;
+            Monitor.PulseAll(_gate);
+        }
     }
 
     /// <summary>Waits until every active vCPU thread is parked; false on timeout.</summary>
@@ -76,7 +122,8 @@ public sealed class PauseRendezvous
     {
         lock (_gate)
         {
-            _pauseRequested = false;
+            _hostPause = false;
+            _pauseRequested = _othersPause;
             Monitor.PulseAll(_gate);
         }
     }
@@ -87,6 +134,8 @@ public sealed class PauseRendezvous
         lock (_gate)
         {
             _released = true;
+            _hostPause = false;
+            _othersPause = false;
             _pauseRequested = false;
             Monitor.PulseAll(_gate);
         }

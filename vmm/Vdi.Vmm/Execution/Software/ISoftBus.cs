@@ -19,7 +19,10 @@ internal interface ISoftBus
 
     void TripleFault(SoftCpu cpu);
 
-    /// <summary>Held while a <c>lock</c>ed instruction runs, so its read-modify-write is one step for every vCPU.</summary>
+    /// <summary>
+    /// Held while a <c>lock</c>ed instruction that cannot be one host atomic runs on a bus without a
+    /// <see cref="Guard"/> (test machines that interleave their vCPUs on one thread).
+    /// </summary>
     Lock AtomicGate { get; }
 
     /// <summary>
@@ -37,6 +40,12 @@ internal interface ISoftBus
     /// cached under an older value decodes again, so code the guest rewrites runs as written.
     /// </summary>
     long CodeVersion => 0;
+
+    /// <summary>Guest RAM the CPU may access directly through host pointers; null: every access goes through this bus.</summary>
+    SoftRam? Ram => null;
+
+    /// <summary>The machine's concurrency guard; null: a <c>lock</c>ed access that is not one host atomic takes <see cref="AtomicGate"/>.</summary>
+    ConcurrencyGuard? Guard => null;
 
     /// <summary>Notes that code is fetched from the page holding <paramref name="rip"/>.</summary>
     void NoteCodePage(ulong rip)

@@ -48,6 +48,18 @@ internal sealed class InterruptRequests
         }
     }
 
+    /// <summary>Undoes the take of <paramref name="vector"/> whose delivery did not happen: requested again, not in service.</summary>
+    public void Untake(byte vector)
+    {
+        lock (_gate)
+        {
+            _requested[vector >> 6] |= 1UL << (vector & 63);
+            _anyPending = true;
+            _inService[vector >> 6] &= ~(1UL << (vector & 63));
+            _anyInService = Highest(_inService) is not null;
+        }
+    }
+
     /// <summary>Retires the highest vector in service (an EOI); returns it, or null when none was.</summary>
     public byte? EndOfInterrupt()
     {

@@ -2,21 +2,19 @@ using Iced.Intel;
 
 namespace Vdi.Vmm.Execution.Software;
 
-/// <summary>The instruction set of <see cref="SoftCpu"/>: one case per modelled mnemonic.</summary>
+/// <summary>
+/// The generic path of <see cref="SoftCpu"/>: one case per modelled mnemonic, over Iced's instruction, for whatever the
+/// specialised handlers (<see cref="SoftCpu.Execute(ref SoftOp)"/>) do not cover.
+/// </summary>
 internal sealed partial class SoftCpu
 {
-    /// <summary>Runs a decoded instruction; a <c>lock</c>ed one runs under the bus's atomic gate, so vCPU threads see it whole.</summary>
-    private void Execute(in Instruction i)
+    /// <summary>Runs an instruction the specialised handlers leave alone; a <c>lock</c>ed one runs guarded (no host atomic fits it).</summary>
+    private void ExecuteGeneric(in Instruction i)
     {
         if (i.HasLockPrefix)
-        {
-            lock (_bus.AtomicGate)
-                ExecuteOne(i);
-        }
+            RunGuarded(i);
         else
-        {
             ExecuteOne(i);
-        }
     }
 
     private void ExecuteOne(in Instruction i)
@@ -34,7 +32,7 @@ internal sealed partial class SoftCpu
                 Push(Read(i, 0));
                 break;
             case Mnemonic.Pop:
-                Write(i, 0, Pop());
+                PopTo(i);
                 break;
             case Mnemonic.Call:
                 Push(Rip);
@@ -68,11 +66,7 @@ internal sealed partial class SoftCpu
                 ExecuteMove(i);
                 break;
             case Mnemonic.Xadd:
-                var destination = Read(i, 0);
-                var source = Read(i, 1);
-                var sum = Add(destination, source, OperandSize(i, 0));
-                Write(i, 1, destination);
-                Write(i, 0, sum);
+                ExecuteXaddGeneric(i);
                 break;
             case Mnemonic.In:
                 Write(i, 0, _bus.PortIn(this, (ushort)Read(i, 1), OperandSize(i, 0)));
@@ -94,15 +88,17 @@ internal sealed partial class SoftCpu
                 break;
             case Mnemonic.Lidt:
                 var descriptor = EffectiveAddress(i);
-                IdtLimit = (ushort)_bus.ReadMemory(this, descriptor, 2);
-                IdtBase = _bus.ReadMemory(this, descriptor + 2, 8);
+                var limit = (ushort)ReadMem(descriptor, 2);
+                IdtBase = ReadMem(descriptor + 2, 8);
+                IdtLimit = limit;
                 break;
             case Mnemonic.Iretq:
-                Rip = Pop();
-                Pop(); // cs
-                Rflags = Pop();
-                var rsp = Pop();
-                Pop(); // ss
+                var frame = Registers[(int)Gpr.Rsp];
+                var rip = ReadMem(frame, 8);
+                var rflags = ReadMem(frame + 16, 8); // cs at +8 and ss at +32 are flat: not checked
+                var rsp = ReadMem(frame + 24, 8);
+                Rip = rip;
+                Rflags = rflags;
                 Registers[(int)Gpr.Rsp] = rsp;
                 break;
             case Mnemonic.Ud2:

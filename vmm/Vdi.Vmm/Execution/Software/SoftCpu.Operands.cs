@@ -2,32 +2,12 @@ using Iced.Intel;
 
 namespace Vdi.Vmm.Execution.Software;
 
-/// <summary>Operand access, the stack, and the arithmetic flags (ZF, CF, SF, OF) of <see cref="SoftCpu"/>.</summary>
+/// <summary>
+/// Operand access, the stack, and the arithmetic of the generic path of <see cref="SoftCpu"/>. As on the hot path,
+/// flags and registers are committed only after the instruction's last memory access.
+/// </summary>
 internal sealed partial class SoftCpu
 {
-    private bool _zero;
-    private bool _carry;
-    private bool _sign;
-    private bool _overflow;
-
-    private ulong Rflags
-    {
-        get => 0x2
-            | (_carry ? 1UL : 0)
-            | (_zero ? 1UL << 6 : 0)
-            | (_sign ? 1UL << 7 : 0)
-            | (InterruptsEnabled ? InterruptFlag : 0)
-            | (_overflow ? 1UL << 11 : 0);
-        set
-        {
-            _carry = (value & 1) != 0;
-            _zero = (value & (1UL << 6)) != 0;
-            _sign = (value & (1UL << 7)) != 0;
-            InterruptsEnabled = (value & InterruptFlag) != 0;
-            _overflow = (value & (1UL << 11)) != 0;
-        }
-    }
-
     public ulong GetRegister(Register register)
     {
         var value = Registers[FullIndex(register)];
@@ -74,7 +54,7 @@ internal sealed partial class SoftCpu
     private ulong Read(in Instruction i, int operand) => i.GetOpKind(operand) switch
     {
         OpKind.Register => GetRegister(i.GetOpRegister(operand)),
-        OpKind.Memory => _bus.ReadMemory(this, EffectiveAddress(i), i.MemorySize.GetSize()),
+        OpKind.Memory => ReadMem(EffectiveAddress(i), i.MemorySize.GetSize()),
         _ => i.GetImmediate(operand) & Mask(OperandSize(i, operand)),
     };
 
@@ -87,7 +67,7 @@ internal sealed partial class SoftCpu
                 break;
             case OpKind.Memory:
                 var size = i.MemorySize.GetSize();
-                _bus.WriteMemory(this, EffectiveAddress(i), size, value & Mask(size));
+                WriteMem(EffectiveAddress(i), size, value & Mask(size));
                 break;
             default:
                 throw new SoftwareEngineException($"Cannot write operand {operand} of '{i}'.");
@@ -96,41 +76,76 @@ internal sealed partial class SoftCpu
 
     private void Push(ulong value)
     {
-        Registers[(int)Gpr.Rsp] -= 8;
-        _bus.WriteMemory(this, Registers[(int)Gpr.Rsp], 8, value);
+        var rsp = Registers[(int)Gpr.Rsp] - 8;
+        WriteMem(rsp, 8, value);
+        Registers[(int)Gpr.Rsp] = rsp;
     }
 
     private ulong Pop()
     {
-        var value = _bus.ReadMemory(this, Registers[(int)Gpr.Rsp], 8);
+        var value = ReadMem(Registers[(int)Gpr.Rsp], 8);
         Registers[(int)Gpr.Rsp] += 8;
         return value;
+    }
+
+    /// <summary><c>pop</c> to any operand: the destination address uses the incremented RSP, as on hardware.</summary>
+    private void PopTo(in Instruction i)
+    {
+        var rsp = Registers[(int)Gpr.Rsp];
+        var value = ReadMem(rsp, 8);
+        Registers[(int)Gpr.Rsp] = rsp + 8;
+        try
+        {
+            Write(i, 0, value);
+        }
+        catch (SoftwareSliceExit)
+        {
+            Registers[(int)Gpr.Rsp] = rsp;
+            throw;
+        }
     }
 
     private void ExecuteArithmetic(in Instruction i)
     {
         var size = OperandSize(i, 0);
-        var left = Read(i, 0);
-        var right = Read(i, 1) & Mask(size);
-        var result = i.Mnemonic switch
+        var op = i.Mnemonic switch
         {
-            Mnemonic.Add => Add(left, right, size),
-            Mnemonic.Sub or Mnemonic.Cmp => Subtract(left, right, size),
-            Mnemonic.And or Mnemonic.Test => Logic(left & right, size),
-            Mnemonic.Or => Logic(left | right, size),
-            _ => Logic(left ^ right, size),
+            Mnemonic.Add => AluOp.Add,
+            Mnemonic.Sub => AluOp.Sub,
+            Mnemonic.Cmp => AluOp.Cmp,
+            Mnemonic.And => AluOp.And,
+            Mnemonic.Or => AluOp.Or,
+            Mnemonic.Test => AluOp.Test,
+            _ => AluOp.Xor,
         };
-        if (i.Mnemonic is not (Mnemonic.Cmp or Mnemonic.Test))
+        var left = Read(i, 0) & Mask(size);
+        var right = Read(i, 1) & Mask(size);
+        var result = AluResult(op, left, right, Mask(size));
+        if (op is not (AluOp.Cmp or AluOp.Test))
             Write(i, 0, result);
+        SetAluFlags(op, left, right, result, size);
     }
 
     private void ExecuteIncDec(in Instruction i)
     {
         var size = OperandSize(i, 0);
-        var carry = _carry; // inc and dec leave CF alone
-        var result = i.Mnemonic == Mnemonic.Inc ? Add(Read(i, 0), 1, size) : Subtract(Read(i, 0), 1, size);
-        _carry = carry;
+        var op = i.Mnemonic == Mnemonic.Inc ? AluOp.Inc : AluOp.Dec;
+        var left = Read(i, 0) & Mask(size);
+        var result = AluResult(op, left, 1, Mask(size));
         Write(i, 0, result);
+        SetAluFlags(op, left, 1, result, size);
+    }
+
+    /// <summary>xadd with a register destination, or one the specialised handler does not cover.</summary>
+    private void ExecuteXaddGeneric(in Instruction i)
+    {
+        var size = OperandSize(i, 0);
+        var destination = Read(i, 0) & Mask(size);
+        var source = Read(i, 1) & Mask(size);
+        var sum = AluResult(AluOp.Add, destination, source, Mask(size));
+        Write(i, 0, sum);
+        Write(i, 1, destination); // a register: cannot exit the slice
+        SetAluFlags(AluOp.Add, destination, source, sum, size);
     }
 
     private void ExecuteShift(in Instruction i)
@@ -142,19 +157,20 @@ internal sealed partial class SoftCpu
         var value = Read(i, 0);
         var bits = size * 8;
         ulong result;
+        bool carry;
         if (i.Mnemonic == Mnemonic.Shl)
         {
-            _carry = count <= bits && ((value >> (bits - count)) & 1) != 0;
+            carry = count <= bits && ((value >> (bits - count)) & 1) != 0;
             result = count >= 64 ? 0 : (value << count) & Mask(size);
         }
         else
         {
-            _carry = ((value >> (count - 1)) & 1) != 0;
+            carry = ((value >> (count - 1)) & 1) != 0;
             result = value >> count;
         }
 
-        SetResultFlags(result, size);
         Write(i, 0, result);
+        SetFlags(carry, result == 0, (result & SignBit(size)) != 0, Overflow);
     }
 
     private void ExecuteDivide(in Instruction i)
@@ -181,57 +197,4 @@ internal sealed partial class SoftCpu
         SetRegister(size == 8 ? Register.RAX : Register.EAX, (ulong)quotient);
         SetRegister(size == 8 ? Register.RDX : Register.EDX, (ulong)(dividend % divisor));
     }
-
-    private ulong Add(ulong left, ulong right, int size)
-    {
-        var mask = Mask(size);
-        var result = (left + right) & mask;
-        _carry = result < (left & mask) || (result == (left & mask) && right != 0);
-        _overflow = (~(left ^ right) & (left ^ result) & SignBit(size)) != 0;
-        SetResultFlags(result, size);
-        return result;
-    }
-
-    private ulong Subtract(ulong left, ulong right, int size)
-    {
-        var mask = Mask(size);
-        var result = (left - right) & mask;
-        _carry = (left & mask) < (right & mask);
-        _overflow = ((left ^ right) & (left ^ result) & SignBit(size)) != 0;
-        SetResultFlags(result, size);
-        return result;
-    }
-
-    private ulong Logic(ulong result, int size)
-    {
-        _carry = false;
-        _overflow = false;
-        SetResultFlags(result & Mask(size), size);
-        return result & Mask(size);
-    }
-
-    private void SetResultFlags(ulong result, int size)
-    {
-        _zero = result == 0;
-        _sign = (result & SignBit(size)) != 0;
-    }
-
-    private static ulong SignBit(int size) => 1UL << ((size * 8) - 1);
-
-    private bool ConditionHolds(ConditionCode condition) => condition switch
-    {
-        ConditionCode.e => _zero,
-        ConditionCode.ne => !_zero,
-        ConditionCode.b => _carry,
-        ConditionCode.ae => !_carry,
-        ConditionCode.a => !_carry && !_zero,
-        ConditionCode.be => _carry || _zero,
-        ConditionCode.s => _sign,
-        ConditionCode.ns => !_sign,
-        ConditionCode.l => _sign != _overflow,
-        ConditionCode.ge => _sign == _overflow,
-        ConditionCode.le => _zero || _sign != _overflow,
-        ConditionCode.g => !_zero && _sign == _overflow,
-        _ => throw new SoftwareEngineException($"Condition {condition} is not modelled."),
-    };
 }

@@ -68,7 +68,7 @@ internal sealed partial class SoftCpu
         IdtLimit = idtLimit;
         Halted = false;
         _interruptShadow = false;
-        _decoded.Clear();
+        InvalidateDecodedCode();
     }
 
     /// <summary>The state to hand back: registers, RIP and RFLAGS with the carried PF/AF bits.</summary>

@@ -24,12 +24,13 @@ internal sealed partial class SoftCpu
         if (count > 0 && !_bus.TryFill(destination, size, value, count))
         {
             for (ulong n = 0; n < count; n++)
-                _bus.WriteMemory(this, destination + (n * (ulong)size), size, value);
+                WriteMem(destination + (n * (ulong)size), size, value);
         }
 
         Registers[(int)Gpr.Rdi] = destination + (count * (ulong)size);
         if (i.HasRepPrefix)
             Registers[(int)Gpr.Rcx] = 0;
+        NoteBulkStore();
     }
 
     private void ExecuteMove(in Instruction i)
@@ -44,13 +45,21 @@ internal sealed partial class SoftCpu
         if (count > 0 && (overlapsForward || !_bus.TryCopy(destination, source, bytes)))
         {
             for (ulong n = 0; n < count; n++)
-                _bus.WriteMemory(this, destination + (n * size), size, _bus.ReadMemory(this, source + (n * size), size));
+                WriteMem(destination + (n * size), size, ReadMem(source + (n * size), size));
         }
 
         Registers[(int)Gpr.Rdi] = destination + bytes;
         Registers[(int)Gpr.Rsi] = source + bytes;
         if (i.HasRepPrefix)
             Registers[(int)Gpr.Rcx] = 0;
+        NoteBulkStore();
+    }
+
+    /// <summary>A bulk store through the bus may have rewritten code: the block ends if the code version moved.</summary>
+    private void NoteBulkStore()
+    {
+        if (CurrentCodeVersion != _codeVersion)
+            _leaveBlock = true;
     }
 
     /// <summary>Two- and three-operand <c>imul</c>: truncated signed product; CF = OF = the product did not fit.</summary>
@@ -64,9 +73,8 @@ internal sealed partial class SoftCpu
         var product = (Int128)left * right;
         var result = (ulong)(long)product & Mask(size);
         var fits = product == SignExtend(result, size);
-        _carry = _overflow = !fits;
-        SetResultFlags(result, size);
         Write(i, 0, result);
+        SetFlags(!fits, result == 0, (result & SignBit(size)) != 0, !fits);
     }
 
     /// <summary>Only 64-bit addressing (rdi/rsi) and plain or <c>rep</c> forms are modelled.</summary>

@@ -1,4 +1,3 @@
-using Iced.Intel;
 using Vdi.Vmm.Boot;
 using Vdi.Vmm.Vcpu;
 
@@ -9,34 +8,38 @@ namespace Vdi.Vmm.Execution.Software;
 /// built-in guests use. It models CPL 0 long mode with flat segments and the VMM's identity paging
 /// (<see cref="LongModeSetup"/>); an instruction outside that model raises <see cref="SoftwareEngineException"/>,
 /// which stops the machine with a report naming the instruction. Interrupts are posted from any thread; everything
-/// else runs on the vCPU's own thread.
+/// else runs on the vCPU's own thread. Code runs as blocks of pre-decoded instructions (<see cref="SoftBlock"/>);
+/// interrupts are delivered between blocks under <see cref="Run"/> and between instructions under <see cref="Step"/>.
 /// </summary>
 internal sealed partial class SoftCpu
 {
     private const ulong InterruptFlag = 1UL << 9;
     private readonly ISoftBus _bus;
-    private readonly Dictionary<ulong, Instruction> _decoded = [];
-    private readonly byte[] _fetchWindow = new byte[15];
+    private readonly ulong[] _regs = new ulong[16];
     private readonly InterruptRequests _interrupts = new();
-    private long _codeVersion;
     private bool _interruptShadow;
+    private bool _stopRun; // Run returns after this block (the vCPU triple-faulted)
 
     public SoftCpu(ISoftBus bus, int index, int count, ulong entryPoint)
     {
         _bus = bus;
+        _ram = bus.Ram;
+        _memory = _ram?.Memory;
+        _guard = bus.Guard;
+        _guard?.Register(this);
         Index = index;
         Rip = entryPoint;
         LocalApic = new SoftLocalApic(this);
-        Registers[(int)Gpr.Rsp] = GuestLayout.StackTopFor(index);
-        Registers[(int)Gpr.Rdi] = (ulong)index;
-        Registers[(int)Gpr.Rsi] = (ulong)count;
+        _regs[(int)Gpr.Rsp] = GuestLayout.StackTopFor(index);
+        _regs[(int)Gpr.Rdi] = (ulong)index;
+        _regs[(int)Gpr.Rsi] = (ulong)count;
     }
 
     public enum Gpr { Rax, Rcx, Rdx, Rbx, Rsp, Rbp, Rsi, Rdi, R8, R9, R10, R11, R12, R13, R14, R15 }
 
     public int Index { get; }
 
-    public ulong[] Registers { get; } = new ulong[16];
+    public ulong[] Registers => _regs;
 
     public ulong Rip { get; private set; }
 
@@ -76,48 +79,93 @@ internal sealed partial class SoftCpu
         InterruptPosted?.Invoke();
     }
 
-    /// <summary>Runs one instruction, or delivers one pending interrupt.</summary>
+    /// <summary>
+    /// Runs one instruction, or delivers one pending interrupt. A <see cref="SoftwareSliceExit"/> from the bus leaves
+    /// the vCPU as it was before the instruction.
+    /// </summary>
     public void Step()
     {
-        if (DeliverableInterrupt(peek: false) is { } vector)
-        {
-            if (GateIsUsable(vector))
-                Deliver(vector, errorCode: null);
-            else
-                RaiseException((ulong)vector * 16 + 15 > IdtLimit ? (byte)13 : (byte)11);
+        if (TryDeliverInterrupt())
             return;
-        }
-
         if (Halted)
             return;
-
         _interruptShadow = false;
-        var instruction = Decode(Rip);
-        Rip = instruction.NextIP;
-        InstructionsRetired++;
-        if (instruction.Code == Code.INVALID)
-        {
-            RaiseException(6);
-            return;
-        }
-
+        var block = BlockAt(Rip, previous: null);
         try
         {
-            Execute(instruction);
+            RunBlock(block, limit: 1);
         }
         catch (SoftwareSliceExit)
         {
-            // The bus refused the access before any side effect: the instruction did not happen here.
-            Rip = instruction.IP;
-            InstructionsRetired--;
+            UndoInstruction(block);
             throw;
         }
+        finally
+        {
+            ReleaseGuard();
+        }
+    }
+
+    /// <summary>
+    /// Runs whole blocks until at least <paramref name="budget"/> instructions have retired, the vCPU halts with
+    /// nothing to deliver, or a block asks to stop early; delivers interrupts between blocks. Returns the instructions
+    /// retired. A <see cref="SoftwareSliceExit"/> leaves the vCPU as it was before the instruction that caused it.
+    /// </summary>
+    public int Run(int budget)
+    {
+        var done = 0;
+        SoftBlock? previous = null;
+        _stopRun = false;
+        try
+        {
+            while (done < budget)
+            {
+                if (_interrupts.AnyPending && InterruptsEnabled && !_interruptShadow)
+                {
+                    ReleaseGuard();
+                    if (TryDeliverInterrupt())
+                    {
+                        previous = null;
+                        continue;
+                    }
+                }
+                if (Halted || ShouldYield())
+                    break;
+                _interruptShadow = false;
+                var block = BlockAt(Rip, previous);
+                ContinueGuard(block);
+                int retired;
+                try
+                {
+                    retired = RunBlock(block, block.Ops.Length);
+                }
+                catch (SoftwareSliceExit)
+                {
+                    UndoInstruction(block);
+                    throw;
+                }
+                done += retired;
+                if (_guardHeld)
+                    _guardLeft -= retired;
+                previous = block;
+                if (_stopRun)
+                {
+                    _stopRun = false;
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            ReleaseGuard();
+        }
+        return done;
     }
 
     /// <summary>The registers as the rest of the VMM sees them (hypercalls, crash reports).</summary>
     public VcpuRegisters GetRegisters()
     {
-        var r = Registers;
+        var r = _regs;
         return new VcpuRegisters(
             r[(int)Gpr.Rax], r[(int)Gpr.Rbx], r[(int)Gpr.Rcx], r[(int)Gpr.Rdx],
             r[(int)Gpr.Rsi], r[(int)Gpr.Rdi], r[(int)Gpr.Rsp], r[(int)Gpr.Rbp],
@@ -139,6 +187,8 @@ internal sealed partial class SoftCpu
         if (vector == 8)
         {
             _bus.TripleFault(this);
+            _leaveBlock = true;
+            _stopRun = true;
             return;
         }
 
@@ -148,6 +198,40 @@ internal sealed partial class SoftCpu
     /// <summary>The local APIC's end-of-interrupt register was written; returns the vector it retired, if any.</summary>
     public byte? EndOfInterrupt() => _interrupts.EndOfInterrupt();
 
+    /// <summary>Runs up to <paramref name="limit"/> instructions of <paramref name="block"/>; returns how many retired.</summary>
+    private int RunBlock(SoftBlock block, int limit)
+    {
+        var ops = block.Ops;
+        for (var n = 0; n < limit; n++)
+        {
+            ref var op = ref ops[n];
+            Rip = op.Next;
+            InstructionsRetired++;
+            Execute(ref op);
+            if (_leaveBlock)
+            {
+                _leaveBlock = false;
+                return n + 1;
+            }
+        }
+        return limit;
+    }
+
+    /// <summary>A slice exit interrupted an instruction of <paramref name="block"/> (RIP is still its next IP): undo its start.</summary>
+    private void UndoInstruction(SoftBlock block)
+    {
+        _leaveBlock = false;
+        foreach (ref var op in block.Ops.AsSpan())
+        {
+            if (op.Next == Rip)
+            {
+                Rip = op.Ip;
+                InstructionsRetired--;
+                return;
+            }
+        }
+    }
+
     private byte? DeliverableInterrupt(bool peek)
     {
         if (HybridMode || !InterruptsEnabled || _interruptShadow || !_interrupts.AnyPending)
@@ -155,58 +239,61 @@ internal sealed partial class SoftCpu
         return _interrupts.TakeDeliverable(peek);
     }
 
-    private Instruction Decode(ulong rip)
+    /// <summary>Delivers the highest deliverable interrupt, if any; undone (requested again) if the bus exits the slice.</summary>
+    private bool TryDeliverInterrupt()
     {
-        var version = _bus.CodeVersion;
-        if (version != _codeVersion)
+        if (DeliverableInterrupt(peek: false) is not { } vector)
+            return false;
+        var rip = Rip;
+        var rsp = _regs[(int)Gpr.Rsp];
+        try
         {
-            _decoded.Clear();
-            _codeVersion = version;
+            if (GateIsUsable(vector))
+                Deliver(vector, errorCode: null);
+            else
+                RaiseException((ulong)vector * 16 + 15 > IdtLimit ? (byte)13 : (byte)11);
         }
-        if (_decoded.TryGetValue(rip, out var instruction))
-            return instruction;
-
-        var length = _bus.Fetch(rip, _fetchWindow);
-        if (length == 0)
-            throw new SoftwareEngineException($"instruction fetch from 0x{rip:X}, outside RAM");
-        var decoder = Decoder.Create(64, new ByteArrayCodeReader(_fetchWindow, 0, length), rip);
-        decoder.Decode(out instruction);
-        _bus.NoteCodePage(rip);
-        if (((rip + (ulong)instruction.Length - 1) ^ rip) >= 0x1000)
-            _bus.NoteCodePage(rip + (ulong)instruction.Length - 1);
-        _decoded[rip] = instruction;
-        return instruction;
+        catch (SoftwareSliceExit)
+        {
+            Rip = rip;
+            _regs[(int)Gpr.Rsp] = rsp;
+            _interrupts.Untake(vector);
+            throw;
+        }
+        _leaveBlock = false;
+        return true;
     }
 
     private bool GateIsUsable(byte vector)
     {
         if ((ulong)vector * 16 + 15 > IdtLimit)
             return false;
-        var attributes = _bus.ReadMemory(this, IdtBase + ((ulong)vector * 16) + 5, 1);
-        var selector = _bus.ReadMemory(this, IdtBase + ((ulong)vector * 16) + 2, 2);
+        var attributes = ReadMem(IdtBase + ((ulong)vector * 16) + 5, 1);
+        var selector = ReadMem(IdtBase + ((ulong)vector * 16) + 2, 2);
         return (attributes & 0x80) != 0 && (attributes & 0x0F) is 0xE or 0xF && selector == GuestLayout.CodeSelector;
     }
 
+    /// <summary>Pushes the interrupt frame and enters the handler; registers change only once every access happened.</summary>
     private void Deliver(byte vector, ulong? errorCode)
     {
         var gate = IdtBase + ((ulong)vector * 16);
-        var handler = _bus.ReadMemory(this, gate, 2)
-            | (_bus.ReadMemory(this, gate + 6, 2) << 16)
-            | (_bus.ReadMemory(this, gate + 8, 4) << 32);
-        var interruptGate = (_bus.ReadMemory(this, gate + 5, 1) & 0x0F) == 0xE;
+        var handler = ReadMem(gate, 2) | (ReadMem(gate + 6, 2) << 16) | (ReadMem(gate + 8, 4) << 32);
+        var interruptGate = (ReadMem(gate + 5, 1) & 0x0F) == 0xE;
 
-        var oldRsp = Registers[(int)Gpr.Rsp];
-        Registers[(int)Gpr.Rsp] = oldRsp & ~0xFUL;
-        Push(GuestLayout.DataSelector);
-        Push(oldRsp);
-        Push(Rflags);
-        Push(GuestLayout.CodeSelector);
-        Push(Rip);
+        var oldRsp = _regs[(int)Gpr.Rsp];
+        var rsp = oldRsp & ~0xFUL;
+        WriteMem(rsp -= 8, 8, GuestLayout.DataSelector);
+        WriteMem(rsp -= 8, 8, oldRsp);
+        WriteMem(rsp -= 8, 8, Rflags);
+        WriteMem(rsp -= 8, 8, GuestLayout.CodeSelector);
+        WriteMem(rsp -= 8, 8, Rip);
         if (errorCode is { } code)
-            Push(code);
+            WriteMem(rsp -= 8, 8, code);
+        _regs[(int)Gpr.Rsp] = rsp;
         if (interruptGate)
             InterruptsEnabled = false;
         Rip = handler;
         Halted = false; // a delivered event resumes a halted vCPU
+        _leaveBlock = true;
     }
 }

@@ -10,23 +10,21 @@ namespace Vdi.Vmm.Execution.Software;
 /// <summary>
 /// A machine as its software vCPUs see it: guest RAM, each vCPU's local APIC and the I/O APIC at their standard
 /// windows, device MMIO and ports on the machine's buses, and the hypercall port. Used by every vCPU thread at once:
-/// RAM is shared as it is under KVM, the APICs and devices take their own locks, and <c>lock</c>ed instructions
-/// serialise on <see cref="AtomicGate"/>. Writes to pages code was fetched from bump <see cref="CodeVersion"/>.
+/// RAM is shared as it is under KVM (the vCPUs reach most of it directly through <see cref="Ram"/>; what reaches this
+/// bus is RAM the fast path leaves alone), the APICs and devices take their own locks, and <c>lock</c>ed instructions
+/// are host atomics or guarded segments (<see cref="Guard"/>). Writes to pages code was fetched from bump
+/// <see cref="CodeVersion"/>.
 /// </summary>
 internal sealed class SoftMachineBus : ISoftBus
 {
     private const ulong ApicWindowSize = 0x1000;
-    private const int PageShift = 12;
 
     private readonly GuestMemory _memory;
     private readonly Bus _pio;
     private readonly Bus _mmio;
     private readonly HypercallDispatcher _hypercalls;
-    private readonly ulong[] _codePages; // one bit per guest page below _codeLimit that code was fetched from
-    private readonly ulong _codeLimit;
     private readonly byte[] _fillPattern = new byte[4096];
     private readonly Lock _fillGate = new();
-    private long _codeVersion;
 
     public SoftMachineBus(GuestMemory memory, Bus pio, Bus mmio, HypercallDispatcher hypercalls, SoftIoApic ioApic, ulong ramTop)
     {
@@ -34,8 +32,7 @@ internal sealed class SoftMachineBus : ISoftBus
         _pio = pio;
         _mmio = mmio;
         _hypercalls = hypercalls;
-        _codeLimit = ramTop;
-        _codePages = new ulong[(int)(((ramTop >> PageShift) + 63) / 64)];
+        Ram = new SoftRam(memory, ramTop);
         IoApic = ioApic;
     }
 
@@ -43,7 +40,13 @@ internal sealed class SoftMachineBus : ISoftBus
 
     public Lock AtomicGate { get; } = new();
 
-    public long CodeVersion => Volatile.Read(ref _codeVersion);
+    public long CodeVersion => Ram.CodeVersion;
+
+    /// <summary>The RAM fast path the vCPUs share (host pointers, code pages).</summary>
+    public SoftRam Ram { get; }
+
+    /// <summary>The machine's concurrency guard: counters, trace, and the stall of the other vCPUs.</summary>
+    public ConcurrencyGuard? Guard { get; init; }
 
     /// <summary>Called when a vCPU triple-faults; the machine then stops with a crash.</summary>
     public Action<SoftCpu>? TripleFaulted { get; init; }
@@ -58,13 +61,7 @@ internal sealed class SoftMachineBus : ISoftBus
         return 0;
     }
 
-    public void NoteCodePage(ulong rip)
-    {
-        if (rip >= _codeLimit)
-            return;
-        var page = rip >> PageShift;
-        Interlocked.Or(ref _codePages[page >> 6], 1UL << (int)(page & 63));
-    }
+    public void NoteCodePage(ulong rip) => Ram.NoteCodePage(rip);
 
     public ulong ReadMemory(SoftCpu cpu, ulong address, int size)
     {
@@ -172,25 +169,5 @@ internal sealed class SoftMachineBus : ISoftBus
         return true;
     }
 
-    private void NoteWrite(ulong address, ulong length)
-    {
-        if (address >= _codeLimit || length == 0)
-            return;
-        var last = Math.Min(address + length - 1, _codeLimit - 1) >> PageShift;
-        for (var page = address >> PageShift; page <= last; page++)
-        {
-            var word = (int)(page >> 6);
-            var bit = 1UL << (int)(page & 63);
-            if ((Volatile.Read(ref _codePages[word]) & bit) == 0)
-            {
-                if ((page & 63) == 0 && _codePages[word] == 0)
-                    page += 63; // a whole word of pages without code
-                continue;
-            }
-            // Code on this page changed: every vCPU decodes afresh and notes its code pages again.
-            Array.Clear(_codePages);
-            Interlocked.Increment(ref _codeVersion);
-            return;
-        }
-    }
+    private void NoteWrite(ulong address, ulong length) => Ram.NoteWrite(address, length);
 }

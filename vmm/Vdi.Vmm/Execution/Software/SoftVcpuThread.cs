@@ -16,7 +16,6 @@ internal sealed class SoftVcpuThread : VcpuThreadBase
 
     private readonly SoftCpu _cpu;
     private readonly AutoResetEvent _wake = new(false);
-    private volatile bool _kicked;
     private volatile bool _tripleFaulted;
 
     public SoftVcpuThread(SoftCpu cpu, PauseRendezvous pause, Action<VcpuStop> stopped)
@@ -33,15 +32,17 @@ internal sealed class SoftVcpuThread : VcpuThreadBase
 
     public override void Kick()
     {
-        _kicked = true;
+        _cpu.RequestYield();
         Wake();
     }
+
+    /// <summary>On this vCPU's thread, mid-slice (the concurrency guard): parks while a pause is requested, shown as paused.</summary>
+    public void ParkIfRequested() => Checkpoint();
 
     /// <summary>The vCPU's bus saw it triple-fault: it stops with a crash at the end of the current instruction.</summary>
     public void OnTripleFault()
     {
         _tripleFaulted = true;
-        _kicked = true;
     }
 
     public override void Dispose()
@@ -73,7 +74,6 @@ internal sealed class SoftVcpuThread : VcpuThreadBase
         {
             if (StopRequested)
                 return null;
-            _kicked = false;
             Checkpoint();
             if (StopRequested)
                 return null;
@@ -84,8 +84,7 @@ internal sealed class SoftVcpuThread : VcpuThreadBase
                 WaitForEvent();
                 continue;
             }
-            for (var n = 0; n < Slice && !_kicked && _cpu.CanRun; n++)
-                _cpu.Step();
+            _cpu.Run(Slice);
             if (_tripleFaulted)
                 return Crash("triple fault");
         }

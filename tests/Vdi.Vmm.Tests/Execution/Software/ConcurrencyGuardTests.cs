@@ -1,0 +1,121 @@
+using Iced.Intel;
+using Vdi.Vmm.Boot;
+using Vdi.Vmm.Execution;
+using Vdi.Vmm.Guest;
+using Vdi.Vmm.Machine;
+using Vdi.Vmm.Vcpu;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Vdi.Vmm.Tests.Execution.Software;
+
+/// <summary>
+/// Three software vCPUs of one machine add to one shared counter with locked instructions: one host atomic each when
+/// the counter is aligned, guarded segments (the other vCPUs stalled) when it straddles a cache line. Totals are exact.
+/// </summary>
+public sealed class ConcurrencyGuardTests
+{
+    private const int Vcpus = 3;
+    private const int Iterations = 1_000_000;
+
+    [Fact]
+    public async Task Lock_xadd_on_an_aligned_counter_is_exact_and_never_guarded()
+    {
+        using var machine = Build(offset: 0, (a, counter) =>
+        {
+            a.mov(eax, 1);
+            a.@lock.xadd(__qword_ptr[counter], rax);
+        });
+        machine.Start();
+        var exit = await machine.WaitForExitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(new MachineExit(MachineExitKind.PoweredOff, Vcpus * Iterations, null), exit);
+        Assert.Equal(0, machine.Guard.GuardedSegments);
+        Assert.Equal(0, machine.Guard.GuardedInstructions);
+        Assert.Equal((Vcpus * Iterations) + Vcpus, machine.Guard.AtomicOperations); // and each vCPU's "done"
+        Assert.Empty(machine.Guard.RecentSegments);
+    }
+
+    [Fact]
+    public async Task Lock_add_on_a_counter_straddling_a_cache_line_is_exact_and_guarded()
+    {
+        using var machine = Build(offset: 62, (a, counter) => a.@lock.add(__dword_ptr[counter], 1));
+        machine.Start();
+        var exit = await machine.WaitForExitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(new MachineExit(MachineExitKind.PoweredOff, Vcpus * Iterations, null), exit);
+        Assert.Equal(Vcpus * Iterations, machine.Guard.GuardedInstructions);
+        Assert.InRange(machine.Guard.GuardedSegments, 1, Vcpus * Iterations);
+        Assert.Equal(Vcpus, machine.Guard.AtomicOperations); // only the aligned "done" counts
+        var recent = machine.Guard.RecentSegments;
+        Assert.NotEmpty(recent);
+        Assert.All(recent, e =>
+        {
+            Assert.Equal(Mnemonic.Add, e.Mnemonic);
+            Assert.Equal(4, e.Size);
+            Assert.Equal(62UL, e.Address % 64);
+            Assert.InRange(e.Vcpu, 0, Vcpus - 1);
+        });
+    }
+
+    [Fact]
+    public async Task The_host_pauses_and_resumes_all_while_the_vcpus_stall_each_other()
+    {
+        using var machine = Build(offset: 62, (a, counter) => a.@lock.add(__dword_ptr[counter], 1));
+        machine.Start();
+        var pauses = 0;
+        while (!machine.Completion.IsCompleted && pauses < 20)
+        {
+            await Task.Delay(10);
+            if (machine.Completion.IsCompleted)
+                break;
+            Assert.True(machine.PauseAll(TimeSpan.FromSeconds(10)), "pause-all never settled");
+            Assert.All(machine.VcpuStates, s => Assert.True(s is VcpuState.Paused or VcpuState.Stopped, $"a vCPU is {s} under pause-all"));
+            var guarded = machine.Guard.GuardedInstructions;
+            await Task.Delay(5);
+            Assert.Equal(guarded, machine.Guard.GuardedInstructions); // nobody runs while paused
+            machine.ResumeAll();
+            pauses++;
+        }
+        var exit = await machine.WaitForExitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(new MachineExit(MachineExitKind.PoweredOff, Vcpus * Iterations, null), exit);
+        Assert.True(pauses > 0);
+    }
+
+    /// <summary>
+    /// Every vCPU runs <paramref name="increment"/> (rbx = the counter, <paramref name="offset"/> bytes into a cache
+    /// line) <see cref="Iterations"/> times, then counts itself done; vCPU 0 waits for all and powers off with the counter.
+    /// </summary>
+    private static Vmm.Machine.Machine Build(int offset, Action<Assembler, AssemblerRegister64> increment)
+    {
+        var image = GuestAssembly.Build("shared-counter", GuestLayout.ImageBase, g =>
+        {
+            var a = g.Asm;
+            var line = g.Data("counter_line", 128, alignment: 64);
+            var done = g.Data("done", 8, alignment: 8);
+            var loop = a.CreateLabel("loop");
+            var wait = a.CreateLabel("wait");
+            var park = a.CreateLabel("park");
+            a.lea(rbx, __[line]);
+            a.add(rbx, offset);
+            a.mov(ecx, Iterations);
+            a.Label(ref loop);
+            increment(a, rbx);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.mov(eax, 1);
+            a.@lock.xadd(__qword_ptr[done], rax);
+            a.test(rdi, rdi);
+            a.jnz(park);
+            a.Label(ref wait);
+            a.pause();
+            a.cmp(__qword_ptr[done], rsi);
+            a.jne(wait);
+            a.mov(eax, __dword_ptr[rbx]);
+            PowerPortEmitter.EmitPowerOffWithEax(a);
+            a.Label(ref park);
+            PowerPortEmitter.EmitHaltForever(a);
+        });
+        return MachineBuilder.Build(new MachineConfig { Image = image, MemoryMiB = 8, Vcpus = Vcpus, Engine = EngineChoice.Software });
+    }
+}
