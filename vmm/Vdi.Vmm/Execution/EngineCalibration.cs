@@ -69,6 +69,7 @@ public static class EngineCalibration
             Image = s_image.Value,
             Engine = engine,
             KvmDevicePath = kvmDevicePath,
+            ExitStormSwitching = false, // the engine itself is measured, not KVM with software slices
         });
         machine.Devices.Pio.Register(PortMap.Calibration, PortMap.CalibrationLength, port);
         machine.Start();

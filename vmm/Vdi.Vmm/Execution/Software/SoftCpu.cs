@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Vdi.Vmm.Boot;
 using Vdi.Vmm.Vcpu;
 
@@ -111,6 +112,7 @@ internal sealed partial class SoftCpu
     /// nothing to deliver, or a block asks to stop early; delivers interrupts between blocks. Returns the instructions
     /// retired. A <see cref="SoftwareSliceExit"/> leaves the vCPU as it was before the instruction that caused it.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // optimised from the first guest instruction: no slow tier-0 phase
     public int Run(int budget)
     {
         var done = 0;
@@ -199,6 +201,7 @@ internal sealed partial class SoftCpu
     public byte? EndOfInterrupt() => _interrupts.EndOfInterrupt();
 
     /// <summary>Runs up to <paramref name="limit"/> instructions of <paramref name="block"/>; returns how many retired.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // optimised from the first guest instruction: no slow tier-0 phase
     private int RunBlock(SoftBlock block, int limit)
     {
         var ops = block.Ops;
