@@ -18,6 +18,7 @@ internal static class BenchEngines
     {
         var runs = options.Int("runs", 5, 1, 100);
         var repaints = options.Int("repaints", 5, 1, 100);
+        var stormIterations = options.Int("storm-iterations", 20_000, 100, 10_000_000);
         options.EnsureConsumed();
 
         string? kvmUnavailable = null;
@@ -47,6 +48,12 @@ internal static class BenchEngines
                 CultureInfo.InvariantCulture,
                 $"  {(engine == EngineChoice.Kvm ? "KVM" : "software"),-9}  {EngineFigures.Rate(Statistics.Median([.. figures.Select(f => f.AluInstructionsPerSecond)])),-18}  {EngineFigures.Rate(Statistics.Median([.. figures.Select(f => f.MemoryInstructionsPerSecond)])),-18}  {EngineFigures.Duration(Statistics.Median([.. figures.Select(f => f.ExitNanoseconds)])),-12}  {repaint}")).ConfigureAwait(false);
         }
+
+        // Exit-storm switching: the same port-I/O loop on KVM with software slices and without (goal: >= 10x).
+        if (kvmUnavailable is null)
+            await stdout.WriteLineAsync(Vdi.Vmm.Execution.Switching.ExitStormBenchmark.Run(stormIterations).ToString()).ConfigureAwait(false);
+        else
+            await stdout.WriteLineAsync("exit-storm loop: not measured (needs KVM)").ConfigureAwait(false);
         return 0;
     }
 
