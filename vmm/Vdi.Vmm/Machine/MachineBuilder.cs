@@ -84,16 +84,23 @@ public static class MachineBuilder
             // Switching reads the exiting RIP and a switch's state from kvm_run (sync regs); without them it stays off.
             const int syncSets = (int)(KvmConstants.KVM_SYNC_X86_REGS | KvmConstants.KVM_SYNC_X86_SREGS | KvmConstants.KVM_SYNC_X86_EVENTS);
             var canSwitch = (kvm.CheckExtension(KvmConstants.KVM_CAP_SYNC_REGS) & syncSets) == syncSets;
-            var storms = config.ExitStormSwitching && canSwitch ? ExitStormSwitches(config, memory, devices, vcpus) : null;
+            var guard = new ConcurrencyGuard();
+            var storms = config.ExitStormSwitching && canSwitch ? ExitStormSwitches(config, memory, devices, vcpus, guard) : null;
             machine = new Machine(
                 config, selection, memory, devices,
-                (m, pause, stopped) => [.. vcpus.Select(v => new VcpuThread(v, m.Dispatcher, pause, stopped, storms?[v.Id]))],
+                (m, pause, stopped) =>
+                {
+                    VcpuThread[] threads = [.. vcpus.Select(v => new VcpuThread(v, m.Dispatcher, pause, stopped, storms?[v.Id]))];
+                    guard.Attach(pause, requester => Array.ForEach(threads, t => { if (t.Id != requester) t.Kick(); }), index => threads[index].ParkIfRequested());
+                    return threads;
+                },
                 () =>
                 {
                     vm.Dispose();
                     memory.Dispose();
                     kvm.Dispose();
-                });
+                },
+                guard);
             cleanup.Clear();
             return machine;
         }
@@ -108,10 +115,10 @@ public static class MachineBuilder
     /// A software CPU per KVM vCPU for exit-storm slices, on the machine's own memory and buses; the APIC windows and
     /// hypercalls stay KVM's (<see cref="HybridSoftBus"/>), so the engine's I/O APIC is a placeholder nothing reaches.
     /// </summary>
-    private static ExitStormSwitch[] ExitStormSwitches(MachineConfig config, GuestMemory memory, MachineDevices devices, List<KvmVcpu> vcpus)
+    private static ExitStormSwitch[] ExitStormSwitches(MachineConfig config, GuestMemory memory, MachineDevices devices, List<KvmVcpu> vcpus, ConcurrencyGuard guard)
     {
         SliceWarmUp.EnsureDone();
-        var bus = new HybridSoftBus(new SoftMachineBus(memory, devices.Pio, devices.Mmio, devices.Hypercalls, new SoftIoApic((_, _) => { }), config.MemoryBytes));
+        var bus = new HybridSoftBus(new SoftMachineBus(memory, devices.Pio, devices.Mmio, devices.Hypercalls, new SoftIoApic((_, _) => { }), config.MemoryBytes) { Guard = guard });
         return [.. vcpus.Select(v => new ExitStormSwitch(v, new SoftCpu(bus, v.Id, vcpus.Count, config.Image.EntryPoint), bus, new ExitStormPolicy(memory, config.ExitStorm)))];
     }
 
@@ -144,7 +151,7 @@ public static class MachineBuilder
                 (_, pause, stopped) =>
                 {
                     threads = [.. cpus.Select(c => new SoftVcpuThread(c, pause, stopped))];
-                    guard.Attach(pause, () => Array.ForEach(threads, t => t.Kick()), index => threads[index].ParkIfRequested());
+                    guard.Attach(pause, requester => Array.ForEach(threads, t => { if (t.Id != requester) t.Kick(); }), index => threads[index].ParkIfRequested());
                     return threads;
                 },
                 memory.Dispose,

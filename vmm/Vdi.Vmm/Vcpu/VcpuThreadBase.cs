@@ -74,6 +74,12 @@ internal abstract class VcpuThreadBase : IVcpuRunner
     /// <summary>The crash report for an exception that escaped <see cref="RunGuest"/> or <see cref="PrepareThread"/>.</summary>
     protected abstract VcpuStop Fault(Exception exception);
 
+    /// <summary>
+    /// On this vCPU's own thread, mid-slice (the concurrency guard of the software engine, which runs on KVM vCPU
+    /// threads too during exit-storm slices): parks while a pause is requested, shown as paused.
+    /// </summary>
+    public void ParkIfRequested() => Checkpoint();
+
     /// <summary>Parks while a pause is requested, showing the vCPU as paused meanwhile.</summary>
     protected void Checkpoint() =>
         _pause.Checkpoint(

@@ -69,7 +69,8 @@ public sealed class SwitchStateTests
     [InlineData(new byte[] { 0x66, 0x50 }, false)] // push ax
     [InlineData(new byte[] { 0xF4 }, false)] // hlt
     [InlineData(new byte[] { 0xFB }, false)] // sti
-    [InlineData(new byte[] { 0xF0, 0x01, 0x03 }, false)] // lock add [rbx], eax
+    [InlineData(new byte[] { 0xF0, 0x01, 0x03 }, true)] // lock add [rbx], eax: a host atomic, or a guarded segment
+    [InlineData(new byte[] { 0xF0, 0x0F, 0xAB, 0x03 }, false)] // lock bts [rbx], eax: not modelled
     [InlineData(new byte[] { 0x0F, 0x20, 0xD8 }, false)] // mov rax, cr3
     [InlineData(new byte[] { 0x0F, 0x32 }, false)] // rdmsr
     [InlineData(new byte[] { 0x64, 0x8B, 0x03 }, false)] // mov eax, fs:[rbx]

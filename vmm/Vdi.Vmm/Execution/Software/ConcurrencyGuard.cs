@@ -24,7 +24,7 @@ public sealed class ConcurrencyGuard
     private long _guardedSegments;
     private int _traceNext;
     private PauseRendezvous? _rendezvous;
-    private Action? _kickAll;
+    private Action<int>? _kickOthers;
     private Action<int>? _park;
 
     /// <summary>Guarded segments: times a vCPU stalled the others to run locked instructions no host atomic fits.</summary>
@@ -67,12 +67,13 @@ public sealed class ConcurrencyGuard
     internal bool IsAttached => _rendezvous is not null;
 
     /// <summary>
-    /// Connects the guard to the machine's vCPU threads: their rendezvous, a kick for all of them, and a way for vCPU
+    /// Connects the guard to the machine's vCPU threads: their rendezvous, a kick for all but the requesting vCPU (kicking
+    /// itself would only end its own slice early), and a way for vCPU
     /// <c>n</c>'s own thread to park at its checkpoint (shown as paused) when someone else asked for a pause.
     /// </summary>
-    internal void Attach(PauseRendezvous rendezvous, Action kickAll, Action<int> park)
+    internal void Attach(PauseRendezvous rendezvous, Action<int> kickOthers, Action<int> park)
     {
-        _kickAll = kickAll;
+        _kickOthers = kickOthers;
         _park = park;
         _rendezvous = rendezvous;
     }
@@ -90,7 +91,7 @@ public sealed class ConcurrencyGuard
         // Someone else (the host or another vCPU) holds a pause: park at our own checkpoint first, then try again.
         while (!rendezvous.TryPauseOthers())
             _park!(cpu.Index);
-        _kickAll!();
+        _kickOthers!(cpu.Index);
         rendezvous.WaitOthersParked();
         lock (_traceGate)
         {

@@ -77,12 +77,17 @@ internal sealed partial class SoftCpu
     /// <summary>
     /// True when a hybrid slice may run <paramref name="i"/> here: the engine models it in this form (keep in step with
     /// <see cref="ExecuteOne"/>), it touches only general registers and flat memory, and it needs nothing that only
-    /// KVM provides — <c>hlt</c>, <c>sti</c>, <c>iretq</c>, <c>lidt</c>, exceptions (<c>ud2</c>, <c>int3</c>) and
-    /// <c>lock</c>ed instructions (the engine's atomic gate does not hold off vCPUs running in KVM) end a slice before them.
+    /// KVM provides — <c>hlt</c>, <c>sti</c>, <c>iretq</c>, <c>lidt</c> and exceptions (<c>ud2</c>, <c>int3</c>) end a
+    /// slice before them. <c>lock</c>ed read-modify-writes run: they are host atomics or guarded segments.
     /// </summary>
     public static bool RunsInSlice(in Instruction i)
     {
-        if (i.HasLockPrefix || i.HasRepnePrefix)
+        if (i.HasRepnePrefix)
+            return false;
+        // Locked read-modify-writes of memory are host atomics (or guarded segments that stall every other vCPU, the
+        // ones in KVM_RUN too), so they keep x86 semantics against vCPUs running on hardware.
+        if (i.HasLockPrefix && !(i.Op0Kind == OpKind.Memory && i.Mnemonic is Mnemonic.Add or Mnemonic.Sub or Mnemonic.And
+                or Mnemonic.Or or Mnemonic.Xor or Mnemonic.Inc or Mnemonic.Dec or Mnemonic.Xadd or Mnemonic.Cmpxchg or Mnemonic.Xchg))
             return false;
         for (var n = 0; n < i.OpCount; n++)
         {
@@ -104,6 +109,7 @@ internal sealed partial class SoftCpu
             Mnemonic.Push or Mnemonic.Pop => OperandSize(i, 0) == 8, // the engine's stack moves in qwords only
             Mnemonic.Add or Mnemonic.Sub or Mnemonic.Cmp or Mnemonic.And or Mnemonic.Or or Mnemonic.Xor or Mnemonic.Test => true,
             Mnemonic.Inc or Mnemonic.Dec or Mnemonic.Shl or Mnemonic.Shr or Mnemonic.Xadd => true,
+            Mnemonic.Cmpxchg or Mnemonic.Xchg => i.Op0Kind == OpKind.Memory, // the engine models their memory forms
             Mnemonic.In or Mnemonic.Out or Mnemonic.Pause or Mnemonic.Nop or Mnemonic.Cli => true,
             Mnemonic.Call or Mnemonic.Jmp => i.Op0Kind == OpKind.NearBranch64,
             Mnemonic.Ret => i.OpCount == 0,

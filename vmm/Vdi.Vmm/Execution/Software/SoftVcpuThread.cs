@@ -36,9 +36,6 @@ internal sealed class SoftVcpuThread : VcpuThreadBase
         Wake();
     }
 
-    /// <summary>On this vCPU's thread, mid-slice (the concurrency guard): parks while a pause is requested, shown as paused.</summary>
-    public void ParkIfRequested() => Checkpoint();
-
     /// <summary>The vCPU's bus saw it triple-fault: it stops with a crash at the end of the current instruction.</summary>
     public void OnTripleFault()
     {

@@ -19,6 +19,15 @@ internal sealed class HybridSoftBus(SoftMachineBus inner) : ISoftBus
 
     public long CodeVersion => inner.CodeVersion;
 
+    /// <summary>RAM straight through host pointers, as in a software machine: the APIC windows are not RAM, so they still come here.</summary>
+    public SoftRam? Ram => inner.Ram;
+
+    /// <summary>
+    /// The machine's guard: locked instructions in a slice are single host atomics on the memory KVM's vCPUs use;
+    /// those no atomic fits stall every other vCPU, in KVM_RUN or not.
+    /// </summary>
+    public ConcurrencyGuard? Guard => inner.Guard;
+
     public int Fetch(ulong rip, Span<byte> window) => inner.Fetch(rip, window);
 
     public void NoteCodePage(ulong rip) => inner.NoteCodePage(rip);
