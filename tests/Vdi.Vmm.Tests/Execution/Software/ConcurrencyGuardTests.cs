@@ -1,7 +1,5 @@
 using Iced.Intel;
-using Vdi.Vmm.Boot;
 using Vdi.Vmm.Execution;
-using Vdi.Vmm.Guest;
 using Vdi.Vmm.Machine;
 using Vdi.Vmm.Vcpu;
 using static Iced.Intel.AssemblerRegisters;
@@ -82,40 +80,6 @@ public sealed class ConcurrencyGuardTests
         Assert.True(pauses > 0);
     }
 
-    /// <summary>
-    /// Every vCPU runs <paramref name="increment"/> (rbx = the counter, <paramref name="offset"/> bytes into a cache
-    /// line) <see cref="Iterations"/> times, then counts itself done; vCPU 0 waits for all and powers off with the counter.
-    /// </summary>
-    private static Vmm.Machine.Machine Build(int offset, Action<Assembler, AssemblerRegister64> increment)
-    {
-        var image = GuestAssembly.Build("shared-counter", GuestLayout.ImageBase, g =>
-        {
-            var a = g.Asm;
-            var line = g.Data("counter_line", 128, alignment: 64);
-            var done = g.Data("done", 8, alignment: 8);
-            var loop = a.CreateLabel("loop");
-            var wait = a.CreateLabel("wait");
-            var park = a.CreateLabel("park");
-            a.lea(rbx, __[line]);
-            a.add(rbx, offset);
-            a.mov(ecx, Iterations);
-            a.Label(ref loop);
-            increment(a, rbx);
-            a.dec(ecx);
-            a.jnz(loop);
-            a.mov(eax, 1);
-            a.@lock.xadd(__qword_ptr[done], rax);
-            a.test(rdi, rdi);
-            a.jnz(park);
-            a.Label(ref wait);
-            a.pause();
-            a.cmp(__qword_ptr[done], rsi);
-            a.jne(wait);
-            a.mov(eax, __dword_ptr[rbx]);
-            PowerPortEmitter.EmitPowerOffWithEax(a);
-            a.Label(ref park);
-            PowerPortEmitter.EmitHaltForever(a);
-        });
-        return MachineBuilder.Build(new MachineConfig { Image = image, MemoryMiB = 8, Vcpus = Vcpus, Engine = EngineChoice.Software });
-    }
+    private static Vmm.Machine.Machine Build(int offset, Action<Assembler, AssemblerRegister64> increment) =>
+        MachineBuilder.Build(new MachineConfig { Image = SharedCounterGuest.Build(Iterations, offset, increment), MemoryMiB = 8, Vcpus = Vcpus, Engine = EngineChoice.Software });
 }

@@ -1,8 +1,5 @@
 using Iced.Intel;
-using Vdi.Vmm.Boot;
-using Vdi.Vmm.Devices;
 using Vdi.Vmm.Execution;
-using Vdi.Vmm.Guest;
 using Vdi.Vmm.Machine;
 using Vdi.Vmm.Tests.Machine;
 using Xunit.Abstractions;
@@ -70,53 +67,6 @@ public sealed class MixedEngineGuardTests(ITestOutputHelper output)
         return (int)Math.Clamp(kvm.AluInstructionsPerSecond / instructionsPerIteration, floor, 1_000_000);
     }
 
-    /// <summary>
-    /// Every vCPU runs <paramref name="increment"/> (rbx = the counter, <paramref name="offset"/> bytes into a cache line)
-    /// <paramref name="iterations"/> times — vCPU 0 with a port read before each, which makes it an exit storm — then
-    /// counts itself done; vCPU 0 waits for all and powers off with the counter.
-    /// </summary>
-    private static Vmm.Machine.Machine Build(int iterations, int offset, Action<Assembler, AssemblerRegister64> increment)
-    {
-        var image = GuestAssembly.Build("mixed-engine-counter", GuestLayout.ImageBase, g =>
-        {
-            var a = g.Asm;
-            var line = g.Data("counter_line", 128, alignment: 64);
-            var done = g.Data("done", 8, alignment: 8);
-            var stormLoop = a.CreateLabel("storm_loop");
-            var plainLoop = a.CreateLabel("plain_loop");
-            var finished = a.CreateLabel("finished");
-            var wait = a.CreateLabel("wait");
-            var park = a.CreateLabel("park");
-            a.lea(rbx, __[line]);
-            a.add(rbx, offset);
-            a.mov(ecx, iterations);
-            a.test(rdi, rdi);
-            a.jnz(plainLoop);
-            a.mov(dx, PortMap.NullDevice);
-            a.Label(ref stormLoop);
-            a.@in(al, dx);
-            increment(a, rbx);
-            a.dec(ecx);
-            a.jnz(stormLoop);
-            a.jmp(finished);
-            a.Label(ref plainLoop);
-            increment(a, rbx);
-            a.dec(ecx);
-            a.jnz(plainLoop);
-            a.Label(ref finished);
-            a.mov(eax, 1);
-            a.@lock.xadd(__qword_ptr[done], rax);
-            a.test(rdi, rdi);
-            a.jnz(park);
-            a.Label(ref wait);
-            a.pause();
-            a.cmp(__qword_ptr[done], rsi);
-            a.jne(wait);
-            a.mov(eax, __dword_ptr[rbx]);
-            PowerPortEmitter.EmitPowerOffWithEax(a);
-            a.Label(ref park);
-            PowerPortEmitter.EmitHaltForever(a);
-        });
-        return KvmMachines.Build(image, Vcpus, memoryMiB: 8);
-    }
+    private static Vmm.Machine.Machine Build(int iterations, int offset, Action<Assembler, AssemblerRegister64> increment) =>
+        KvmMachines.Build(SharedCounterGuest.Build(iterations, offset, increment, portReadOnVcpu0: true), Vcpus, memoryMiB: 8);
 }
