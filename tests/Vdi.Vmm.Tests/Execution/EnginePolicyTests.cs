@@ -42,7 +42,7 @@ public sealed class EnginePolicyTests
     {
         var selection = EnginePolicy.Choose(null, s_software, "cannot open /dev/kvm: No such file or directory");
         Assert.Equal(ExecutionEngine.Software, selection.Engine);
-        Assert.Equal("no usable KVM: cannot open /dev/kvm: No such file or directory", selection.Reason);
+        Assert.Equal("no usable KVM: cannot open /dev/kvm: No such file or directory (software: ALU 100.0 M instr/s, memory 80.0 M instr/s, 400 ns/exit)", selection.Reason);
     }
 
     [Fact]

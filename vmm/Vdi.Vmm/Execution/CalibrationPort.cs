@@ -81,7 +81,7 @@ internal sealed class CalibrationPort(TimeSpan budget) : IBusDevice
         _loop = index;
         _blocksInLoop = 0;
         _best = (0, 0);
-        _iterations = s_loops[index] == CalibrationGuest.Workload.Exits ? 256u : 1024u;
+        _iterations = s_loops[index] == CalibrationGuest.Workload.Exits ? 64u : 256u;
         return s_loops[index];
     }
 }

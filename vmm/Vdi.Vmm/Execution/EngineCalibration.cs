@@ -15,7 +15,7 @@ namespace Vdi.Vmm.Execution;
 public static class EngineCalibration
 {
     /// <summary>Guest time each engine's calibration may take; the whole calibration stays under ~100 ms.</summary>
-    public static readonly TimeSpan BudgetPerEngine = TimeSpan.FromMilliseconds(30);
+    public static readonly TimeSpan BudgetPerEngine = TimeSpan.FromMilliseconds(20);
 
     /// <summary>The shortest block of a loop that a figure is taken from.</summary>
     public static TimeSpan TargetBlock => CalibrationPort.TargetBlock;
@@ -23,7 +23,7 @@ public static class EngineCalibration
     /// <summary>However slow an engine is, its calibration machine is stopped after this.</summary>
     private static readonly TimeSpan s_hardLimit = TimeSpan.FromSeconds(5);
 
-    private static readonly TimeSpan s_warmUp = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan s_warmUp = TimeSpan.FromMilliseconds(5);
     private static readonly Lazy<GuestImage> s_image = new(CalibrationGuest.Build);
     private static readonly ConcurrentDictionary<string, Lazy<EngineSelection>> s_selections = new();
 

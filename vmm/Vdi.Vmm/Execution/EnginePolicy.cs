@@ -18,7 +18,7 @@ public static class EnginePolicy
     {
         ArgumentNullException.ThrowIfNull(software);
         if (kvm is null)
-            return new EngineSelection(ExecutionEngine.Software, $"no usable KVM: {kvmUnavailable ?? "not calibrated"}", null, software);
+            return new EngineSelection(ExecutionEngine.Software, $"no usable KVM: {kvmUnavailable ?? "not calibrated"} ({software})", null, software);
 
         var kvmCost = kvm.DesktopNanoseconds;
         var softwareCost = software.DesktopNanoseconds;
