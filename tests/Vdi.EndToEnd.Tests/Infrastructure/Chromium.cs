@@ -2,7 +2,8 @@ namespace Vdi.EndToEnd.Tests.Infrastructure;
 
 /// <summary>
 /// Debian's Chromium (/usr/bin/chromium) driven by Playwright. Playwright's own browser builds are
-/// never installed or used; a machine without the package fails with a one-line fix.
+/// never installed or used; a machine without the package gets it from Debian's archive when the tests run as root,
+/// and otherwise fails with a one-line fix.
 /// </summary>
 public sealed class Chromium : IAsyncDisposable
 {
@@ -31,8 +32,7 @@ public sealed class Chromium : IAsyncDisposable
 
     public static async Task<Chromium> LaunchAsync()
     {
-        if (!File.Exists(ExecutablePath))
-            throw new InvalidOperationException($"{ExecutablePath} is missing: the end-to-end tests drive Debian's Chromium; run `apt-get install chromium`.");
+        await ChromiumPackage.EnsureInstalledAsync(ExecutablePath);
         var playwright = await Playwright.CreateAsync();
         try
         {
