@@ -20,10 +20,16 @@ public abstract class VirtioInputDevice : IVirtioDevice
 {
     public const int EventQueue = 0;
     public const int StatusQueue = 1;
-    public const int DefaultPendingCapacity = 1024;
+    /// <summary>
+    /// Events a device holds for a guest that falls behind: 64 Ki events (512 KiB) — a burst of 16,000 keystrokes. Pointer
+    /// motion is folded into the newest waiting report, so only keys, buttons and wheel steps take room.
+    /// </summary>
+    public const int DefaultPendingCapacity = 65_536;
 
     private readonly VirtioInputConfig _config;
-    private readonly Queue<InputEvent> _pending = new();
+    private readonly PendingInput _pending = new();
+    private readonly bool[] _intended = new bool[PendingInput.KeyCodes]; // pressed, as the host last said, dropped reports included
+    private bool _resync;
     private readonly byte[] _eventBytes = new byte[InputEvent.Size];
     private VirtioHost? _host;
     private long _delivered, _dropped, _refused, _clamped;
@@ -83,14 +89,22 @@ public abstract class VirtioInputDevice : IVirtioDevice
     void IVirtioDevice.QueueNotify(int queue)
     {
         if (queue == EventQueue)
+        {
             DeliverLocked();
+            if (ResyncLocked())
+                DeliverLocked();
+        }
         else
+        {
             ConsumeStatusLocked();
+        }
     }
 
     void IVirtioDevice.Reset()
     {
         _pending.Clear();
+        Array.Clear(_intended);
+        _resync = false;
         _leds = 0;
         _config.Reset();
         OnReset();
@@ -130,16 +144,63 @@ public abstract class VirtioInputDevice : IVirtioDevice
         return queued;
     }
 
-    /// <summary>Queues one report (the caller ends it with SYN_REPORT). False when the pending queue cannot take all of it: it is dropped and counted.</summary>
+    /// <summary>
+    /// Queues one report (the caller ends it with SYN_REPORT). False when the pending queue cannot take all of it: it
+    /// is dropped whole and counted, and the keys and buttons it changed are remembered, so that as soon as there is
+    /// room the guest is told their state as the host last set it — no key or button stays held because its release
+    /// was dropped.
+    /// </summary>
     protected bool EnqueueLocked(ReadOnlySpan<InputEvent> report)
     {
-        if (_pending.Count + report.Length > PendingCapacity)
+        foreach (var e in report)
+        {
+            if (e.Type == Evdev.EvKey && e.Code < PendingInput.KeyCodes && e.Value is Evdev.KeyPressed or Evdev.KeyReleased)
+                _intended[e.Code] = e.Value == Evdev.KeyPressed;
+        }
+        if (_resync)
+            ResyncLocked();
+        if (_resync || _pending.Count + report.Length > PendingCapacity)
         {
             _dropped += report.Length;
+            _resync = true;
+            ResyncLocked();
             return false;
         }
-        foreach (var e in report)
-            _pending.Enqueue(e);
+        _pending.Enqueue(report);
+        return true;
+    }
+
+    /// <summary>Whether the guest, once it has read every queued event, sees key or button <paramref name="code"/> pressed.</summary>
+    protected bool IsQueuedPressedLocked(ushort code) => _pending.IsPressed(code);
+
+    /// <summary>The newest waiting report, when it is motion only, moves to (x, y) instead of a new report queuing.</summary>
+    protected bool TryCoalesceMotionLocked(int x, int y) => _pending.TryCoalesceMotion(x, y);
+
+    /// <summary>
+    /// After a dropped report: when the queue has room, queues one report that sets every key and button whose queued
+    /// state differs from the host's to the host's state. True when it queued one.
+    /// </summary>
+    private bool ResyncLocked()
+    {
+        if (!_resync)
+            return false;
+        Span<InputEvent> corrections = stackalloc InputEvent[PendingInput.KeyCodes + 1];
+        var n = 0;
+        for (var code = 0; code < PendingInput.KeyCodes; code++)
+        {
+            if (_pending.IsPressed((ushort)code) != _intended[code])
+                corrections[n++] = new InputEvent(Evdev.EvKey, (ushort)code, _intended[code] ? Evdev.KeyPressed : Evdev.KeyReleased);
+        }
+        if (n == 0)
+        {
+            _resync = false;
+            return false;
+        }
+        corrections[n++] = InputEvent.SynReport;
+        if (_pending.Count + n > PendingCapacity)
+            return false;
+        _pending.Enqueue(corrections[..n]);
+        _resync = false;
         return true;
     }
 

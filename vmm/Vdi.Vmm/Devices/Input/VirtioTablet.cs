@@ -20,7 +20,6 @@ public sealed class VirtioTablet : VirtioInputDevice
         (PointerButtons.Middle, Evdev.BtnMiddle),
     ];
 
-    private PointerButtons _buttons;
 
     public VirtioTablet(string serial = "vdi-tablet-0", int pendingCapacity = DefaultPendingCapacity)
         : base(CreateCapabilities(serial), pendingCapacity)
@@ -69,9 +68,10 @@ public sealed class VirtioTablet : VirtioInputDevice
     /// Sends ABS_X, ABS_Y, a key event per button that changed, REL_WHEEL when
     /// <paramref name="wheel"/> is non-zero (positive: away from the user), then SYN_REPORT.
     /// Out-of-range coordinates are clamped to the extent and unknown button bits ignored; either
-    /// counts once in <see cref="VirtioInputDevice.ClampedInputs"/>. True once the report is
-    /// queued; false when it is dropped because the pending queue is full (the button state then
-    /// stays as the guest last saw it).
+    /// counts once in <see cref="VirtioInputDevice.ClampedInputs"/>. Motion alone, while the
+    /// newest waiting report is motion alone, moves that report instead of queuing another. True once
+    /// queued; false when the pending queue is full and the report is dropped (its buttons are then set
+    /// as the host last said as soon as there is room).
     /// </summary>
     public bool InjectPointer(int x, int y, PointerButtons buttons, int wheel = 0) => Submit(() =>
     {
@@ -80,23 +80,26 @@ public sealed class VirtioTablet : VirtioInputDevice
         var cy = Math.Clamp(y, 0, MaxY);
         if (cx != x || cy != y || known != buttons)
             CountClamped();
+        var queued = PointerButtons.None;
+        foreach (var (button, code) in s_buttons)
+        {
+            if (IsQueuedPressedLocked(code))
+                queued |= button;
+        }
+        if (known == queued && wheel == 0 && TryCoalesceMotionLocked(cx, cy))
+            return true; // motion only, behind motion the guest has not read: the latest position wins
         Span<InputEvent> report = stackalloc InputEvent[7];
         var n = 0;
         report[n++] = new InputEvent(Evdev.EvAbs, Evdev.AbsX, cx);
         report[n++] = new InputEvent(Evdev.EvAbs, Evdev.AbsY, cy);
         foreach (var (button, code) in s_buttons)
         {
-            if (((known ^ _buttons) & button) != 0)
+            if (((known ^ queued) & button) != 0)
                 report[n++] = new InputEvent(Evdev.EvKey, code, (known & button) != 0 ? Evdev.KeyPressed : Evdev.KeyReleased);
         }
         if (wheel != 0)
             report[n++] = new InputEvent(Evdev.EvRel, Evdev.RelWheel, wheel);
         report[n++] = InputEvent.SynReport;
-        if (!EnqueueLocked(report[..n]))
-            return false;
-        _buttons = known;
-        return true;
+        return EnqueueLocked(report[..n]);
     });
-
-    protected override void OnReset() => _buttons = PointerButtons.None;
 }
