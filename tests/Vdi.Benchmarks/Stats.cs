@@ -10,7 +10,8 @@ internal static class Stats
     {
         if (samples.Count == 0)
             return double.NaN;
-        var sorted = samples.Order().ToArray();
+        // A NaN (a sample that never finished) ranks above every measured one, never at the bottom.
+        var sorted = samples.Select(x => double.IsNaN(x) ? double.PositiveInfinity : x).Order().ToArray();
         var rank = (int)Math.Ceiling(p * sorted.Length) - 1;
         return sorted[Math.Clamp(rank, 0, sorted.Length - 1)];
     }

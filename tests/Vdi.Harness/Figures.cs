@@ -4,14 +4,22 @@ using Vdi.Benchmarks;
 
 namespace Vdi.Harness;
 
-/// <summary>One printed figure: a name, its median and p95 (or one value), the unit, the goal and the anchor it is compared with.</summary>
-internal sealed record Figure(string Name, double Median, double? P95, string Unit, string Goal = "", string Anchor = "");
+/// <summary>
+/// One printed figure: a name, its median and p95 (or one value), the unit, the goal and the anchor it is compared
+/// with, and how many of its samples timed out (each counted as slower than every measured one, never as the fastest).
+/// </summary>
+internal sealed record Figure(string Name, double Median, double? P95, string Unit, string Goal = "", string Anchor = "", int TimedOut = 0, int Samples = 0);
 
 /// <summary>Figures from samples (medians and percentiles are the benchmarks' <see cref="Stats"/>) and the table the harness prints.</summary>
 internal static class Figures
 {
-    public static Figure Of(string name, IReadOnlyCollection<double> samples, string unit, string goal = "", string anchor = "") =>
-        new(name, Stats.Median(samples), Stats.Percentile(samples, 0.95), unit, goal, anchor);
+    /// <summary>A figure from samples, where NaN marks a sample that timed out: it ranks above every measured one.</summary>
+    public static Figure Of(string name, IReadOnlyCollection<double> samples, string unit, string goal = "", string anchor = "")
+    {
+        var ranked = samples.Select(x => double.IsNaN(x) ? double.PositiveInfinity : x).ToList();
+        var timedOut = samples.Count(double.IsNaN);
+        return new(name, Stats.Median(ranked), Stats.Percentile(ranked, 0.95), unit, goal, anchor, timedOut, samples.Count);
+    }
 
     public static double Milliseconds(long from, long to) => Stopwatch.GetElapsedTime(from, to).TotalMilliseconds;
 
@@ -20,12 +28,19 @@ internal static class Figures
         output.WriteLine($"| {"figure",-52} | {"median",12} | {"p95",12} | {"goal",-14} | anchor");
         output.WriteLine($"|{new string('-', 54)}|{new string('-', 14)}|{new string('-', 14)}|{new string('-', 16)}|-------");
         foreach (var f in figures)
-            output.WriteLine($"| {f.Name,-52} | {Format(f.Median, f.Unit),12} | {(f.P95 is { } p ? Format(p, f.Unit) : ""),12} | {f.Goal,-14} | {f.Anchor}");
+        {
+            var failed = f.TimedOut > 0 ? $"FAILED: {f.TimedOut} of {f.Samples} samples timed out" : "";
+            var anchor = f.Anchor.Length > 0 && failed.Length > 0 ? $"{failed}; {f.Anchor}" : f.Anchor + failed;
+            output.WriteLine($"| {f.Name,-52} | {Format(f.Median, f.Unit),12} | {(f.P95 is { } p ? Format(p, f.Unit) : ""),12} | {f.Goal,-14} | {anchor}");
+        }
     }
+
+    /// <summary>Figures with timed-out samples, for the harness's closing line.</summary>
+    public static int FailedSamples(IEnumerable<Figure> figures) => figures.Sum(f => f.TimedOut);
 
     private static string Format(double value, string unit) => double.IsNaN(value)
         ? "n/a"
-        : (Math.Abs(value) >= 100 ? value.ToString("N0", CultureInfo.InvariantCulture) : value.ToString("0.0", CultureInfo.InvariantCulture)) + " " + unit;
+        : double.IsPositiveInfinity(value) ? "timed out" : (Math.Abs(value) >= 100 ? value.ToString("N0", CultureInfo.InvariantCulture) : value.ToString("0.0", CultureInfo.InvariantCulture)) + " " + unit;
 }
 
 /// <summary>Process CPU over an interval, split into the desktops' vCPU threads (guest work) and the rest.</summary>

@@ -38,5 +38,7 @@ foreach (var (name, run) in scenarios.Where(x => only.Length == 0 || only.Contai
 }
 Console.WriteLine();
 Figures.Print(Console.Out, figures);
-Console.WriteLine($"\n{figures.Count} figures in {Stopwatch.GetElapsedTime(started).TotalSeconds:F0} s");
+var failedSamples = Figures.FailedSamples(figures);
+Console.WriteLine($"\n{figures.Count} figures in {Stopwatch.GetElapsedTime(started).TotalSeconds:F0} s" +
+    (failedSamples > 0 ? $"; {failedSamples} samples timed out (counted as slower than every measured one)" : ""));
 return 0;
