@@ -60,14 +60,20 @@ public sealed class EdidKnownVectorTests
 
         Assert.Equal(256, edid.Length);
         Assert.Equal(1, edid[126]);
-        Assert.Equal(Hex("70" + "20" + "17" + "04" + "00"), edid[128..133]); // tag, v2.0, 23 bytes, desktop, no ext
-        Assert.Equal(Hex("22" + "00" + "14"), edid[133..136]); // Type VII, rev 0, 20 bytes
+        Assert.Equal(Hex("70" + "20" + "5D" + "04" + "00"), edid[128..133]); // tag, v2.0, 93 bytes, desktop, no ext
+        Assert.Equal(Hex("20" + "00" + "17"), edid[133..136]); // Product Identification, rev 0, 23 bytes
+        Assert.Equal("Vdi Display", System.Text.Encoding.ASCII.GetString(edid, 148, 11));
+        Assert.Equal(Hex("21" + "00" + "1D"), edid[159..162]); // Display Parameters, 0.1 mm units, 29 bytes
+        // 7680 px at 96 dpi = 2032.0 mm, 4320 px = 1143.0 mm, in 0.1 mm; then the native pixel format.
+        Assert.Equal(Hex("604F" + "A62C" + "001E" + "E010"), edid[162..170]);
+        Assert.Equal(Hex("22" + "00" + "14"), edid[191..194]); // Type VII, rev 0, 20 bytes
         // 7840 x 4443 x 60 = 2089987.2 kHz -> 2089987, stored minus one = 0x1FE402.
-        Assert.Equal(Hex("02E41F" + "84"), edid[136..140]); // preferred, 16:9
-        Assert.Equal(Hex("FF1D" + "9F00" + "2F80" + "1F00"), edid[140..148]); // H 7680, 160, 48 (+sync), 32
-        Assert.Equal(Hex("DF10" + "7A00" + "0200" + "0400"), edid[148..156]); // V 4320, 123, 3 (-sync), 5
-        Assert.Equal(0, edid.AsSpan(129, 28).ToArray().Sum(b => b) % 256); // section incl. its checksum
-        Assert.All(edid[157..255], b => Assert.Equal(0, b));
+        Assert.Equal(Hex("02E41F" + "84"), edid[194..198]); // preferred, 16:9
+        Assert.Equal(Hex("FF1D" + "9F00" + "2F80" + "1F00"), edid[198..206]); // H 7680, 160, 48 (+sync), 32
+        Assert.Equal(Hex("DF10" + "7A00" + "0200" + "0400"), edid[206..214]); // V 4320, 123, 3 (-sync), 5
+        Assert.Equal(Hex("26" + "00" + "09" + "02"), edid[214..218]); // Interface Features: RGB 8 bpc
+        Assert.Equal(0, edid.AsSpan(129, 98).ToArray().Sum(b => b) % 256); // section incl. its checksum
+        Assert.All(edid[227..255], b => Assert.Equal(0, b));
         Assert.Equal(0, edid[128..256].Sum(b => b) % 256);
         // The base block describes 4080 x 2295, the largest exact 16:9 mode under 4096 / 655.35 MHz.
         Assert.Equal(0xF0, edid[56]);

@@ -69,7 +69,7 @@ public sealed class EdidParserTests
     public void DataBlockOverrunningItsSectionIsRefused()
     {
         var edid = (byte[])s_eightK.Clone();
-        edid[135] = 40; // Type VII claims 40 bytes; the section holds 20 after its header
+        edid[193] = 40; // Type VII claims 40 bytes; the section holds 32 after its header
 
         var ex = Assert.Throws<FormatException>(() => EdidParser.Parse(edid));
         Assert.Contains("0x22", ex.Message, StringComparison.Ordinal);
@@ -79,7 +79,7 @@ public sealed class EdidParserTests
     public void UnflaggedDisplayIdTimingFallsBackToTheBaseTiming()
     {
         var edid = (byte[])s_eightK.Clone();
-        edid[139] &= 0x7F;
+        edid[197] &= 0x7F; // the Type VII descriptor's options: not preferred
 
         var info = EdidParser.Parse(edid);
 

@@ -4,21 +4,23 @@ namespace Vdi.Vmm.Devices.Display;
 
 /// <summary>
 /// An EDID extension block carrying one DisplayID 2.0 section with a Type VII detailed timing,
-/// used for modes an EDID detailed timing descriptor cannot hold (over 4095 pixels or 655.35 MHz).
+/// used for modes an EDID detailed timing descriptor cannot hold (over 4095 pixels or 655.35 MHz),
+/// beside the Product Identification, Display Parameters and Display Interface Features blocks.
 /// </summary>
 /// <remarks>
 /// <code>
 /// block  0      0x70  EDID extension tag: DisplayID
 /// block  1-4    DisplayID section header
 ///        1      0x20  version 2, revision 0
-///        2      N     bytes of data blocks that follow the header (23 here; at most 121)
+///        2      N     bytes of data blocks that follow the header (at most 121)
 ///        3      0x04  primary use case: desktop productivity display
 ///        4      0x00  DisplayID extension count
-/// block  5-27   Type VII detailed timing data block
-///        5      0x22  tag
-///        6      0x00  block revision 0, 20-byte descriptors, no DSC pass-through
-///        7      20    payload bytes (one descriptor)
-///        8-27   descriptor, every length stored minus one, little-endian:
+/// block  5-     Product Identification (0x20), Display Parameters (0x21), then
+///               the Type VII detailed timing data block, then Display Interface Features (0x26):
+///        +0     0x22  tag
+///        +1     0x00  block revision 0, 20-byte descriptors, no DSC pass-through
+///        +2     20    payload bytes (one descriptor)
+///        +3-22  descriptor, every length stored minus one, little-endian:
 ///               +0-2 pixel clock in kHz (24 bits)   +3 options: bit 7 preferred, bits 3-0 aspect
 ///               +4-5 H active  +6-7 H blank  +8-9 H front porch (bit 15: +hsync)  +10-11 H sync
 ///               +12-13 V active +14-15 V blank +16-17 V front porch (bit 15: +vsync) +18-19 V sync
@@ -47,8 +49,12 @@ internal static class DisplayIdExtension
         && t.HActive <= MaxActive && t.HBlank <= MaxActive && t.VActive <= MaxActive && t.VBlank <= MaxActive
         && t.HFrontPorch <= 0x8000 && t.VFrontPorch <= 0x8000 && t.HSync <= MaxActive && t.VSync <= MaxActive;
 
-    /// <summary>Writes the whole 128-byte extension block with <paramref name="t"/> as the preferred timing.</summary>
-    public static void Write(Span<byte> block, in DisplayTiming t)
+    /// <summary>
+    /// Writes the whole 128-byte extension block with <paramref name="t"/> as the preferred timing, and the Product
+    /// Identification, Display Parameters (the physical size in 0.1 mm) and Display Interface Features blocks a
+    /// DisplayID 2.0 section must carry (<see cref="DisplayIdDataBlocks"/>), in ascending tag order.
+    /// </summary>
+    public static void Write(Span<byte> block, in DisplayTiming t, long widthTenthsMm, long heightTenthsMm)
     {
         if (!Fits(t))
             throw new ArgumentOutOfRangeException(nameof(t), t, "the timing does not fit a DisplayID Type VII descriptor");
@@ -56,16 +62,21 @@ internal static class DisplayIdExtension
         block.Clear();
         block[0] = ExtensionTag;
         var section = block[SectionStart..];
-        const int dataBytes = 3 + DescriptorSize;
+        var dataBytes = DisplayIdDataBlocks.Size + 3 + DescriptorSize;
         section[0] = Version20;
-        section[1] = dataBytes;
+        section[1] = (byte)dataBytes;
         section[2] = DesktopProductivity;
         section[3] = 0;
-        var dataBlock = section[HeaderSize..];
-        dataBlock[0] = TypeViiTag;
-        dataBlock[1] = 0;
-        dataBlock[2] = DescriptorSize;
-        WriteDescriptor(dataBlock.Slice(3, DescriptorSize), t);
+        var data = section[HeaderSize..];
+        var at = DisplayIdDataBlocks.WriteProductIdentification(data);
+        at += DisplayIdDataBlocks.WriteDisplayParameters(data[at..], widthTenthsMm, heightTenthsMm, t.HActive, t.VActive);
+        data[at] = TypeViiTag;
+        data[at + 1] = 0;
+        data[at + 2] = DescriptorSize;
+        WriteDescriptor(data.Slice(at + 3, DescriptorSize), t);
+        at += 3 + DescriptorSize;
+        at += DisplayIdDataBlocks.WriteInterfaceFeatures(data[at..]);
+        System.Diagnostics.Debug.Assert(at == dataBytes);
         var sectionLength = HeaderSize + dataBytes;
         section[sectionLength] = Edid.ChecksumFor(section[..sectionLength]);
         block[^1] = Edid.ChecksumFor(block[..^1]);

@@ -68,9 +68,13 @@ public static class EdidGenerator
         var edid = new byte[Edid.BlockSize * (extended is null ? 1 : 2)];
         WriteBaseBlock(edid.AsSpan(0, Edid.BlockSize), p, baseTiming, extended);
         if (extended is { } t)
-            DisplayIdExtension.Write(edid.AsSpan(Edid.BlockSize), t);
+            DisplayIdExtension.Write(edid.AsSpan(Edid.BlockSize), t, TenthsOfMm(p.WidthMm, p.Width, p.Dpi), TenthsOfMm(p.HeightMm, p.Height, p.Dpi));
         return edid;
     }
+
+    /// <summary>The physical size in 0.1 mm: the client's millimetres when given, else the pixels at the requested DPI.</summary>
+    private static long TenthsOfMm(int? mm, int pixels, double dpi) =>
+        mm is { } given ? given * 10L : (long)Math.Round(pixels / dpi * 254, MidpointRounding.AwayFromZero);
 
     /// <summary>
     /// The largest mode of the requested aspect whose timing fits a detailed timing descriptor at
