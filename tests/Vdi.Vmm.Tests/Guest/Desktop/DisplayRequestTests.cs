@@ -46,11 +46,28 @@ public sealed class DisplayRequestTests
         var mode = new DisplayProperties(width, height, dpi);
         await desktop.RequestAsync(mode);
         AssertShowsDesktop(desktop, width, height);
-        // The EDID holds whole millimetres: 320 px at 1200 dpi is 6.77 mm, stored as 7, read back as 1161 dpi.
-        var mm = mode.EffectiveWidthMm;
-        Assert.Equal((uint)(((width * 254) + (mm * 5)) / (mm * 10)), desktop.Symbol(DesktopGuest.DpiSymbol));
+        // Where whole millimetres cannot carry the DPI, the DisplayID extension gives 0.1 mm: 320 px at 1200 dpi is
+        // 67.7 tenths, stored as 68, read back as 1195 dpi (whole millimetres: 7 mm, 1161 dpi).
+        var tenths = (int)Math.Round(width * 254.0 / dpi, MidpointRounding.AwayFromZero);
+        var expected = EdidGenerator.MillimetresKeepDpi(mode) ? dpi : ((width * 254) + (tenths / 2)) / tenths;
+        Assert.Equal((uint)expected, desktop.Symbol(DesktopGuest.DpiSymbol));
         Assert.Equal(unit, desktop.Unit);
         Assert.Equal(0, desktop.Gpu.ErrorResponses);
+    }
+
+    [Theory]
+    [InlineData(800, 1280, 288)]
+    [InlineData(1170, 2532, 460)]
+    [InlineData(1080, 2400, 420)]
+    [InlineData(1366, 768, 120)]
+    [InlineData(2560, 1600, 227)]
+    [InlineData(1920, 1080, 96)]
+    [InlineData(390 * 3, 844 * 3, 3 * 96)]
+    public async Task The_desktop_shows_the_dpi_the_client_asked_for(int width, int height, int dpi)
+    {
+        using var desktop = new DesktopHarness(new DisplayProperties(640, 480, 96));
+        await desktop.RequestAsync(new DisplayProperties(width, height, dpi));
+        Assert.Equal((uint)dpi, desktop.Symbol(DesktopGuest.DpiSymbol));
     }
 
     [Fact]

@@ -64,12 +64,32 @@ public static class EdidGenerator
                 throw new ArgumentException($"{p.Width}x{p.Height} at {p.RefreshHz} Hz needs a pixel clock above the DisplayID limit of {DisplayIdExtension.MaxPixelClockKHz / 1000} MHz.", nameof(p));
             baseTiming = LargestFittingMode(p.Width, p.Height, p.RefreshHz);
         }
+        else if (!MillimetresKeepDpi(p) && DisplayTiming.ReducedBlanking(p.Width, p.Height, p.RefreshHz, clockStepKHz: 1) is var exact && DisplayIdExtension.Fits(exact))
+        {
+            // Whole millimetres cannot carry this DPI (800 px at 288 dpi is 70.56 mm: 71 mm reads as 286 dpi), so the
+            // DisplayID extension carries the size in 0.1 mm, which the guest prefers.
+            extended = exact;
+        }
 
         var edid = new byte[Edid.BlockSize * (extended is null ? 1 : 2)];
         WriteBaseBlock(edid.AsSpan(0, Edid.BlockSize), p, baseTiming, extended);
         if (extended is { } t)
             DisplayIdExtension.Write(edid.AsSpan(Edid.BlockSize), t, TenthsOfMm(p.WidthMm, p.Width, p.Dpi), TenthsOfMm(p.HeightMm, p.Height, p.Dpi));
         return edid;
+    }
+
+    /// <summary>
+    /// True when the base block's whole millimetres give back the DPI the client asked for, as a guest computes it
+    /// (round(width px × 25.4 / width mm)); a size the client gave in millimetres is kept as given.
+    /// </summary>
+    internal static bool MillimetresKeepDpi(DisplayProperties p)
+    {
+        if (p.WidthMm is not null)
+            return true;
+        var mm = (long)p.EffectiveWidthMm;
+        if (mm <= 0 || mm > DetailedTimingDescriptor.MaxImageMm)
+            return false;
+        return ((p.Width * 254L) + (mm * 5)) / (mm * 10) == (long)Math.Round(p.Dpi, MidpointRounding.AwayFromZero);
     }
 
     /// <summary>The physical size in 0.1 mm: the client's millimetres when given, else the pixels at the requested DPI.</summary>

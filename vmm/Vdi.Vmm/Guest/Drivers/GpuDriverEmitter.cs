@@ -59,6 +59,59 @@ internal sealed partial class GpuDriverEmitter
         _commands.EmitSubmit(48);
     }
 
+    /// <summary>
+    /// Looks for a DisplayID 2.0 Display Parameters block (tag 0x21, sizes in 0.1 mm) in the EDID's first extension
+    /// (r11 + 32 is the EDID); when one gives a width, ebx = round(width px × 254 / tenths) and jumps to
+    /// <paramref name="haveDpi"/>, else falls through. Clobbers rax, rcx, rdx.
+    /// </summary>
+    private void EmitDisplayIdDpi(Label haveDpi)
+    {
+        var a = _runtime.Assembly.Asm;
+        var next = a.CreateLabel("displayid_next_block");
+        var found = a.CreateLabel("displayid_found");
+        var none = a.CreateLabel("displayid_none");
+        a.push(rsi);
+        a.push(rdi);
+        a.cmp(__byte_ptr[r11 + 32 + 126], 0);                 // extension count
+        a.je(none);
+        a.cmp(__byte_ptr[r11 + 32 + 128], 0x70);              // DisplayID extension
+        a.jne(none);
+        a.movzx(edx, __byte_ptr[r11 + 32 + 128 + 2]);         // data bytes in the section
+        a.cmp(edx, 121);
+        a.ja(none);
+        a.lea(rsi, __[r11 + 32 + 128 + 5]);                   // first data block
+        a.lea(rdi, __[rsi + rdx]);                            // end of the data blocks
+        a.Label(ref next);
+        a.lea(rax, __[rsi + 3]);
+        a.cmp(rax, rdi);
+        a.ja(none);
+        a.cmp(__byte_ptr[rsi], 0x21);
+        a.je(found);
+        a.movzx(eax, __byte_ptr[rsi + 2]);
+        a.lea(rsi, __[rsi + rax + 3]);
+        a.jmp(next);
+        a.Label(ref found);
+        a.test(__byte_ptr[rsi + 1], 0x80);                    // sizes in whole millimetres: the base block says as much
+        a.jnz(none);
+        a.movzx(ecx, __word_ptr[rsi + 3]);                    // width in 0.1 mm
+        a.test(ecx, ecx);
+        a.jz(none);
+        a.mov(eax, __dword_ptr[_state.Width]);
+        a.imul(eax, eax, 254);
+        a.mov(edx, ecx);
+        a.shr(edx, 1);
+        a.add(eax, edx);                                      // + half the divisor rounds
+        a.xor(edx, edx);
+        a.div(ecx);
+        a.mov(ebx, eax);
+        a.pop(rdi);
+        a.pop(rsi);
+        a.jmp(haveDpi);
+        a.Label(ref none);
+        a.pop(rdi);
+        a.pop(rsi);
+    }
+
     private void EmitConfigure(Label paint)
     {
         var g = _runtime.Assembly;
@@ -94,12 +147,14 @@ internal sealed partial class GpuDriverEmitter
         a.mov(__dword_ptr[_state.Width], eax);
         a.mov(__dword_ptr[_state.Height], ecx);
 
-        // DPI = width px × 25.4 / width mm, rounded; 96 without an EDID size.
+        // DPI = width px × 25.4 / width mm, rounded; 96 without an EDID size. A DisplayID extension's Display
+        // Parameters block gives the width in 0.1 mm and wins: whole millimetres cannot carry every DPI.
         _commands.EmitBegin(GetEdid);
         _commands.EmitSubmit(32);
         a.mov(ebx, 96);
         a.cmp(eax, ResponseOkEdid);
         a.jne(haveDpi);
+        EmitDisplayIdDpi(haveDpi);
         a.movzx(ecx, __byte_ptr[r11 + 32 + 68]);
         a.and(ecx, 0xF0);
         a.shl(ecx, 4);
