@@ -39,7 +39,7 @@ public sealed class DisplayRequestTests
 
     [Theory]
     [InlineData(3840, 2160, 192, 4)]
-    [InlineData(320, 200, 1200, 4)]
+    [InlineData(320, 200, 1200, 1)] // the top bar's line needs 180 units: one dot per unit at 320 px
     public async Task Extreme_modes_are_shown_with_a_layout_that_fits(int width, int height, int dpi, int unit)
     {
         using var desktop = new DesktopHarness(new DisplayProperties(640, 480, 96));
@@ -53,6 +53,24 @@ public sealed class DisplayRequestTests
         Assert.Equal((uint)expected, desktop.Symbol(DesktopGuest.DpiSymbol));
         Assert.Equal(unit, desktop.Unit);
         Assert.Equal(0, desktop.Gpu.ErrorResponses);
+    }
+
+    [Theory]
+    [InlineData(800, 1280, 288)]
+    [InlineData(320, 200, 1200)]
+    [InlineData(390 * 3, 844 * 3, 3 * 96)]
+    [InlineData(3840, 2160, 1200)]
+    [InlineData(1366, 768, 144)]
+    public async Task The_top_bar_fits_any_width_the_clock_after_the_mode_and_inside_the_screen(int width, int height, int dpi)
+    {
+        using var desktop = new DesktopHarness(new DisplayProperties(640, 480, 96));
+        await desktop.RequestAsync(new DisplayProperties(width, height, dpi));
+        var unit = desktop.Unit;
+        var clockX = (int)desktop.Symbol(DesktopGuest.ClockXSymbol);
+        var line = $"{width}x{height}  {dpi} dpi  ".Length;
+        Assert.Equal(unit * (DesktopLayout.BarTextX + (line * DesktopFont.CellColumns)), clockX); // right after the mode
+        Assert.True(clockX + (DesktopLayout.ClockCells * DesktopFont.CellColumns * unit) <= width - (DesktopLayout.BarTextX * unit),
+            $"the clock ends past the screen at {width} px (unit {unit})");
     }
 
     [Theory]

@@ -23,6 +23,7 @@ public static class DesktopGuest
     public const string HeightSymbol = "height";
     public const string DpiSymbol = "dpi";
     public const string UnitSymbol = "unit";
+    public const string ClockXSymbol = "clock_x";
     public const string TextLengthSymbol = "text_length";
     public const string TextSymbol = "text";
 
@@ -76,6 +77,7 @@ public static class DesktopGuest
         g.Export(HeightSymbol, state.Height);
         g.Export(DpiSymbol, state.Dpi);
         g.Export(UnitSymbol, state.Unit);
+        g.Export(ClockXSymbol, state.ClockX);
         g.Export(TextLengthSymbol, state.TextLength);
         g.Export(TextSymbol, state.Text);
         g.Export(MotionOnSymbol, state.MotionOn);

@@ -26,4 +26,10 @@ internal static class DesktopLayout
 
     /// <summary>Clock cells: <c>HH:MM:SS</c>.</summary>
     public const int ClockCells = 8;
+
+    /// <summary>Cells of the longest top-bar line: <c>"7680x4320  1200 dpi  "</c> and the clock.</summary>
+    public const int BarCells = 21 + ClockCells;
+
+    /// <summary>Units the top bar's text needs, margins on both sides included: the unit never exceeds width / this.</summary>
+    public const int BarWidthUnits = (2 * BarTextX) + (BarCells * DesktopFont.CellColumns);
 }

@@ -173,7 +173,8 @@ internal sealed partial class GpuDriverEmitter
         a.Label(ref haveDpi);
         a.mov(__dword_ptr[_state.Dpi], ebx);
 
-        // unit = max(2, round(dpi / 48)), capped at width/40 and height/50 so the layout always fits.
+        // unit = max(2, round(dpi / 48)), capped at width / BarWidthUnits (the top bar's longest line fits any width the
+        // device accepts, down to one dot per unit) and height / 50, so the layout always fits.
         a.lea(eax, __[rbx + 24]);
         a.xor(edx, edx);
         a.mov(ecx, 48);
@@ -185,7 +186,7 @@ internal sealed partial class GpuDriverEmitter
         a.mov(ebx, eax);
         a.mov(eax, __dword_ptr[_state.Width]);
         a.xor(edx, edx);
-        a.mov(ecx, 40);
+        a.mov(ecx, DesktopLayout.BarWidthUnits);
         a.div(ecx);
         a.cmp(ebx, eax);
         a.cmova(ebx, eax);
