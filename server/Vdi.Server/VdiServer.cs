@@ -95,6 +95,7 @@ public static class VdiServer
         services.AddSingleton<AuditLog>();
         services.AddHostedService<AccountBootstrap>();
         services.AddSingleton<DesktopPool>();
+        services.AddSingleton<DisplayRules>();
         services.AddHostedService(sp => sp.GetRequiredService<DesktopPool>());
         services.Configure<SessionBrokerOptions>(configuration.GetSection("Vdi:Sessions"));
         services.AddSignalR(o => o.MaximumReceiveMessageSize = MaxHubMessageBytes).AddMessagePackProtocol();
