@@ -26,7 +26,11 @@ public sealed class SignInTests : IDisposable
     {
         var client = Factory().CreateClient();
         for (var i = 0; i < 5; i++)
-            Assert.Equal(HttpStatusCode.Unauthorized, (await SignInAsync(client, "admin", "wrong")).StatusCode);
+        {
+            var wrong = await SignInAsync(client, "admin", "wrong");
+            Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+            Assert.Equal("application/problem+json", wrong.Content.Headers.ContentType?.MediaType);
+        }
         Assert.Equal(HttpStatusCode.OK, (await SignInAsync(client, "admin", BrokerFactory.AdminPassword)).StatusCode);
     }
 
