@@ -37,6 +37,7 @@ public static class VdiServer
         app.UseStaticFiles();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseRateLimiter();
         app.MapOpenApi();
         app.MapGet("/healthz", () => TypedResults.Ok(new { status = "ok" })).AllowAnonymous();
         app.MapAuthEndpoints();
@@ -85,6 +86,9 @@ public static class VdiServer
             o.Events.OnRedirectToLogin = c => ApiOrRedirect(c, StatusCodes.Status401Unauthorized);
             o.Events.OnRedirectToAccessDenied = c => ApiOrRedirect(c, StatusCodes.Status403Forbidden);
         });
+        services.Configure<SignInLimits>(configuration.GetSection("Vdi:SignIn"));
+        services.AddScoped<UnknownUserPassword>();
+        SignInThrottle.AddSignInRateLimits(services);
         services.AddAuthorizationBuilder()
             .AddPolicy(Roles.Admin, p => p.RequireRole(Roles.Admin));
         services.AddOpenApi();
@@ -95,6 +99,7 @@ public static class VdiServer
         services.AddSingleton<AuditLog>();
         services.AddHostedService<AccountBootstrap>();
         services.AddSingleton<DesktopPool>();
+        services.AddSingleton<DisplayRules>();
         services.AddHostedService(sp => sp.GetRequiredService<DesktopPool>());
         services.Configure<SessionBrokerOptions>(configuration.GetSection("Vdi:Sessions"));
         services.AddSignalR(o => o.MaximumReceiveMessageSize = MaxHubMessageBytes).AddMessagePackProtocol();

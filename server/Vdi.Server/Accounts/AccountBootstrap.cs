@@ -8,10 +8,14 @@ namespace Vdi.Server.Accounts;
 
 /// <summary>
 /// First-run set-up: creates the database, the roles and the first administrator. A generated
-/// password is printed once, to the console, and never stored in clear.
+/// password is written once to a file in the data folder readable only by the server's user
+/// (<see cref="PasswordFileName"/>, mode 0600); only that file's path is printed, on standard error,
+/// so the password never reaches a console or container log.
 /// </summary>
-public sealed class AccountBootstrap(IServiceProvider services, IOptions<AdminOptions> admin, ILogger<AccountBootstrap> log) : IHostedService
+public sealed class AccountBootstrap(IServiceProvider services, IOptions<AdminOptions> admin, IOptions<StorageOptions> storage, ILogger<AccountBootstrap> log) : IHostedService
 {
+    public const string PasswordFileName = "admin-password";
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await using var scope = services.CreateAsyncScope();
@@ -34,13 +38,26 @@ public sealed class AccountBootstrap(IServiceProvider services, IOptions<AdminOp
         Check(await users.AddToRolesAsync(user, [Roles.Admin, Roles.User]), "grant the administrator its roles");
         if (options.Password is not { Length: > 0 })
         {
-            // Shown once on purpose: the console of the first run is the only place it appears.
-            Console.WriteLine($"Vdi: created administrator '{options.UserName}' with password {password} (shown once; set Vdi:Admin:Password or VDI_ADMIN_PASSWORD to choose one)");
+            var file = WritePasswordFile(password);
+            await Console.Error.WriteLineAsync($"Vdi: created administrator '{options.UserName}'; its password is in {file} (readable only by this user; set Vdi:Admin:Password or VDI_ADMIN_PASSWORD to choose one)");
         }
         AccountLog.AdministratorCreated(log, options.UserName);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Writes the password to the data folder, created with mode 0600 (a file left from before is replaced).</summary>
+    private string WritePasswordFile(string password)
+    {
+        var path = Path.Combine(Path.GetFullPath(storage.Value.DataDirectory), PasswordFileName);
+        File.Delete(path);
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        using (var writer = new StreamWriter(path, new System.Text.UTF8Encoding(false), options))
+            writer.WriteLine(password);
+        return path;
+    }
 
     private static string Generate()
     {

@@ -21,8 +21,10 @@ public static class SessionEndpoints
             var caller = Caller.From(user);
             var desktop = await db.Desktops.AsNoTracking().FirstOrDefaultAsync(d => d.Id == request.DesktopId);
             if (desktop is null || !caller.CanUse(desktop))
-                return TypedResults.NotFound();
+                return Problems.NotFound($"desktop '{request.DesktopId}' was not found (or is not yours)");
             var errors = CreateSessionRequest.Validate(request, desktop.MaxWidth, desktop.MaxHeight);
+            if (errors.Count == 0)
+                errors = DisplayRules.Validate(request.Display, desktop.MaxWidth, desktop.MaxHeight);
             if (errors.Count > 0)
                 return Problems.Validation(errors);
             if (pool.Get(desktop.Id) is not { State: DesktopState.Running })

@@ -14,7 +14,7 @@ namespace Vdi.Server.Hubs;
 /// or from a shadow session is dropped and counted.
 /// </summary>
 [Authorize]
-public sealed class DesktopHub(SessionBroker broker, DesktopPool pool, ViewerRegistry viewers, InputStats input) : Hub<IDesktopHubClient>
+public sealed class DesktopHub(SessionBroker broker, DesktopPool pool, ViewerRegistry viewers, InputStats input, DisplayRules displays) : Hub<IDesktopHubClient>
 {
     public const string Path = "/hubs/desktop";
 
@@ -22,6 +22,8 @@ public sealed class DesktopHub(SessionBroker broker, DesktopPool pool, ViewerReg
     public async Task<ModeChanged> Connect(string token, ClientDisplay display)
     {
         var userId = Context.UserIdentifier ?? throw new HubException("not signed in");
+        if (await displays.RefusalForTokenAsync(token, display, Context.ConnectionAborted) is { } refusal)
+            throw new HubException(refusal);
         ConnectedSession session;
         try
         {
@@ -79,7 +81,8 @@ public sealed class DesktopHub(SessionBroker broker, DesktopPool pool, ViewerReg
 
     public Task ChangeDisplay(DisplayChanged change)
     {
-        if (change?.Display is null || !broker.DisplayChanged(Context.ConnectionId, change.Display))
+        if (change?.Display is null || displays.Refusal(broker.ByConnection(Context.ConnectionId)?.DesktopId, change.Display) is not null
+            || !broker.DisplayChanged(Context.ConnectionId, change.Display))
             input.Drop();
         return Task.CompletedTask;
     }

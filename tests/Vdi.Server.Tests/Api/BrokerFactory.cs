@@ -17,8 +17,12 @@ internal sealed class BrokerFactory : WebApplicationFactory<Program>
 {
     public const string AdminPassword = "Test-Admin-Pa55word";
 
-    public BrokerFactory(string? dataDirectory = null, bool autoStart = true, bool runningDesktops = false)
+    private readonly IReadOnlyDictionary<string, string?> _settings;
+
+    /// <param name="settings">Configuration on top of the defaults below (e.g. "Vdi:SignIn:AttemptsPerAddress").</param>
+    public BrokerFactory(string? dataDirectory = null, bool autoStart = true, bool runningDesktops = false, IReadOnlyDictionary<string, string?>? settings = null)
     {
+        _settings = settings ?? new Dictionary<string, string?>();
         RunningDesktops = runningDesktops;
         DataDirectory = dataDirectory ?? Path.Combine(Path.GetTempPath(), $"vdi-test-{Guid.NewGuid():N}");
         AutoStart = autoStart;
@@ -43,6 +47,8 @@ internal sealed class BrokerFactory : WebApplicationFactory<Program>
             builder.UseSetting("Vdi:Desktops:Engine", "Kvm");
             builder.UseSetting("Vdi:Desktops:KvmDevicePath", MissingKvm);
         }
+        foreach (var (key, value) in _settings)
+            builder.UseSetting(key, value);
     }
 
     /// <summary>A client with the admin's sign-in cookie.</summary>

@@ -37,21 +37,29 @@ public sealed record DisplayProperties(int Width, int Height, double Dpi = 96, i
 
     /// <summary>Checks every field against its range and the device's size limits.</summary>
     /// <returns>Null when valid, else a message naming the first bad field and why.</returns>
-    public static string? Validate(DisplayProperties p, int maxWidth = DisplayLimits.DefaultMaxWidth, int maxHeight = DisplayLimits.DefaultMaxHeight)
+    public static string? Validate(DisplayProperties p, int maxWidth = DisplayLimits.DefaultMaxWidth, int maxHeight = DisplayLimits.DefaultMaxHeight) =>
+        Check(p, maxWidth, maxHeight)?.Message;
+
+    /// <summary>
+    /// The device's rules, the one place they are stated: the broker checks a client's display with them
+    /// before the device sees it, so a refusal can name the client's field.
+    /// </summary>
+    /// <returns>Null when valid, else the first bad property (its name in this record) and why.</returns>
+    public static DisplayPropertyError? Check(DisplayProperties p, int maxWidth = DisplayLimits.DefaultMaxWidth, int maxHeight = DisplayLimits.DefaultMaxHeight)
     {
         ArgumentNullException.ThrowIfNull(p);
         if (p.Width < MinWidth || p.Width > maxWidth)
-            return Invariant($"Width must be between {MinWidth} and {maxWidth} pixels (was {p.Width}).");
+            return new(nameof(Width), Invariant($"Width must be between {MinWidth} and {maxWidth} pixels (was {p.Width})."));
         if (p.Height < MinHeight || p.Height > maxHeight)
-            return Invariant($"Height must be between {MinHeight} and {maxHeight} pixels (was {p.Height}).");
+            return new(nameof(Height), Invariant($"Height must be between {MinHeight} and {maxHeight} pixels (was {p.Height})."));
         if (!double.IsFinite(p.Dpi) || p.Dpi < MinDpi || p.Dpi > MaxDpi)
-            return Invariant($"Dpi must be a finite number between {MinDpi} and {MaxDpi} (was {p.Dpi}).");
+            return new(nameof(Dpi), Invariant($"Dpi must be a finite number between {MinDpi} and {MaxDpi} (was {p.Dpi})."));
         if (p.RefreshHz < MinRefreshHz || p.RefreshHz > MaxRefreshHz)
-            return Invariant($"RefreshHz must be between {MinRefreshHz} and {MaxRefreshHz} Hz (was {p.RefreshHz}).");
+            return new(nameof(RefreshHz), Invariant($"RefreshHz must be between {MinRefreshHz} and {MaxRefreshHz} Hz (was {p.RefreshHz})."));
         if (p.WidthMm is { } widthMm && (widthMm <= 0 || widthMm > MaxPhysicalMm))
-            return Invariant($"WidthMm must be positive and at most {MaxPhysicalMm} mm when given (was {widthMm}).");
+            return new(nameof(WidthMm), Invariant($"WidthMm must be positive and at most {MaxPhysicalMm} mm when given (was {widthMm})."));
         if (p.HeightMm is { } heightMm && (heightMm <= 0 || heightMm > MaxPhysicalMm))
-            return Invariant($"HeightMm must be positive and at most {MaxPhysicalMm} mm when given (was {heightMm}).");
+            return new(nameof(HeightMm), Invariant($"HeightMm must be positive and at most {MaxPhysicalMm} mm when given (was {heightMm})."));
         return null;
     }
 
@@ -67,6 +75,9 @@ public sealed record DisplayProperties(int Width, int Height, double Dpi = 96, i
 
     private static string Invariant(FormattableString message) => message.ToString(CultureInfo.InvariantCulture);
 }
+
+/// <summary>A display property the device refuses: its name in <see cref="DisplayProperties"/> and why.</summary>
+public sealed record DisplayPropertyError(string Property, string Message);
 
 /// <summary>The largest display a device accepts (8K UHD by default).</summary>
 public sealed record DisplayLimits(int MaxWidth = DisplayLimits.DefaultMaxWidth, int MaxHeight = DisplayLimits.DefaultMaxHeight)
