@@ -20,7 +20,7 @@ public sealed class ApiClient(HttpClient http)
     {
         using var response = await http.PostAsJsonAsync("api/auth/sign-in", new SignInRequest(userName, password), Client.SignInRequest).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.Unauthorized)
-            throw new ApiException(HttpStatusCode.Unauthorized, "The user name or password is wrong, or the account is locked for a while.");
+            throw new ApiException(HttpStatusCode.Unauthorized, "The user name or the password is wrong.");
         return await ReadAsync(response, Client.SignedInUser).ConfigureAwait(false);
     }
 
