@@ -99,7 +99,9 @@ public static class VdiServer
         services.Configure<SessionBrokerOptions>(configuration.GetSection("Vdi:Sessions"));
         services.AddSignalR(o => o.MaximumReceiveMessageSize = MaxHubMessageBytes).AddMessagePackProtocol();
         services.AddSingleton<InputStats>();
-        services.AddSingleton<ViewerRegistry>();
+        services.AddSingleton<ConnectionOwners>();
+        services.AddSingleton<SessionRecords>();
+        services.AddHostedService<SessionJanitor>();
         services.AddSingleton(sp =>
         {
             var pool = sp.GetRequiredService<DesktopPool>();

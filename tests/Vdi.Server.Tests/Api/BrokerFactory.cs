@@ -17,8 +17,12 @@ internal sealed class BrokerFactory : WebApplicationFactory<Program>
 {
     public const string AdminPassword = "Test-Admin-Pa55word";
 
-    public BrokerFactory(string? dataDirectory = null, bool autoStart = true, bool runningDesktops = false)
+    private readonly IReadOnlyDictionary<string, string> _settings;
+
+    /// <param name="settings">More configuration ("Vdi:Sessions:MaxLiveSessionsPerUser" → "2").</param>
+    public BrokerFactory(string? dataDirectory = null, bool autoStart = true, bool runningDesktops = false, IReadOnlyDictionary<string, string>? settings = null)
     {
+        _settings = settings ?? new Dictionary<string, string>();
         RunningDesktops = runningDesktops;
         DataDirectory = dataDirectory ?? Path.Combine(Path.GetTempPath(), $"vdi-test-{Guid.NewGuid():N}");
         AutoStart = autoStart;
@@ -38,6 +42,8 @@ internal sealed class BrokerFactory : WebApplicationFactory<Program>
         builder.UseSetting("Vdi:Storage:DataDirectory", DataDirectory);
         builder.UseSetting("Vdi:Admin:Password", AdminPassword);
         builder.UseSetting("Vdi:Desktops:AutoStart", AutoStart ? "true" : "false");
+        foreach (var (key, value) in _settings)
+            builder.UseSetting(key, value);
         if (!RunningDesktops)
         {
             builder.UseSetting("Vdi:Desktops:Engine", "Kvm");
