@@ -43,7 +43,11 @@ public sealed class DesktopHub(SessionBroker broker, DesktopPool pool, Connectio
         }
         var mode = machine.Devices.Gpu.Display;
         if (!owner.Attach(session, machine))
+        {
+            // The connection went away or the session was ended while connecting: make sure it is not left live.
+            await broker.EndAsync(session, SessionEndReasons.Disconnected, null).ConfigureAwait(false);
             throw new HubException("this session has already ended");
+        }
         return new ModeChanged(mode.Width, mode.Height, mode.Dpi);
     }
 

@@ -88,7 +88,7 @@ public sealed class SessionBroker(IServiceScopeFactory scopes, Func<Guid, IDispl
         if (!_desktops.TryGetValue(session.DesktopId, out var desktop) || desktop.Controller != session)
             return false;
         session.Display = display;
-        _ = SaveDisplayAsync(session);
+        _ = Task.Run(() => SaveDisplayAsync(session)); // off the hub's call: a burst of reports is not slowed by the store
         var properties = ToProperties(display);
         lock (desktop.PendingGate)
         {
