@@ -3,7 +3,7 @@ using Vdi.Protocol;
 
 namespace Vdi.Server.Api;
 
-/// <summary>Cookie sign-in for browsers and API callers alike.</summary>
+/// <summary>Cookie sign-in for browsers and API callers alike; signing out ends the user's sessions (<c>signed-out</c>).</summary>
 public static class AuthEndpoints
 {
     public static void MapAuthEndpoints(this IEndpointRouteBuilder app)
@@ -21,9 +21,11 @@ public static class AuthEndpoints
                 return TypedResults.Unauthorized();
             return TypedResults.Ok(new SignedInUser(user.UserName!, [.. await users.GetRolesAsync(user)]));
         }).AllowAnonymous();
-        auth.MapPost("/sign-out", async (SignInManager<IdentityUser> signIn) =>
+        auth.MapPost("/sign-out", async (SignInManager<IdentityUser> signIn, System.Security.Claims.ClaimsPrincipal user, Sessions.SessionBroker broker) =>
         {
             await signIn.SignOutAsync();
+            // Signing out ends the user's sessions: their viewers are told and closed, waiting ones end too.
+            await broker.EndUserAsync(Caller.From(user).UserId, SessionEndReasons.SignedOut, "You signed out.");
             return TypedResults.NoContent();
         }).RequireAuthorization();
         auth.MapGet("/me", async Task<IResult> (System.Security.Claims.ClaimsPrincipal principal, UserManager<IdentityUser> users) =>

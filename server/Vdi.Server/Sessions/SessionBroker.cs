@@ -186,6 +186,14 @@ public sealed class SessionBroker(IServiceScopeFactory scopes, Func<Guid, IDispl
         await _records.EndAsync(session.SessionId, reason).ConfigureAwait(false);
     }
 
+    /// <summary>Ends every session of a user, connected or waiting (sign-out).</summary>
+    public async Task EndUserAsync(string userId, string reason, string message)
+    {
+        var sessions = _byConnection.Values.Where(s => s.UserId == userId).ToList();
+        await Task.WhenAll(sessions.Select(s => EndAsync(s, reason, message))).ConfigureAwait(false);
+        await _records.EndLiveOfUserAsync(userId, reason).ConfigureAwait(false);
+    }
+
     /// <summary>The take-over notice, naming the device that took over by its client name.</summary>
     public static string TakenOverMessage(string? clientName) =>
         $"This desktop was opened on another device{(string.IsNullOrWhiteSpace(clientName) ? "" : $" ({clientName.Trim()})")}. Open it here again to take it back.";

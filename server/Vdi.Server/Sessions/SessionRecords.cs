@@ -19,6 +19,10 @@ public sealed class SessionRecords(IServiceScopeFactory scopes, TimeProvider tim
     public Task<int> EndLiveOfDesktopAsync(Guid desktopId, string reason) =>
         UpdateAsync(q => q.Where(s => s.DesktopId == desktopId && s.EndedAt == null), reason);
 
+    /// <summary>Ends every live record of a user (sign-out).</summary>
+    public Task<int> EndLiveOfUserAsync(string userId, string reason) =>
+        UpdateAsync(q => q.Where(s => s.UserId == userId && s.EndedAt == null), reason);
+
     /// <summary>Ends unconnected records whose connect token expired (reason <c>expired</c>).</summary>
     public Task<int> ExpireUnconnectedAsync()
     {

@@ -80,6 +80,21 @@ public sealed class SessionEndingTests : IDisposable
     }
 
     [Fact]
+    public async Task Signing_out_ends_the_users_sessions_and_closes_them()
+    {
+        var (api, desktop) = await RunningAsync();
+        await using var viewer = await LiveViewer.OpenAsync(_factory, api, desktop.Id, s_laptop);
+        await viewer.FrameOfAsync(1280, 720);
+
+        (await api.PostAsync("/api/auth/sign-out", null)).EnsureSuccessStatusCode();
+
+        Assert.Equal(SessionEndReasons.SignedOut, (await viewer.Ended.WaitAsync(s_wait)).Reason);
+        await viewer.Closed.WaitAsync(s_wait);
+        var admin = await _factory.SignedInAsync();
+        Assert.Equal(SessionEndReasons.SignedOut, (await RecordAsync(admin, viewer.SessionId, s => s.EndedAt is not null)).EndReason);
+    }
+
+    [Fact]
     public async Task Stopping_a_desktop_ends_its_sessions_with_desktop_stopped_and_closes_them()
     {
         var (api, desktop) = await RunningAsync();
