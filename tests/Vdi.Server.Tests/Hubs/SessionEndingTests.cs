@@ -101,6 +101,21 @@ public sealed class SessionEndingTests : IDisposable
         await using var viewer = await LiveViewer.OpenAsync(_factory, api, desktop.Id, s_laptop);
         await viewer.FrameOfAsync(1280, 720);
         var waiting = await LiveViewer.CreateAsync(api, desktop.Id, s_phone, "not connected yet");
+        // Input keeps arriving while the desktop stops: each key is delivered or dropped, never written to unmapped memory.
+        var flood = Task.Run(async () =>
+        {
+            for (var i = 0; viewer.Connection.State == HubConnectionState.Connected; i++)
+            {
+                try
+                {
+                    await viewer.Connection.SendAsync("SendKey", new KeyEvent("KeyA", "a", i % 2 == 0));
+                }
+                catch (Exception e) when (e is InvalidOperationException or OperationCanceledException or IOException)
+                {
+                    return;
+                }
+            }
+        });
 
         (await api.PostAsync($"/api/desktops/{desktop.Id}/stop", null)).EnsureSuccessStatusCode();
 
@@ -108,6 +123,7 @@ public sealed class SessionEndingTests : IDisposable
         Assert.Equal(SessionEndReasons.DesktopStopped, ended.Reason);
         Assert.Contains("stopped", ended.Message, StringComparison.Ordinal);
         await viewer.Closed.WaitAsync(s_wait);
+        await flood.WaitAsync(s_wait);
         Assert.Equal(SessionEndReasons.DesktopStopped, (await RecordAsync(api, viewer.SessionId, s => s.EndedAt is not null)).EndReason);
         Assert.Equal(SessionEndReasons.DesktopStopped, (await RecordAsync(api, waiting.SessionId, s => s.EndedAt is not null)).EndReason);
     }
