@@ -24,5 +24,6 @@ public sealed class ViewerEndTests(SiteWithDesktop site) : IClassFixture<SiteWit
         await Expect(page.Locator("#session-ended")).ToContainTextAsync("stopped");
         await Expect(page.Locator("#session-ended")).ToHaveAttributeAsync("data-reason", "desktop-stopped");
         await Expect(page.Locator("#status")).Not.ToHaveTextAsync(PageContract.Connected());
+        await Expect(page.Locator("#viewport")).ToHaveAttributeAsync("data-ended", "desktop-stopped");
     }
 }

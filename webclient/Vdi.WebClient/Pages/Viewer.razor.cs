@@ -150,7 +150,7 @@ public sealed partial class Viewer
         _endReason = ended.Reason;
         _ended = string.IsNullOrWhiteSpace(ended.Message) ? EndedText(ended.Reason) : ended.Message;
         if (_surface is not null)
-            await _surface.SetInputEnabledAsync(false);
+            await _surface.SetEndedAsync(ended.Reason);
         await InvokeAsync(StateHasChanged);
     }
 
@@ -187,6 +187,7 @@ public sealed partial class Viewer
         if (_surface is not null)
         {
             _measured = await _surface.MeasureAsync();
+            await _surface.SetEndedAsync(null);
             await _surface.SetInputEnabledAsync(!Shadow);
         }
         await ConnectAsync();
