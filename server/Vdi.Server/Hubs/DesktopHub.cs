@@ -31,10 +31,14 @@ public sealed class DesktopHub(SessionBroker broker, DesktopPool pool, Connectio
         {
             session = await broker.ConnectAsync(token, userId, display, Context.ConnectionId, owner, Context.ConnectionAborted);
         }
-        catch (Exception e) when (e is SessionRefusedException or TimeoutException)
+        catch (Exception e)
         {
             owners.Remove(Context.ConnectionId); // nothing was connected: this connection may try again
-            throw new HubException(e is TimeoutException ? $"the desktop did not take the display in time: {e.Message}" : e.Message);
+            if (e is SessionRefusedException)
+                throw new HubException(e.Message);
+            if (e is TimeoutException)
+                throw new HubException($"the desktop did not take the display in time: {e.Message}");
+            throw;
         }
         if (pool.Get(session.DesktopId)?.Machine is not { } machine)
         {
