@@ -107,7 +107,7 @@ public static class VdiServer
             var pool = sp.GetRequiredService<DesktopPool>();
             return new SessionBroker(
                 sp.GetRequiredService<IServiceScopeFactory>(),
-                id => pool.Get(id)?.Machine is { } machine ? new MachineDisplayTarget(machine.Devices.Display, DisplayRequestTimeout) : null,
+                id => pool.Get(id)?.Machine is { } machine ? new MachineDisplayTarget(machine, DisplayRequestTimeout) : null,
                 sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<SessionBrokerOptions>>().Value);
         });

@@ -159,12 +159,14 @@ public sealed class DesktopHost : IAsyncDisposable
         {
             (State, StateReason) = (DesktopState.Crashed, exit.Crash?.Reason);
             DesktopLog.Crashed(_log, Name, exit.Crash?.ToString() ?? "crashed");
-            await EndSessionsAsync($"The desktop crashed: {exit.Crash?.Reason ?? "unknown reason"}.").ConfigureAwait(false);
+            if (!_stopping)
+                await EndSessionsAsync($"The desktop crashed: {exit.Crash?.Reason ?? "unknown reason"}.").ConfigureAwait(false);
         }
         else if (_machine == machine && State == DesktopState.Running)
         {
             (State, StateReason) = (DesktopState.Stopped, $"the guest {exit.Kind.ToString().ToLowerInvariant()}");
-            await EndSessionsAsync($"The desktop stopped (the guest {exit.Kind.ToString().ToLowerInvariant()}).").ConfigureAwait(false);
+            if (!_stopping) // a stop already ended them, and awaits that itself
+                await EndSessionsAsync($"The desktop stopped (the guest {exit.Kind.ToString().ToLowerInvariant()}).").ConfigureAwait(false);
         }
     }
 
