@@ -104,13 +104,15 @@ public static class VdiServer
         services.Configure<SessionBrokerOptions>(configuration.GetSection("Vdi:Sessions"));
         services.AddSignalR(o => o.MaximumReceiveMessageSize = MaxHubMessageBytes).AddMessagePackProtocol();
         services.AddSingleton<InputStats>();
-        services.AddSingleton<ViewerRegistry>();
+        services.AddSingleton<ConnectionOwners>();
+        services.AddSingleton<SessionRecords>();
+        services.AddHostedService<SessionJanitor>();
         services.AddSingleton(sp =>
         {
             var pool = sp.GetRequiredService<DesktopPool>();
             return new SessionBroker(
                 sp.GetRequiredService<IServiceScopeFactory>(),
-                id => pool.Get(id)?.Machine is { } machine ? new MachineDisplayTarget(machine.Devices.Display, DisplayRequestTimeout) : null,
+                id => pool.Get(id)?.Machine is { } machine ? new MachineDisplayTarget(machine, DisplayRequestTimeout) : null,
                 sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<SessionBrokerOptions>>().Value);
         });

@@ -51,6 +51,8 @@ internal sealed class HarnessBroker : IAsyncDisposable
             $"--contentRoot={RepositoryRoot.Combine("server", "Vdi.Server")}",
             $"--Vdi:Storage:DataDirectory={dataDirectory}",
             $"--Vdi:Admin:Password={AdminPassword}",
+            // One user (the administrator) opens a session per desktop in the scale scenarios: more than the default limit.
+            "--Vdi:Sessions:MaxLiveSessionsPerUser=64",
             "--Logging:LogLevel:Default=Warning",
         ];
         var app = VdiServer.Build(args);

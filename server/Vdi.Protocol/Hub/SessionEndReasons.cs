@@ -15,9 +15,18 @@ public static class SessionEndReasons
     /// <summary>The session or its token outlived its lifetime.</summary>
     public const string Expired = "expired";
 
+    /// <summary>The connection went away without a word (closed tab, lost network).</summary>
+    public const string Disconnected = "disconnected";
+
+    /// <summary>The user signed out: every session of theirs ends.</summary>
+    public const string SignedOut = "signed-out";
+
+    /// <summary>The server restarted while the session was live; the record was closed at the next start.</summary>
+    public const string ServerRestarted = "server-restarted";
+
     /// <summary>Every reason, in declaration order.</summary>
-    public static IReadOnlyList<string> All { get; } = [TakenOver, DisconnectedByAdmin, DesktopStopped, Expired];
+    public static IReadOnlyList<string> All { get; } = [TakenOver, DisconnectedByAdmin, DesktopStopped, Expired, Disconnected, SignedOut, ServerRestarted];
 
     /// <summary>True for one of the reasons above.</summary>
-    public static bool IsKnown(string? reason) => reason is TakenOver or DisconnectedByAdmin or DesktopStopped or Expired;
+    public static bool IsKnown(string? reason) => reason is TakenOver or DisconnectedByAdmin or DesktopStopped or Expired or Disconnected or SignedOut or ServerRestarted;
 }

@@ -34,7 +34,7 @@ public static class AdminEndpoints
             return TypedResults.NoContent();
         });
 
-        admin.MapPost("/desktops/{id:guid}/shadow", async Task<IResult> (Guid id, ClaimsPrincipal user, VdiDbContext db, DesktopPool pool, AuditLog audit, TimeProvider time) =>
+        admin.MapPost("/desktops/{id:guid}/shadow", async Task<IResult> (Guid id, ClaimsPrincipal user, VdiDbContext db, DesktopPool pool, AuditLog audit, TimeProvider time, Microsoft.Extensions.Options.IOptions<SessionBrokerOptions> options) =>
         {
             var desktop = await db.Desktops.AsNoTracking().FirstOrDefaultAsync(d => d.Id == id);
             if (desktop is null)
@@ -42,7 +42,7 @@ public static class AdminEndpoints
             if (pool.Get(id) is not { State: DesktopState.Running })
                 return Problems.Conflict($"desktop '{desktop.Name}' is not running");
             var caller = Caller.From(user);
-            var issued = SessionIssuer.Issue(db, time, id, caller.UserId, display: null, clientName: "shadow", shadow: true);
+            var issued = SessionIssuer.Issue(db, time, options.Value.ConnectTokenLifetime, id, caller.UserId, display: null, clientName: "shadow", shadow: true);
             audit.Add(db, caller.UserId, "session.shadow", $"{issued.SessionId} on {desktop.Name}");
             await db.SaveChangesAsync();
             return TypedResults.Created($"/api/sessions/{issued.SessionId}", issued);
@@ -50,7 +50,9 @@ public static class AdminEndpoints
 
         admin.MapGet("/desktops/{id:guid}/thumbnail", IResult (Guid id, DesktopPool pool) =>
         {
-            var snapshot = pool.Get(id)?.Machine?.Devices.Gpu.Capture();
+            var machine = pool.Get(id)?.Machine;
+            using var lease = machine?.Lease() ?? default;
+            var snapshot = lease.IsHeld ? machine!.Devices.Gpu.Capture() : null;
             if (snapshot is null)
                 return TypedResults.NotFound();
             return TypedResults.File(Thumbnail(snapshot), "image/png");

@@ -7,7 +7,8 @@ namespace Vdi.Server.Api;
 /// <summary>
 /// Cookie sign-in for browsers and API callers alike. Attempts are rate limited per client address and
 /// failures per user name (<see cref="SignInThrottle"/>); there is no account lockout. An unknown user
-/// name costs the same password check as a known one (<see cref="UnknownUserPassword"/>).
+/// name costs the same password check as a known one (<see cref="UnknownUserPassword"/>). Signing out ends the
+/// user's sessions (<c>signed-out</c>).
 /// </summary>
 public static class AuthEndpoints
 {
@@ -15,9 +16,11 @@ public static class AuthEndpoints
     {
         var auth = app.MapGroup("/api/auth").WithTags("auth");
         auth.MapPost("/sign-in", SignInAsync).AllowAnonymous().RequireRateLimiting(SignInThrottle.Policy);
-        auth.MapPost("/sign-out", async (SignInManager<IdentityUser> signIn) =>
+        auth.MapPost("/sign-out", async (SignInManager<IdentityUser> signIn, System.Security.Claims.ClaimsPrincipal user, Sessions.SessionBroker broker) =>
         {
             await signIn.SignOutAsync();
+            // Signing out ends the user's sessions: their viewers are told and closed, waiting ones end too.
+            await broker.EndUserAsync(Caller.From(user).UserId, SessionEndReasons.SignedOut, "You signed out.");
             return TypedResults.NoContent();
         }).RequireAuthorization();
         auth.MapGet("/me", async Task<IResult> (System.Security.Claims.ClaimsPrincipal principal, UserManager<IdentityUser> users) =>

@@ -11,6 +11,13 @@ public static class Problems
     public static IResult NotFound(string detail) =>
         TypedResults.Problem(detail, statusCode: StatusCodes.Status404NotFound, title: "Not found");
 
+    /// <summary>429: the user has as many live sessions as allowed; the detail names the limit and how to free one.</summary>
+    public static IResult TooManySessions(int live, int limit) =>
+        TypedResults.Problem(
+            $"you have {live} live sessions and the limit is {limit} per user (Vdi:Sessions:MaxLiveSessionsPerUser); close a session or wait for unused ones to expire",
+            statusCode: StatusCodes.Status429TooManyRequests, title: "Too many sessions",
+            extensions: new Dictionary<string, object?> { ["limit"] = limit, ["live"] = live });
+
     public static IResult Conflict(string detail) =>
         TypedResults.Problem(detail, statusCode: StatusCodes.Status409Conflict, title: "Conflict");
 }

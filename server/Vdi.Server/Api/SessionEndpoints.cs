@@ -9,14 +9,15 @@ namespace Vdi.Server.Api;
 
 /// <summary>
 /// Sessions: a client asks for one with its display properties and gets a short-lived, single-use
-/// connect token. Only a hash of the token is stored.
+/// connect token. Only a hash of the token is stored. A user has at most
+/// <see cref="SessionBrokerOptions.MaxLiveSessionsPerUser"/> live sessions; beyond, the answer is 429 naming the limit.
 /// </summary>
 public static class SessionEndpoints
 {
     public static void MapSessionEndpoints(this IEndpointRouteBuilder app)
     {
         var sessions = app.MapGroup("/api/sessions").WithTags("sessions").RequireAuthorization();
-        sessions.MapPost("/", async Task<IResult> (CreateSessionRequest request, ClaimsPrincipal user, VdiDbContext db, DesktopPool pool, AuditLog audit, TimeProvider time) =>
+        sessions.MapPost("/", async Task<IResult> (CreateSessionRequest request, ClaimsPrincipal user, VdiDbContext db, DesktopPool pool, AuditLog audit, TimeProvider time, Microsoft.Extensions.Options.IOptions<SessionBrokerOptions> options) =>
         {
             var caller = Caller.From(user);
             var desktop = await db.Desktops.AsNoTracking().FirstOrDefaultAsync(d => d.Id == request.DesktopId);
@@ -33,8 +34,13 @@ public static class SessionEndpoints
                 return Problems.Conflict($"desktop '{desktop.Name}' is {(host?.State ?? DesktopState.Stopped).ToString().ToLowerInvariant()}{(host?.StateReason is { } why ? $": {why}" : "")}");
             }
 
+            var limit = options.Value.MaxLiveSessionsPerUser;
+            var live = await SessionRecords.CountLiveAsync(db, caller.UserId, time.GetUtcNow());
+            if (live >= limit)
+                return Problems.TooManySessions(live, limit);
+
             var display = request.Display!;
-            var issued = SessionIssuer.Issue(db, time, desktop.Id, caller.UserId, display, request.ClientName, shadow: false);
+            var issued = SessionIssuer.Issue(db, time, options.Value.ConnectTokenLifetime, desktop.Id, caller.UserId, display, request.ClientName, shadow: false);
             audit.Add(db, caller.UserId, "session.create", $"{issued.SessionId} on {desktop.Name} at {display.Width}x{display.Height}");
             await db.SaveChangesAsync();
             return TypedResults.Created($"/api/sessions/{issued.SessionId}", issued);

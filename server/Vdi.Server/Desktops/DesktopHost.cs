@@ -19,6 +19,7 @@ public sealed class DesktopHost : IAsyncDisposable
     private readonly ILogger _log;
     private readonly DesktopOptions _options;
     private Vmm.Machine.Machine? _machine;
+    private volatile bool _stopping; // sessions are being ended: no new one may reach the machine
 
     public DesktopHost(Guid id, string name, int vcpus, int memoryMiB, int maxWidth, int maxHeight, DesktopOptions options, ILogger log)
     {
@@ -52,7 +53,13 @@ public sealed class DesktopHost : IAsyncDisposable
     public string? Engine => Machine?.Engine.ToString();
 
     /// <summary>The running VM, or null.</summary>
-    public Vmm.Machine.Machine? Machine => State == DesktopState.Running ? _machine : null;
+    public Vmm.Machine.Machine? Machine => State == DesktopState.Running && !_stopping ? _machine : null;
+
+    /// <summary>
+    /// Ends every session on this desktop (reason <c>desktop-stopped</c>, the clients told the message) before its VM
+    /// stops or after it crashed. Set by the pool; the sessions' frames stop before guest memory goes away.
+    /// </summary>
+    public Func<Guid, string, Task>? EndSessions { get; set; }
 
     public async Task StartAsync()
     {
@@ -99,7 +106,8 @@ public sealed class DesktopHost : IAsyncDisposable
         }
     }
 
-    public async Task StopAsync()
+    /// <param name="why">What the clients of its sessions are told.</param>
+    public async Task StopAsync(string why = "The desktop was stopped.")
     {
         await _lifecycle.WaitAsync().ConfigureAwait(false);
         try
@@ -109,21 +117,38 @@ public sealed class DesktopHost : IAsyncDisposable
                 (State, StateReason) = (DesktopState.Stopped, null);
                 return;
             }
+            _stopping = true;
+            await EndSessionsAsync(why).ConfigureAwait(false);
             machine.RequestPowerOff();
             await machine.WaitForExitAsync(s_powerOffGrace).ConfigureAwait(false);
-            machine.Dispose();
+            machine.Dispose(); // waits for host accesses still under way (leases), then unmaps guest memory
             _machine = null;
             (State, StateReason) = (DesktopState.Stopped, null);
         }
         finally
         {
+            _stopping = false;
             _lifecycle.Release();
+        }
+    }
+
+    private async Task EndSessionsAsync(string why)
+    {
+        if (EndSessions is not { } end)
+            return;
+        try
+        {
+            // A client that does not take the notice in time is closed anyway when its machine goes.
+            await end(Id, why).WaitAsync(s_powerOffGrace).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
         }
     }
 
     public async Task RestartAsync()
     {
-        await StopAsync().ConfigureAwait(false);
+        await StopAsync("The desktop is restarting; open it again in a moment.").ConfigureAwait(false);
         await StartAsync().ConfigureAwait(false);
     }
 
@@ -134,16 +159,20 @@ public sealed class DesktopHost : IAsyncDisposable
         {
             (State, StateReason) = (DesktopState.Crashed, exit.Crash?.Reason);
             DesktopLog.Crashed(_log, Name, exit.Crash?.ToString() ?? "crashed");
+            if (!_stopping)
+                await EndSessionsAsync($"The desktop crashed: {exit.Crash?.Reason ?? "unknown reason"}.").ConfigureAwait(false);
         }
         else if (_machine == machine && State == DesktopState.Running)
         {
             (State, StateReason) = (DesktopState.Stopped, $"the guest {exit.Kind.ToString().ToLowerInvariant()}");
+            if (!_stopping) // a stop already ended them, and awaits that itself
+                await EndSessionsAsync($"The desktop stopped (the guest {exit.Kind.ToString().ToLowerInvariant()}).").ConfigureAwait(false);
         }
     }
 
     /// <summary>Stops the VM. The host stays usable afterwards (a late stop or start is harmless), so the lifecycle
     /// lock is never disposed: shutdown may reach a host through the pool's stop and its disposal in either order.</summary>
-    public ValueTask DisposeAsync() => new(StopAsync());
+    public ValueTask DisposeAsync() => new(StopAsync("The desktop was deleted."));
 }
 
 internal static partial class DesktopLog

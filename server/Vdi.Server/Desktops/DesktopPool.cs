@@ -13,6 +13,7 @@ public sealed class DesktopPool(IServiceProvider services, TimeProvider time, Mi
     public const string BuiltInName = "Built-in desktop";
 
     private readonly ConcurrentDictionary<Guid, DesktopHost> _hosts = new();
+    private Func<Guid, string, Task>? _endSessions;
 
     public IReadOnlyCollection<DesktopHost> Hosts => [.. _hosts.Values];
 
@@ -20,6 +21,8 @@ public sealed class DesktopPool(IServiceProvider services, TimeProvider time, Mi
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        // Stopping a desktop ends its sessions first (created here, not in the constructor: the broker needs the pool).
+        _endSessions = services.GetRequiredService<Sessions.SessionBroker>().EndDesktopAsync;
         List<DesktopRecord> records;
         await using (var scope = services.CreateAsyncScope())
         {
@@ -42,7 +45,10 @@ public sealed class DesktopPool(IServiceProvider services, TimeProvider time, Mi
 
     /// <summary>Registers a persisted desktop (not started).</summary>
     public DesktopHost Add(DesktopRecord record) =>
-        _hosts.GetOrAdd(record.Id, _ => new DesktopHost(record.Id, record.Name, record.Vcpus, record.MemoryMiB, record.MaxWidth, record.MaxHeight, options.Value, log));
+        _hosts.GetOrAdd(record.Id, _ => new DesktopHost(record.Id, record.Name, record.Vcpus, record.MemoryMiB, record.MaxWidth, record.MaxHeight, options.Value, log)
+        {
+            EndSessions = (id, why) => _endSessions?.Invoke(id, why) ?? Task.CompletedTask,
+        });
 
     public async Task RemoveAsync(Guid id)
     {
@@ -52,7 +58,7 @@ public sealed class DesktopPool(IServiceProvider services, TimeProvider time, Mi
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        await Task.WhenAll(_hosts.Values.Select(h => h.StopAsync())).ConfigureAwait(false);
+        await Task.WhenAll(_hosts.Values.Select(h => h.StopAsync("The server is shutting down."))).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()

@@ -10,20 +10,24 @@ public sealed class VirtioGpuScanoutSource : IScanoutSource, IDisposable
 {
     private readonly Lock _gate = new();
     private readonly VirtioGpu _gpu;
+    private readonly Func<Vmm.Machine.MachineLease>? _lease;
     private (int Width, int Height)? _mode;
     private bool _modeSeen; // a ScanoutChanged arrived: it beats the initial read
 
-    public VirtioGpuScanoutSource(VirtioGpu gpu)
+    /// <param name="lease">When given, every capture runs under a lease of the machine's guest memory and is skipped
+    /// (nothing captured) once the machine is being disposed.</param>
+    public VirtioGpuScanoutSource(VirtioGpu gpu, Func<Vmm.Machine.MachineLease>? lease = null)
     {
         ArgumentNullException.ThrowIfNull(gpu);
         _gpu = gpu;
+        _lease = lease;
         // Subscribed before any pump, so Mode is current by the time a pump's handler runs.
         gpu.ScanoutChanged += OnScanoutChanged;
         // The device has no mode query; one full read gives the size of a scanout that predates us.
         (int, int)? initial = null;
         try
         {
-            if (gpu.Capture() is { } shot)
+            if (Capture(default, whole: true) is { } shot)
                 initial = (shot.Width, shot.Height);
         }
         catch (InvalidOperationException)
@@ -58,10 +62,26 @@ public sealed class VirtioGpuScanoutSource : IScanoutSource, IDisposable
         }
     }
 
-    public ScanoutSnapshot? Capture(GpuRect region) => _gpu.Capture(region);
+    public ScanoutSnapshot? Capture(GpuRect region) => Capture(region, whole: false);
 
-    public bool TryCapture(GpuRect region, Span<byte> destination, int stride, out GpuFormat format) =>
-        _gpu.Capture(region, destination, stride, out format);
+    public bool TryCapture(GpuRect region, Span<byte> destination, int stride, out GpuFormat format)
+    {
+        using var lease = _lease?.Invoke();
+        if (lease is { IsHeld: false })
+        {
+            format = default;
+            return false;
+        }
+        return _gpu.Capture(region, destination, stride, out format);
+    }
+
+    private ScanoutSnapshot? Capture(GpuRect region, bool whole)
+    {
+        using var lease = _lease?.Invoke();
+        if (lease is { IsHeld: false })
+            return null;
+        return whole ? _gpu.Capture() : _gpu.Capture(region);
+    }
 
     public void Dispose() => _gpu.ScanoutChanged -= OnScanoutChanged;
 

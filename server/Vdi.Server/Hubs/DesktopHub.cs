@@ -11,10 +11,11 @@ namespace Vdi.Server.Hubs;
 /// The desktop hub (SignalR, MessagePack). A client connects its session with the single-use token
 /// and its display; the desktop is reconfigured to that display before the first frame. Input from
 /// the controlling session goes to the desktop's keyboard and tablet; anything invalid, out of range
-/// or from a shadow session is dropped and counted.
+/// or from a shadow session is dropped and counted. Each connection holds at most one session, owned by its
+/// <see cref="ConnectionOwner"/>; input reaches guest memory only under a lease of the machine.
 /// </summary>
 [Authorize]
-public sealed class DesktopHub(SessionBroker broker, DesktopPool pool, ViewerRegistry viewers, InputStats input, DisplayRules displays) : Hub<IDesktopHubClient>
+public sealed class DesktopHub(SessionBroker broker, DesktopPool pool, ConnectionOwners owners, InputStats input, DisplayRules displays) : Hub<IDesktopHubClient>
 {
     public const string Path = "/hubs/desktop";
 
@@ -24,34 +25,49 @@ public sealed class DesktopHub(SessionBroker broker, DesktopPool pool, ViewerReg
         var userId = Context.UserIdentifier ?? throw new HubException("not signed in");
         if (await displays.RefusalForTokenAsync(token, display, Context.ConnectionAborted) is { } refusal)
             throw new HubException(refusal);
+        var owner = new ConnectionOwner(Clients.Client(Context.ConnectionId), Context);
+        if (!owners.TryAdd(owner))
+            throw new HubException("this connection already has a session; open a new connection for another session");
         ConnectedSession session;
         try
         {
-            session = await broker.ConnectAsync(token, userId, display, Context.ConnectionId, new HubSessionClient(Clients.Client(Context.ConnectionId)), Context.ConnectionAborted);
+            session = await broker.ConnectAsync(token, userId, display, Context.ConnectionId, owner, Context.ConnectionAborted);
         }
-        catch (SessionRefusedException e)
+        catch (Exception e)
         {
-            throw new HubException(e.Message);
+            owners.Remove(Context.ConnectionId); // nothing was connected: this connection may try again
+            if (e is SessionRefusedException)
+                throw new HubException(e.Message);
+            if (e is TimeoutException)
+                throw new HubException($"the desktop did not take the display in time: {e.Message}");
+            throw;
         }
-        catch (TimeoutException e)
+        if (pool.Get(session.DesktopId)?.Machine is not { } machine)
         {
-            throw new HubException($"the desktop did not take the display in time: {e.Message}");
+            await broker.EndAsync(session, SessionEndReasons.DesktopStopped, null).ConfigureAwait(false);
+            throw new HubException("the desktop stopped");
         }
-        var machine = pool.Get(session.DesktopId)?.Machine ?? throw new HubException("the desktop stopped");
         var mode = machine.Devices.Gpu.Display;
-        viewers.Start(Context.ConnectionId, session, machine, Clients.Client(Context.ConnectionId));
+        if (!owner.Attach(session, machine))
+        {
+            // The connection went away or the session was ended while connecting: make sure it is not left live.
+            await broker.EndAsync(session, SessionEndReasons.Disconnected, null).ConfigureAwait(false);
+            throw new HubException("this session has already ended");
+        }
         return new ModeChanged(mode.Width, mode.Height, mode.Dpi);
     }
 
     public Task Ack(FrameAck ack)
     {
-        viewers.Acknowledge(Context.ConnectionId, ack?.FrameId ?? -1);
+        owners.Get(Context.ConnectionId)?.Acknowledge(ack?.FrameId ?? -1);
         return Task.CompletedTask;
     }
 
     public Task SendKey(KeyEvent key)
     {
-        if (Controlling() is not { } machine || !InputValidator.TryValidateKey(key, out var evdev)
+        var machine = Controlling();
+        using var lease = machine?.Lease() ?? default;
+        if (machine is null || !lease.IsHeld || !InputValidator.TryValidateKey(key, out var evdev)
             || !machine.Devices.Keyboard.InjectKey(evdev, key.Down ? KeyAction.Press : KeyAction.Release))
         {
             input.Drop();
@@ -64,8 +80,9 @@ public sealed class DesktopHub(SessionBroker broker, DesktopPool pool, ViewerReg
     public Task SendPointer(PointerEvent move)
     {
         var machine = Controlling();
+        using var lease = machine?.Lease() ?? default;
         var mode = machine?.Devices.Gpu.Display;
-        if (machine is null || mode is null || !InputValidator.IsValidPointer(move, mode.Width, mode.Height))
+        if (machine is null || !lease.IsHeld || mode is null || !InputValidator.IsValidPointer(move, mode.Width, mode.Height))
         {
             input.Drop();
             return Task.CompletedTask;
@@ -89,7 +106,8 @@ public sealed class DesktopHub(SessionBroker broker, DesktopPool pool, ViewerReg
 
     public override async Task OnDisconnectedAsync(Exception? exception)
     {
-        viewers.Stop(Context.ConnectionId);
+        if (owners.Remove(Context.ConnectionId) is { } owner)
+            await owner.CloseAsync(abort: false).ConfigureAwait(false);
         await broker.DisconnectedAsync(Context.ConnectionId).ConfigureAwait(false);
         await base.OnDisconnectedAsync(exception).ConfigureAwait(false);
     }
@@ -98,9 +116,4 @@ public sealed class DesktopHub(SessionBroker broker, DesktopPool pool, ViewerReg
         broker.ByConnection(Context.ConnectionId) is { IsShadow: false } session && broker.Controller(session.DesktopId) == session
             ? pool.Get(session.DesktopId)?.Machine
             : null;
-
-    private sealed class HubSessionClient(IDesktopHubClient client) : ISessionClient
-    {
-        public Task SessionEndedAsync(SessionEnded ended) => client.SessionEnded(ended);
-    }
 }

@@ -27,10 +27,16 @@ public sealed class ConnectedSession
 
     public string ConnectionId { get; }
 
+    /// <summary>The name the client gave when it created the session ("iPhone"), if any.</summary>
+    public string? ClientName { get; init; }
+
     /// <summary>The client's display as last reported.</summary>
     public ClientDisplay Display { get; internal set; }
 
     internal ISessionClient Client { get; }
+
+    /// <summary>Serialises the stores of <see cref="Display"/> into the session's record.</summary>
+    internal SemaphoreSlim DisplayWrite { get; } = new(1, 1);
 }
 
 /// <summary>Why a connect was refused, in words the client can show.</summary>

@@ -11,10 +11,13 @@ namespace Vdi.Server.Sessions;
 /// session's single-use token reconfigures the desktop to that client's display before anything is
 /// sent; a second (non-shadow) session for the same desktop takes it over and the first client is
 /// told why; shadow sessions watch without reconfiguring or typing. Display changes from the
-/// controlling client are debounced and echo-free.
+/// controlling client are debounced and echo-free, and stored as the session's current display. Ending a session
+/// (take-over, administrator, desktop stopped, lost connection) tells its client why, closes its connection and ends
+/// its record.
 /// </summary>
 public sealed class SessionBroker(IServiceScopeFactory scopes, Func<Guid, IDisplayTarget?> displays, TimeProvider time, SessionBrokerOptions options)
 {
+    private readonly SessionRecords _records = new(scopes, time);
     private readonly ConcurrentDictionary<string, ConnectedSession> _byConnection = new();
     private readonly ConcurrentDictionary<Guid, DesktopSessions> _desktops = new();
 
@@ -32,7 +35,7 @@ public sealed class SessionBroker(IServiceScopeFactory scopes, Func<Guid, IDispl
             throw new SessionRefusedException(string.Join(" ", errors.Select(e => e.Message)));
         var record = await RedeemAsync(token, userId, display, cancellationToken).ConfigureAwait(false);
         var target = displays(record.DesktopId) ?? throw new SessionRefusedException("the desktop is not running");
-        var session = new ConnectedSession(record.Id, record.DesktopId, userId, record.Shadow, connectionId, display, client);
+        var session = new ConnectedSession(record.Id, record.DesktopId, userId, record.Shadow, connectionId, display, client) { ClientName = record.ClientName };
         var desktop = _desktops.GetOrAdd(record.DesktopId, _ => new DesktopSessions());
 
         ConnectedSession? previous = null;
@@ -67,7 +70,7 @@ public sealed class SessionBroker(IServiceScopeFactory scopes, Func<Guid, IDispl
             desktop.Gate.Release();
         }
         if (previous is not null)
-            await EndAsync(previous, SessionEndReasons.TakenOver, "another device opened this desktop").ConfigureAwait(false);
+            await EndAsync(previous, SessionEndReasons.TakenOver, TakenOverMessage(session.ClientName)).ConfigureAwait(false);
         return session;
     }
 
@@ -85,6 +88,7 @@ public sealed class SessionBroker(IServiceScopeFactory scopes, Func<Guid, IDispl
         if (!_desktops.TryGetValue(session.DesktopId, out var desktop) || desktop.Controller != session)
             return false;
         session.Display = display;
+        _ = Task.Run(() => SaveDisplayAsync(session)); // off the hub's call: a burst of reports is not slowed by the store
         var properties = ToProperties(display);
         lock (desktop.PendingGate)
         {
@@ -130,8 +134,19 @@ public sealed class SessionBroker(IServiceScopeFactory scopes, Func<Guid, IDispl
     }
 
     /// <summary>The connection went away: its session ends (the display stays as it is).</summary>
-    public Task DisconnectedAsync(string connectionId, string reason = "disconnected") =>
+    public Task DisconnectedAsync(string connectionId, string reason = SessionEndReasons.Disconnected) =>
         _byConnection.TryGetValue(connectionId, out var session) ? EndAsync(session, reason, null) : Task.CompletedTask;
+
+    /// <summary>
+    /// The desktop is stopping (stopped, restarted, deleted, crashed): every session on it ends with
+    /// <c>desktop-stopped</c>, its client told <paramref name="message"/>; records not connected yet end too.
+    /// </summary>
+    public async Task EndDesktopAsync(Guid desktopId, string message)
+    {
+        var sessions = _byConnection.Values.Where(s => s.DesktopId == desktopId).ToList();
+        await Task.WhenAll(sessions.Select(s => EndAsync(s, SessionEndReasons.DesktopStopped, message))).ConfigureAwait(false);
+        await _records.EndLiveOfDesktopAsync(desktopId, SessionEndReasons.DesktopStopped).ConfigureAwait(false);
+    }
 
     /// <summary>An administrator ends a session; its client is told why.</summary>
     public async Task<bool> EndByAdminAsync(Guid sessionId)
@@ -143,22 +158,61 @@ public sealed class SessionBroker(IServiceScopeFactory scopes, Func<Guid, IDispl
         return true;
     }
 
-    private async Task EndAsync(ConnectedSession session, string reason, string? message)
+    /// <summary>
+    /// Ends a connected session once: with a <paramref name="message"/>, its client gets <c>SessionEnded</c> (nothing
+    /// is sent after it), then its frames stop and its connection is aborted; without one (the connection is already
+    /// gone) only its frames stop. Its record ends with <paramref name="reason"/>.
+    /// </summary>
+    public async Task EndAsync(ConnectedSession session, string reason, string? message)
     {
+        ArgumentNullException.ThrowIfNull(session);
         if (!_byConnection.TryRemove(new KeyValuePair<string, ConnectedSession>(session.ConnectionId, session)))
             return;
         if (_desktops.TryGetValue(session.DesktopId, out var desktop) && desktop.Controller == session)
             desktop.Controller = null;
-        if (message is not null)
-            await session.Client.SessionEndedAsync(new SessionEnded(reason, message)).ConfigureAwait(false);
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<VdiDbContext>();
-        var record = await db.Sessions.FirstOrDefaultAsync(s => s.Id == session.SessionId).ConfigureAwait(false);
-        if (record is { EndedAt: null })
+        try
         {
-            record.EndedAt = time.GetUtcNow();
-            record.EndReason = reason;
-            await db.SaveChangesAsync().ConfigureAwait(false);
+            if (message is not null)
+                await session.Client.SessionEndedAsync(new SessionEnded(reason, message)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException)
+        {
+            // The connection is going away anyway: the close below still happens.
+        }
+        finally
+        {
+            await session.Client.CloseAsync(abort: message is not null).ConfigureAwait(false);
+        }
+        await _records.EndAsync(session.SessionId, reason).ConfigureAwait(false);
+    }
+
+    /// <summary>Ends every session of a user, connected or waiting (sign-out).</summary>
+    public async Task EndUserAsync(string userId, string reason, string message)
+    {
+        var sessions = _byConnection.Values.Where(s => s.UserId == userId).ToList();
+        await Task.WhenAll(sessions.Select(s => EndAsync(s, reason, message))).ConfigureAwait(false);
+        await _records.EndLiveOfUserAsync(userId, reason).ConfigureAwait(false);
+    }
+
+    /// <summary>The take-over notice, naming the device that took over by its client name.</summary>
+    public static string TakenOverMessage(string? clientName) =>
+        $"This desktop was opened on another device{(string.IsNullOrWhiteSpace(clientName) ? "" : $" ({clientName.Trim()})")}. Open it here again to take it back.";
+
+    // One write at a time per session, each with the latest display: a burst of resizes ends with the last one stored.
+    private async Task SaveDisplayAsync(ConnectedSession session)
+    {
+        await session.DisplayWrite.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await _records.SaveDisplayAsync(session.SessionId, session.Display).ConfigureAwait(false);
+        }
+        catch (DbUpdateException)
+        {
+            // The record is gone (desktop deleted): nothing to track.
+        }
+        finally
+        {
+            session.DisplayWrite.Release();
         }
     }
 
@@ -173,10 +227,16 @@ public sealed class SessionBroker(IServiceScopeFactory scopes, Func<Guid, IDispl
         if (record.ConnectTokenUsed)
             throw new SessionRefusedException("this connect token was already used; create a new session");
         if (record.ConnectTokenExpiresAt < time.GetUtcNow())
+        {
+            if (record.EndedAt is null)
+                await _records.EndAsync(record.Id, SessionEndReasons.Expired).ConfigureAwait(false);
             throw new SessionRefusedException("this connect token has expired; create a new session");
+        }
+        if (record.EndedAt is not null)
+            throw new SessionRefusedException($"this session has ended ({record.EndReason}); create a new session");
         // Single use even under concurrent connects: only one conditional update can flip the flag.
         var redeemed = await db.Sessions
-            .Where(s => s.Id == record.Id && !s.ConnectTokenUsed)
+            .Where(s => s.Id == record.Id && !s.ConnectTokenUsed && s.EndedAt == null)
             .ExecuteUpdateAsync(u => u
                 .SetProperty(s => s.ConnectTokenUsed, true)
                 .SetProperty(s => s.Width, display.Width)
@@ -211,11 +271,4 @@ public sealed class SessionBroker(IServiceScopeFactory scopes, Func<Guid, IDispl
         /// <summary>When the last display change was handed to the desktop (a <see cref="TimeProvider"/> timestamp).</summary>
         public long LastApplied { get; set; }
     }
-}
-
-/// <summary>Bound from "Vdi:Sessions".</summary>
-public sealed class SessionBrokerOptions
-{
-    /// <summary>The least time between two display changes handed to a desktop; reports within it are gathered.</summary>
-    public TimeSpan Debounce { get; set; } = TimeSpan.FromMilliseconds(50);
 }

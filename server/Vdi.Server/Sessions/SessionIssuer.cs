@@ -10,10 +10,9 @@ namespace Vdi.Server.Sessions;
 /// </summary>
 public static class SessionIssuer
 {
-    public static readonly TimeSpan TokenLifetime = TimeSpan.FromSeconds(60);
-
-    /// <summary>Adds the session to <paramref name="db"/> (the caller saves) and returns the answer carrying the token.</summary>
-    public static CreateSessionResponse Issue(VdiDbContext db, TimeProvider time, Guid desktopId, string userId, ClientDisplay? display, string? clientName, bool shadow)
+    /// <summary>Adds the session to <paramref name="db"/> (the caller saves) and returns the answer carrying the token,
+    /// valid for <paramref name="tokenLifetime"/>.</summary>
+    public static CreateSessionResponse Issue(VdiDbContext db, TimeProvider time, TimeSpan tokenLifetime, Guid desktopId, string userId, ClientDisplay? display, string? clientName, bool shadow)
     {
         var token = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
         var now = time.GetUtcNow();
@@ -25,7 +24,7 @@ public static class SessionIssuer
             ClientName = clientName,
             Shadow = shadow,
             ConnectTokenHash = HashToken(token),
-            ConnectTokenExpiresAt = now + TokenLifetime,
+            ConnectTokenExpiresAt = now + tokenLifetime,
             CreatedAt = now,
         };
         if (display is not null)

@@ -38,10 +38,23 @@ internal sealed class RecordingSessionClient : ISessionClient
 {
     public List<SessionEnded> Ended { get; } = [];
 
+    /// <summary>What the broker did to this client, in order: "notice:reason", "close", "close+abort".</summary>
+    public List<string> Calls { get; } = [];
+
     public Task SessionEndedAsync(SessionEnded ended)
     {
         lock (Ended)
+        {
             Ended.Add(ended);
+            Calls.Add($"notice:{ended.Reason}");
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task CloseAsync(bool abort)
+    {
+        lock (Ended)
+            Calls.Add(abort ? "close+abort" : "close");
         return Task.CompletedTask;
     }
 }
@@ -72,7 +85,7 @@ internal sealed class BrokerTestBed : IAsyncDisposable
     public static ClientDisplay Client(int width, int height, double dpr = 1) => new(width, height, dpr, null, null, null, null);
 
     /// <summary>Creates a session record as POST /api/sessions does and returns its token.</summary>
-    public async Task<(Guid SessionId, string Token)> CreateSessionAsync(string userId, bool shadow = false, TimeSpan? lifetime = null)
+    public async Task<(Guid SessionId, string Token)> CreateSessionAsync(string userId, bool shadow = false, TimeSpan? lifetime = null, string? clientName = null)
     {
         var token = Guid.NewGuid().ToString("N");
         using var scope = _services.CreateScope();
@@ -82,6 +95,7 @@ internal sealed class BrokerTestBed : IAsyncDisposable
             Id = Guid.NewGuid(),
             DesktopId = DesktopId,
             UserId = userId,
+            ClientName = clientName,
             Shadow = shadow,
             ConnectTokenHash = SessionIssuer.HashToken(token),
             ConnectTokenExpiresAt = DateTimeOffset.UtcNow + (lifetime ?? TimeSpan.FromMinutes(1)),

@@ -161,4 +161,23 @@ public sealed class SessionBrokerTests
         Assert.Equal(SessionEndReasons.DisconnectedByAdmin, (await bed.RecordAsync(sessionId)).EndReason);
         Assert.Null(bed.Broker.Controller(bed.DesktopId));
     }
+
+    [Fact]
+    public async Task Ending_a_session_sends_the_notice_then_closes_and_aborts_its_connection_once()
+    {
+        await using var bed = new BrokerTestBed();
+        var laptop = new RecordingSessionClient();
+        var phone = new RecordingSessionClient();
+        var (_, laptopToken) = await bed.CreateSessionAsync("alice");
+        var (_, phoneToken) = await bed.CreateSessionAsync("alice", clientName: "iPhone");
+        await bed.Broker.ConnectAsync(laptopToken, "alice", BrokerTestBed.Client(1280, 720), "c1", laptop, s_none);
+
+        await bed.Broker.ConnectAsync(phoneToken, "alice", BrokerTestBed.Client(390, 844, 3), "c2", phone, s_none);
+        await bed.Broker.DisconnectedAsync("c1"); // the aborted connection goes away: nothing more happens to it
+
+        Assert.Equal(["notice:taken-over", "close+abort"], laptop.Calls);
+        Assert.Equal("This desktop was opened on another device (iPhone). Open it here again to take it back.", Assert.Single(laptop.Ended).Message);
+        await bed.Broker.DisconnectedAsync("c2");
+        Assert.Equal(["close"], phone.Calls);
+    }
 }

@@ -23,6 +23,7 @@ public sealed class Machine : IDisposable
     private readonly IVcpuRunner[] _vcpus;
     private readonly Action _release; // frees what the engine built (VM, memory), after the vCPUs
     private readonly PauseRendezvous _rendezvous = new();
+    private readonly AccessLeases _leases = new(); // host accesses to guest memory; Dispose waits for them
     private readonly TaskCompletionSource<MachineExit> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private MachineState _state = MachineState.Created;
     private MachineExit? _exit;
@@ -92,6 +93,16 @@ public sealed class Machine : IDisposable
 
     /// <summary>Completes when every vCPU thread has finished, with how the machine ended.</summary>
     public Task<MachineExit> Completion => _completion.Task;
+
+    /// <summary>
+    /// A lease for one host access to guest memory (input injection, a capture): while it is held, <see cref="Dispose"/>
+    /// does not unmap guest memory. Not held once disposing began: the caller must then skip the access.
+    /// <code>using var lease = machine.Lease(); if (!lease.IsHeld) return false;</code>
+    /// </summary>
+    public MachineLease Lease() => _leases.TryAcquire() ? new MachineLease(_leases) : default;
+
+    /// <summary>Host accesses to guest memory under way now.</summary>
+    public int OutstandingLeases => _leases.Outstanding;
 
     /// <summary>Starts every vCPU thread; returns once all are running the guest.</summary>
     public void Start()
@@ -213,13 +224,15 @@ public sealed class Machine : IDisposable
                 return;
             _disposed = true;
         }
+        _leases.Close(); // new host accesses are refused from here on
         Stop();
-        // A vCPU thread that never came back may still touch guest memory or its kvm_run page:
-        // keep them mapped (a leak) rather than free memory under it.
-        if (!_vcpus.All(v => v.Join(s_joinTimeout)))
+        // A vCPU thread that never came back, or a host access still under way, may still touch guest memory or its
+        // kvm_run page: keep them mapped (a leak) rather than free memory under it.
+        if (!_vcpus.All(v => v.Join(s_joinTimeout)) || !_leases.CloseAndWait(s_joinTimeout))
             return;
         foreach (var vcpu in _vcpus)
             vcpu.Dispose();
         _release();
+        _leases.Dispose();
     }
 }

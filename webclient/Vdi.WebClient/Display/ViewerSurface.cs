@@ -80,6 +80,9 @@ public sealed class ViewerSurface : IAsyncDisposable
 
     public ValueTask SetInputEnabledAsync(bool enabled) => _viewer.InvokeVoidAsync("setInputEnabled", enabled);
 
+    /// <summary>The session ended: input off, the picture dimmed as not live, the reason on the viewport (<c>data-ended</c>); null: live again.</summary>
+    public ValueTask SetEndedAsync(string? reason) => _viewer.InvokeVoidAsync("setEnded", reason);
+
     public ValueTask FocusAsync() => _viewer.InvokeVoidAsync("focus");
 
     public async ValueTask DisposeAsync()

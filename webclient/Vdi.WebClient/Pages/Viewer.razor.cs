@@ -28,6 +28,7 @@ public sealed partial class Viewer
     private ModeChanged? _mode;
     private ConnectionStatus _status = ConnectionStatus.Connecting;
     private string? _ended;
+    private string? _endReason;
     private string? _error;
     private bool _overlayVisible;
 
@@ -145,13 +146,21 @@ public sealed partial class Viewer
 
     private async Task OnEndedAsync(SessionEnded ended)
     {
-        _ended = ended.Reason == SessionEndReasons.TakenOver
-            ? "This desktop was opened on another device. " + ended.Message
-            : ended.Message;
+        // The server's message says it all (a take-over names the device that took over); the reason is kept for the page.
+        _endReason = ended.Reason;
+        _ended = string.IsNullOrWhiteSpace(ended.Message) ? EndedText(ended.Reason) : ended.Message;
         if (_surface is not null)
-            await _surface.SetInputEnabledAsync(false);
+            await _surface.SetEndedAsync(ended.Reason);
         await InvokeAsync(StateHasChanged);
     }
+
+    private static string EndedText(string reason) => reason switch
+    {
+        SessionEndReasons.TakenOver => "This desktop was opened on another device.",
+        SessionEndReasons.DesktopStopped => "The desktop was stopped.",
+        SessionEndReasons.DisconnectedByAdmin => "An administrator ended this session.",
+        _ => "This session ended.",
+    };
 
     private Task OnStatusAsync(ConnectionStatus status, string? reason)
     {
@@ -178,6 +187,7 @@ public sealed partial class Viewer
         if (_surface is not null)
         {
             _measured = await _surface.MeasureAsync();
+            await _surface.SetEndedAsync(null);
             await _surface.SetInputEnabledAsync(!Shadow);
         }
         await ConnectAsync();

@@ -143,6 +143,18 @@ class Viewer {
         if (!enabled) this.#releaseKeys();
     }
 
+    /** The session ended (reason: taken-over, desktop-stopped, …): no input, and the last picture is shown as not live; null: live again. */
+    setEnded(reason) {
+        if (reason === null) {
+            delete this.host.dataset.ended;
+            this.host.classList.remove("viewport-ended");
+            return;
+        }
+        this.setInputEnabled(false);
+        this.host.dataset.ended = reason;
+        this.host.classList.add("viewport-ended");
+    }
+
     focus() {
         this.canvas.focus({ preventScroll: true });
     }

@@ -1,0 +1,56 @@
+using Vdi.Protocol;
+using Vdi.Server.Display;
+using Vdi.Vmm.Devices.Gpu;
+
+namespace Vdi.Server.Hubs;
+
+/// <summary>
+/// What one connection receives from its desktop: the frame pump (frames sent one at a time, each after the previous
+/// one was acknowledged) and the forwarding of cursor and mode events. Every capture runs under a lease of the
+/// machine's guest memory. Everything goes out through <paramref name="send"/>, the owner's: once its session ended,
+/// nothing more goes out, even while the pump is being stopped.
+/// </summary>
+internal sealed class Viewer : IAsyncDisposable
+{
+    private readonly VirtioGpu _gpu;
+    private readonly IDesktopHubClient _client;
+    private readonly Func<Func<Task>, ValueTask> _send;
+    private readonly VirtioGpuScanoutSource _source;
+
+    public Viewer(Vmm.Machine.Machine machine, IDesktopHubClient client, Func<Func<Task>, ValueTask> send)
+    {
+        _gpu = machine.Devices.Gpu;
+        _client = client;
+        _send = send;
+        _source = new VirtioGpuScanoutSource(_gpu, machine.Lease);
+        Pump = new FramePump(_source, frame => send(() => client.FrameUpdate(frame)));
+        _gpu.CursorChanged += OnCursorChanged;
+        _gpu.CursorMoved += OnCursorMoved;
+        _gpu.ScanoutChanged += OnScanoutChanged;
+    }
+
+    public FramePump Pump { get; }
+
+    // These run on a vCPU thread under the GPU's gate: hand the sending to the thread pool.
+    private void OnCursorChanged(CursorImage image) => Send(() => _client.CursorUpdate(new CursorUpdate(image.HotX, image.HotY, image.Width, image.Height,
+        image.Pixels is null ? null : ScanoutImage.EncodePng(new ScanoutSnapshot(image.Width, image.Height, image.Format, image.Pixels)))));
+
+    private void OnCursorMoved(int x, int y) => Send(() => _client.CursorMove(new CursorMove(x, y)));
+
+    private void OnScanoutChanged(ScanoutChange change)
+    {
+        if (change.Enabled)
+            Send(() => _client.ModeChanged(new ModeChanged(change.Width, change.Height, _gpu.Display.Dpi)));
+    }
+
+    private void Send(Func<Task> send) => _ = Task.Run(async () => await _send(send).ConfigureAwait(false));
+
+    public async ValueTask DisposeAsync()
+    {
+        _gpu.CursorChanged -= OnCursorChanged;
+        _gpu.CursorMoved -= OnCursorMoved;
+        _gpu.ScanoutChanged -= OnScanoutChanged;
+        await Pump.DisposeAsync().ConfigureAwait(false);
+        _source.Dispose();
+    }
+}
