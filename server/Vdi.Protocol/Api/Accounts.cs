@@ -21,4 +21,4 @@ public sealed record CreateUserRequest(string UserName, string Password, bool Is
 public sealed record UserSummary(string Id, string UserName, IReadOnlyList<string> Roles);
 
 /// <summary>One line of <c>GET /api/audit</c>.</summary>
-public sealed record AuditEntry(long Id, DateTimeOffset At, string? UserId, string Action, string Detail);
+public sealed record AuditEntry(long Id, DateTimeOffset At, string? UserId, string Action, string Detail, string? UserName = null);

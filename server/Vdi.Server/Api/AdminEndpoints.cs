@@ -22,7 +22,11 @@ public static class AdminEndpoints
         admin.MapGet("/audit", async (VdiDbContext db, int? take) =>
         {
             var records = await db.Audit.AsNoTracking().OrderByDescending(a => a.Id).Take(Math.Clamp(take ?? 200, 1, 1000)).ToListAsync();
-            return TypedResults.Ok(records.Select(a => new AuditEntry(a.Id, a.At, a.UserId, a.Action, a.Detail)).ToList());
+            // The dashboard shows who, by name: one look-up for the users on this page.
+            var ids = records.Select(a => a.UserId).OfType<string>().Distinct().ToList();
+            var names = await db.Users.AsNoTracking().Where(u => ids.Contains(u.Id)).ToDictionaryAsync(u => u.Id, u => u.UserName);
+            return TypedResults.Ok(records.Select(a => new AuditEntry(
+                a.Id, a.At, a.UserId, a.Action, a.Detail, a.UserId is { } id && names.TryGetValue(id, out var name) ? name : null)).ToList());
         });
 
         admin.MapPost("/sessions/{id:guid}/disconnect", async Task<IResult> (Guid id, ClaimsPrincipal user, SessionBroker broker, VdiDbContext db, AuditLog audit) =>

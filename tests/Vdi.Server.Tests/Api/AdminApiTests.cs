@@ -21,6 +21,7 @@ public sealed class AdminApiTests : IDisposable
         var entries = await admin.GetFromJsonAsync<List<AuditEntry>>("/api/audit");
         Assert.Equal(["user.create", "desktop.create"], entries!.Take(2).Select(e => e.Action));
         Assert.Contains("Audited", entries![1].Detail, StringComparison.Ordinal);
+        Assert.All(entries!.Take(2), e => Assert.Equal("admin", e.UserName)); // who, by name, not an id
     }
 
     [Fact]
