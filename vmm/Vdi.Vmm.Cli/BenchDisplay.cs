@@ -27,17 +27,27 @@ internal static class BenchDisplay
         await stdout.WriteLineAsync($"display reconfiguration, desktop guest, median/p95 of {runs} requests per mode").ConfigureAwait(false);
         foreach (var (width, height) in s_modes)
         {
-            var latency = new List<double>();
-            for (var run = 0; run < runs; run++)
-            {
-                await machine.Devices.Display.RequestAsync(new DisplayProperties(width - 16, height - 16), TimeSpan.FromSeconds(10)).ConfigureAwait(false);
-                var ack = await machine.Devices.Display.RequestAsync(new DisplayProperties(width, height), TimeSpan.FromSeconds(10)).ConfigureAwait(false);
-                latency.Add(ack.Elapsed.TotalMilliseconds);
-            }
+            var latency = await RepaintsAsync(machine, width, height, runs, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
             await stdout.WriteLineAsync(
                 $"  {width}x{height}  request→full flush median {Statistics.Median(latency),6:F2} ms  p95 {Statistics.Percentile(latency, 0.95),6:F2} ms").ConfigureAwait(false);
         }
         machine.Stop();
         return 0;
+    }
+
+    /// <summary>
+    /// Milliseconds from each request for <paramref name="width"/>x<paramref name="height"/> to the guest's full-repaint
+    /// flush; every sample alternates with a mode 16 pixels smaller, so each request is a real change.
+    /// </summary>
+    internal static async Task<List<double>> RepaintsAsync(Vmm.Machine.Machine machine, int width, int height, int runs, TimeSpan timeout)
+    {
+        var latency = new List<double>(runs);
+        for (var run = 0; run < runs; run++)
+        {
+            await machine.Devices.Display.RequestAsync(new DisplayProperties(width - 16, height - 16), timeout).ConfigureAwait(false);
+            var ack = await machine.Devices.Display.RequestAsync(new DisplayProperties(width, height), timeout).ConfigureAwait(false);
+            latency.Add(ack.Elapsed.TotalMilliseconds);
+        }
+        return latency;
     }
 }

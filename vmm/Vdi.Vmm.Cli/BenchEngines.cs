@@ -62,15 +62,10 @@ internal static class BenchEngines
     {
         using var machine = MachineBuilder.Build(new MachineConfig { Vcpus = 1, MemoryMiB = 512, Image = DesktopGuest.Build(), Engine = engine });
         machine.Start();
-        var latency = new List<double>();
+        List<double> latency;
         try
         {
-            for (var i = 0; i < requests; i++)
-            {
-                await machine.Devices.Display.RequestAsync(new DisplayProperties(1904, 1064), TimeSpan.FromSeconds(30)).ConfigureAwait(false);
-                var ack = await machine.Devices.Display.RequestAsync(new DisplayProperties(1920, 1080), TimeSpan.FromSeconds(30)).ConfigureAwait(false);
-                latency.Add(ack.Elapsed.TotalMilliseconds);
-            }
+            latency = await BenchDisplay.RepaintsAsync(machine, 1920, 1080, requests, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
         }
         catch (TimeoutException e)
         {

@@ -32,7 +32,7 @@ public sealed class Chromium : IAsyncDisposable
 
     public static async Task<Chromium> LaunchAsync()
     {
-        await ChromiumPackage.EnsureInstalledAsync(ExecutablePath);
+        await Vdi.Tests.Shared.DebianPackage.EnsureInstalledAsync(ExecutablePath, "chromium", "the end-to-end tests drive Debian's Chromium");
         var playwright = await Playwright.CreateAsync();
         try
         {

@@ -25,20 +25,7 @@ public static partial class TestGuests
     public static GuestImage ExitStormLoop(int iterations)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(iterations, 1);
-        return GuestAssembly.Build("exit-storm-loop", GuestLayout.ImageBase, g =>
-        {
-            var a = g.Asm;
-            var loop = a.CreateLabel("storm");
-            a.mov(ecx, iterations);
-            a.mov(dx, PortMap.Sequence);
-            a.mov(ebx, ChecksumBasis);
-            a.Label(ref loop);
-            EmitMix(a);
-            a.dec(ecx);
-            a.jnz(loop);
-            a.mov(eax, ebx);
-            PowerPortEmitter.EmitPowerOffWithEax(a);
-        });
+        return GuestAssembly.Build("exit-storm-loop", GuestLayout.ImageBase, g => EmitStormThenPowerOff(g.Asm, iterations));
     }
 
     /// <summary>
@@ -53,19 +40,10 @@ public static partial class TestGuests
             var a = g.Asm;
             var counter = g.Data("counter", 64, alignment: 64);
             g.Export("counter", counter);
-            var loop = a.CreateLabel("storm");
             var compute = a.CreateLabel("compute");
             a.test(edi, edi); // rdi: this vCPU's index
             a.jnz(compute);
-            a.mov(ecx, iterations);
-            a.mov(dx, PortMap.Sequence);
-            a.mov(ebx, ChecksumBasis);
-            a.Label(ref loop);
-            EmitMix(a);
-            a.dec(ecx);
-            a.jnz(loop);
-            a.mov(eax, ebx);
-            PowerPortEmitter.EmitPowerOffWithEax(a);
+            EmitStormThenPowerOff(a, iterations);
             a.Label(ref compute);
             a.inc(__qword_ptr[counter]);
             a.jmp(compute);
@@ -129,6 +107,21 @@ public static partial class TestGuests
             a.iretq();
             runtime.EmitRoutines();
         });
+    }
+
+    /// <summary><paramref name="iterations"/> reads of the sequence port folded into the checksum, then power off with it.</summary>
+    private static void EmitStormThenPowerOff(Assembler a, int iterations)
+    {
+        var loop = a.CreateLabel("storm");
+        a.mov(ecx, iterations);
+        a.mov(dx, PortMap.Sequence);
+        a.mov(ebx, ChecksumBasis);
+        a.Label(ref loop);
+        EmitMix(a);
+        a.dec(ecx);
+        a.jnz(loop);
+        a.mov(eax, ebx);
+        PowerPortEmitter.EmitPowerOffWithEax(a);
     }
 
     /// <summary><c>in eax, dx</c> and fold it into ebx with ecx (<see cref="Mix"/>). Clobbers eax, esi.</summary>

@@ -32,7 +32,7 @@ public sealed class EdidDecodeTests
     [MemberData(nameof(Modes))]
     public async Task Edid_decode_passes_every_edid_the_device_makes(int width, int height, double dpi, int refreshHz)
     {
-        await EnsureInstalledAsync();
+        await Vdi.Tests.Shared.DebianPackage.EnsureInstalledAsync(Tool, "edid-decode", "the EDID tests check every EDID with Debian's validator");
         var file = Path.Combine(Path.GetTempPath(), $"vdi-edid-{Guid.NewGuid():N}.bin");
         await File.WriteAllBytesAsync(file, EdidGenerator.Generate(new DisplayProperties(width, height, dpi) { RefreshHz = refreshHz }));
         try
@@ -50,23 +50,5 @@ public sealed class EdidDecodeTests
         {
             File.Delete(file);
         }
-    }
-
-    private static async Task EnsureInstalledAsync()
-    {
-        if (File.Exists(Tool))
-            return;
-        var fix = $"{Tool} is missing: the EDID tests check every EDID with Debian's validator; run `sudo apt-get install -y edid-decode`.";
-        if (Environment.UserName != "root" || !File.Exists("/usr/bin/apt-get"))
-            throw new InvalidOperationException(fix);
-        foreach (var args in new[] { "update", "install -y --no-install-recommends edid-decode" })
-        {
-            var info = new ProcessStartInfo("/usr/bin/apt-get", $"-o DPkg::Lock::Timeout=600 {args}") { RedirectStandardOutput = true, RedirectStandardError = true };
-            info.Environment["DEBIAN_FRONTEND"] = "noninteractive";
-            using var process = Process.Start(info)!;
-            await Task.WhenAll(process.StandardOutput.ReadToEndAsync(), process.StandardError.ReadToEndAsync(), process.WaitForExitAsync());
-        }
-        if (!File.Exists(Tool))
-            throw new InvalidOperationException(fix);
     }
 }

@@ -1,18 +1,22 @@
 using System.Diagnostics;
 
-namespace Vdi.EndToEnd.Tests.Infrastructure;
+namespace Vdi.Tests.Shared;
 
 /// <summary>
-/// Makes sure Debian's Chromium is installed before the first browser starts, so `dotnet test` on a fresh machine needs
-/// no step by hand: as root, with apt-get, it installs the package (once per process; apt's own lock orders two test
-/// processes); otherwise, or when the install fails, it says in one line what to run.
+/// A Debian package a test needs (Chromium for the browser tests, edid-decode for the EDID checks), installed before
+/// first use so `dotnet test` on a fresh machine needs no step by hand: as root, with apt-get, it installs the package
+/// (once per process; apt's own lock orders two test processes); otherwise, or when the install fails, it says in one
+/// line what to run. Compiled into each test project that needs it.
 /// </summary>
-internal static class ChromiumPackage
+internal static class DebianPackage
 {
     private static readonly TimeSpan s_timeout = TimeSpan.FromMinutes(15);
     private static readonly SemaphoreSlim s_gate = new(1, 1);
 
-    public static async Task EnsureInstalledAsync(string executablePath)
+    /// <param name="executablePath">The file the package installs and the test runs.</param>
+    /// <param name="package">The Debian package that provides it.</param>
+    /// <param name="purpose">What needs it, for the one-line fix ("the end-to-end tests drive Debian's Chromium").</param>
+    public static async Task EnsureInstalledAsync(string executablePath, string package, string purpose)
     {
         if (File.Exists(executablePath))
             return;
@@ -21,12 +25,12 @@ internal static class ChromiumPackage
         {
             if (File.Exists(executablePath))
                 return;
-            var fix = $"{executablePath} is missing: the end-to-end tests drive Debian's Chromium; run `sudo apt-get install -y chromium`.";
+            var fix = $"{executablePath} is missing: {purpose}; run `sudo apt-get install -y {package}`.";
             if (Environment.UserName != "root" || !File.Exists("/usr/bin/apt-get"))
                 throw new InvalidOperationException(fix);
-            Console.Error.WriteLine($"Installing Debian's chromium package for the end-to-end tests ({executablePath} is missing)...");
+            Console.Error.WriteLine($"Installing Debian's {package} package for the tests ({executablePath} is missing)...");
             var update = await RunAsync("update");
-            var install = await RunAsync("install", "-y", "--no-install-recommends", "chromium");
+            var install = await RunAsync("install", "-y", "--no-install-recommends", package);
             if (!File.Exists(executablePath))
                 throw new InvalidOperationException($"{fix} (apt-get update: {update}; apt-get install: {install})");
         }
@@ -41,7 +45,7 @@ internal static class ChromiumPackage
     {
         var info = new ProcessStartInfo("/usr/bin/apt-get") { RedirectStandardOutput = true, RedirectStandardError = true };
         info.ArgumentList.Add("-o");
-        info.ArgumentList.Add("DPkg::Lock::Timeout=600"); // another test process may be installing it right now
+        info.ArgumentList.Add("DPkg::Lock::Timeout=600"); // another test process may be installing right now
         foreach (var arg in args)
             info.ArgumentList.Add(arg);
         info.Environment["DEBIAN_FRONTEND"] = "noninteractive";
