@@ -1,8 +1,8 @@
 namespace Vdi.Protocol;
 
 /// <summary>
-/// Server → client: the desktop's display mode changed. The client resizes its canvas backing
-/// store to exactly this size; a full frame follows.
+/// Server → client: the desktop's display mode changed (also the answer to <c>Connect</c>). Informational: the
+/// canvas follows the frames (<see cref="FrameUpdate"/> carries the mode in order); a full frame follows.
 /// </summary>
 /// <param name="Width">Mode width in device pixels.</param>
 /// <param name="Height">Mode height in device pixels.</param>

@@ -275,7 +275,7 @@ public sealed class FramePump : IAsyncDisposable
         }
         try
         {
-            await _send(new FrameUpdate(id, mode.Width, mode.Height, [.. tiles])).ConfigureAwait(false);
+            await _send(new FrameUpdate(id, mode.Width, mode.Height, [.. tiles], _source.Dpi)).ConfigureAwait(false);
         }
         catch (Exception e) // a closed connection included: this viewer gets nothing more
         {

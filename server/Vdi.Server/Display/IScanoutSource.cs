@@ -20,6 +20,9 @@ public interface IScanoutSource
     /// <summary>The size of the visible scanout, or null when there is none.</summary>
     (int Width, int Height)? Mode { get; }
 
+    /// <summary>The density the guest lays out for, 0 when the source does not know.</summary>
+    double Dpi => 0;
+
     /// <summary>
     /// A copy of <paramref name="region"/> clipped to the scanout (starting at (max(X, 0), max(Y, 0))),
     /// or null when there is no scanout.

@@ -62,6 +62,8 @@ public sealed class VirtioGpuScanoutSource : IScanoutSource, IDisposable
         }
     }
 
+    public double Dpi => _gpu.Display.Dpi;
+
     public ScanoutSnapshot? Capture(GpuRect region) => Capture(region, whole: false);
 
     public bool TryCapture(GpuRect region, Span<byte> destination, int stride, out GpuFormat format)
