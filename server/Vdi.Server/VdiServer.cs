@@ -105,6 +105,8 @@ public static class VdiServer
         services.AddSignalR(o => o.MaximumReceiveMessageSize = MaxHubMessageBytes).AddMessagePackProtocol();
         services.AddSingleton<InputStats>();
         services.AddSingleton<ConnectionOwners>();
+        services.AddSingleton<DesktopActivity>();
+        services.AddHostedService(sp => sp.GetRequiredService<DesktopActivity>());
         services.AddSingleton<SessionRecords>();
         services.AddHostedService<SessionJanitor>();
         services.AddSingleton(sp =>
