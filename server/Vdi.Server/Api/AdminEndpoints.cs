@@ -40,7 +40,8 @@ public static class AdminEndpoints
             var names = await db.Users.AsNoTracking().Where(u => ids.Contains(u.Id)).ToDictionaryAsync(u => u.Id, u => u.UserName);
             return ListQuery.Ok(request.HttpContext.Response, records.Select(a => new AuditEntry(
                 a.Id, a.At, a.UserId, a.Action, a.Detail, a.UserId is { } id && names.TryGetValue(id, out var name) ? name : null)).ToList(), total);
-        });
+        }).WithDescription("The audit log, newest first, a page at a time: page, pageSize (1-200, default 50), " +
+            "q (the action, the detail or the user's name contains it, any case). The X-Total-Count header carries how many match.");
 
         admin.MapPost("/sessions/{id:guid}/disconnect", async Task<IResult> (Guid id, ClaimsPrincipal user, SessionBroker broker, VdiDbContext db, AuditLog audit) =>
         {

@@ -11,6 +11,7 @@ namespace Vdi.Server.Api;
 /// Sessions: a client asks for one with its display properties and gets a short-lived, single-use
 /// connect token. Only a hash of the token is stored. A user has at most
 /// <see cref="SessionBrokerOptions.MaxLiveSessionsPerUser"/> live sessions; beyond, the answer is 429 naming the limit.
+/// The list is paged and filtered in the database (<see cref="ListQuery"/>).
 /// </summary>
 public static class SessionEndpoints
 {
@@ -63,7 +64,8 @@ public static class SessionEndpoints
                 s.Id, s.DesktopId, names.GetValueOrDefault(s.UserId, s.UserId), s.ClientName,
                 new ClientDisplay(s.Width, s.Height, s.DevicePixelRatio, s.Dpi, s.WidthMm, s.HeightMm, s.RefreshHz),
                 s.CreatedAt, s.EndedAt, s.EndReason, s.Shadow, desktops.GetValueOrDefault(s.DesktopId))).ToList(), total);
-        });
+        }).WithDescription("Your sessions (administrators: all), newest first, a page at a time: page, pageSize (1-200, default 50), " +
+            "q (user, desktop or client name contains it, any case), live (true: not ended; false: ended). The X-Total-Count header carries how many match.");
     }
 
     /// <summary>
