@@ -109,6 +109,8 @@ public static class VdiServer
         services.AddSingleton<InputStats>();
         services.AddSingleton<ConnectionOwners>();
         services.AddSingleton<SignInExpiry>();
+        services.AddSingleton<DesktopActivity>();
+        services.AddHostedService(sp => sp.GetRequiredService<DesktopActivity>());
         services.AddSingleton<SessionRecords>();
         services.AddHostedService<SessionJanitor>();
         services.AddSingleton(sp =>

@@ -44,6 +44,9 @@ public sealed class ConnectionOwner(IDesktopHubClient client, HubCallerContext c
         return false;
     }
 
+    /// <summary>What this connection's frame pump has sent so far; null before <c>Connect</c> attached it and after the end.</summary>
+    public Display.FramePumpCounters? Counters => Volatile.Read(ref _viewer)?.Pump.Counters;
+
     public void Acknowledge(long frameId) => Volatile.Read(ref _viewer)?.Pump.Acknowledge(frameId);
 
     /// <summary>Sends a frame or event unless the session ended; the notice waits for one already going out.</summary>
