@@ -26,7 +26,11 @@ export function sameDisplay(a, b) {
 }
 
 export class DisplayWatch {
-    /** `onChange(display)` runs at most once per animation frame, only when the display differs from the last one reported. */
+    /**
+     * `onChange(display)` runs when the display differs from the last one reported: at once from the
+     * ResizeObserver (which runs once per rendered frame, after layout), so a resize reaches the server
+     * without waiting for another frame; other checks coalesce to one per animation frame.
+     */
     constructor(host, canvas, limits, onChange) {
         this.host = host;
         this.canvas = canvas;
@@ -35,7 +39,7 @@ export class DisplayWatch {
         this.reported = this.measure();
         this.checkScheduled = false;
         this.disposed = false;
-        this.resizeObserver = new ResizeObserver(() => this.#changed());
+        this.resizeObserver = new ResizeObserver(() => this.#check());
         this.resizeObserver.observe(host);
         // Zoom or a move to a monitor of another density changes devicePixelRatio without resizing
         // anything in CSS pixels; the query matches one ratio only, so it is renewed.
@@ -95,12 +99,16 @@ export class DisplayWatch {
         this.checkScheduled = true;
         requestAnimationFrame(() => {
             this.checkScheduled = false;
-            if (this.disposed) return;
-            this.layout();
-            const display = this.measure();
-            if (sameDisplay(display, this.reported)) return;
-            this.reported = display;
-            this.onChange(display);
+            this.#check();
         });
+    }
+
+    #check() {
+        if (this.disposed) return;
+        this.layout();
+        const display = this.measure();
+        if (sameDisplay(display, this.reported)) return;
+        this.reported = display;
+        this.onChange(display);
     }
 }

@@ -5,7 +5,9 @@
 const { TileCache } = await import(`./tile-cache.js${new URL(import.meta.url).search}`);
 
 const NO_SLOT = -1;
-const DECODE_OPTIONS = { premultiplyAlpha: "none", colorSpaceConversion: "none" };
+// Tiles are opaque, so premultiplying changes no pixel, and it is the form the canvas draws from without
+// a conversion per draw; no colour-space conversion, so pixels land exactly as sent.
+const DECODE_OPTIONS = { colorSpaceConversion: "none" };
 
 /**
  * Why `tile` cannot be painted on a width x height frame, or null when it can: the rules of
