@@ -69,7 +69,7 @@ public sealed class ViewerTests(SiteWithDesktop site) : IClassFixture<SiteWithDe
         await Expect(page.Locator("#panel")).ToBeHiddenAsync();
 
         // The handle opens the panel with the status and the figures.
-        await page.Locator("#panel-handle").ClickAsync();
+        await PageContract.PanelHandle(page).ClickAsync();
         await Expect(page.Locator("#status")).ToBeVisibleAsync();
         await Expect(page.Locator("#status")).ToHaveTextAsync(PageContract.Connected());
         await Expect(page.Locator("#overlay-resolution")).ToBeVisibleAsync();
