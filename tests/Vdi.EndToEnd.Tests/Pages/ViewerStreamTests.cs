@@ -40,10 +40,7 @@ public sealed class ViewerStreamTests(SiteWithFailedDesktop site) : IClassFixtur
             host.append(canvas, cursor);
             document.body.append(host);
             const dotnet = { invokeMethodAsync: async () => null };
-            const viewer = create(host, canvas, cursor, dotnet, {
-                hubUrl: "/hubs/desktop", knownCodes: ["KeyA", "KeyB"], inputEnabled: true,
-                limits: { minWidth: 320, minHeight: 200, maxWidth: 7680, maxHeight: 4320, maxDevicePixelRatio: 10 },
-            });
+            const viewer = create(host, canvas, cursor, dotnet, "/hubs/desktop", ["KeyA", "KeyB"], true, [320, 200, 7680, 4320, 10]);
             viewer.measure();
             await viewer.connect("token");
 

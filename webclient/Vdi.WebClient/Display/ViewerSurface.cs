@@ -37,22 +37,11 @@ public sealed class ViewerSurface : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(js);
         ArgumentNullException.ThrowIfNull(hubUrl);
         var module = await js.InvokeAsync<IJSObjectReference>("import", s_modulePath).ConfigureAwait(false);
-        var options = new Dictionary<string, object>
-        {
-            ["hubUrl"] = hubUrl.ToString(),
-            // Only keys the desktop can take are captured (and kept from the browser).
-            ["knownCodes"] = DomKeyCodes.All.Keys.ToArray(),
-            ["inputEnabled"] = inputEnabled,
-            ["limits"] = new Dictionary<string, double>
-            {
-                ["minWidth"] = DisplayLimits.MinWidth,
-                ["minHeight"] = DisplayLimits.MinHeight,
-                ["maxWidth"] = limits.MaxWidth,
-                ["maxHeight"] = limits.MaxHeight,
-                ["maxDevicePixelRatio"] = DisplayLimits.MaxDevicePixelRatio,
-            },
-        };
-        var viewer = await module.InvokeAsync<IJSObjectReference>("create", elements.Host, elements.Canvas, elements.Cursor, callbacks, options).ConfigureAwait(false);
+        // Only keys the desktop can take are captured (and kept from the browser).
+        var knownCodes = DomKeyCodes.All.Keys.ToArray();
+        double[] displayLimits = [DisplayLimits.MinWidth, DisplayLimits.MinHeight, limits.MaxWidth, limits.MaxHeight, DisplayLimits.MaxDevicePixelRatio];
+        var viewer = await module.InvokeAsync<IJSObjectReference>(
+            "create", elements.Host, elements.Canvas, elements.Cursor, callbacks, hubUrl.ToString(), knownCodes, inputEnabled, displayLimits).ConfigureAwait(false);
         return new ViewerSurface(module, viewer);
     }
 

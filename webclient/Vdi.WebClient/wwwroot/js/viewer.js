@@ -14,11 +14,15 @@ const [{ HubConnection }, { FramePainter }, { DisplayWatch }, { InputCapture }, 
 const STATS_INTERVAL_MS = 500;
 
 /**
- * options: { hubUrl, knownCodes (DOM codes the desktop takes), inputEnabled, limits ({ minWidth,
- * minHeight, maxWidth, maxHeight, maxDevicePixelRatio }) }.
+ * A viewer on `canvas` inside `host` (the area the desktop fills), the guest's cursor in `cursor`.
+ * hubUrl: /hubs/desktop; knownCodes: the DOM codes the desktop takes; inputEnabled: false for a
+ * view-only shadow (no input, no display changes); limits: [minWidth, minHeight, maxWidth,
+ * maxHeight, maxDevicePixelRatio] of the display to ask for. Plain values, so .NET passes them as is.
  */
-export function create(host, canvas, cursor, dotnet, options) {
-    return new Viewer(host, canvas, cursor, dotnet, options);
+export function create(host, canvas, cursor, dotnet, hubUrl, knownCodes, inputEnabled, limits) {
+    const [minWidth, minHeight, maxWidth, maxHeight, maxDevicePixelRatio] = limits;
+    return new Viewer(host, canvas, cursor, dotnet,
+        { hubUrl, knownCodes, inputEnabled, limits: { minWidth, minHeight, maxWidth, maxHeight, maxDevicePixelRatio } });
 }
 
 /** A short label for this device, shown to administrators and in take-over notices. */
