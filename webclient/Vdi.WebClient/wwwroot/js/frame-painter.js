@@ -44,7 +44,7 @@ export function invalidTile(tile, width, height) {
 }
 
 export class FramePainter {
-    /** `onResize(width, height)` runs after the canvas took a new size (its CSS size needs laying out). */
+    /** `onResize()` runs after the canvas took a new size (its CSS size needs laying out), before the frame is painted. */
     constructor(canvas, onResize = () => { }) {
         this.canvas = canvas;
         this.onResize = onResize;
@@ -52,6 +52,9 @@ export class FramePainter {
         this.ctx.imageSmoothingEnabled = false;
         this.tiles = new TileCache();
         this.disposed = false;
+        // The mode of the frames painted; 0 x 0 before the first (the canvas's own 300 x 150 means nothing).
+        this.width = 0;
+        this.height = 0;
     }
 
     /**
@@ -79,6 +82,8 @@ export class FramePainter {
             return failed;
         }
         this.#size(width, height);
+        this.width = width;
+        this.height = height;
         const ctx = this.ctx;
         for (let i = 0; i < tiles.length; i++) {
             const { X: x, Y: y, Width: w, Height: h, Slot: slot = NO_SLOT } = tiles[i];
@@ -121,6 +126,6 @@ export class FramePainter {
         this.ctx.imageSmoothingEnabled = false;
         this.ctx.fillStyle = "#000";
         this.ctx.fillRect(0, 0, width, height);
-        this.onResize(width, height);
+        this.onResize();
     }
 }

@@ -42,10 +42,9 @@ class Viewer {
         this.hub = null;
         this.cursor = new RemoteCursor(host, canvas, cursorElement);
         this.display = new DisplayWatch(host, canvas, options.limits, d => this.#displayChanged(d));
-        this.painter = new FramePainter(canvas, (width, height) => {
+        this.painter = new FramePainter(canvas, () => {
             this.display.layout();
             this.cursor.place();
-            this.#report();
         });
         this.input = new InputCapture(canvas, options.knownCodes, {
             key: (code, key, down) => this.hub?.sendKey(code, key, down),
@@ -113,8 +112,10 @@ class Viewer {
     }
 
     async #paint(frame) {
+        const [width, height] = [this.painter.width, this.painter.height];
         const failed = await this.painter.paint(frame);
         this.stats.framePainted(frame, failed);
+        if (this.painter.width !== width || this.painter.height !== height) this.#report();
     }
 
     async #ended(ended) {
@@ -139,7 +140,7 @@ class Viewer {
 
     #report() {
         const s = this.stats.snapshot();
-        this.#call("OnStats", this.canvas.width, this.canvas.height, s.fps, s.latencyMs, s.bytesPerSecond, s.failed);
+        this.#call("OnStats", this.painter.width, this.painter.height, s.fps, s.latencyMs, s.bytesPerSecond, s.failed);
     }
 
     #call(method, ...args) {
