@@ -16,7 +16,8 @@ internal static class DesktopRun
     private static readonly TimeSpan s_settle = TimeSpan.FromMilliseconds(300);
 
     /// <param name="Motion">How long to run the full-motion panel; null: not at all.</param>
-    public sealed record Options(DisplayProperties Display, string? Type, TimeSpan? Motion, string? Screenshot);
+    /// <param name="Sandbox">Applied after the VM is built and before the guest runs; null: none.</param>
+    public sealed record Options(DisplayProperties Display, string? Type, TimeSpan? Motion, string? Screenshot, Sandbox.SandboxConfig? Sandbox = null);
 
     public static async Task<int> ExecuteAsync(int vcpus, int memoryMiB, Execution.EngineChoice engine, Options options, TextWriter stdout, TextWriter stderr)
     {
@@ -24,6 +25,11 @@ internal static class DesktopRun
         var image = DesktopGuest.Build();
         using var machine = MachineBuilder.Build(new MachineConfig { Vcpus = vcpus, MemoryMiB = memoryMiB, Image = image, Display = display, Engine = engine });
         await stderr.WriteLineAsync($"vdi-vmm: running on {machine.Engine.Subject} ({machine.Engine.Reason})").ConfigureAwait(false);
+        if (options.Sandbox is { } sandbox)
+        {
+            var devices = machine.Engine.Engine == Execution.ExecutionEngine.Kvm ? new[] { Kvm.KvmSystem.ConfiguredDevicePath } : [];
+            SandboxOptions.Apply(sandbox with { Devices = devices }, stderr);
+        }
         machine.Start();
         var ack = await machine.Devices.Display.RequestAsync(display, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         await stdout.WriteLineAsync($"display {display.Width}x{display.Height} @ {display.Dpi:0.#} dpi shown after {ack.Elapsed.TotalMilliseconds:F1} ms").ConfigureAwait(false);
