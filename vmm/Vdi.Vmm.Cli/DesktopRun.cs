@@ -36,9 +36,24 @@ internal static class DesktopRun
 
         if (type is not null)
         {
+            // Keys sent before the guest's input driver has posted its buffers are lost: wait until it idles.
+            await WaitForIdleAsync(machine).ConfigureAwait(false);
+            // The screenshot must show the text: wait for the guest's first repaint after the keys (a busy host may
+            // take longer than the quiet period to run the guest's input handler).
+            var drawn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            void OnFlush(ScanoutFlush flush)
+            {
+                // The top bar's clock repaints at y 0 every second; typed text lands below it.
+                if (flush.Damage.Y > 0)
+                    drawn.TrySetResult();
+            }
+            machine.Devices.Gpu.Flushed += OnFlush;
             var skipped = UsKeyboardLayout.Type(machine.Devices.Keyboard, type);
             if (skipped.Length > 0)
                 await stderr.WriteLineAsync($"vdi-vmm: no key for '{skipped}' on a US layout; typed the rest").ConfigureAwait(false);
+            if (skipped.Length < type.Length)
+                await Task.WhenAny(drawn.Task, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+            machine.Devices.Gpu.Flushed -= OnFlush;
         }
 
         if (options.Motion is { } duration)
@@ -80,6 +95,14 @@ internal static class DesktopRun
         var frames = Volatile.Read(ref flushed);
         await stdout.WriteLineAsync(
             $"motion {w}x{h} panel at ({x}, {y}): {frames} frames flushed in {duration.TotalSeconds:0.#} s ({frames / duration.TotalSeconds:F1} fps; guest counted {counted})").ConfigureAwait(false);
+    }
+
+    /// <summary>Waits (up to 30 s) until the guest reports it has finished starting and idles.</summary>
+    private static async Task WaitForIdleAsync(Vmm.Machine.Machine machine)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!machine.Devices.Power.Markers.Any(m => m.Value == Guest.BootMarkers.Idle) && DateTime.UtcNow < deadline)
+            await Task.Delay(10).ConfigureAwait(false);
     }
 
     /// <summary>Waits until the guest has not flushed for a short while (typed text drawn, clock aside).</summary>
