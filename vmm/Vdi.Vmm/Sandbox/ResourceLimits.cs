@@ -15,6 +15,8 @@ namespace Vdi.Vmm.Sandbox;
 /// </summary>
 public static class ResourceLimits
 {
+    private static readonly string[] s_controllers = ["memory", "cpu"];
+
     /// <summary>Applies the limits, adding "cgroup" and "rlimits" steps to <paramref name="report"/>.</summary>
     public static void Apply(SandboxConfig config, SandboxReport report)
     {
@@ -22,7 +24,7 @@ public static class ResourceLimits
         if (cgroupError is null)
             report.Add("cgroup", true, cgroupDetail);
         else if (config.MemoryLimitBytes is null && config.CpuPercent is null)
-            report.Add("cgroup", true, "no limits asked for");
+            report.Add("cgroup", true, cgroupError);
         else
             report.Add("cgroup", false, $"{cgroupError}: limits by rlimit");
 
@@ -73,21 +75,25 @@ public static class ResourceLimits
     private static string? TryCgroup(SandboxConfig config, out string detail)
     {
         detail = "";
-        var mount = File.ReadLines("/proc/self/mountinfo")
-            .Select(l => l.Split(' '))
-            .FirstOrDefault(f => f.Length > 9 && f[Array.IndexOf(f, "-") + 1] == "cgroup2")?[4];
-        if (mount is null)
-            return "no cgroup v2 mounted";
-        var own = File.ReadLines("/proc/self/cgroup").FirstOrDefault(l => l.StartsWith("0::", StringComparison.Ordinal))?[3..];
-        if (own is null)
-            return "not in a cgroup v2 hierarchy";
-        var current = Path.TrimEndingDirectorySeparator(Path.Join(mount, own));
-        var controllers = File.ReadAllText(Path.Join(current, "cgroup.controllers")).Split(' ', StringSplitOptions.TrimEntries);
-        var needed = new[] { "memory", "cpu" };
-        if (needed.FirstOrDefault(c => !controllers.Contains(c)) is { } missing)
-            return $"cgroup v2 at {current} has no {missing} controller here (controllers: {string.Join(' ', controllers.Where(c => c.Length > 0))})";
+        if (config.MemoryLimitBytes is null && config.CpuPercent is null)
+            return "no limits asked for";
         try
         {
+            var mount = File.ReadLines("/proc/self/mountinfo")
+                .Select(l => l.Split(' '))
+                .FirstOrDefault(f => f.Length > 9 && f[Array.IndexOf(f, "-") + 1] == "cgroup2")?[4];
+            if (mount is null)
+                return "no cgroup v2 mounted";
+            var own = File.ReadLines("/proc/self/cgroup").FirstOrDefault(l => l.StartsWith("0::", StringComparison.Ordinal))?[3..];
+            if (own is null)
+                return "not in a cgroup v2 hierarchy";
+            var current = Path.TrimEndingDirectorySeparator(Path.Join(mount, own));
+            var controllers = File.ReadAllText(Path.Join(current, "cgroup.controllers")).Split(' ', StringSplitOptions.TrimEntries);
+            if (s_controllers.FirstOrDefault(c => !controllers.Contains(c)) is { } missing)
+                return $"cgroup v2 at {current} has no {missing} controller here (controllers: {string.Join(' ', controllers.Where(c => c.Length > 0))})";
+            // Delegation: the parent must hand the controllers down; this fails where the parent holds processes
+            // and is not the root (the "no internal processes" rule) — then the broker should give each desktop a
+            // delegated cgroup of its own to start in.
             File.WriteAllText(Path.Join(current, "cgroup.subtree_control"), "+memory +cpu");
             var child = Path.Join(current, $"vdi-vmm-{Environment.ProcessId}");
             Directory.CreateDirectory(child);
@@ -101,7 +107,7 @@ public static class ResourceLimits
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return $"cgroup v2 at {current} not writable here ({e.Message})";
+            return $"cgroup v2 not writable here ({e.Message})";
         }
     }
 }

@@ -22,7 +22,10 @@ public static unsafe class SigsysReporter
     public const string Prefix = "vdi-vmm: sandbox: forbidden system call ";
 
     private const int SYS_writev = 20, SYS_exit_group = 231, SYS_rt_sigreturn = 15;
+
+    /// <summary>The handler's page (code, restorer, prefix), made once and never unmapped.</summary>
     private static nint s_page;
+    private static int s_restorerOffset;
 
     /// <summary>Installs the handler for SIGSYS, writing to <paramref name="reportFd"/>; returns null, or why not.</summary>
     public static string? Install(int reportFd = 2)
@@ -43,8 +46,6 @@ public static unsafe class SigsysReporter
         var result = SandboxCalls.Call(SYS_rt_sigaction, SIGSYS, (long)action, 0, 8);
         return result == 0 ? null : $"rt_sigaction(SIGSYS) failed: {LibcCalls.Describe(SandboxCalls.LastErrno)}";
     }
-
-    private static int s_restorerOffset;
 
     private static byte[]? Assemble(int reportFd, out nint page)
     {
