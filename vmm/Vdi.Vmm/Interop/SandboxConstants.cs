@@ -42,7 +42,7 @@ internal static class SandboxConstants
     // Classic BPF opcodes (linux/filter.h).
     public const ushort BPF_LD = 0x00, BPF_JMP = 0x05, BPF_RET = 0x06, BPF_ALU = 0x04;
     public const ushort BPF_W = 0x00, BPF_ABS = 0x20, BPF_K = 0x00;
-    public const ushort BPF_JEQ = 0x10, BPF_JGE = 0x30, BPF_JSET = 0x40, BPF_AND = 0x50;
+    public const ushort BPF_JEQ = 0x10, BPF_JGE = 0x30, BPF_AND = 0x50;
 
     // siginfo_t for SIGSYS (SYS_SECCOMP): si_call_addr at 16, si_syscall at 24, si_arch at 28.
     public const int SIGSYS = 31;
@@ -52,15 +52,14 @@ internal static class SandboxConstants
     public const int ENOSYS = 38;
 
     // clone flags.
-    public const ulong CLONE_VM = 0x100;
     public const ulong CLONE_THREAD = 0x10000;
 
     // mount(2) flags.
-    public const ulong MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8, MS_REMOUNT = 32, MS_BIND = 4096;
+    public const ulong MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4, MS_REMOUNT = 32, MS_BIND = 4096;
     public const ulong MS_REC = 16384, MS_PRIVATE = 1 << 18;
     public const int MNT_DETACH = 2;
 
     // Resource limits.
-    public const int RLIMIT_CPU = 0, RLIMIT_DATA = 2, RLIMIT_CORE = 4, RLIMIT_NPROC = 6, RLIMIT_AS = 9;
+    public const int RLIMIT_DATA = 2, RLIMIT_CORE = 4;
     public const int PRIO_PROCESS = 0;
 }

@@ -30,24 +30,4 @@ public static unsafe class SeccompFilter
                 : $"seccomp(SECCOMP_SET_MODE_FILTER) failed: {LibcCalls.Describe(errno)}";
         }
     }
-
-    /// <summary>The filter mode of the calling thread as /proc reports it (0 none, 2 filter); -1 if unreadable.</summary>
-    public static int CurrentMode()
-    {
-        try
-        {
-            foreach (var line in File.ReadLines("/proc/thread-self/status"))
-            {
-                if (line.StartsWith("Seccomp:", StringComparison.Ordinal))
-                    return int.Parse(line.AsSpan(8).Trim(), System.Globalization.CultureInfo.InvariantCulture);
-            }
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
-        return -1;
-    }
 }

@@ -32,8 +32,7 @@ public static unsafe class SigsysReporter
     {
         if (s_page == 0)
         {
-            var code = Assemble(reportFd, out var page);
-            if (code is null)
+            if (!Assemble(reportFd, out var page))
                 return "no executable page for the SIGSYS handler";
             s_page = page;
         }
@@ -47,11 +46,11 @@ public static unsafe class SigsysReporter
         return result == 0 ? null : $"rt_sigaction(SIGSYS) failed: {LibcCalls.Describe(SandboxCalls.LastErrno)}";
     }
 
-    private static byte[]? Assemble(int reportFd, out nint page)
+    private static bool Assemble(int reportFd, out nint page)
     {
         page = LibcCalls.MapAnonymous(4096);
         if (page == 0)
-            return null;
+            return false;
         var a = new Assembler(64);
         var digits = a.CreateLabel();
         var prefix = a.CreateLabel();
@@ -109,8 +108,7 @@ public static unsafe class SigsysReporter
         s_restorerOffset = (int)(result.GetLabelRIP(restorer) - (ulong)page);
         // SAFETY: page is a fresh 4 KiB read-write mapping and the code is far smaller.
         bytes.CopyTo(new Span<byte>((void*)page, 4096));
-        if (Tmds.Linux.LibC.mprotect((void*)page, 4096, Tmds.Linux.LibC.PROT_READ | Tmds.Linux.LibC.PROT_EXEC) != 0)
-            return null;
-        return bytes;
+        // SAFETY: page is the mapping made above; from here on it is read-only and executable.
+        return Tmds.Linux.LibC.mprotect((void*)page, 4096, Tmds.Linux.LibC.PROT_READ | Tmds.Linux.LibC.PROT_EXEC) == 0;
     }
 }
