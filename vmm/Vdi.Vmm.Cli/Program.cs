@@ -46,7 +46,7 @@ namespace Vdi.Vmm.Cli
             stderr.WriteLine("       vdi-vmm run [--vcpus N] [--memory MiB] [--power-off-when-idle]");
             stderr.WriteLine("       vdi-vmm run --display WxH[@DPI] [--type TEXT] [--motion [--seconds N]] [--screenshot FILE.png]");
             stderr.WriteLine("       vdi-vmm run --sandbox [--sandbox-dir DIR] [--memory-limit MiB] [--cpu-percent N] [desktop options]");
-            stderr.WriteLine("       vdi-vmm sandbox-probe [--sandbox ...] [--open PATH] [--allocate MiB] [--forbidden-call NAME]");
+            stderr.WriteLine("       vdi-vmm sandbox-probe [--sandbox ...] [--open PATH] [--allocate MiB] [--forbidden-call NAME [--from-thread]]");
             stderr.WriteLine("       vdi-vmm bench exits [--iterations N] [--runs N]");
             stderr.WriteLine("       vdi-vmm bench boot [--runs N]");
             stderr.WriteLine("       vdi-vmm bench display [--runs N]");

@@ -4,7 +4,7 @@ using Vdi.Vmm.Sandbox;
 namespace Vdi.Vmm.Cli;
 
 /// <summary>
-/// `vdi-vmm sandbox-probe [--sandbox …] [--open PATH] [--allocate MiB] [--forbidden-call NAME]`: test-only. Applies
+/// `vdi-vmm sandbox-probe [--sandbox …] [--open PATH] [--allocate MiB] [--forbidden-call NAME [--from-thread]]`: test-only. Applies
 /// the sandbox (with --sandbox), then tries what a hostile guest that took over the process would: open a file
 /// (the broker's data folder), allocate memory past the limit, make a system call outside the allow-list. Prints
 /// one line per attempt; a forbidden call ends the process by SIGSYS with the reporter's line on stderr.
@@ -20,15 +20,19 @@ internal static class SandboxProbe
         var open = options.Text("open");
         var allocate = options.Int("allocate", 0, 1, 1 << 20);
         var forbidden = options.Text("forbidden-call");
+        var fromThread = options.Flag("from-thread");
         options.EnsureConsumed();
         if (forbidden is not null && !s_forbidden.Contains(forbidden))
             throw new ArgumentException($"--forbidden-call must be one of {string.Join(", ", s_forbidden)}, not '{forbidden}'");
 
         if (sandbox is not null)
-        {
             SandboxOptions.EnterNamespace(stderr);
+        // --from-thread: the call comes from a thread started before the filter, which only TSYNC reaches.
+        using var go = new ManualResetEventSlim();
+        var caller = fromThread && forbidden is not null ? new Thread(() => { go.Wait(); Call(forbidden, stdout); }) : null;
+        caller?.Start();
+        if (sandbox is not null)
             SandboxOptions.Apply(sandbox, stderr);
-        }
 
         if (open is not null)
         {
@@ -43,15 +47,26 @@ internal static class SandboxProbe
         }
         if (allocate != 0)
             stdout.WriteLine($"allocate {allocate} MiB: {Allocate((ulong)allocate << 20)}");
-        if (forbidden is not null)
+        if (caller is not null)
         {
-            stdout.WriteLine($"calling {forbidden}");
-            stdout.Flush();
-            var result = ProbeCall.Make(forbidden);
-            stdout.WriteLine($"{forbidden} returned {result}");
+            go.Set();
+            caller.Join();
+        }
+        else if (forbidden is not null)
+        {
+            Call(forbidden, stdout);
         }
         stdout.Flush();
         return 0;
+    }
+
+    private static void Call(string name, TextWriter stdout)
+    {
+        stdout.WriteLine($"calling {name}");
+        stdout.Flush();
+        var result = ProbeCall.Make(name);
+        stdout.WriteLine($"{name} returned {result}");
+        stdout.Flush();
     }
 
     /// <summary>Allocates native memory (malloc maps it) and writes every page, as guest RAM or a GC heap would.</summary>

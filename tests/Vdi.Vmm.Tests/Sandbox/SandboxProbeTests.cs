@@ -23,6 +23,17 @@ public sealed class SandboxProbeTests
     }
 
     [Fact]
+    public async Task A_thread_started_before_the_filter_is_bound_by_it_too()
+    {
+        var free = await VmmProcess.RunAsync("sandbox-probe", "--forbidden-call", "kill", "--from-thread");
+        Assert.Contains("kill returned", free.Stdout, StringComparison.Ordinal);
+
+        var jailed = await VmmProcess.RunAsync("sandbox-probe", "--sandbox", "--forbidden-call", "kill", "--from-thread");
+        Assert.DoesNotContain("kill returned", jailed.Stdout, StringComparison.Ordinal);
+        Assert.Equal("killed by seccomp: system call 62 (kill)", SandboxExit.Describe(jailed.ExitCode, jailed.Stderr));
+    }
+
+    [Fact]
     public async Task A_call_the_runtime_never_makes_is_reported_by_name_too()
     {
         var jailed = await VmmProcess.RunAsync("sandbox-probe", "--sandbox", "--forbidden-call", "socket");
