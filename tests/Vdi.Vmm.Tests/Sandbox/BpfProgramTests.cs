@@ -65,6 +65,11 @@ public sealed class BpfProgramTests
         Assert.True(s_program.Length < 4096);
     }
 
+    [Fact]
+    public void Sock_filter_has_the_kernel_layout() =>
+        // struct sock_filter { __u16 code; __u8 jt; __u8 jf; __u32 k; }
+        Assert.Equal(8, System.Runtime.InteropServices.Marshal.SizeOf<SockFilter>());
+
     /// <summary>Classic BPF over struct seccomp_data: only the instructions the builder emits.</summary>
     private static uint Run(uint arch, int nr, params ulong[] args)
     {
