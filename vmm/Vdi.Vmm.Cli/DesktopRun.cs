@@ -16,7 +16,8 @@ internal static class DesktopRun
     private static readonly TimeSpan s_settle = TimeSpan.FromMilliseconds(300);
 
     /// <param name="Motion">How long to run the full-motion panel; null: not at all.</param>
-    public sealed record Options(DisplayProperties Display, string? Type, TimeSpan? Motion, string? Screenshot);
+    /// <param name="Sandbox">Applied after the VM is built and before the guest runs; null: none.</param>
+    public sealed record Options(DisplayProperties Display, string? Type, TimeSpan? Motion, string? Screenshot, Sandbox.SandboxConfig? Sandbox = null);
 
     public static async Task<int> ExecuteAsync(int vcpus, int memoryMiB, Execution.EngineChoice engine, Options options, TextWriter stdout, TextWriter stderr)
     {
@@ -24,15 +25,35 @@ internal static class DesktopRun
         var image = DesktopGuest.Build();
         using var machine = MachineBuilder.Build(new MachineConfig { Vcpus = vcpus, MemoryMiB = memoryMiB, Image = image, Display = display, Engine = engine });
         await stderr.WriteLineAsync($"vdi-vmm: running on {machine.Engine.Subject} ({machine.Engine.Reason})").ConfigureAwait(false);
+        if (options.Sandbox is { } sandbox)
+        {
+            var devices = machine.Engine.Engine == Execution.ExecutionEngine.Kvm ? new[] { Kvm.KvmSystem.ConfiguredDevicePath } : [];
+            SandboxOptions.Apply(sandbox with { Devices = devices }, stderr);
+        }
         machine.Start();
         var ack = await machine.Devices.Display.RequestAsync(display, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         await stdout.WriteLineAsync($"display {display.Width}x{display.Height} @ {display.Dpi:0.#} dpi shown after {ack.Elapsed.TotalMilliseconds:F1} ms").ConfigureAwait(false);
 
         if (type is not null)
         {
+            // Keys sent before the guest's input driver has posted its buffers are lost: wait until it idles.
+            await WaitForIdleAsync(machine).ConfigureAwait(false);
+            // The screenshot must show the text: wait for the guest's first repaint after the keys (a busy host may
+            // take longer than the quiet period to run the guest's input handler).
+            var drawn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            void OnFlush(ScanoutFlush flush)
+            {
+                // The top bar's clock repaints at y 0 every second; typed text lands below it.
+                if (flush.Damage.Y > 0)
+                    drawn.TrySetResult();
+            }
+            machine.Devices.Gpu.Flushed += OnFlush;
             var skipped = UsKeyboardLayout.Type(machine.Devices.Keyboard, type);
             if (skipped.Length > 0)
                 await stderr.WriteLineAsync($"vdi-vmm: no key for '{skipped}' on a US layout; typed the rest").ConfigureAwait(false);
+            if (skipped.Length < type.Length)
+                await Task.WhenAny(drawn.Task, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+            machine.Devices.Gpu.Flushed -= OnFlush;
         }
 
         if (options.Motion is { } duration)
@@ -74,6 +95,14 @@ internal static class DesktopRun
         var frames = Volatile.Read(ref flushed);
         await stdout.WriteLineAsync(
             $"motion {w}x{h} panel at ({x}, {y}): {frames} frames flushed in {duration.TotalSeconds:0.#} s ({frames / duration.TotalSeconds:F1} fps; guest counted {counted})").ConfigureAwait(false);
+    }
+
+    /// <summary>Waits (up to 30 s) until the guest reports it has finished starting and idles.</summary>
+    private static async Task WaitForIdleAsync(Vmm.Machine.Machine machine)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!machine.Devices.Power.Markers.Any(m => m.Value == Guest.BootMarkers.Idle) && DateTime.UtcNow < deadline)
+            await Task.Delay(10).ConfigureAwait(false);
     }
 
     /// <summary>Waits until the guest has not flushed for a short while (typed text drawn, clock aside).</summary>

@@ -6,7 +6,7 @@ namespace Vdi.Vmm.Cli;
 
 /// <summary>
 /// `vdi-vmm run`: boots the built-in guest, streams COM1 to stdout, exits with the guest's exit code.
-/// With --display, --type, --motion or --screenshot it boots the desktop guest instead (see <see cref="DesktopRun"/>).
+/// With --display, --type, --motion, --screenshot or --sandbox it boots the desktop guest instead (see <see cref="DesktopRun"/>).
 /// </summary>
 internal static class RunCommand
 {
@@ -21,12 +21,16 @@ internal static class RunCommand
         var motion = options.Flag("motion");
         var seconds = options.Int("seconds", 3, 1, 3600);
         var engine = options.Engine(Execution.EngineChoice.Auto);
+        var sandbox = SandboxOptions.Parse(options, options.Flag("sandbox"));
         options.EnsureConsumed();
-        if (display is not null || type is not null || screenshot is not null || motion)
+        if (display is not null || type is not null || screenshot is not null || motion || sandbox is not null)
         {
             // The desktop guest: shown at the requested display, typed into, put in motion, photographed.
             var properties = DisplaySpec.Parse(display ?? "1280x720@96");
-            var run = new DesktopRun.Options(properties, type, motion ? TimeSpan.FromSeconds(seconds) : null, screenshot);
+            if (sandbox is not null)
+                SandboxOptions.EnterNamespace(stderr);
+            var run = new DesktopRun.Options(properties, type, motion ? TimeSpan.FromSeconds(seconds) : null,
+                screenshot is null ? null : Path.GetFullPath(screenshot), sandbox);
             return await DesktopRun.ExecuteAsync(vcpus, Math.Max(memory, 512), engine, run, stdout, stderr).ConfigureAwait(false);
         }
 
