@@ -113,6 +113,8 @@ public sealed class StreamViewer : IAsyncDisposable
     // Under the stream's gate.
     internal bool IsReady => !_stopped && _inFlight == 0;
 
+    internal bool IsStopped => _stopped;
+
     internal bool KeyframeDue => _keyframeDue;
 
     internal int LagQuality => _quality.Quality;
