@@ -103,8 +103,8 @@ public class HubMessageSerializationTests
             JsonSerializer.Serialize(new KeyEvent("Enter", "Enter", false), ProtocolJson.Options));
         Assert.Equal("""{"x":1.5,"y":2,"buttons":1,"wheelDeltaY":0}""",
             JsonSerializer.Serialize(new PointerEvent(1.5, 2, 1), ProtocolJson.Options));
-        Assert.Equal("""{"frameId":7,"width":640,"height":480,"tiles":[{"x":0,"y":0,"width":2,"height":2,"encoding":"png","data":"AQID","slot":-1,"sourceX":0,"sourceY":0}]}""",
-            JsonSerializer.Serialize(new FrameUpdate(7, 640, 480, [new Tile(0, 0, 2, 2, "png", [1, 2, 3])]), ProtocolJson.Options));
+        Assert.Equal("""{"frameId":7,"width":640,"height":480,"tiles":[{"x":0,"y":0,"width":2,"height":2,"encoding":"png","data":"AQID","slot":-1,"sourceX":0,"sourceY":0}],"dpi":96}""",
+            JsonSerializer.Serialize(new FrameUpdate(7, 640, 480, [new Tile(0, 0, 2, 2, "png", [1, 2, 3])], 96), ProtocolJson.Options));
         // A null image hides the cursor; it must not become "" (an empty image).
         Assert.Equal("""{"hotX":0,"hotY":0,"width":0,"height":0,"png":null}""",
             JsonSerializer.Serialize(new CursorUpdate(0, 0, 0, 0, null), ProtocolJson.Options));
