@@ -48,6 +48,7 @@ public sealed partial class DesktopStream
                     ready.Add((viewer, viewer.KeyframeDue || viewer.Version == 0));
             }
         }
+        var served = 0;
         foreach (var (viewer, keyframeDue) in ready)
         {
             List<Tile>? catchUp = null;
@@ -84,6 +85,15 @@ public sealed partial class DesktopStream
                     continue;
             }
             var frame = new FrameUpdate(id, head.Width, head.Height, tiles, _source.Dpi);
+            if (++served == ready.Count)
+            {
+                // The last one is started here, saving a thread hop on the round trip (all of it for a lone
+                // viewer); it runs until its first wait (serializing the frame), never awaited by the worker.
+                var sending = SendAsync(viewer, frame);
+                lock (Gate)
+                    viewer.Sending(sending);
+                continue;
+            }
             var send = new Task<Task>(() => SendAsync(viewer, frame));
             lock (Gate)
                 viewer.Sending(send.Unwrap()); // before it starts: a viewer leaving waits for it

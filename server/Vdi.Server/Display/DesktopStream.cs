@@ -20,8 +20,8 @@ namespace Vdi.Server.Display;
 /// that slot's PNG. JPEG quality is the lowest that any viewer's lag calls for (<see cref="AdaptiveJpegQuality"/>):
 /// every viewer gets the same tiles, and smaller tiles are what lets a slow viewer keep receiving versions rather
 /// than keyframes. The source's events only record damage and wake the worker; capture, encoding and sending run on
-/// the worker, never on a vCPU thread, and each send runs on the thread pool so one viewer's socket cannot stall
-/// another's frames.
+/// the worker, never on a vCPU thread; sends are started, never awaited, by the worker (all but the last of a round
+/// on the thread pool), so one viewer's socket cannot stall another's frames.
 /// </remarks>
 public sealed partial class DesktopStream : IAsyncDisposable
 {
