@@ -22,6 +22,7 @@ namespace Vdi.Protocol;
 [JsonSerializable(typeof(DesktopSummary[]))]
 [JsonSerializable(typeof(SessionSummary))]
 [JsonSerializable(typeof(SessionSummary[]))]
+[JsonSerializable(typeof(DesktopActivitySummary[]))]
 [JsonSerializable(typeof(KeyEvent))]
 [JsonSerializable(typeof(PointerEvent))]
 [JsonSerializable(typeof(DisplayChanged))]

@@ -83,6 +83,9 @@ public static class VdiServer
         {
             o.Cookie.Name = "vdi";
             o.Cookie.SameSite = SameSiteMode.Strict;
+            // How long a sign-in lasts (sliding: renewed by requests in its second half); a desktop's hub connection
+            // ends with its sign-in (SignInExpiry).
+            o.ExpireTimeSpan = configuration.GetSection("Vdi:SignIn").Get<SignInLimits>()?.Lifetime ?? new SignInLimits().Lifetime;
             // The API and the hub answer with status codes; only pages redirect to sign-in.
             o.Events.OnRedirectToLogin = c => ApiOrRedirect(c, StatusCodes.Status401Unauthorized);
             o.Events.OnRedirectToAccessDenied = c => ApiOrRedirect(c, StatusCodes.Status403Forbidden);
@@ -107,6 +110,9 @@ public static class VdiServer
         services.AddSingleton<InputStats>();
         services.AddSingleton<ConnectionOwners>();
         services.AddSingleton<DesktopStreams>();
+        services.AddSingleton<SignInExpiry>();
+        services.AddSingleton<DesktopActivity>();
+        services.AddHostedService(sp => sp.GetRequiredService<DesktopActivity>());
         services.AddSingleton<SessionRecords>();
         services.AddHostedService<SessionJanitor>();
         services.AddSingleton(sp =>

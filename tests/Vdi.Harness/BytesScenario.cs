@@ -4,7 +4,8 @@ namespace Vdi.Harness;
 
 /// <summary>
 /// Single keystrokes (key → glyph painted by the .NET client, and the bytes it cost) and the idle desktop's bytes
-/// per second — all of it, and outside the top bar's clock (which changes once a second).
+/// per second — all of it, and outside the top bar's clock (which changes once a second). What lies outside the clock
+/// is measured from what each frame's operations cover (<see cref="FrameRecord.BytesOutside"/>), not by frame.
 /// </summary>
 internal static class BytesScenario
 {
@@ -13,6 +14,7 @@ internal static class BytesScenario
         await using var viewer = await s.ControllerAsync(1920, 1080);
         var bar = s.TopBarHeight();
         await Scenario.SettleAsync(viewer, bar);
+        var clock = s.ClockArea();
 
         var latency = new List<double>();
         var bytes = new List<double>();
@@ -20,14 +22,20 @@ internal static class BytesScenario
         for (var i = 0; i < keys; i++)
         {
             viewer.ClearFrames();
-            var glyph = viewer.NextAsync(f => f.MinY >= bar, TimeSpan.FromSeconds(10));
+            var glyph = viewer.NextAsync(f => f.BytesOutside(clock) > 0, TimeSpan.FromSeconds(10));
             var pressed = Stopwatch.GetTimestamp();
             await viewer.KeyAsync("KeyB", down: true);
             await viewer.KeyAsync("KeyB", down: false);
-            var frame = await glyph;
-            latency.Add(Figures.Milliseconds(pressed, frame.PaintedAt));
+            try
+            {
+                latency.Add(Figures.Milliseconds(pressed, (await glyph).PaintedAt));
+            }
+            catch (TimeoutException)
+            {
+                latency.Add(double.NaN); // counted as a failure, slower than every measured sample
+            }
             await Task.Delay(300);
-            bytes.Add(viewer.Frames.Where(f => f.MinY >= bar).Sum(f => f.WireBytes));
+            bytes.Add(viewer.Frames.Sum(f => f.BytesOutside(clock)));
         }
 
         await Scenario.SettleAsync(viewer, bar);
@@ -38,9 +46,9 @@ internal static class BytesScenario
         return
         [
             Figures.Of("key-to-paint, one keystroke (.NET client, loopback)", latency, "ms", "p95 ≤ 25 ms"),
-            Figures.Of("bytes per keystroke", bytes, "B"),
+            Figures.Of("bytes per keystroke (operations outside the clock)", bytes, "B"),
             new Figure("bytes per idle second (the clock ticks)", idle.Sum(f => f.WireBytes) / window.TotalSeconds, null, "B/s"),
-            new Figure("bytes per idle second outside the clock", idle.Where(f => f.MinY >= bar).Sum(f => f.WireBytes) / window.TotalSeconds, null, "B/s", "0"),
+            new Figure("bytes per idle second outside the clock", idle.Sum(f => f.BytesOutside(clock)) / window.TotalSeconds, null, "B/s", "0"),
         ];
     }
 }

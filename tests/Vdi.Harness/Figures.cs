@@ -5,8 +5,10 @@ using Vdi.Benchmarks;
 namespace Vdi.Harness;
 
 /// <summary>
-/// One printed figure: a name, its median and p95 (or one value), the unit, the goal and the anchor it is compared
-/// with, and how many of its samples timed out (each counted as slower than every measured one, never as the fastest).
+/// One printed figure: a name, its median and p95 (or one value), the unit, the goal, a reference it is compared with —
+/// only one measured in the same run or a fact of this machine (other systems' published figures are cited, with
+/// their sources, in the README's text, never printed as if measured here) — and how many of its samples timed out
+/// (each counted as a failure, slower than every measured one, never as the fastest).
 /// </summary>
 internal sealed record Figure(string Name, double Median, double? P95, string Unit, string Goal = "", string Anchor = "", int TimedOut = 0, int Samples = 0);
 
@@ -25,7 +27,7 @@ internal static class Figures
 
     public static void Print(TextWriter output, IEnumerable<Figure> figures)
     {
-        output.WriteLine($"| {"figure",-52} | {"median",12} | {"p95",12} | {"goal",-14} | anchor");
+        output.WriteLine($"| {"figure",-52} | {"median",12} | {"p95",12} | {"goal",-14} | reference (this run or this machine)");
         output.WriteLine($"|{new string('-', 54)}|{new string('-', 14)}|{new string('-', 14)}|{new string('-', 16)}|-------");
         foreach (var f in figures)
         {

@@ -9,8 +9,31 @@ using Vdi.Protocol;
 
 namespace Vdi.Harness;
 
-/// <summary>One frame as a viewer got it: when it arrived, when it was painted, how big it was on the wire.</summary>
-internal readonly record struct FrameRecord(long FrameId, int Width, int Height, long ReceivedAt, long PaintedAt, int WireBytes, int Tiles, long Area, int MinY);
+/// <summary>
+/// One frame as a viewer got it: when it arrived, when it was painted, how big it was on the wire, and (for painting
+/// viewers) what each of its operations covered and cost on the wire.
+/// </summary>
+internal readonly record struct FrameRecord(long FrameId, int Width, int Height, long ReceivedAt, long PaintedAt, int WireBytes, int Tiles, long Area, int MinY, TileCost[]? Costs)
+{
+    /// <summary>
+    /// The wire bytes of the operations that draw anywhere but inside <paramref name="area"/> (grown to the 64-pixel
+    /// cell grid operations are cut on): what the frame cost for what it covers outside that area.
+    /// </summary>
+    public long BytesOutside(Vdi.Vmm.Devices.Gpu.GpuRect area)
+    {
+        var cell = TileCache.MaxTileSize;
+        var x0 = area.X / cell * cell;
+        var y0 = area.Y / cell * cell;
+        var x1 = (area.X + area.Width + cell - 1) / cell * cell;
+        var y1 = (area.Y + area.Height + cell - 1) / cell * cell;
+        return (Costs ?? throw new InvalidOperationException("this viewer does not record operation costs"))
+            .Where(t => t.X < x0 || t.Y < y0 || t.X + t.Width > x1 || t.Y + t.Height > y1)
+            .Sum(t => (long)t.Bytes);
+    }
+}
+
+/// <summary>One drawing operation's rectangle and its exact share of the frame's MessagePack bytes.</summary>
+internal readonly record struct TileCost(int X, int Y, int Width, int Height, int Bytes);
 
 /// <summary>
 /// A viewer on the official .NET SignalR client (MessagePack over WebSockets on loopback), like the web client: it
@@ -50,14 +73,17 @@ internal sealed class HubViewer : IAsyncDisposable
     /// <summary>Time this viewer spent decoding and drawing (its own CPU, not the server's).</summary>
     public TimeSpan PaintTime => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _paintTicks));
 
-    public static async Task<HubViewer> ConnectAsync(HarnessBroker broker, string token, ClientDisplay display, bool paint)
+    public static Task<HubViewer> ConnectAsync(HarnessBroker broker, string token, ClientDisplay display, bool paint) =>
+        ConnectAsync(broker.BaseAddress, broker.Cookies, token, display, paint);
+
+    public static async Task<HubViewer> ConnectAsync(Uri baseAddress, System.Net.CookieContainer cookies, string token, ClientDisplay display, bool paint)
     {
         var connection = new HubConnectionBuilder()
-            .WithUrl(new Uri(broker.BaseAddress, "hubs/desktop"), o =>
+            .WithUrl(new Uri(baseAddress, "hubs/desktop"), o =>
             {
                 o.Transports = HttpTransportType.WebSockets;
                 o.SkipNegotiation = true;
-                o.Cookies = broker.Cookies;
+                o.Cookies = cookies;
             })
             .AddMessagePackProtocol()
             .Build();
@@ -113,7 +139,7 @@ internal sealed class HubViewer : IAsyncDisposable
 
         var record = new FrameRecord(
             frame.FrameId, frame.Width, frame.Height, received, painted, WireSize(frame), frame.Tiles.Length,
-            frame.Tiles.Sum(t => (long)t.Width * t.Height), frame.Tiles.Length == 0 ? 0 : frame.Tiles.Min(t => t.Y));
+            frame.Tiles.Sum(t => (long)t.Width * t.Height), frame.Tiles.Length == 0 ? 0 : frame.Tiles.Min(t => t.Y), _paint ? Costs(frame) : null);
         List<TaskCompletionSource<FrameRecord>> finished = [];
         lock (_gate)
         {
@@ -170,6 +196,13 @@ internal sealed class HubViewer : IAsyncDisposable
                     break;
             }
         }
+    }
+
+    /// <summary>Each operation's exact bytes: the frame serialized with that operation alone, less the frame without any.</summary>
+    private static TileCost[] Costs(FrameUpdate frame)
+    {
+        var empty = WireSize(frame with { Tiles = [] });
+        return [.. frame.Tiles.Select(t => new TileCost(t.X, t.Y, t.Width, t.Height, WireSize(frame with { Tiles = [t] }) - empty))];
     }
 
     private static int WireSize(FrameUpdate frame)

@@ -4,6 +4,10 @@ using Vdi.Harness;
 // The display pipeline harness: the real broker in this process, real clients (the .NET SignalR client and Chromium
 // through Playwright), the built-in desktop and its workload mode. Prints median and p95 of every figure.
 //   dotnet run -c Release --project tests/Vdi.Harness [-- --quick] [-- --only resize,motion,bytes,scale,browser]
+//   (`viewers …` is the viewers' own process, started by the harness itself: ViewerHost.)
+if (args.FirstOrDefault() == "viewers")
+    return await ViewerHost.RunAsync(args[1..]);
+
 var quick = args.Contains("--quick");
 var onlyArgument = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
 var only = onlyArgument?.Split(',') ?? [];

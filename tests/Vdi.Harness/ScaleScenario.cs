@@ -2,8 +2,9 @@ namespace Vdi.Harness;
 
 /// <summary>
 /// Scale on this host, full motion: 1, 4 and 16 viewers of one desktop at 1920x1080 (one controller, the rest shadow
-/// sessions), then 8 desktops at 1280x720 with a viewer each. Viewers acknowledge on arrival without decoding, so the
-/// figures are the server's: frames each viewer got per second (median and the slowest) and the process's CPU in cores.
+/// sessions), then 8 desktops at 1280x720 with a viewer each. The viewers run in a process of their own
+/// (<see cref="ViewerProcess"/>) and acknowledge on arrival without decoding, so the figures are the server's: frames
+/// each viewer got per second (median and the slowest) and the broker's process CPU in cores, guests included.
 /// </summary>
 internal static class ScaleScenario
 {
@@ -18,33 +19,21 @@ internal static class ScaleScenario
 
     private static async Task<IEnumerable<Figure>> ViewersAsync(Scenario s, int count)
     {
-        var viewers = new List<HubViewer> { await s.ControllerAsync(1920, 1080, paint: false) };
-        try
-        {
-            for (var i = 1; i < count; i++)
-            {
-                var shadow = await HubViewer.ConnectAsync(s.Broker, await s.Broker.ShadowTokenAsync(s.Desktop.Id), Scenario.Display(1920, 1080), paint: false);
-                viewers.Add(shadow);
-                await shadow.FrameOfAsync(1920, 1080);
-            }
-            var (fps, cores) = await MeasureMotionAsync(s, viewers, [s.Machine]);
-            return
-            [
-                Slowest($"frame rate per viewer, {count} viewer{(count == 1 ? "" : "s")} on one desktop", fps),
-                new Figure($"server CPU, {count} viewer{(count == 1 ? "" : "s")} on one desktop", cores, null, "cores", "", "of 2"),
-            ];
-        }
-        finally
-        {
-            foreach (var viewer in viewers)
-                await viewer.DisposeAsync();
-        }
+        List<string> tokens = [await s.Broker.SessionTokenAsync(s.Desktop.Id, Scenario.Display(1920, 1080))];
+        for (var i = 1; i < count; i++)
+            tokens.Add(await s.Broker.ShadowTokenAsync(s.Desktop.Id));
+        await using var viewers = await ViewerProcess.StartAsync(s.Broker, tokens, 1920, 1080, paint: false);
+        var (fps, cores) = await MeasureMotionAsync(s, viewers, [s.Machine]);
+        return
+        [
+            Slowest($"frame rate per viewer, {count} viewer{(count == 1 ? "" : "s")} on one desktop", fps),
+            new Figure($"server CPU, {count} viewer{(count == 1 ? "" : "s")} on one desktop", cores, null, "cores", "", "of 2"),
+        ];
     }
 
     private static async Task<IEnumerable<Figure>> DesktopsAsync(Scenario s, int count)
     {
         var created = new List<Guid>();
-        var viewers = new List<HubViewer>();
         try
         {
             var desktops = new List<Protocol.DesktopSummary> { s.Desktop };
@@ -54,13 +43,10 @@ internal static class ScaleScenario
                 created.Add(desktop.Id);
                 desktops.Add(desktop);
             }
+            List<string> tokens = [];
             foreach (var desktop in desktops)
-            {
-                var token = await s.Broker.SessionTokenAsync(desktop.Id, Scenario.Display(1280, 720));
-                var viewer = await HubViewer.ConnectAsync(s.Broker, token, Scenario.Display(1280, 720), paint: false);
-                viewers.Add(viewer);
-                await viewer.FrameOfAsync(1280, 720);
-            }
+                tokens.Add(await s.Broker.SessionTokenAsync(desktop.Id, Scenario.Display(1280, 720)));
+            await using var viewers = await ViewerProcess.StartAsync(s.Broker, tokens, 1280, 720, paint: false);
             var machines = desktops.Select(d => s.Broker.Machine(d.Id)).ToList();
             var (fps, cores) = await MeasureMotionAsync(s, viewers, machines);
             return
@@ -71,8 +57,6 @@ internal static class ScaleScenario
         }
         finally
         {
-            foreach (var viewer in viewers)
-                await viewer.DisposeAsync();
             foreach (var id in created)
                 await s.Broker.DeleteDesktopAsync(id);
         }
@@ -83,19 +67,17 @@ internal static class ScaleScenario
         new($"{name} (p95 column: slowest)", Benchmarks.Stats.Median(fps), fps.Min(), "fps", "60 fps");
 
     /// <summary>Motion on every machine; frames per second of each viewer and the whole process's CPU in cores.</summary>
-    private static async Task<(List<double> Fps, double Cores)> MeasureMotionAsync(Scenario s, List<HubViewer> viewers, List<Vmm.Machine.Machine> machines)
+    private static async Task<(List<double> Fps, double Cores)> MeasureMotionAsync(Scenario s, ViewerProcess viewers, List<Vmm.Machine.Machine> machines)
     {
         foreach (var machine in machines)
             machine.SetMotion(true);
         try
         {
             await Task.Delay(1000);
-            foreach (var viewer in viewers)
-                viewer.ClearFrames();
             var cpu = new CpuMeter(machines);
-            await Task.Delay(s.Window);
+            var counts = await viewers.MeasureAsync(s.Window);
             var (wall, host, guest) = cpu.Read();
-            return ([.. viewers.Select(v => v.Frames.Count / wall.TotalSeconds)], (host + guest).TotalSeconds / wall.TotalSeconds);
+            return ([.. counts.Frames.Select(f => f / counts.Seconds)], (host + guest).TotalSeconds / wall.TotalSeconds);
         }
         finally
         {

@@ -26,6 +26,14 @@ internal sealed class Scenario(HarnessBroker broker, DesktopSummary desktop, boo
         return DesktopGuest.TopBarUnits * (int)unit;
     }
 
+    /// <summary>The top bar's clock (it changes once a second), in device pixels at the desktop's current mode.</summary>
+    public Vmm.Devices.Gpu.GpuRect ClockArea()
+    {
+        var unit = (int)Machine.Memory.Read<uint>(Machine.Config.Image.Symbol(DesktopGuest.UnitSymbol));
+        var x = (int)Machine.Memory.Read<uint>(Machine.Config.Image.Symbol(DesktopGuest.ClockXSymbol));
+        return new(x, 0, DesktopGuest.ClockWidthUnits * unit, TopBarHeight());
+    }
+
     /// <summary>A viewer that controls the desktop's display, connected and shown its first frame.</summary>
     public async Task<HubViewer> ControllerAsync(int width, int height, bool paint = true)
     {

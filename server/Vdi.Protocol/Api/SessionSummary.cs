@@ -10,6 +10,7 @@ namespace Vdi.Protocol;
 /// <param name="EndedAt">When it ended; null while live.</param>
 /// <param name="EndReason">One of <see cref="SessionEndReasons"/> once ended.</param>
 /// <param name="IsShadow">True for a view-only admin shadow of someone else's session.</param>
+/// <param name="DesktopName">The desktop's name; null once the desktop was deleted.</param>
 public sealed record SessionSummary(
     Guid Id,
     Guid DesktopId,
@@ -19,4 +20,5 @@ public sealed record SessionSummary(
     DateTimeOffset StartedAt,
     DateTimeOffset? EndedAt,
     string? EndReason,
-    bool IsShadow);
+    bool IsShadow,
+    string? DesktopName = null);

@@ -15,4 +15,7 @@ public sealed class SignInLimits
     public int FailuresPerUserName { get; set; } = 20;
 
     public TimeSpan UserNameWindow { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long a sign-in lasts without use (sliding); a viewer's session ends with the sign-in it connected with.</summary>
+    public TimeSpan Lifetime { get; set; } = TimeSpan.FromDays(14);
 }

@@ -19,15 +19,29 @@ public static class AdminEndpoints
     {
         var admin = app.MapGroup("/api").WithTags("admin").RequireAuthorization(Roles.Admin);
 
-        admin.MapGet("/audit", async (VdiDbContext db, int? take) =>
+        admin.MapGet("/audit", async Task<IResult> (HttpRequest request, VdiDbContext db) =>
         {
-            var records = await db.Audit.AsNoTracking().OrderByDescending(a => a.Id).Take(Math.Clamp(take ?? 200, 1, 1000)).ToListAsync();
+            List<ValidationError> errors = [];
+            var list = ListQuery.Parse(request.Query, errors);
+            if (errors.Count > 0)
+                return Problems.Validation(errors);
+            var query = db.Audit.AsNoTracking();
+            if (list.LikePattern is { } like)
+            {
+                // The action, the target (the detail names it) or who did it, any case.
+                query = query.Where(a =>
+                    EF.Functions.Like(a.Action, like, ListQuery.LikeEscape) ||
+                    EF.Functions.Like(a.Detail, like, ListQuery.LikeEscape) ||
+                    db.Users.Any(u => u.Id == a.UserId && u.UserName != null && EF.Functions.Like(u.UserName, like, ListQuery.LikeEscape)));
+            }
+            var (records, total) = await list.PageAsync(query.OrderByDescending(a => a.Id));
             // The dashboard shows who, by name: one look-up for the users on this page.
             var ids = records.Select(a => a.UserId).OfType<string>().Distinct().ToList();
             var names = await db.Users.AsNoTracking().Where(u => ids.Contains(u.Id)).ToDictionaryAsync(u => u.Id, u => u.UserName);
-            return TypedResults.Ok(records.Select(a => new AuditEntry(
-                a.Id, a.At, a.UserId, a.Action, a.Detail, a.UserId is { } id && names.TryGetValue(id, out var name) ? name : null)).ToList());
-        });
+            return ListQuery.Ok(request.HttpContext.Response, records.Select(a => new AuditEntry(
+                a.Id, a.At, a.UserId, a.Action, a.Detail, a.UserId is { } id && names.TryGetValue(id, out var name) ? name : null)).ToList(), total);
+        }).WithDescription("The audit log, newest first, a page at a time: page, pageSize (1-200, default 50), " +
+            "q (the action, the detail or the user's name contains it, any case). The X-Total-Count header carries how many match.");
 
         admin.MapPost("/sessions/{id:guid}/disconnect", async Task<IResult> (Guid id, ClaimsPrincipal user, SessionBroker broker, VdiDbContext db, AuditLog audit) =>
         {

@@ -27,6 +27,9 @@ public static class DesktopEndpoints
         });
 
         var admin = desktops.MapGroup("/").RequireAuthorization(Roles.Admin);
+        // What each desktop sends its viewers now (frames and bytes per second, connected sessions), for the dashboard.
+        admin.MapGet("/activity", (DesktopPool pool, DesktopActivity activity) =>
+            TypedResults.Ok(pool.Hosts.Select(h => activity.Get(h.Id)).ToList()));
         admin.MapPost("/", async Task<IResult> (CreateDesktopRequest request, ClaimsPrincipal user, VdiDbContext db, DesktopPool pool, UserManager<IdentityUser> users, AuditLog audit, TimeProvider time) =>
         {
             var errors = CreateDesktopRequest.Validate(request);

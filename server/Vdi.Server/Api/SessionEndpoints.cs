@@ -11,6 +11,7 @@ namespace Vdi.Server.Api;
 /// Sessions: a client asks for one with its display properties and gets a short-lived, single-use
 /// connect token. Only a hash of the token is stored. A user has at most
 /// <see cref="SessionBrokerOptions.MaxLiveSessionsPerUser"/> live sessions; beyond, the answer is 429 naming the limit.
+/// The list is paged and filtered in the database (<see cref="ListQuery"/>).
 /// </summary>
 public static class SessionEndpoints
 {
@@ -45,19 +46,46 @@ public static class SessionEndpoints
             await db.SaveChangesAsync();
             return TypedResults.Created($"/api/sessions/{issued.SessionId}", issued);
         });
-        sessions.MapGet("/", async (ClaimsPrincipal user, VdiDbContext db) =>
+        sessions.MapGet("/", async Task<IResult> (HttpRequest request, ClaimsPrincipal user, VdiDbContext db) =>
         {
+            List<ValidationError> errors = [];
+            var list = ListQuery.Parse(request.Query, errors);
+            var live = ListQuery.Flag(request.Query, "live", errors);
+            if (errors.Count > 0)
+                return Problems.Validation(errors);
             var caller = Caller.From(user);
-            var query = db.Sessions.AsNoTracking();
-            if (!caller.IsAdmin)
-                query = query.Where(s => s.UserId == caller.UserId);
-            var records = await query.ToListAsync();
+            var (records, total) = await list.PageAsync(Filter(db, caller, list, live).OrderByDescending(s => s.CreatedAt).ThenBy(s => s.Id));
+            // Names for this page only: one look-up each for its users and its desktops.
             var userIds = records.Select(s => s.UserId).Distinct().ToList();
-            var names = await db.Users.Where(u => userIds.Contains(u.Id)).ToDictionaryAsync(u => u.Id, u => u.UserName ?? u.Id);
-            return TypedResults.Ok(records.OrderByDescending(s => s.CreatedAt).Select(s => new SessionSummary(
+            var names = await db.Users.AsNoTracking().Where(u => userIds.Contains(u.Id)).ToDictionaryAsync(u => u.Id, u => u.UserName ?? u.Id);
+            var desktopIds = records.Select(s => s.DesktopId).Distinct().ToList();
+            var desktops = await db.Desktops.AsNoTracking().Where(d => desktopIds.Contains(d.Id)).ToDictionaryAsync(d => d.Id, d => d.Name);
+            return ListQuery.Ok(request.HttpContext.Response, records.Select(s => new SessionSummary(
                 s.Id, s.DesktopId, names.GetValueOrDefault(s.UserId, s.UserId), s.ClientName,
                 new ClientDisplay(s.Width, s.Height, s.DevicePixelRatio, s.Dpi, s.WidthMm, s.HeightMm, s.RefreshHz),
-                s.CreatedAt, s.EndedAt, s.EndReason, s.Shadow)).ToList());
-        });
+                s.CreatedAt, s.EndedAt, s.EndReason, s.Shadow, desktops.GetValueOrDefault(s.DesktopId))).ToList(), total);
+        }).WithDescription("Your sessions (administrators: all), newest first, a page at a time: page, pageSize (1-200, default 50), " +
+            "q (user, desktop or client name contains it, any case), live (true: not ended; false: ended). The X-Total-Count header carries how many match.");
+    }
+
+    /// <summary>
+    /// The sessions the caller may see (administrators all, users their own), live or ended ones only when
+    /// <paramref name="live"/> says so, and those whose user, desktop or client name contains the filter (any case).
+    /// </summary>
+    private static IQueryable<SessionRecord> Filter(VdiDbContext db, Caller caller, ListQuery list, bool? live)
+    {
+        var query = db.Sessions.AsNoTracking();
+        if (!caller.IsAdmin)
+            query = query.Where(s => s.UserId == caller.UserId);
+        if (live is { } wantLive)
+            query = wantLive ? query.Where(s => s.EndedAt == null) : query.Where(s => s.EndedAt != null);
+        if (list.LikePattern is { } like)
+        {
+            query = query.Where(s =>
+                (s.ClientName != null && EF.Functions.Like(s.ClientName, like, ListQuery.LikeEscape)) ||
+                db.Users.Any(u => u.Id == s.UserId && u.UserName != null && EF.Functions.Like(u.UserName, like, ListQuery.LikeEscape)) ||
+                db.Desktops.Any(d => d.Id == s.DesktopId && EF.Functions.Like(d.Name, like, ListQuery.LikeEscape)));
+        }
+        return query;
     }
 }

@@ -45,6 +45,9 @@ public sealed class ConnectionOwner(IDesktopHubClient client, HubCallerContext c
         return false;
     }
 
+    /// <summary>What this connection received from its desktop's stream so far; null before <c>Connect</c> attached it and after the end.</summary>
+    public FrameCounters? Counters => Volatile.Read(ref _viewer)?.Frames.Counters;
+
     public void Acknowledge(long frameId) => Volatile.Read(ref _viewer)?.Frames.Acknowledge(frameId);
 
     /// <summary>Sends a frame or event unless the session ended; the notice waits for one already going out.</summary>

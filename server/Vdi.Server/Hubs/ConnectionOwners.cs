@@ -11,6 +11,9 @@ public sealed class ConnectionOwners
 
     public ConnectionOwner? Get(string connectionId) => _owners.GetValueOrDefault(connectionId);
 
+    /// <summary>Every registered owner at this moment (a snapshot; owners come and go meanwhile).</summary>
+    public IReadOnlyCollection<ConnectionOwner> All => [.. _owners.Values];
+
     /// <summary>Registers the owner of a connection; false when that connection already has one (a second <c>Connect</c>).</summary>
     public bool TryAdd(ConnectionOwner owner) => _owners.TryAdd(owner.ConnectionId, owner);
 

@@ -16,7 +16,7 @@ namespace Vdi.Server.Hubs;
 /// <see cref="ConnectionOwner"/>; input reaches guest memory only under a lease of the machine.
 /// </summary>
 [Authorize]
-public sealed class DesktopHub(SessionBroker broker, DesktopPool pool, ConnectionOwners owners, InputStats input, DisplayRules displays, DesktopStreams streams) : Hub<IDesktopHubClient>
+public sealed class DesktopHub(SessionBroker broker, DesktopPool pool, ConnectionOwners owners, InputStats input, DisplayRules displays, SignInExpiry signIn, DesktopStreams streams) : Hub<IDesktopHubClient>
 {
     public const string Path = "/hubs/desktop";
 
@@ -55,6 +55,8 @@ public sealed class DesktopHub(SessionBroker broker, DesktopPool pool, Connectio
             await broker.EndAsync(session, SessionEndReasons.Disconnected, null).ConfigureAwait(false);
             throw new HubException("this session has already ended");
         }
+        if (await SignInExpiry.ExpiryOfAsync(Context).ConfigureAwait(false) is { } expires)
+            signIn.Watch(session, expires);
         return new ModeChanged(mode.Width, mode.Height, mode.Dpi);
     }
 
@@ -107,6 +109,7 @@ public sealed class DesktopHub(SessionBroker broker, DesktopPool pool, Connectio
 
     public override async Task OnDisconnectedAsync(Exception? exception)
     {
+        signIn.Forget(Context.ConnectionId);
         if (owners.Remove(Context.ConnectionId) is { } owner)
             await owner.CloseAsync(abort: false).ConfigureAwait(false);
         await broker.DisconnectedAsync(Context.ConnectionId).ConfigureAwait(false);

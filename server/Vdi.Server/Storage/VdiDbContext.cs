@@ -25,6 +25,7 @@ public sealed class VdiDbContext(DbContextOptions<VdiDbContext> options) : Ident
         {
             e.HasIndex(s => s.DesktopId);
             e.HasIndex(s => s.ConnectTokenHash).IsUnique();
+            e.HasIndex(s => s.CreatedAt); // the session lists page newest first
         });
         // SQLite cannot order by DateTimeOffset; store them as UTC ticks.
         foreach (var entity in builder.Model.GetEntityTypes())

@@ -1,8 +1,10 @@
 using System.Net;
 using System.Net.Http.Json;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.EntityFrameworkCore;
 using Vdi.Protocol;
 using Vdi.Server;
+using Vdi.Server.Storage;
 
 namespace Vdi.EndToEnd.Tests.Infrastructure;
 
@@ -70,13 +72,24 @@ public sealed class LiveBroker : IAsyncDisposable
         }
     }
 
+    /// <summary>The broker's own database, for history no API makes quickly (hundreds of ended sessions).</summary>
+    public VdiDbContext OpenDatabase() =>
+        new(new DbContextOptionsBuilder<VdiDbContext>().UseSqlite(new StorageOptions { DataDirectory = DataDirectory }.ResolveConnectionString()).Options);
+
+    /// <summary>An API client signed in as the administrator.</summary>
+    public async Task<HttpClient> SignedInApiAsync()
+    {
+        var api = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer() }) { BaseAddress = BaseAddress };
+        var signIn = await api.PostAsJsonAsync("api/auth/sign-in", new { userName = AdminUserName, password = AdminPassword });
+        signIn.EnsureSuccessStatusCode();
+        return api;
+    }
+
     /// <summary>Waits, through the REST API, until the built-in desktop is in <paramref name="state"/>.</summary>
     /// <exception cref="InvalidOperationException">The desktop failed or crashed instead; the message carries its reason.</exception>
     public async Task<DesktopSummary> WaitForBuiltInDesktopAsync(string state, TimeSpan timeout)
     {
-        using var api = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer() }) { BaseAddress = BaseAddress };
-        var signIn = await api.PostAsJsonAsync("api/auth/sign-in", new { userName = AdminUserName, password = AdminPassword });
-        signIn.EnsureSuccessStatusCode();
+        using var api = await SignedInApiAsync();
         var deadline = DateTime.UtcNow + timeout;
         DesktopSummary? desktop = null;
         while (DateTime.UtcNow < deadline)

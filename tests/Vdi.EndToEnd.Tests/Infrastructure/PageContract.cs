@@ -43,6 +43,9 @@ public static partial class PageContract
 
     public static ILocator Screen(IPage page) => page.Locator("canvas#screen");
 
+    /// <summary>The one element allowed over the desktop: a narrow tab at the window's right edge that opens <c>#panel</c>.</summary>
+    public static ILocator PanelHandle(IPage page) => page.Locator("#panel-handle");
+
     /// <summary>Signs in as the administrator, opens the built-in desktop from the list and waits until the viewer is connected.</summary>
     public static async Task OpenBuiltInDesktopAsync(IPage page, LiveBroker broker)
     {

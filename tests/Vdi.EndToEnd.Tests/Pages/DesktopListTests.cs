@@ -19,6 +19,5 @@ public sealed class DesktopListTests(SiteWithFailedDesktop site) : IClassFixture
         await Expect(desktop.Locator(".state")).ToHaveTextAsync("Failed");
         await Expect(desktop.Locator(".reason")).ToContainTextAsync(LiveBroker.MissingKvm);
         await Expect(desktop.Locator("button.open")).ToBeDisabledAsync();
-        await Screenshots.SaveAsync(page, "desktops");
     }
 }

@@ -10,7 +10,7 @@ namespace Vdi.EndToEnd.Tests.Pages;
 /// <summary>
 /// The browser's half of the frame protocol without a VM: frames made by the server's real
 /// <see cref="FrameComposer"/> — PNG tiles filling cache slots, cache references, a scroll copy,
-/// JPEG — are handed to the real viewer.js in Chromium, and its canvas must show the screen.
+/// JPEG — are handed to the real frame-painter.js in Chromium, and its canvas must show the screen.
 /// </summary>
 public sealed class ViewerPaintingTests(SiteWithFailedDesktop site) : IClassFixture<SiteWithFailedDesktop>
 {
@@ -18,23 +18,20 @@ public sealed class ViewerPaintingTests(SiteWithFailedDesktop site) : IClassFixt
 
     private const string Script = """
         async ([frames, width, height]) => {
-            const { create } = await import("/js/viewer.js");
-            const host = Object.assign(document.createElement("div"), { style: `position:fixed;left:0;top:0;width:${width}px;height:${height}px` });
+            const { FramePainter } = await import("/js/frame-painter.js");
             const canvas = document.createElement("canvas");
-            const cursor = document.createElement("div");
-            host.append(canvas, cursor);
-            document.body.append(host);
-            const viewer = create(host, canvas, cursor, { invokeMethodAsync: () => Promise.resolve() }, [], false);
+            document.body.append(canvas);
+            const painter = new FramePainter(canvas);
             const bytes = s => Uint8Array.from(atob(s), c => c.charCodeAt(0));
             let failed = 0;
             for (const f of frames)
-                failed += await viewer.drawFrame(width, height, f.xs, f.ys, f.ws, f.hs, f.encodings, f.slots, f.sxs, f.sys, f.data.map(bytes));
+                failed += await painter.paint({ ...f, Tiles: f.Tiles.map(t => ({ ...t, Data: bytes(t.Data) })) });
             const rgba = canvas.getContext("2d").getImageData(0, 0, width, height).data;
             let binary = "";
             for (let i = 0; i < rgba.length; i += 8192) binary += String.fromCharCode(...rgba.subarray(i, i + 8192));
-            viewer.dispose();
-            host.remove();
-            return { failed, pixels: btoa(binary) };
+            painter.dispose();
+            canvas.remove();
+            return { failed, size: [canvas.width, canvas.height], pixels: btoa(binary) };
         }
         """;
 
@@ -71,6 +68,7 @@ public sealed class ViewerPaintingTests(SiteWithFailedDesktop site) : IClassFixt
         var result = await page.EvaluateAsync<JsonElement>(Script, new object[] { frames.Select(ToJs).ToArray(), Width, Height });
 
         Assert.Equal(0, result.GetProperty("failed").GetInt32());
+        Assert.Equal([Width, Height], result.GetProperty("size").EnumerateArray().Select(e => e.GetInt32()));
         var rgba = Convert.FromBase64String(result.GetProperty("pixels").GetString()!);
         var expected = MemoryMarshal.Cast<byte, uint>(screen.Next.Pixels.AsSpan());
         for (var i = 0; i < Width * Height; i++)
@@ -82,17 +80,25 @@ public sealed class ViewerPaintingTests(SiteWithFailedDesktop site) : IClassFixt
         }
     }
 
-    private static object ToJs(FrameUpdate f) => new
+    /// <summary>The frame as MessagePack hands it to viewer.js: maps keyed by the C# names (Data in base64 here, bytes there).</summary>
+    private static object ToJs(FrameUpdate f) => new Dictionary<string, object>
     {
-        xs = f.Tiles.Select(t => t.X).ToArray(),
-        ys = f.Tiles.Select(t => t.Y).ToArray(),
-        ws = f.Tiles.Select(t => t.Width).ToArray(),
-        hs = f.Tiles.Select(t => t.Height).ToArray(),
-        encodings = f.Tiles.Select(t => t.Encoding).ToArray(),
-        slots = f.Tiles.Select(t => t.Slot).ToArray(),
-        sxs = f.Tiles.Select(t => t.SourceX).ToArray(),
-        sys = f.Tiles.Select(t => t.SourceY).ToArray(),
-        data = f.Tiles.Select(t => Convert.ToBase64String(t.Data)).ToArray(),
+        [nameof(FrameUpdate.FrameId)] = f.FrameId,
+        [nameof(FrameUpdate.Width)] = f.Width,
+        [nameof(FrameUpdate.Height)] = f.Height,
+        [nameof(FrameUpdate.Dpi)] = f.Dpi,
+        [nameof(FrameUpdate.Tiles)] = f.Tiles.Select(t => new Dictionary<string, object>
+        {
+            [nameof(Tile.X)] = t.X,
+            [nameof(Tile.Y)] = t.Y,
+            [nameof(Tile.Width)] = t.Width,
+            [nameof(Tile.Height)] = t.Height,
+            [nameof(Tile.Encoding)] = t.Encoding,
+            [nameof(Tile.Data)] = Convert.ToBase64String(t.Data),
+            [nameof(Tile.Slot)] = t.Slot,
+            [nameof(Tile.SourceX)] = t.SourceX,
+            [nameof(Tile.SourceY)] = t.SourceY,
+        }).ToArray(),
     };
 
     /// <summary>Text-like: dark strokes on white, different per <paramref name="seed"/>.</summary>

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Vdi.EndToEnd.Tests.Infrastructure;
 
 namespace Vdi.EndToEnd.Tests.Pages;
@@ -33,6 +34,45 @@ public sealed class ViewerTests(SiteWithDesktop site) : IClassFixture<SiteWithDe
         await PageContract.ExpectDisplayAsync(phonePage, 1170, 2532);
         await Expect(laptopPage.Locator("#session-ended")).ToBeVisibleAsync();
         await Expect(laptopPage.Locator("#session-ended")).ToContainTextAsync("another device");
+    }
+
+    [Fact]
+    public async Task On_a_phone_nothing_but_the_panel_handle_lies_over_the_desktop()
+    {
+        await using var phone = await site.NewContextAsync(390, 844, deviceScaleFactor: 3);
+        var page = await phone.NewPageAsync();
+        await PageContract.OpenBuiltInDesktopAsync(page, site.Broker);
+        await PageContract.ExpectDisplayAsync(page, 1170, 2532);
+
+        // Every element with a box, except the canvas, what holds it, the guest's own cursor and the handle.
+        var layout = await page.EvaluateAsync<JsonElement>("""
+            () => {
+                const canvas = document.querySelector("canvas#screen");
+                const handle = document.querySelector("#panel-handle");
+                const box = e => { const r = e.getBoundingClientRect(); return { left: r.left, top: r.top, right: r.right, bottom: r.bottom, width: r.width, height: r.height }; };
+                const c = box(canvas);
+                const covering = [...document.body.querySelectorAll("*")]
+                    .filter(e => e !== canvas && !e.contains(canvas) && e.id !== "cursor" && e !== handle && !handle.contains(e))
+                    .filter(e => { const r = box(e); return r.width > 0 && r.height > 0 && r.left < c.right && r.right > c.left && r.top < c.bottom && r.bottom > c.top; })
+                    .map(e => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}${e.className ? "." + String(e.className).trim().replace(/\s+/g, ".") : ""}`);
+                return { canvas: c, handle: box(handle), covering, window: [innerWidth, innerHeight] };
+            }
+            """);
+
+        Assert.Empty(layout.GetProperty("covering").EnumerateArray().Select(e => e.GetString()));
+        var canvas = layout.GetProperty("canvas");
+        Assert.Equal((0, 0, 390, 844), (canvas.GetProperty("left").GetDouble(), canvas.GetProperty("top").GetDouble(), canvas.GetProperty("width").GetDouble(), canvas.GetProperty("height").GetDouble()));
+        var handle = layout.GetProperty("handle");
+        Assert.InRange(handle.GetProperty("width").GetDouble(), 1, 24);
+        Assert.InRange(handle.GetProperty("height").GetDouble(), 1, 64);
+        Assert.Equal(390, handle.GetProperty("right").GetDouble());
+        await Expect(page.Locator("#panel")).ToBeHiddenAsync();
+
+        // The handle opens the panel with the status and the figures.
+        await PageContract.PanelHandle(page).ClickAsync();
+        await Expect(page.Locator("#status")).ToBeVisibleAsync();
+        await Expect(page.Locator("#status")).ToHaveTextAsync(PageContract.Connected());
+        await Expect(page.Locator("#overlay-resolution")).ToBeVisibleAsync();
     }
 
     [Fact]

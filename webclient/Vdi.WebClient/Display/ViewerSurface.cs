@@ -1,14 +1,13 @@
 using Microsoft.AspNetCore.Components;
 using Microsoft.JSInterop;
 using Vdi.Protocol;
-using Vdi.WebClient.Input;
 
 namespace Vdi.WebClient.Display;
 
 /// <summary>
-/// The .NET side of <c>wwwroot/js/viewer.js</c>: paints frames and the cursor on the canvas and
-/// reports what the browser measures. Tile bytes cross the boundary as <c>Uint8Array</c>s; input
-/// comes back through <see cref="InputBridge"/>.
+/// The .NET face of <c>wwwroot/js/viewer.js</c>, which runs the viewer's hot path (hub connection,
+/// painting, input, display changes) on its own. .NET measures once, hands over the session token, and
+/// hears back only low-rate things on the <see cref="DotNetObjectReference{T}"/> it passes in.
 /// </summary>
 public sealed class ViewerSurface : IAsyncDisposable
 {
@@ -24,64 +23,39 @@ public sealed class ViewerSurface : IAsyncDisposable
         _viewer = viewer;
     }
 
-    public static async Task<ViewerSurface> CreateAsync(
-        IJSRuntime js, ElementReference host, ElementReference canvas, ElementReference cursor,
-        DotNetObjectReference<InputBridge> input, bool inputEnabled)
+    /// <param name="js">The page's JS runtime.</param>
+    /// <param name="elements">The viewport that fills the window, the canvas and the guest cursor's element.</param>
+    /// <param name="callbacks">Receives <c>OnStatus</c>, <c>OnEnded</c>, <c>OnStats</c> and <c>OpenSession</c>.</param>
+    /// <param name="hubUrl">The absolute URL of <c>/hubs/desktop</c>.</param>
+    /// <param name="limits">The largest mode the desktop takes.</param>
+    /// <param name="inputEnabled">False for a view-only shadow: no input and no display changes.</param>
+    public static async Task<ViewerSurface> CreateAsync<T>(
+        IJSRuntime js, (ElementReference Host, ElementReference Canvas, ElementReference Cursor) elements,
+        DotNetObjectReference<T> callbacks, Uri hubUrl, (int MaxWidth, int MaxHeight) limits, bool inputEnabled)
+        where T : class
     {
         ArgumentNullException.ThrowIfNull(js);
+        ArgumentNullException.ThrowIfNull(hubUrl);
         var module = await js.InvokeAsync<IJSObjectReference>("import", s_modulePath).ConfigureAwait(false);
         // Only keys the desktop can take are captured (and kept from the browser).
-        var codes = DomKeyCodes.All.Keys.ToArray();
-        var viewer = await module.InvokeAsync<IJSObjectReference>("create", host, canvas, cursor, input, codes, inputEnabled).ConfigureAwait(false);
+        var knownCodes = DomKeyCodes.All.Keys.ToArray();
+        double[] displayLimits = [DisplayLimits.MinWidth, DisplayLimits.MinHeight, limits.MaxWidth, limits.MaxHeight, DisplayLimits.MaxDevicePixelRatio];
+        var viewer = await module.InvokeAsync<IJSObjectReference>(
+            "create", elements.Host, elements.Canvas, elements.Cursor, callbacks, hubUrl.ToString(), knownCodes, inputEnabled, displayLimits).ConfigureAwait(false);
         return new ViewerSurface(module, viewer);
     }
 
-    /// <summary>The area to fill: device pixels and the device pixel ratio, as measured now.</summary>
-    public async Task<MeasuredDisplay> MeasureAsync()
+    /// <summary>The display to open a session for: the window in device pixels, within the desktop's limits.</summary>
+    public async Task<ClientDisplay> MeasureAsync()
     {
         var m = await _viewer.InvokeAsync<double[]>("measure").ConfigureAwait(false);
-        return new MeasuredDisplay((int)m[0], (int)m[1], m[2]);
+        return new ClientDisplay((int)m[0], (int)m[1], m[2]);
     }
 
     public ValueTask<string> DescribeClientAsync() => _module.InvokeAsync<string>("describeClient");
 
-    public ValueTask SetModeAsync(int width, int height) => _viewer.InvokeVoidAsync("setMode", width, height);
-
-    /// <summary>
-    /// Applies every tile in order; completes once they are on the canvas. Returns how many tiles
-    /// were invalid (<see cref="FrameValidator"/>: skipped without reaching the canvas) or failed to decode.
-    /// </summary>
-    public async ValueTask<int> DrawFrameAsync(FrameUpdate frame)
-    {
-        ArgumentNullException.ThrowIfNull(frame);
-        var all = frame.Tiles ?? [];
-        var tiles = all.Where(t => FrameValidator.Validate(t, frame.Width, frame.Height) is null).ToArray();
-        var invalid = all.Length - tiles.Length;
-        var failed = await _viewer.InvokeAsync<int>("drawFrame", frame.Width, frame.Height,
-            tiles.Select(t => t.X).ToArray(), tiles.Select(t => t.Y).ToArray(),
-            tiles.Select(t => t.Width).ToArray(), tiles.Select(t => t.Height).ToArray(),
-            tiles.Select(t => t.Encoding).ToArray(), tiles.Select(t => t.Slot).ToArray(),
-            tiles.Select(t => t.SourceX).ToArray(), tiles.Select(t => t.SourceY).ToArray(),
-            tiles.Select(t => t.Data ?? []).ToArray()).ConfigureAwait(false);
-        return invalid + failed;
-    }
-
-    public ValueTask SetCursorAsync(CursorUpdate cursor)
-    {
-        ArgumentNullException.ThrowIfNull(cursor);
-        return _viewer.InvokeVoidAsync("setCursor", cursor.Png, cursor.HotX, cursor.HotY, cursor.Width, cursor.Height);
-    }
-
-    public ValueTask MoveCursorAsync(CursorMove move)
-    {
-        ArgumentNullException.ThrowIfNull(move);
-        return _viewer.InvokeVoidAsync("moveCursor", move.X, move.Y);
-    }
-
-    public ValueTask SetInputEnabledAsync(bool enabled) => _viewer.InvokeVoidAsync("setInputEnabled", enabled);
-
-    /// <summary>The session ended: input off, the picture dimmed as not live, the reason on the viewport (<c>data-ended</c>); null: live again.</summary>
-    public ValueTask SetEndedAsync(string? reason) => _viewer.InvokeVoidAsync("setEnded", reason);
+    /// <summary>Connects the session (made for the display last measured); from here on the viewer runs in JS.</summary>
+    public ValueTask ConnectAsync(string connectToken) => _viewer.InvokeVoidAsync("connect", connectToken);
 
     public ValueTask FocusAsync() => _viewer.InvokeVoidAsync("focus");
 

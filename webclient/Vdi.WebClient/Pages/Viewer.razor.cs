@@ -2,35 +2,31 @@ using Microsoft.AspNetCore.Components;
 using Microsoft.JSInterop;
 using Vdi.Protocol;
 using Vdi.WebClient.Display;
-using Vdi.WebClient.Input;
 using Vdi.WebClient.Transport;
 
 namespace Vdi.WebClient.Pages;
 
 /// <summary>
-/// A desktop in the whole window: measures the display, opens a session at exactly that size,
-/// paints frames and forwards input. The hot path lives in <c>viewer.js</c> (<see cref="ViewerSurface"/>).
+/// A desktop in the whole window: measures the display, opens a session at exactly that size and hands
+/// its token to <c>viewer.js</c> (<see cref="ViewerSurface"/>), which connects the hub, paints frames and
+/// forwards input by itself. This page shows what that JS reports at a low rate: status, the end of the
+/// session, figures; and opens a new session when the JS reconnects.
 /// </summary>
 public sealed partial class Viewer
 {
-    private readonly ViewerStats _stats = new();
-    private readonly InputBridge _input = new();
     private ElementReference _host;
     private ElementReference _canvas;
     private ElementReference _cursor;
-    private DotNetObjectReference<InputBridge>? _inputRef;
+    private DotNetObjectReference<Viewer>? _self;
     private ViewerSurface? _surface;
-    private DesktopConnection? _connection;
     private DesktopSummary? _desktop;
-    private MeasuredDisplay _measured;
-    private ClientDisplay? _lastSent;
     private string? _clientName;
-    private ModeChanged? _mode;
     private ConnectionStatus _status = ConnectionStatus.Connecting;
+    private ViewerFigures _figures = ViewerFigures.None;
     private string? _ended;
     private string? _endReason;
     private string? _error;
-    private bool _overlayVisible;
+    private bool _panelOpen;
 
     [Parameter]
     public Guid Id { get; set; }
@@ -68,90 +64,83 @@ public sealed partial class Viewer
             // Shadowing someone else's desktop: the admin may not be listed as its user; limits default.
         }
 
-        _inputRef = DotNetObjectReference.Create(_input);
-        _surface = await ViewerSurface.CreateAsync(Js, _host, _canvas, _cursor, _inputRef, inputEnabled: !Shadow);
-        _measured = await _surface.MeasureAsync();
+        _self = DotNetObjectReference.Create(this);
+        var limits = (_desktop?.MaxWidth ?? DisplayLimits.MaxWidth, _desktop?.MaxHeight ?? DisplayLimits.MaxHeight);
+        _surface = await ViewerSurface.CreateAsync(Js, (_host, _canvas, _cursor), _self, new Uri(Nav.BaseUri + "hubs/desktop"), limits, inputEnabled: !Shadow);
         _clientName = await _surface.DescribeClientAsync();
-        _input.Key += k => _connection?.SendKeyAsync(k) ?? Task.CompletedTask;
-        _input.Pointer += p => _connection?.SendPointerAsync(p) ?? Task.CompletedTask;
-        _input.DisplayChanged += OnDisplayChangedAsync;
         await _surface.FocusAsync();
         await ConnectAsync();
     }
 
-    private async Task ConnectAsync()
+    /// <summary>viewer.js reconnected: a new session for the display it measures now (tokens are single use); null when that failed.</summary>
+    [JSInvokable]
+    public async Task<string?> OpenSession(int width, int height, double devicePixelRatio)
     {
-        _stats.Reset();
-        _connection = new DesktopConnection(new Uri(Nav.BaseUri + "hubs/desktop"), OpenSessionAsync, CurrentDisplay);
-        _connection.Frame += OnFrameAsync;
-        _connection.Mode += OnModeAsync;
-        _connection.Cursor += c => _surface!.SetCursorAsync(c).AsTask();
-        _connection.CursorMoved += m => _surface!.MoveCursorAsync(m).AsTask();
-        _connection.Ended += OnEndedAsync;
-        _connection.StatusChanged += OnStatusAsync;
-        await _connection.StartAsync();
-    }
-
-    private Task<CreateSessionResponse> OpenSessionAsync()
-    {
-        var display = CurrentDisplay();
-        _lastSent = display;
-        return Shadow ? Api.ShadowAsync(Id) : Api.CreateSessionAsync(Id, display, _clientName);
-    }
-
-    private ClientDisplay CurrentDisplay() =>
-        _measured.ToClientDisplay(_desktop?.MaxWidth ?? DisplayLimits.MaxWidth, _desktop?.MaxHeight ?? DisplayLimits.MaxHeight);
-
-    private async Task OnFrameAsync(FrameUpdate frame)
-    {
-        var bytes = 0;
-        foreach (var tile in frame.Tiles ?? [])
-            bytes += tile.Data?.Length ?? 0;
-        var failed = await _surface!.DrawFrameAsync(frame);
-        _stats.FramePainted(bytes, failed);
-        // Acknowledge after painting; the round trip is the latency shown. Not awaited, so the
-        // next message is handled as soon as it arrives.
-        _ = AckAsync(frame.FrameId);
-        if (_mode is null || _mode.Width != frame.Width || _mode.Height != frame.Height)
+        try
         {
-            // A frame is drawn at the mode it names; the overlay follows it.
-            _mode = new ModeChanged(frame.Width, frame.Height, _mode?.Dpi ?? 0);
+            return (await OpenSessionAsync(new ClientDisplay(width, height, devicePixelRatio))).ConnectToken;
+        }
+        catch (Exception e) when (e is ApiException or HttpRequestException)
+        {
+            Fail(e);
             await InvokeAsync(StateHasChanged);
+            return null;
         }
     }
 
-    private async Task AckAsync(long frameId)
+    /// <summary>The connection's status changed (connecting, connected, reconnecting, ended, failed, disconnected); the reason says why.</summary>
+    [JSInvokable]
+    public Task OnStatus(string status, string? reason)
     {
-        if (await _connection!.AckAsync(frameId) is { } roundTrip)
-            _stats.AckRoundTrip(roundTrip);
-    }
-
-    private async Task OnModeAsync(ModeChanged mode)
-    {
-        _mode = mode;
-        await _surface!.SetModeAsync(mode.Width, mode.Height);
-        await InvokeAsync(StateHasChanged);
-    }
-
-    private Task OnDisplayChangedAsync(MeasuredDisplay measured)
-    {
-        _measured = measured;
-        var display = CurrentDisplay();
-        // Echo-free: only a display that differs from the last one reported goes to the server.
-        if (Shadow || _connection is not { Status: ConnectionStatus.Connected } || display == _lastSent)
+        if (!Enum.TryParse<ConnectionStatus>(status, ignoreCase: true, out var parsed))
             return Task.CompletedTask;
-        _lastSent = display;
-        return _connection.ChangeDisplayAsync(display);
+        _status = parsed;
+        if (parsed is ConnectionStatus.Failed or ConnectionStatus.Disconnected)
+            _error = reason;
+        return InvokeAsync(StateHasChanged);
     }
 
-    private async Task OnEndedAsync(SessionEnded ended)
+    /// <summary>The server ended the session; its message says it all (a take-over names the device that took over).</summary>
+    [JSInvokable]
+    public Task OnEnded(string reason, string? message)
     {
-        // The server's message says it all (a take-over names the device that took over); the reason is kept for the page.
-        _endReason = ended.Reason;
-        _ended = string.IsNullOrWhiteSpace(ended.Message) ? EndedText(ended.Reason) : ended.Message;
-        if (_surface is not null)
-            await _surface.SetEndedAsync(ended.Reason);
-        await InvokeAsync(StateHasChanged);
+        _endReason = reason;
+        _ended = string.IsNullOrWhiteSpace(message) ? EndedText(reason) : message;
+        return InvokeAsync(StateHasChanged);
+    }
+
+    /// <summary>The figures, twice a second and whenever the mode changes.</summary>
+    [JSInvokable]
+    public Task OnStats(int width, int height, int framesPerSecond, double? latencyMs, long bytesPerSecond, long tilesFailed)
+    {
+        var figures = new ViewerFigures(width, height, framesPerSecond, latencyMs, bytesPerSecond, tilesFailed);
+        var modeChanged = figures.Width != _figures.Width || figures.Height != _figures.Height;
+        _figures = figures;
+        // Closed, the figures are not looked at; the resolution still follows the mode.
+        return _panelOpen || modeChanged ? InvokeAsync(StateHasChanged) : Task.CompletedTask;
+    }
+
+    private async Task ConnectAsync()
+    {
+        try
+        {
+            var display = await _surface!.MeasureAsync();
+            var session = await OpenSessionAsync(display);
+            await _surface.ConnectAsync(session.ConnectToken);
+        }
+        catch (Exception e) when (e is ApiException or HttpRequestException)
+        {
+            Fail(e);
+        }
+    }
+
+    private Task<CreateSessionResponse> OpenSessionAsync(ClientDisplay display) =>
+        Shadow ? Api.ShadowAsync(Id) : Api.CreateSessionAsync(Id, display, _clientName);
+
+    private void Fail(Exception e)
+    {
+        _status = ConnectionStatus.Failed;
+        _error = e is HttpRequestException ? $"Could not reach the broker: {e.Message}" : e.Message;
     }
 
     private static string EndedText(string reason) => reason switch
@@ -162,43 +151,26 @@ public sealed partial class Viewer
         _ => "This session ended.",
     };
 
-    private Task OnStatusAsync(ConnectionStatus status, string? reason)
+    private async Task TogglePanelAsync()
     {
-        _status = status;
-        if (status is ConnectionStatus.Failed or ConnectionStatus.Disconnected)
-            _error = reason;
-        return InvokeAsync(StateHasChanged);
-    }
-
-    private async Task ToggleOverlayAsync()
-    {
-        _overlayVisible = !_overlayVisible;
+        _panelOpen = !_panelOpen;
         if (_surface is not null)
             await _surface.FocusAsync();
     }
 
     private async Task ReopenAsync()
     {
-        if (_connection is not null)
-            await _connection.DisposeAsync();
         _ended = null;
         _error = null;
-        _mode = null;
+        _status = ConnectionStatus.Connecting;
         if (_surface is not null)
-        {
-            _measured = await _surface.MeasureAsync();
-            await _surface.SetEndedAsync(null);
-            await _surface.SetInputEnabledAsync(!Shadow);
-        }
-        await ConnectAsync();
+            await ConnectAsync();
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (_connection is not null)
-            await _connection.DisposeAsync();
         if (_surface is not null)
             await _surface.DisposeAsync();
-        _inputRef?.Dispose();
+        _self?.Dispose();
     }
 }

@@ -41,9 +41,16 @@ public sealed class ApiClient(HttpClient http)
 
     public Task<DesktopSummary[]> GetDesktopsAsync() => GetAsync("api/desktops", Protocol.DesktopSummaryArray);
 
-    public Task<SessionSummary[]> GetSessionsAsync() => GetAsync("api/sessions", Protocol.SessionSummaryArray);
+    /// <summary>What each desktop sends its viewers now (administrators).</summary>
+    public Task<DesktopActivitySummary[]> GetDesktopActivityAsync() => GetAsync("api/desktops/activity", Protocol.DesktopActivitySummaryArray);
 
-    public Task<AuditEntry[]> GetAuditAsync(int take = 50) => GetAsync($"api/audit?take={take}", Client.AuditEntryArray);
+    /// <summary>A page of sessions, newest first; <paramref name="liveOnly"/> leaves out ended ones.</summary>
+    public Task<ListPage<SessionSummary>> GetSessionsAsync(ListRequest request, bool liveOnly) =>
+        GetPageAsync($"api/sessions?{request.Query}{(liveOnly ? "&live=true" : "")}", request, Protocol.SessionSummaryArray);
+
+    /// <summary>A page of the audit log, newest first (administrators).</summary>
+    public Task<ListPage<AuditEntry>> GetAuditAsync(ListRequest request) =>
+        GetPageAsync($"api/audit?{request.Query}", request, Client.AuditEntryArray);
 
     public async Task<CreateSessionResponse> CreateSessionAsync(Guid desktopId, ClientDisplay display, string? clientName)
     {
@@ -75,6 +82,17 @@ public sealed class ApiClient(HttpClient http)
     {
         using var response = await http.GetAsync(path).ConfigureAwait(false);
         return await ReadAsync(response, type).ConfigureAwait(false);
+    }
+
+    private async Task<ListPage<T>> GetPageAsync<T>(string path, ListRequest request, JsonTypeInfo<T[]> type)
+    {
+        using var response = await http.GetAsync(path).ConfigureAwait(false);
+        var items = await ReadAsync(response, type).ConfigureAwait(false);
+        var total = response.Headers.TryGetValues(Paging.TotalCountHeader, out var values)
+            && int.TryParse(values.FirstOrDefault(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var count)
+            ? count
+            : items.Length;
+        return new ListPage<T>(items, total, request);
     }
 
     private static async Task<T> ReadAsync<T>(HttpResponseMessage response, JsonTypeInfo<T> type)

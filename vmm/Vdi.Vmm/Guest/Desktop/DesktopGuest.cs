@@ -36,6 +36,9 @@ public static class DesktopGuest
     /// <summary>Height of the top bar (mode, DPI, clock) in units; a unit is <see cref="UnitSymbol"/> device pixels.</summary>
     public const int TopBarUnits = DesktopLayout.BarHeight;
 
+    /// <summary>Width of the top bar's clock (from <see cref="ClockXSymbol"/>) in units; it is as tall as the bar.</summary>
+    public const int ClockWidthUnits = DesktopLayout.ClockCells * DesktopFont.CellColumns;
+
     /// <summary>Frames per second the motion panel is redrawn at.</summary>
     public const int MotionFrameRate = 60;
 
