@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using Vdi.Server.Accounts;
 using Vdi.Server.Api;
 using Vdi.Server.Desktops;
+using Vdi.Server.Display;
 using Vdi.Server.Hubs;
 using Vdi.Server.Sessions;
 using Vdi.Server.Storage;
@@ -108,6 +109,7 @@ public static class VdiServer
         services.AddSignalR(o => o.MaximumReceiveMessageSize = MaxHubMessageBytes).AddMessagePackProtocol();
         services.AddSingleton<InputStats>();
         services.AddSingleton<ConnectionOwners>();
+        services.AddSingleton<DesktopStreams>();
         services.AddSingleton<SignInExpiry>();
         services.AddSingleton<DesktopActivity>();
         services.AddHostedService(sp => sp.GetRequiredService<DesktopActivity>());

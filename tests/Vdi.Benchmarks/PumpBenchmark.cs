@@ -11,10 +11,11 @@ using Vdi.Vmm.Devices.Gpu;
 namespace Vdi.Benchmarks;
 
 /// <summary>
-/// The real <see cref="FramePump"/> and encoder against a <see cref="BenchScanout"/> driven by a
-/// <see cref="Scene"/>, closed loop: the scene paints and flushes, the pump captures, encodes and
-/// sends, the frame is serialized as the hub would (SignalR MessagePack) and acknowledged at once,
-/// then the scene paints the next frame.
+/// The real <see cref="DesktopStream"/> and encoder against a <see cref="BenchScanout"/> driven by a
+/// <see cref="Scene"/>, closed loop: the scene paints and flushes, the stream captures, encodes and
+/// sends to each of its viewers (one unless <c>--viewers N</c>), each frame is serialized as the hub
+/// would (SignalR MessagePack) and acknowledged at once, and once every viewer has its frame the
+/// scene paints the next one.
 /// </summary>
 internal sealed class PumpBenchmark
 {
@@ -23,18 +24,21 @@ internal sealed class PumpBenchmark
     private readonly int _batchFrames;
     private readonly TimeSpan _warmupTime;
     private readonly int _warmupFrames;
-    private readonly FramePumpOptions _options;
+    private readonly DesktopStreamOptions _options;
     private readonly TimeSpan _ackDelay;
     private readonly string[] _scenes;
+    private readonly int _viewers;
 
     /// <param name="quick">A few frames per scene: a smoke run.</param>
     /// <param name="parallel">Encode the tiles of large frames on all cores.</param>
     /// <param name="ackDelay">How long the client takes to paint each frame before acknowledging it.</param>
     /// <param name="scenes">Scene names to run; all when empty.</param>
-    public PumpBenchmark(bool quick, bool parallel, TimeSpan ackDelay, string[] scenes)
+    /// <param name="viewers">Viewers of the one desktop stream.</param>
+    public PumpBenchmark(bool quick, bool parallel, TimeSpan ackDelay, string[] scenes, int viewers = 1)
     {
-        _options = new FramePumpOptions { ParallelEncoding = parallel };
-        (_ackDelay, _scenes) = (ackDelay, scenes);
+        ArgumentOutOfRangeException.ThrowIfLessThan(viewers, 1);
+        _options = new DesktopStreamOptions { ParallelEncoding = parallel };
+        (_ackDelay, _scenes, _viewers) = (ackDelay, scenes, viewers);
         (_batches, _batchTime, _batchFrames, _warmupTime, _warmupFrames) = quick
             ? (3, TimeSpan.FromMilliseconds(60), 2, TimeSpan.Zero, 3)
             : (7, TimeSpan.FromMilliseconds(500), 5, TimeSpan.FromMilliseconds(600), 8);
@@ -43,9 +47,9 @@ internal sealed class PumpBenchmark
     public async Task RunAsync()
     {
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"pump: FramePump + TileEncoder on a {Scene.Width}x{Scene.Height} scanout, each frame serialized as SignalR MessagePack and acked {(_ackDelay > TimeSpan.Zero ? $"{_ackDelay.TotalMilliseconds:F0} ms later (a slow client)" : "at once")}{(_options.ParallelEncoding ? ", tiles of large frames encoded in parallel" : "")}"));
+            $"pump: DesktopStream + TileEncoder on a {Scene.Width}x{Scene.Height} scanout, {_viewers} viewer{(_viewers == 1 ? "" : "s")}, each frame serialized as SignalR MessagePack and acked {(_ackDelay > TimeSpan.Zero ? $"{_ackDelay.TotalMilliseconds:F0} ms later (a slow client)" : "at once")}{(_options.ParallelEncoding ? ", tiles of large frames encoded in parallel" : "")}"));
         Console.WriteLine($"  {_batches} batches of >= {_batchTime.TotalMilliseconds:F0} ms per scenario; figures per frame, median / p95 over the batches (frame ms: over all frames)");
-        Console.WriteLine("  CPU: the whole process (pump, encoder, serialization, GC) less the scene's painting; copy: a memcpy of the flushed pixels");
+        Console.WriteLine("  CPU: the whole process (stream, encoder, every viewer's serialization, GC) less the scene's painting; KiB: one viewer's; copy: a memcpy of the flushed pixels");
         Console.WriteLine($"  {"scenario",-8} {"fps",7} {"frame ms",15} {"CPU ms/frame",15} {"KiB/frame",17} {"alloc KiB/frame",17} {"tiles",6} {"copy µs",8} {"CPU/copy",9} {"jpeg q",6}");
         var scenes = Scene.All().Where(s => _scenes.Length == 0 || _scenes.Contains(s.Name)).ToArray();
         foreach (var scene in scenes)
@@ -58,12 +62,14 @@ internal sealed class PumpBenchmark
     {
         var screen = new BenchScanout(Scene.Width, Scene.Height);
         scene.Setup(screen.Pixels);
-        using var client = new AckingClient(_ackDelay);
-        var pump = new FramePump(screen, client.Send, _options);
-        client.Pump = pump;
+        var clients = Enumerable.Range(0, _viewers).Select(_ => new AckingClient(_ackDelay)).ToArray();
+        var client = new Viewers(clients);
+        var stream = new DesktopStream(screen, _options);
+        foreach (var c in clients)
+            c.Viewer = stream.Join(c.Send);
         try
         {
-            pump.RequestFullFrame();
+            clients[0].Viewer!.RequestFullFrame(); // wakes the stream: every viewer, new, gets a keyframe
             client.Wait();
 
             var frame = 0;
@@ -103,18 +109,20 @@ internal sealed class PumpBenchmark
                 tiles.Add(tileCount / (double)frames);
             }
             var copy = MemcpyMs(damagePixels * 4);
-            var quality = pump.JpegQuality;
+            var quality = stream.JpegQuality;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"  {scene.Name,-8} {Stats.Median(fps),7:F1} {Pair(latencies, "F2"),15} {Pair(cpu, "F2"),15} {Pair(bytes, "F1"),17} {Pair(alloc, "F1"),17} {Stats.Median(tiles),6:F0} {copy * 1000,8:F1} {Stats.Median(cpu) / Math.Max(copy, 1e-4),8:F0}x {quality,5}"));
         }
         finally
         {
-            await pump.DisposeAsync().ConfigureAwait(false);
+            await stream.DisposeAsync().ConfigureAwait(false);
+            foreach (var c in clients)
+                c.Dispose();
         }
     }
 
-    /// <summary>Paints frame <paramref name="frame"/>, flushes it and waits until the pump sent it.</summary>
-    private static GpuRect Step(Scene scene, BenchScanout screen, AckingClient client, int frame, out TimeSpan painting, out TimeSpan latency)
+    /// <summary>Paints frame <paramref name="frame"/>, flushes it and waits until every viewer got it.</summary>
+    private static GpuRect Step(Scene scene, BenchScanout screen, Viewers client, int frame, out TimeSpan painting, out TimeSpan latency)
     {
         var start = Stopwatch.GetTimestamp();
         var damage = scene.Step(screen.Pixels, frame);
@@ -147,7 +155,7 @@ internal sealed class PumpBenchmark
 
         public AckingClient(TimeSpan ackDelay) => _ackDelay = ackDelay;
 
-        public FramePump? Pump { get; set; }
+        public StreamViewer? Viewer { get; set; }
 
         public long LastBytes { get; private set; }
 
@@ -163,7 +171,7 @@ internal sealed class PumpBenchmark
                 _ = AckLaterAsync(frame.FrameId);
                 return ValueTask.CompletedTask;
             }
-            Pump!.Acknowledge(frame.FrameId);
+            Viewer!.Acknowledge(frame.FrameId);
             _sent.Release();
             return ValueTask.CompletedTask;
         }
@@ -171,7 +179,7 @@ internal sealed class PumpBenchmark
         private async Task AckLaterAsync(long frameId)
         {
             await Task.Delay(_ackDelay).ConfigureAwait(false);
-            Pump!.Acknowledge(frameId);
+            Viewer!.Acknowledge(frameId);
             _sent.Release();
         }
 
@@ -180,7 +188,21 @@ internal sealed class PumpBenchmark
         public void Wait()
         {
             if (!_sent.Wait(TimeSpan.FromSeconds(30)))
-                throw new TimeoutException("the pump sent no frame for a flush within 30 s");
+                throw new TimeoutException("the stream sent no frame for a flush within 30 s");
+        }
+    }
+
+    /// <summary>Every viewer of the stream: the first one's figures stand for each.</summary>
+    private sealed class Viewers(AckingClient[] clients)
+    {
+        public long LastBytes => clients[0].LastBytes;
+
+        public int LastTiles => clients[0].LastTiles;
+
+        public void Wait()
+        {
+            foreach (var client in clients)
+                client.Wait();
         }
     }
 }

@@ -16,7 +16,9 @@ namespace Vdi.Server.Display;
 /// one is sent as the bounding box of its changed pixels.</item>
 /// </list>
 /// Operations come out in the order the client must apply them. Tiles can be encoded in parallel
-/// (<see cref="Parallel"/>) when a frame holds enough pixels. One composer per client; not thread-safe.
+/// (<see cref="Parallel"/>) when a frame holds enough pixels. One composer per <see cref="DesktopStream"/>: its
+/// output is one version of the desktop's picture, and its cache is the slot assignment every viewer shares.
+/// Not thread-safe.
 /// </summary>
 public sealed class FrameComposer
 {
@@ -46,7 +48,7 @@ public sealed class FrameComposer
         ArgumentNullException.ThrowIfNull(encoder);
         _encoder = encoder;
         _cache = cache ?? new TileSlotCache();
-        // A per-connection seed: a guest cannot craft two tiles with the same hash for this client.
+        // A per-stream seed: a guest cannot craft two tiles with the same hash for this stream.
         RandomNumberGenerator.Fill(_seed);
         _hash = new XxHash3(BitConverter.ToInt64(_seed));
         _encodeOne = EncodeOne;
@@ -172,6 +174,13 @@ public sealed class FrameComposer
         }
     }
 
+    /// <summary>The cache slot holding the pixels of <paramref name="rect"/> in <paramref name="pixels"/> (a whole cell), if any; the cache's order is left alone.</summary>
+    public bool TryFindSlot(PixelBuffer pixels, GpuRect rect, out int slot)
+    {
+        ArgumentNullException.ThrowIfNull(pixels);
+        return _cache.TryFind(Hash(pixels, rect), out slot);
+    }
+
     /// <summary>
     /// Whether the block of 4x4 cells (a JPEG tile's extent) holding <paramref name="cell"/> looks like
     /// text. Judged per block, not per cell: a 64x64 piece of a smooth gradient has few colours too.
@@ -270,7 +279,7 @@ public sealed class FrameComposer
         _encoded[index] = op.Encoding == TileEncodings.Jpeg ? TileEncoder.EncodeJpeg(next, op.Rect, _quality) : _encoder.EncodePng(next, op.Rect);
     }
 
-    /// <summary>The cell's pixels and size, hashed with this connection's seed.</summary>
+    /// <summary>The cell's pixels and size, hashed with this stream's seed.</summary>
     private ulong Hash(PixelBuffer pixels, GpuRect rect)
     {
         _hash.Reset();

@@ -45,6 +45,9 @@ public sealed class TileSlotCache
         return true;
     }
 
+    /// <summary>True when a slot holds <paramref name="hash"/>, without making it the most recently used.</summary>
+    public bool TryFind(ulong hash, out int slot) => _slots.TryGetValue(hash, out slot);
+
     /// <summary>
     /// The slot the client is to keep <paramref name="hash"/>'s image in: the next free slot, or the
     /// least recently used one (whose old content is forgotten). It becomes the most recently used.

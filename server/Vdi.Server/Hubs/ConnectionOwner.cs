@@ -1,13 +1,14 @@
 using Microsoft.AspNetCore.SignalR;
 using Vdi.Protocol;
+using Vdi.Server.Display;
 using Vdi.Server.Sessions;
 
 namespace Vdi.Server.Hubs;
 
 /// <summary>
-/// The one owner of a hub connection's session: the session it connected, its <see cref="Viewer"/> (frame pump and
-/// GPU subscriptions) and the connection itself. Ending the session (<see cref="SessionEndedAsync"/> then
-/// <see cref="CloseAsync"/>) stops every frame and event at once, sends the notice, stops the pump and aborts the
+/// The one owner of a hub connection's session: the session it connected, its <see cref="Viewer"/> (its place in the
+/// desktop's frame stream and GPU subscriptions) and the connection itself. Ending the session (<see cref="SessionEndedAsync"/> then
+/// <see cref="CloseAsync"/>) stops every frame and event at once, sends the notice, leaves the frame stream and aborts the
 /// connection through its <see cref="HubCallerContext"/>. A connection holds at most one session and one viewer.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "A SemaphoreSlim whose wait handle is never asked for holds nothing to free.")]
@@ -27,16 +28,16 @@ public sealed class ConnectionOwner(IDesktopHubClient client, HubCallerContext c
     public bool IsOpen => !_ended;
 
     /// <summary>Starts receiving frames of <paramref name="machine"/> for <paramref name="session"/>; false when the session already ended.</summary>
-    public bool Attach(ConnectedSession session, Vmm.Machine.Machine machine)
+    public bool Attach(ConnectedSession session, Vmm.Machine.Machine machine, DesktopStreams streams)
     {
-        var viewer = new Viewer(machine, client, SendAsync);
+        var viewer = new Viewer(machine, streams, client, SendAsync);
         lock (_gate)
         {
             if (!_ended && _viewer is null)
             {
                 Session = session;
                 _viewer = viewer;
-                viewer.Pump.RequestFullFrame();
+                viewer.Frames.RequestFullFrame();
                 return true;
             }
         }
@@ -44,10 +45,10 @@ public sealed class ConnectionOwner(IDesktopHubClient client, HubCallerContext c
         return false;
     }
 
-    /// <summary>What this connection's frame pump has sent so far; null before <c>Connect</c> attached it and after the end.</summary>
-    public Display.FramePumpCounters? Counters => Volatile.Read(ref _viewer)?.Pump.Counters;
+    /// <summary>What this connection received from its desktop's stream so far; null before <c>Connect</c> attached it and after the end.</summary>
+    public FrameCounters? Counters => Volatile.Read(ref _viewer)?.Frames.Counters;
 
-    public void Acknowledge(long frameId) => Volatile.Read(ref _viewer)?.Pump.Acknowledge(frameId);
+    public void Acknowledge(long frameId) => Volatile.Read(ref _viewer)?.Frames.Acknowledge(frameId);
 
     /// <summary>Sends a frame or event unless the session ended; the notice waits for one already going out.</summary>
     internal async ValueTask SendAsync(Func<Task> send)

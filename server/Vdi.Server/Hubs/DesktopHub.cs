@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.SignalR;
 using Vdi.Protocol;
 using Vdi.Server.Desktops;
+using Vdi.Server.Display;
 using Vdi.Server.Sessions;
 using Vdi.Vmm.Devices.Input;
 
@@ -15,7 +16,7 @@ namespace Vdi.Server.Hubs;
 /// <see cref="ConnectionOwner"/>; input reaches guest memory only under a lease of the machine.
 /// </summary>
 [Authorize]
-public sealed class DesktopHub(SessionBroker broker, DesktopPool pool, ConnectionOwners owners, InputStats input, DisplayRules displays, SignInExpiry signIn) : Hub<IDesktopHubClient>
+public sealed class DesktopHub(SessionBroker broker, DesktopPool pool, ConnectionOwners owners, InputStats input, DisplayRules displays, SignInExpiry signIn, DesktopStreams streams) : Hub<IDesktopHubClient>
 {
     public const string Path = "/hubs/desktop";
 
@@ -48,7 +49,7 @@ public sealed class DesktopHub(SessionBroker broker, DesktopPool pool, Connectio
             throw new HubException("the desktop stopped");
         }
         var mode = machine.Devices.Gpu.Display;
-        if (!owner.Attach(session, machine))
+        if (!owner.Attach(session, machine, streams))
         {
             // The connection went away or the session was ended while connecting: make sure it is not left live.
             await broker.EndAsync(session, SessionEndReasons.Disconnected, null).ConfigureAwait(false);

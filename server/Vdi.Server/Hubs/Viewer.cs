@@ -5,31 +5,30 @@ using Vdi.Vmm.Devices.Gpu;
 namespace Vdi.Server.Hubs;
 
 /// <summary>
-/// What one connection receives from its desktop: the frame pump (frames sent one at a time, each after the previous
-/// one was acknowledged) and the forwarding of cursor and mode events. Every capture runs under a lease of the
-/// machine's guest memory. Everything goes out through <paramref name="send"/>, the owner's: once its session ended,
-/// nothing more goes out, even while the pump is being stopped.
+/// What one connection receives from its desktop: frames from the desktop's shared <see cref="DesktopStream"/> (one at a
+/// time, each after the previous one was acknowledged) and the forwarding of cursor and mode events. Every capture runs
+/// under a lease of the machine's guest memory. Everything goes out through <paramref name="send"/>, the owner's: once
+/// its session ended, nothing more goes out, even while the viewer is leaving the stream.
 /// </summary>
 internal sealed class Viewer : IAsyncDisposable
 {
     private readonly VirtioGpu _gpu;
     private readonly IDesktopHubClient _client;
     private readonly Func<Func<Task>, ValueTask> _send;
-    private readonly VirtioGpuScanoutSource _source;
 
-    public Viewer(Vmm.Machine.Machine machine, IDesktopHubClient client, Func<Func<Task>, ValueTask> send)
+    public Viewer(Vmm.Machine.Machine machine, DesktopStreams streams, IDesktopHubClient client, Func<Func<Task>, ValueTask> send)
     {
         _gpu = machine.Devices.Gpu;
         _client = client;
         _send = send;
-        _source = new VirtioGpuScanoutSource(_gpu, machine.Lease);
-        Pump = new FramePump(_source, frame => send(() => client.FrameUpdate(frame)));
+        Frames = streams.Join(machine, frame => send(() => client.FrameUpdate(frame)));
         _gpu.CursorChanged += OnCursorChanged;
         _gpu.CursorMoved += OnCursorMoved;
         _gpu.ScanoutChanged += OnScanoutChanged;
     }
 
-    public FramePump Pump { get; }
+    /// <summary>This connection's place in the desktop's stream: acknowledgements and full-frame requests go here.</summary>
+    public StreamViewer Frames { get; }
 
     // These run on a vCPU thread under the GPU's gate: hand the sending to the thread pool.
     private void OnCursorChanged(CursorImage image) => Send(() => _client.CursorUpdate(new CursorUpdate(image.HotX, image.HotY, image.Width, image.Height,
@@ -50,7 +49,6 @@ internal sealed class Viewer : IAsyncDisposable
         _gpu.CursorChanged -= OnCursorChanged;
         _gpu.CursorMoved -= OnCursorMoved;
         _gpu.ScanoutChanged -= OnScanoutChanged;
-        await Pump.DisposeAsync().ConfigureAwait(false);
-        _source.Dispose();
+        await Frames.DisposeAsync().ConfigureAwait(false);
     }
 }

@@ -84,6 +84,12 @@ internal sealed class LiveViewer : IAsyncDisposable
     public static async Task<LiveViewer> OpenAsync(BrokerFactory factory, HttpClient api, Guid desktopId, ClientDisplay display, string clientName = "test")
     {
         var (sessionId, token) = await CreateAsync(api, desktopId, display, clientName);
+        return await ConnectAsync(factory, sessionId, token, display);
+    }
+
+    /// <summary>Connects the session of <paramref name="token"/> (from <c>POST /api/sessions</c> or <c>…/shadow</c>).</summary>
+    public static async Task<LiveViewer> ConnectAsync(BrokerFactory factory, Guid sessionId, string token, ClientDisplay display)
+    {
         var viewer = new LiveViewer(await factory.HubAsync(), sessionId);
         await viewer.Connection.StartAsync();
         await viewer.Connection.InvokeAsync<ModeChanged>("Connect", token, display);

@@ -4,14 +4,14 @@ using Vdi.Vmm.Devices.Gpu;
 
 namespace Vdi.Server.Tests.Display;
 
-public sealed class FramePumpRefreshTests
+public sealed class DesktopStreamRefreshTests
 {
     [Fact]
     public async Task A_video_goes_out_as_jpeg_and_is_refined_losslessly_once_it_stops()
     {
         var screen = new FakeScanout(512, 512);
         var client = new FrameSink();
-        await using var pump = new FramePump(screen, client.Send, new FramePumpOptions { LosslessRefreshDelay = TimeSpan.FromMilliseconds(50) });
+        await using var pump = new StreamRig(screen, client.Send, new DesktopStreamOptions { LosslessRefreshDelay = TimeSpan.FromMilliseconds(50) });
         pump.RequestFullFrame();
         pump.Acknowledge((await client.NextAsync()).FrameId);
         var video = new GpuRect(0, 0, 256, 256);

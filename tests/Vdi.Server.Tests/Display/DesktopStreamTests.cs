@@ -4,19 +4,19 @@ using Vdi.Vmm.Devices.Gpu;
 
 namespace Vdi.Server.Tests.Display;
 
-public sealed class FramePumpTests
+public sealed class DesktopStreamTests
 {
-    private static readonly FramePumpOptions s_noRefresh = new() { LosslessRefreshDelay = null };
+    private static readonly DesktopStreamOptions s_noRefresh = new() { LosslessRefreshDelay = null };
 
-    private static (FakeScanout Screen, FrameSink Client, FramePump Pump) Start(int width = 320, int height = 200, FramePumpOptions? options = null)
+    private static (FakeScanout Screen, FrameSink Client, StreamRig Pump) Start(int width = 320, int height = 200, DesktopStreamOptions? options = null)
     {
         var screen = new FakeScanout(width, height);
         screen.Paint(new GpuRect(0, 0, width, height), FakeScanout.Pattern);
         var client = new FrameSink();
-        return (screen, client, new FramePump(screen, client.Send, options ?? s_noRefresh));
+        return (screen, client, new StreamRig(screen, client.Send, options ?? s_noRefresh));
     }
 
-    private static async Task<FrameUpdate> FirstFrameAsync(FramePump pump, FrameSink client)
+    private static async Task<FrameUpdate> FirstFrameAsync(StreamRig pump, FrameSink client)
     {
         pump.RequestFullFrame();
         var frame = await client.NextAsync();
@@ -205,11 +205,11 @@ public sealed class FramePumpTests
     }
 
     [Fact]
-    public async Task A_failing_send_stops_the_pump()
+    public async Task A_failing_send_stops_that_viewer()
     {
         var screen = new FakeScanout(64, 64);
         var calls = 0;
-        await using var pump = new FramePump(screen, _ => { calls++; throw new InvalidOperationException("connection closed"); }, s_noRefresh);
+        await using var pump = new StreamRig(screen, _ => { calls++; throw new InvalidOperationException("connection closed"); }, s_noRefresh);
 
         pump.RequestFullFrame();
         await Task.Delay(100);
@@ -228,10 +228,12 @@ public sealed class FramePumpTests
         screen.PaintAndFlush(new GpuRect(0, 0, 16, 16), (_, _) => 0x33_3333);
         var second = await client.NextAsync();
 
-        var c = pump.Counters;
+        var c = pump.Viewer.Counters; // what this viewer received
         Assert.Equal(2, c.FramesSent);
         Assert.Equal(first.Tiles.Concat(second.Tiles).Sum(t => (long)t.Data.Length), c.BytesSent);
         Assert.Equal(first.Tiles.Length + second.Tiles.Length, c.PngTiles + c.JpegTiles + c.CacheTiles + c.CopyTiles);
-        Assert.Equal(0, c.FramesCoalesced);
+        Assert.Equal(1, c.Keyframes);
+        var desktop = pump.Counters; // what the desktop encoded: the full version the keyframe was made of, then the flush
+        Assert.Equal((2L, 1L, 0L, 1L), (desktop.FramesSent, desktop.Keyframes, desktop.FramesCoalesced, desktop.Flushes));
     }
 }

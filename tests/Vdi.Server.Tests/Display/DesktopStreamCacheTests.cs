@@ -5,14 +5,14 @@ using Vdi.Vmm.Devices.Gpu;
 namespace Vdi.Server.Tests.Display;
 
 /// <summary>The pump end to end with the client model: what it skips, copies and caches, and its JPEG quality.</summary>
-public sealed class FramePumpCacheTests
+public sealed class DesktopStreamCacheTests
 {
-    private static async Task<(FakeScanout Screen, FrameSink Client, FramePump Pump)> StartAsync(int width, int height, Func<int, int, uint> content)
+    private static async Task<(FakeScanout Screen, FrameSink Client, StreamRig Pump)> StartAsync(int width, int height, Func<int, int, uint> content)
     {
         var screen = new FakeScanout(width, height);
         screen.Paint(new GpuRect(0, 0, width, height), content);
         var client = new FrameSink();
-        var pump = new FramePump(screen, client.Send, new FramePumpOptions { LosslessRefreshDelay = null });
+        var pump = new StreamRig(screen, client.Send, new DesktopStreamOptions { LosslessRefreshDelay = null });
         pump.RequestFullFrame();
         Assert.True(pump.Acknowledge((await client.NextAsync()).FrameId));
         return (screen, client, pump);
