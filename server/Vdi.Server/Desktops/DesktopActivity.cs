@@ -10,7 +10,7 @@ namespace Vdi.Server.Desktops;
 /// over the last <see cref="WindowSamples"/> samples. Counters only grow; one that went down started again from zero
 /// (its viewer or encoder was replaced), so its growth since is its whole value, as Prometheus' <c>rate()</c> does.
 /// </summary>
-public sealed class DesktopActivity(ConnectionOwners owners, TimeProvider time) : BackgroundService
+public sealed class DesktopActivity(ConnectionOwners owners, TimeProvider time, DesktopPool? pool = null, Display.DesktopStreams? streams = null) : BackgroundService
 {
     public static readonly TimeSpan SampleInterval = TimeSpan.FromSeconds(1);
 
@@ -31,8 +31,10 @@ public sealed class DesktopActivity(ConnectionOwners owners, TimeProvider time) 
     }
 
     /// <summary>
-    /// The desktops' send counters now. Today every hub connection has its own frame pump, so a desktop's counters
-    /// are the sum over the connections showing it; when one encoder serves all of a desktop's viewers, this reads it.
+    /// The desktops' send counters now: frames are the versions of its picture the desktop's one encoder made
+    /// (<see cref="Display.DesktopStream.Counters"/>, the frame rate its viewers see at most), bytes what went out to all
+    /// of its viewers together (each viewer's <see cref="Hubs.ConnectionOwner.Counters"/>), sessions its connected ones.
+    /// Without a desktop stream (no pool or registry, as in unit tests) frames are what the viewers received.
     /// </summary>
     internal IReadOnlyDictionary<Guid, Counters> ReadCounters()
     {
@@ -44,6 +46,13 @@ public sealed class DesktopActivity(ConnectionOwners owners, TimeProvider time) 
             var sent = owner.Counters ?? default;
             var sum = sums.GetValueOrDefault(session.DesktopId);
             sums[session.DesktopId] = new Counters(sum.Frames + sent.FramesSent, sum.Bytes + sent.BytesSent, sum.Sessions + 1);
+        }
+        if (pool is null || streams is null)
+            return sums;
+        foreach (var (id, sum) in sums.ToList())
+        {
+            if (pool.Get(id)?.Machine is { } machine && streams.Find(machine) is { } stream)
+                sums[id] = sum with { Frames = stream.Counters.FramesSent };
         }
         return sums;
     }
