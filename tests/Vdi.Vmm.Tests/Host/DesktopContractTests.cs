@@ -21,6 +21,13 @@ public sealed class RemoteDesktopContractTests : DesktopContractTests
     private protected override async Task<IDesktopMachine> CreateAsync(string work) => await HostedDesktops.LaunchAsync(work);
 }
 
+/// <summary>The served desktop on KVM (where KVM emulates every instruction a repaint takes about a second).</summary>
+[Trait("Requires", Machine.KvmMachines.Trait)]
+public sealed class KvmRemoteDesktopContractTests : DesktopContractTests
+{
+    private protected override async Task<IDesktopMachine> CreateAsync(string work) => await HostedDesktops.LaunchAsync(work, engine: EngineChoice.Kvm);
+}
+
 /// <summary>
 /// One functional test of <see cref="IDesktopMachine"/>, run against both implementations: the desktop starts, shows
 /// the requested display (read back through <see cref="IDesktopMachine.Capture"/>), types "hello", follows the pointer
@@ -52,6 +59,9 @@ public abstract class DesktopContractTests
         Assert.Equal(before.ArgbAt(0, 0), before.ArgbAt(1279, 0));
         Assert.NotEqual(before.ArgbAt(0, 0), before.ArgbAt(640, 400));
         Assert.False(desktop.Capture(new GpuRect(0, 0, 1281, 720), new byte[1281 * 720 * 4], 1281 * 4, out _), "a region beyond the scanout is refused");
+        await HostedDesktops.UntilAsync(() => desktop.Cursor is { Pixels: not null }, "the guest's cursor image");
+        Assert.InRange(desktop.Cursor!.Width, 1, 256);
+        Assert.Contains(desktop.Cursor.Pixels!, b => b != 0);
 
         lock (flushes)
             flushes.Clear();
@@ -72,6 +82,42 @@ public abstract class DesktopContractTests
         var exit = await desktop.StopAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(DesktopExitKind.PoweredOff, exit.Kind);
         Assert.Equal(0, exit.ExitCode);
+        Assert.Equal(exit, await desktop.Completion);
+    }
+
+    [Fact]
+    public async Task Pause_holds_the_guest_and_resume_lets_it_run_again()
+    {
+        using var work = VmmProcess.Folder("host");
+        await using var desktop = await CreateAsync(work.Path);
+        var flushes = 0;
+        desktop.Flushed += _ => Interlocked.Increment(ref flushes);
+        await desktop.StartAsync();
+        await desktop.RequestDisplayAsync(new DisplayProperties(800, 600), TimeSpan.FromSeconds(30));
+
+        Assert.True(await desktop.PauseAsync());
+        await Task.Delay(300); // what was under way when the pause arrived
+        var paused = Volatile.Read(ref flushes);
+        await Task.Delay(2500); // the top bar's clock repaints every second while running
+        Assert.Equal(paused, Volatile.Read(ref flushes));
+
+        await desktop.ResumeAsync();
+        await HostedDesktops.UntilAsync(() => Volatile.Read(ref flushes) > paused, "a flush after resume");
+        Assert.True(desktop.SendKey(30, true) && desktop.SendKey(30, false));
+        await HostedDesktops.UntilAsync(() => Volatile.Read(ref flushes) > paused + 1, "a flush of the key after resume");
+    }
+
+    [Fact]
+    public async Task A_display_beyond_the_largest_mode_is_refused_naming_the_field()
+    {
+        using var work = VmmProcess.Folder("host");
+        await using var desktop = await CreateAsync(work.Path);
+        await desktop.StartAsync();
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => desktop.RequestDisplayAsync(new DisplayProperties(3841, 1080), TimeSpan.FromSeconds(5)));
+        Assert.Contains("Width", e.Message, StringComparison.Ordinal);
+        var ack = await desktop.RequestDisplayAsync(new DisplayProperties(3840, 2160, 192), TimeSpan.FromSeconds(60));
+        Assert.Equal((3840, 2160), desktop.Mode);
+        Assert.Equal(192, ack.Properties.Dpi);
     }
 }
 
@@ -83,10 +129,10 @@ internal static class HostedDesktops
         Gpu = new GpuOptions { MaxWidth = maxWidth, MaxHeight = maxHeight },
     });
 
-    public static Task<RemoteDesktop> LaunchAsync(string work, bool sandbox = false, bool testHooks = false, Action<string>? log = null) =>
+    public static Task<RemoteDesktop> LaunchAsync(string work, bool sandbox = false, bool testHooks = false, Action<string>? log = null, EngineChoice engine = EngineChoice.Software) =>
         RemoteDesktop.LaunchAsync(new RemoteDesktopOptions
         {
-            WorkDirectory = work, Engine = EngineChoice.Software, Sandbox = sandbox, TestHooks = testHooks, MemoryLimitMiB = sandbox ? 2048 : 0, Log = log,
+            WorkDirectory = work, Engine = engine, Sandbox = sandbox, TestHooks = testHooks, MemoryLimitMiB = sandbox ? 2048 : 0, Log = log,
         });
 
     public static ScanoutSnapshot CaptureAll(IDesktopMachine desktop, int width, int height)

@@ -29,6 +29,7 @@ public sealed class RemoteDesktopTests
         Assert.Equal(0, HostedDesktops.Changed(served, own, new GpuRect(0, 0, 512, bar)));
         Assert.True(remote.LastFlushSequence > 0 && remote.LastFlushSequence % 2 == 0, $"flush sequence {remote.LastFlushSequence}");
         Assert.Contains("software engine", remote.Engine, StringComparison.OrdinalIgnoreCase);
+        await HostedDesktops.UntilAsync(() => remote.Counters is { Flushes: > 0, InputEvents: 0 }, "trace counters with the flushes");
     }
 
     [Fact]

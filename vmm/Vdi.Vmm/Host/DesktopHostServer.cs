@@ -26,6 +26,7 @@ public sealed class DesktopHostServer : IDisposable
     private readonly bool _testHooks;
     private long _flushes, _inputEvents;
     private int _stopRequested;
+    private int _overflowed;
 
     /// <param name="testHooks">Honour <see cref="HostMessageType.TestForbiddenCall"/> (tests only).</param>
     public DesktopHostServer(Machine.Machine machine, FrameChannel channel, ScanoutWriter scanout, TextWriter log, bool testHooks = false)
@@ -248,15 +249,38 @@ public sealed class DesktopHostServer : IDisposable
 
     private void Post(Action action)
     {
-        // A full queue means the event thread is stuck behind a broker that does not read: drop rather than block a vCPU.
-        if (!_events.IsAddingCompleted)
-            _ = _events.TryAdd(action);
+        // A full queue means the event thread is stuck behind a broker that does not read: drop rather than block a
+        // vCPU, and resynchronise the broker (mode and a full frame) once the queue has drained.
+        if (!_events.IsAddingCompleted && !_events.TryAdd(action))
+            Volatile.Write(ref _overflowed, 1);
     }
 
     private void EventLoop()
     {
         foreach (var action in _events.GetConsumingEnumerable())
+        {
             action();
+            if (_events.Count == 0 && Interlocked.Exchange(ref _overflowed, 0) == 1)
+                Resynchronise();
+        }
+    }
+
+    /// <summary>After dropped events: the current mode and a full frame, as if the guest had just set and flushed them.</summary>
+    private void Resynchronise()
+    {
+        var gpu = _machine.Devices.Gpu;
+        HostLog.Write(_log, "events were dropped (the broker did not read): sending the mode and a full frame");
+        if (gpu.Capture() is not { } shot)
+        {
+            _scanout.SetMode(0, 0);
+            _channel.Send(new ScanoutChangedMessage(false, 0, 0, gpu.Display.Dpi, 0));
+            return;
+        }
+        _scanout.SetMode(shot.Width, shot.Height);
+        _channel.Send(new ScanoutChangedMessage(true, shot.Width, shot.Height, gpu.Display.Dpi, 0));
+        var frame = new GpuRect(0, 0, shot.Width, shot.Height);
+        if (_scanout.Copy(gpu, frame) is { } sequence)
+            _channel.Send(new FlushedMessage(sequence, shot.Width, shot.Height, frame));
     }
 
     public void Dispose() => _events.Dispose();
