@@ -12,20 +12,20 @@ namespace Vdi.Vmm.Tests.Host;
 /// <summary>The broker's view of a desktop in this process: the same test body as <see cref="RemoteDesktopContractTests"/>.</summary>
 public sealed class LocalDesktopContractTests : DesktopContractTests
 {
-    private protected override Task<IDesktopMachine> CreateAsync(string work) => Task.FromResult<IDesktopMachine>(HostedDesktops.Local());
+    private protected override Task<IDesktopMachine> CreateAsync(string work) => DesktopMachines.CreateAsync(HostedDesktops.Config(EngineChoice.Software), hostDirectory: null);
 }
 
 /// <summary>The broker's view of a desktop in a `vdi-vmm serve` process of its own: the same test body as the local one.</summary>
 public sealed class RemoteDesktopContractTests : DesktopContractTests
 {
-    private protected override async Task<IDesktopMachine> CreateAsync(string work) => await HostedDesktops.LaunchAsync(work);
+    private protected override Task<IDesktopMachine> CreateAsync(string work) => DesktopMachines.CreateAsync(HostedDesktops.Config(EngineChoice.Software), work, sandbox: false);
 }
 
 /// <summary>The served desktop on KVM (where KVM emulates every instruction a repaint takes about a second).</summary>
 [Trait("Requires", Machine.KvmMachines.Trait)]
 public sealed class KvmRemoteDesktopContractTests : DesktopContractTests
 {
-    private protected override async Task<IDesktopMachine> CreateAsync(string work) => await HostedDesktops.LaunchAsync(work, engine: EngineChoice.Kvm);
+    private protected override Task<IDesktopMachine> CreateAsync(string work) => DesktopMachines.CreateAsync(HostedDesktops.Config(EngineChoice.Kvm), work, sandbox: false);
 }
 
 /// <summary>
@@ -123,11 +123,13 @@ public abstract class DesktopContractTests
 
 internal static class HostedDesktops
 {
-    public static LocalDesktop Local(int maxWidth = 3840, int maxHeight = 2160) => LocalDesktop.Build(new MachineConfig
+    /// <summary>The desktop a host process runs, as a machine configuration.</summary>
+    public static MachineConfig Config(EngineChoice engine) => new()
     {
-        MemoryMiB = 512, Image = DesktopGuest.Build(), Engine = EngineChoice.Software,
-        Gpu = new GpuOptions { MaxWidth = maxWidth, MaxHeight = maxHeight },
-    });
+        MemoryMiB = 512, Image = DesktopGuest.Build(), Engine = engine, Gpu = new GpuOptions { MaxWidth = 3840, MaxHeight = 2160 },
+    };
+
+    public static LocalDesktop Local() => LocalDesktop.Build(Config(EngineChoice.Software));
 
     public static Task<RemoteDesktop> LaunchAsync(string work, bool sandbox = false, bool testHooks = false, Action<string>? log = null, EngineChoice engine = EngineChoice.Software) =>
         RemoteDesktop.LaunchAsync(new RemoteDesktopOptions

@@ -160,4 +160,19 @@ public sealed class HostProtocolTests
         Assert.Contains("shared scanout", e.Message, StringComparison.Ordinal);
         Assert.IsType<ErrorMessage>(await host.WaitAsync(TimeSpan.FromSeconds(10)));
     }
+
+    [Fact]
+    public async Task A_host_that_accepts_and_says_nothing_does_not_hang_the_broker()
+    {
+        using var work = VmmProcess.Folder("host");
+        var path = Path.Combine(work.Path, "silent.sock");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+        listener.Listen(1);
+        var host = Task.Run(() => listener.Accept());
+        var started = DateTime.UtcNow;
+        Assert.Throws<IOException>(() => RemoteDesktop.Connect(path));
+        Assert.InRange(DateTime.UtcNow - started, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30));
+        (await host).Dispose();
+    }
 }

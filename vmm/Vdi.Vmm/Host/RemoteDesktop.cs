@@ -19,6 +19,7 @@ namespace Vdi.Vmm.Host;
 public sealed class RemoteDesktop : IDesktopMachine
 {
     private const int StderrKept = 64 * 1024;
+    private static readonly TimeSpan s_handshakeTimeout = TimeSpan.FromSeconds(10);
 
     private readonly Socket _socket;
     private readonly FrameChannel _channel;
@@ -173,6 +174,8 @@ public sealed class RemoteDesktop : IDesktopMachine
         var channel = new FrameChannel((int)socket.SafeHandle.DangerousGetHandle());
         try
         {
+            // A host that accepts and then says nothing must not hang the broker: SO_RCVTIMEO bounds the handshake.
+            socket.ReceiveTimeout = (int)s_handshakeTimeout.TotalMilliseconds;
             if (!channel.Send(new HelloMessage(HostProtocol.Version, HostProtocol.Version)))
                 throw new IOException("the desktop host hung up before hello");
             var frame = channel.Receive() ?? throw new IOException("the desktop host hung up before its welcome");
@@ -192,6 +195,7 @@ public sealed class RemoteDesktop : IDesktopMachine
                 scanout.Dispose();
                 throw new HostProtocolException("the welcome's scanout layout does not match its size");
             }
+            socket.ReceiveTimeout = 0;
             var desktop = new RemoteDesktop(socket, channel, welcome, scanout, process, stderr, log);
             desktop._receiver.Start();
             return desktop;
