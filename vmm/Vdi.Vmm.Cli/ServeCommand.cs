@@ -8,7 +8,8 @@ namespace Vdi.Vmm.Cli;
 /// <summary>
 /// `vdi-vmm serve --socket PATH`: a desktop in a process of its own (docs/host-protocol.md). Builds the desktop VM,
 /// creates the shared scanout, listens on PATH for exactly one broker connection, applies the sandbox when asked
-/// (after the connection is accepted: the filter allows no accept), then serves until stopped or the broker goes away.
+/// (after the first connection is accepted), then serves until stopped or the broker goes away. With
+/// --reconnect-seconds N the listening socket stays, and a broker that went away may reconnect within N seconds.
 /// </summary>
 internal static class ServeCommand
 {
@@ -24,6 +25,7 @@ internal static class ServeCommand
         var maxHeight = options.Int("max-height", DefaultMaxHeight, Devices.Display.DisplayProperties.MinHeight, 16384);
         var display = DisplaySpec.Parse(options.Text("display") ?? "1280x720@96");
         var testHooks = options.Flag("test-hooks");
+        var reconnect = options.Int("reconnect-seconds", 0, 0, 24 * 3600);
         var sandbox = SandboxOptions.Parse(options, options.Flag("sandbox"));
         options.EnsureConsumed();
         if (display.Width > maxWidth || display.Height > maxHeight)
@@ -40,35 +42,75 @@ internal static class ServeCommand
         stderr.WriteLine($"vdi-vmm: running on {machine.Engine.Subject} ({machine.Engine.Reason})");
         using var scanout = ScanoutWriter.Create(maxWidth, maxHeight);
 
-        using var connection = AcceptOne(socketPath);
-        stderr.WriteLine("vdi-vmm: host: broker connected");
-        Sandbox.SandboxReport? report = null;
-        if (sandbox is not null)
+        var full = Path.GetFullPath(socketPath);
+        using var listener = Listen(full);
+        var connection = listener.Accept();
+        var connections = new List<Socket> { connection };
+        if (reconnect == 0)
         {
-            var devices = machine.Engine.Engine == Execution.ExecutionEngine.Kvm ? new[] { Kvm.KvmSystem.ConfiguredDevicePath } : [];
-            report = SandboxOptions.Apply(sandbox with { Devices = devices }, stderr);
+            // One broker, ever: nobody else can connect, and the sandbox need not allow accept.
+            listener.Close();
+            File.Delete(full);
         }
-        using var channel = new FrameChannel((int)connection.SafeHandle.DangerousGetHandle());
-        using var server = new DesktopHostServer(machine, channel, scanout, stderr, testHooks) { Sandbox = report };
-        return server.Run();
-    }
-
-    /// <summary>Listens on <paramref name="path"/>, accepts one connection, and removes the listening socket.</summary>
-    private static Socket AcceptOne(string path)
-    {
-        var full = Path.GetFullPath(path);
-        if (File.Exists(full))
-            File.Delete(full); // a stale socket from an earlier host
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(full));
+        stderr.WriteLine("vdi-vmm: host: broker connected");
         try
         {
-            listener.Listen(1);
-            return listener.Accept();
+            Sandbox.SandboxReport? report = null;
+            if (sandbox is not null)
+            {
+                var devices = machine.Engine.Engine == Execution.ExecutionEngine.Kvm ? new[] { Kvm.KvmSystem.ConfiguredDevicePath } : [];
+                report = SandboxOptions.Apply(sandbox with { Devices = devices }, stderr);
+            }
+            using var server = new DesktopHostServer(machine, new FrameChannel(Descriptor(connection)), scanout, stderr, testHooks)
+            {
+                Sandbox = report,
+                ReconnectGrace = TimeSpan.FromSeconds(reconnect),
+                AcceptReconnect = reconnect == 0 ? null : grace =>
+                {
+                    // Poll in slices: a guest that ends meanwhile ends the wait.
+                    var deadline = DateTime.UtcNow + grace;
+                    while (DateTime.UtcNow < deadline && !machine.Completion.IsCompleted)
+                    {
+                        if (listener.Poll(100_000, SelectMode.SelectRead))
+                        {
+                            var next = listener.Accept();
+                            connections.Add(next);
+                            return new FrameChannel(Descriptor(next));
+                        }
+                    }
+                    return null;
+                },
+            };
+            return server.Run();
         }
         finally
         {
-            File.Delete(full);
+            foreach (var c in connections)
+                c.Dispose();
+            // Inside the sandbox unlink is refused (it would kill the process): the socket stays for the broker to remove.
+            if (reconnect > 0 && sandbox is null)
+                File.Delete(full);
+        }
+    }
+
+    private static int Descriptor(Socket socket) => (int)socket.SafeHandle.DangerousGetHandle();
+
+    /// <summary>Listens on <paramref name="path"/>, replacing a stale socket left by an earlier host.</summary>
+    private static Socket Listen(string path)
+    {
+        if (File.Exists(path))
+            File.Delete(path);
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            listener.Bind(new UnixDomainSocketEndPoint(path));
+            listener.Listen(1);
+            return listener;
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
         }
     }
 }

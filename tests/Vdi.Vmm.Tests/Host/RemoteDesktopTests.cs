@@ -110,3 +110,66 @@ public sealed class RemoteDesktopTests
         Assert.Contains(log, l => l.Contains("protocol error from the broker", StringComparison.Ordinal));
     }
 }
+
+/// <summary>A broker that restarts: the served desktop keeps running and the new broker reattaches to it.</summary>
+public sealed class ReconnectTests
+{
+    [Fact]
+    public async Task A_broker_that_lets_go_can_reattach_within_the_grace_and_sees_the_running_desktop()
+    {
+        using var work = VmmProcess.Folder("host");
+        var options = new RemoteDesktopOptions
+        {
+            WorkDirectory = work.Path, Engine = Vmm.Execution.EngineChoice.Software, Sandbox = true, MemoryLimitMiB = 2048, ReconnectSeconds = 30,
+        };
+        var first = await RemoteDesktop.LaunchAsync(options);
+        var pid = first.ProcessId!.Value;
+        using var child = System.Diagnostics.Process.GetProcessById(pid);
+        try
+        {
+            await first.StartAsync();
+            await first.RequestDisplayAsync(new DisplayProperties(1024, 768, 120), TimeSpan.FromSeconds(30));
+            first.Detach();
+            Assert.Equal(DesktopExitKind.Detached, (await first.Completion.WaitAsync(TimeSpan.FromSeconds(10))).Kind);
+            await first.DisposeAsync();
+            Assert.False(child.HasExited, "the host ended when its broker let go");
+
+            // The restarted broker: no child of its own, only the socket path.
+            await using var second = RemoteDesktop.Connect(options.SocketPath);
+            await HostedDesktops.UntilAsync(() => second.Mode == (1024, 768), "the running desktop's mode after reattaching");
+            Assert.Equal(120, second.Dpi);
+            Assert.Contains("seccomp:", second.SandboxReport, StringComparison.Ordinal); // the sandbox still applies, accept4 included
+            var before = HostedDesktops.CaptureAll(second, 1024, 768);
+            Assert.NotEqual(before.ArgbAt(0, 0), before.ArgbAt(512, 400));
+
+            var flushes = 0;
+            second.Flushed += f => { if (f.Damage.Y > 0) Interlocked.Increment(ref flushes); };
+            Assert.True(Vmm.Devices.Input.UsKeyboardLayout.TryMap('x', out var code, out _));
+            Assert.True(second.SendKey(code, true) && second.SendKey(code, false));
+            await HostedDesktops.UntilAsync(() => Volatile.Read(ref flushes) > 0, "a flush of the key typed after reattaching");
+
+            var exit = await second.StopAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal(DesktopExitKind.PoweredOff, exit.Kind);
+            // Not this test's child: its exit code is not ours to read, its exit is.
+            await child.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            if (!child.HasExited)
+                child.Kill();
+        }
+    }
+
+    [Fact]
+    public async Task Without_a_reconnect_grace_a_host_whose_broker_went_away_powers_off_and_exits()
+    {
+        using var work = VmmProcess.Folder("host");
+        var first = await HostedDesktops.LaunchAsync(work.Path);
+        using var child = System.Diagnostics.Process.GetProcessById(first.ProcessId!.Value);
+        await first.StartAsync();
+        first.Detach();
+        await first.DisposeAsync();
+        await child.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.False(File.Exists(Path.Combine(work.Path, "host.sock")));
+    }
+}

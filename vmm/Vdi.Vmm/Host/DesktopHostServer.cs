@@ -19,7 +19,8 @@ public sealed class DesktopHostServer : IDisposable
     private static readonly TimeSpan s_peerGoneDeadline = TimeSpan.FromSeconds(5);
 
     private readonly Machine.Machine _machine;
-    private readonly FrameChannel _channel;
+    private volatile FrameChannel _channel; // replaced when the broker reconnects
+    private CursorImage? _cursor;
     private readonly ScanoutWriter _scanout;
     private readonly TextWriter _log;
     private readonly BlockingCollection<Action> _events = new(new ConcurrentQueue<Action>(), 4096);
@@ -42,12 +43,21 @@ public sealed class DesktopHostServer : IDisposable
     public SandboxReport? Sandbox { get; init; }
 
     /// <summary>
-    /// Serves until the machine has ended and the broker was told, or the broker went away. Returns the process's
-    /// exit code: the guest's on a power-off, 1 on a crash, 0 when stopped on request, 3 after a protocol error.
+    /// With a value, a broker that goes away (not one that asked to stop) may reconnect within this time: the guest runs
+    /// on meanwhile, and the new connection gets the welcome, the current mode, a full frame and the cursor.
+    /// </summary>
+    public Func<TimeSpan, FrameChannel?>? AcceptReconnect { get; init; }
+
+    public TimeSpan ReconnectGrace { get; init; }
+
+    /// <summary>
+    /// Serves until the machine has ended and the broker was told, or the broker went away (and did not come back
+    /// within <see cref="ReconnectGrace"/>). Returns the process's exit code: the guest's on a power-off, 1 on a crash,
+    /// 0 when stopped on request, 3 after a protocol error.
     /// </summary>
     public int Run()
     {
-        if (!Handshake())
+        if (!Handshake(reattached: false))
             return 3;
         var gpu = _machine.Devices.Gpu;
         gpu.ScanoutChanged += OnScanoutChanged;
@@ -60,21 +70,23 @@ public sealed class DesktopHostServer : IDisposable
         _machine.Completion.ContinueWith(t => Post(() => SendExit(t.Result)), TaskScheduler.Default);
 
         var protocolError = false;
-        try
+        while (true)
         {
-            while (_channel.Receive() is { } frame)
-                Handle(frame.Message);
-        }
-        catch (HostProtocolException e)
-        {
-            protocolError = true;
-            HostLog.Write(_log, $"protocol error from the broker: {e.Message}; disconnecting");
-            _channel.Send(new ErrorMessage(HostProtocol.ErrorMalformed, e.Message));
-            _channel.Dispose(); // nothing more goes to a peer that broke the protocol
-        }
-        catch (IOException e)
-        {
-            HostLog.Write(_log, $"connection broken: {e.Message}");
+            protocolError = !Serve();
+            if (_machine.Completion.IsCompleted || Volatile.Read(ref _stopRequested) != 0 || AcceptReconnect is null || ReconnectGrace <= TimeSpan.Zero)
+                break;
+            HostLog.Write(_log, $"the broker went away: waiting up to {ReconnectGrace.TotalSeconds:F0} s for it to reconnect");
+            if (AcceptReconnect(ReconnectGrace) is not { } next)
+                break;
+            _channel = next;
+            if (!Handshake(reattached: true))
+            {
+                protocolError = true;
+                _channel.Dispose();
+                continue;
+            }
+            HostLog.Write(_log, "broker reconnected");
+            protocolError = false;
         }
 
         // The broker hung up (or was hung up on): nobody will see this desktop, so it powers off.
@@ -99,7 +111,36 @@ public sealed class DesktopHostServer : IDisposable
         };
     }
 
-    private bool Handshake()
+    /// <summary>Handles the current connection's frames until it ends; false when it ended with a protocol error.</summary>
+    private bool Serve()
+    {
+        var channel = _channel;
+        try
+        {
+            while (channel.Receive() is { } frame)
+                Handle(frame.Message);
+            return true;
+        }
+        catch (HostProtocolException e)
+        {
+            HostLog.Write(_log, $"protocol error from the broker: {e.Message}; disconnecting");
+            channel.Send(new ErrorMessage(HostProtocol.ErrorMalformed, e.Message));
+            channel.Dispose(); // nothing more goes to a peer that broke the protocol
+            return false;
+        }
+        catch (IOException e)
+        {
+            HostLog.Write(_log, $"connection broken: {e.Message}");
+            channel.Dispose();
+            return true;
+        }
+        finally
+        {
+            channel.Dispose();
+        }
+    }
+
+    private bool Handshake(bool reattached)
     {
         try
         {
@@ -119,6 +160,18 @@ public sealed class DesktopHostServer : IDisposable
                 _scanout.Size, _scanout.Stride, (int)_scanout.CursorOffset, $"{engine.Subject} ({engine.Reason})"), _scanout.Descriptor);
             if (Sandbox is { } report)
                 _channel.Send(new SandboxReportMessage((byte)report.Level, string.Join('\n', report.Lines())));
+            if (reattached)
+            {
+                // What the new broker missed: the machine runs, and its picture, after anything still queued.
+                Post(() =>
+                {
+                    if (_machine.State is MachineState.Running or MachineState.Paused)
+                        _channel.Send(new StartedMessage());
+                    Resynchronise();
+                    if (Volatile.Read(ref _cursor) is { } cursor)
+                        SendCursor(cursor);
+                });
+            }
             return true;
         }
         catch (HostProtocolException e)
@@ -261,7 +314,10 @@ public sealed class DesktopHostServer : IDisposable
         {
             action();
             if (_events.Count == 0 && Interlocked.Exchange(ref _overflowed, 0) == 1)
+            {
+                HostLog.Write(_log, "events were dropped (the broker did not read): sending the mode and a full frame");
                 Resynchronise();
+            }
         }
     }
 
@@ -269,7 +325,6 @@ public sealed class DesktopHostServer : IDisposable
     private void Resynchronise()
     {
         var gpu = _machine.Devices.Gpu;
-        HostLog.Write(_log, "events were dropped (the broker did not read): sending the mode and a full frame");
         if (gpu.Capture() is not { } shot)
         {
             _scanout.SetMode(0, 0);
@@ -301,9 +356,15 @@ public sealed class DesktopHostServer : IDisposable
 
     private void OnCursorChanged(CursorImage cursor) => Post(() =>
     {
+        Volatile.Write(ref _cursor, cursor);
+        SendCursor(cursor);
+    });
+
+    private void SendCursor(CursorImage cursor)
+    {
         var sequence = _scanout.SetCursor(cursor);
         _channel.Send(new CursorChangedMessage(sequence, cursor.Pixels is not null, cursor.Width, cursor.Height, cursor.HotX, cursor.HotY, (uint)cursor.Format));
-    });
+    }
 
     private void OnCursorMoved(int x, int y) => Post(() => _channel.Send(new CursorMovedMessage(x, y)));
 }

@@ -20,6 +20,9 @@ public enum DesktopExitKind
 
     /// <summary>The host broke the protocol and was disconnected.</summary>
     ProtocolError,
+
+    /// <summary>The broker let go of a host that waits for it to reconnect (<see cref="RemoteDesktop.Detach"/>); the desktop runs on.</summary>
+    Detached,
 }
 
 /// <summary>How a desktop ended, in one line the broker can show.</summary>

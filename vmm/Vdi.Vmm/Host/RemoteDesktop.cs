@@ -38,6 +38,7 @@ public sealed class RemoteDesktop : IDesktopMachine
     private ExitedMessage? _exited;
     private string? _protocolError;
     private int _disposed;
+    private int _detached;
 
     private RemoteDesktop(Socket socket, FrameChannel channel, WelcomeMessage welcome, ScanoutReader scanout, Process? process, StringBuilder stderr, Action<string>? log)
     {
@@ -273,6 +274,17 @@ public sealed class RemoteDesktop : IDesktopMachine
     /// <summary>Test support: sends bytes as they are.</summary>
     public bool SendRaw(ReadOnlySpan<byte> bytes) => _channel.SendRaw(bytes);
 
+    /// <summary>
+    /// Lets go of the host without stopping it, as a broker that shuts down does: a host started with
+    /// <see cref="RemoteDesktopOptions.ReconnectSeconds"/> keeps its guest running and waits for
+    /// <see cref="Connect"/>. <see cref="Completion"/> ends with <see cref="DesktopExitKind.Detached"/>.
+    /// </summary>
+    public void Detach()
+    {
+        Volatile.Write(ref _detached, 1);
+        _channel.Dispose();
+    }
+
     /// <summary>Kills the host process (SIGKILL); the exit is reported through <see cref="Completion"/>.</summary>
     public void Kill(string why)
     {
@@ -392,6 +404,13 @@ public sealed class RemoteDesktop : IDesktopMachine
 
     private async Task FinishAsync()
     {
+        if (Volatile.Read(ref _detached) != 0)
+        {
+            _completion.TrySetResult(new DesktopExit(DesktopExitKind.Detached, 0, "the broker let go; the host waits for it to reconnect"));
+            foreach (var pending in _displays.Values)
+                pending.TrySetException(new InvalidOperationException("the broker let go of the desktop"));
+            return;
+        }
         var exitCode = 0;
         string stderr;
         if (_process is { } process)

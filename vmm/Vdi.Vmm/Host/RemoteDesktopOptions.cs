@@ -35,6 +35,9 @@ public sealed record RemoteDesktopOptions
     /// <summary>With <see cref="Sandbox"/>: memory limit of the process in MiB (0: none).</summary>
     public int MemoryLimitMiB { get; init; }
 
+    /// <summary>How long the host waits for a broker that went away to reconnect (0: it powers off at once).</summary>
+    public int ReconnectSeconds { get; init; }
+
     /// <summary>Let the broker ask for test-only actions (a forbidden system call). Tests only.</summary>
     public bool TestHooks { get; init; }
 
@@ -44,7 +47,7 @@ public sealed record RemoteDesktopOptions
     /// <summary>Receives the host's stderr lines and the client's own complaints.</summary>
     public Action<string>? Log { get; init; }
 
-    internal string SocketPath => Path.Combine(WorkDirectory, "host.sock");
+    public string SocketPath => Path.Combine(WorkDirectory, "host.sock");
 
     internal IEnumerable<string> ServeArguments()
     {
@@ -71,5 +74,10 @@ public sealed record RemoteDesktopOptions
         }
         if (TestHooks)
             yield return "--test-hooks";
+        if (ReconnectSeconds > 0)
+        {
+            yield return "--reconnect-seconds";
+            yield return $"{ReconnectSeconds}";
+        }
     }
 }
