@@ -101,6 +101,7 @@ public abstract class DesktopContractTests
         await Task.Delay(2500); // the top bar's clock repaints every second while running
         Assert.Equal(paused, Volatile.Read(ref flushes));
 
+        Assert.False(await desktop.PauseAsync(), "a paused machine cannot be paused again");
         await desktop.ResumeAsync();
         await HostedDesktops.UntilAsync(() => Volatile.Read(ref flushes) > paused, "a flush after resume");
         Assert.True(desktop.SendKey(30, true) && desktop.SendKey(30, false));

@@ -31,6 +31,7 @@ public sealed class HostProtocolTests
         new SandboxReportMessage(2, "seccomp: ✓"),
         new CountersMessage(1, 2, 3, 4),
         new StartedMessage(),
+        new PausedMessage(),
         new ErrorMessage(HostProtocol.ErrorMalformed, "bad"),
     };
 

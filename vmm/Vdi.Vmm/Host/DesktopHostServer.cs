@@ -203,6 +203,8 @@ public sealed class DesktopHostServer : IDisposable
             case ControlMessage { Kind: HostMessageType.Pause }:
                 if (_machine.State != MachineState.Running || !_machine.PauseAll(TimeSpan.FromSeconds(2)))
                     Refuse(HostProtocol.ErrorState, $"pause: the machine is {_machine.State}");
+                else
+                    Post(() => _channel.Send(new PausedMessage())); // after the events raised before the vCPUs parked
                 break;
             case ControlMessage { Kind: HostMessageType.Resume }:
                 _machine.ResumeAll();

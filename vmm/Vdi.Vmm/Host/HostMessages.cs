@@ -158,6 +158,14 @@ public sealed record CountersMessage(long Exits, long Flushes, long GpuErrors, l
     protected override FrameBuilder Write(FrameBuilder frame) => frame.I64(Exits).I64(Flushes).I64(GpuErrors).I64(InputEvents);
 }
 
+/// <summary>Every vCPU is parked: the answer to Pause (a refusal is an Error with code 4).</summary>
+public sealed record PausedMessage : HostMessage
+{
+    public override HostMessageType Type => HostMessageType.Paused;
+
+    protected override FrameBuilder Write(FrameBuilder frame) => frame;
+}
+
 public sealed record StartedMessage : HostMessage
 {
     public override HostMessageType Type => HostMessageType.Started;
@@ -199,6 +207,7 @@ public static class HostMessages
             HostMessageType.SandboxReport => new SandboxReportMessage(r.U8(), r.Text()),
             HostMessageType.Counters => new CountersMessage(r.I64(), r.I64(), r.I64(), r.I64()),
             HostMessageType.Started => new StartedMessage(),
+            HostMessageType.Paused => new PausedMessage(),
             HostMessageType.Error => new ErrorMessage(r.U16(), r.Text()),
             _ => throw new HostProtocolException($"unknown frame type 0x{(byte)type:X2}"),
         };

@@ -28,6 +28,7 @@ public enum HostMessageType : byte
     SandboxReport = 0x89,
     Counters = 0x8A,
     Started = 0x8B,
+    Paused = 0x8C,
     Error = 0xFF,
 }
 
@@ -70,7 +71,7 @@ public static class HostProtocol
         HostMessageType.Exited => (7, 7 + MaxText),
         HostMessageType.SandboxReport => (3, 3 + MaxText),
         HostMessageType.Counters => (32, 32),
-        HostMessageType.Started => (0, 0),
+        HostMessageType.Started or HostMessageType.Paused => (0, 0),
         HostMessageType.Error => (4, 4 + MaxText),
         _ => null,
     };

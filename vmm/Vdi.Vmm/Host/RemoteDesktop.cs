@@ -39,6 +39,7 @@ public sealed class RemoteDesktop : IDesktopMachine
     private string? _protocolError;
     private int _disposed;
     private int _detached;
+    private TaskCompletionSource<bool>? _pause;
 
     private RemoteDesktop(Socket socket, FrameChannel channel, WelcomeMessage welcome, ScanoutReader scanout, Process? process, StringBuilder stderr, Action<string>? log)
     {
@@ -234,7 +235,24 @@ public sealed class RemoteDesktop : IDesktopMachine
         return await _completion.Task.ConfigureAwait(false);
     }
 
-    public Task<bool> PauseAsync() => Task.FromResult(_channel.Send(new ControlMessage(HostMessageType.Pause)));
+    /// <summary>Pauses every vCPU; true once the host answered Paused, false on its refusal or when it is gone.</summary>
+    public async Task<bool> PauseAsync()
+    {
+        var pause = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (Interlocked.CompareExchange(ref _pause, pause, null) is not null)
+            throw new InvalidOperationException("a pause is already under way");
+        try
+        {
+            if (!_channel.Send(new ControlMessage(HostMessageType.Pause)))
+                return false;
+            var done = await Task.WhenAny(pause.Task, _completion.Task, Task.Delay(TimeSpan.FromSeconds(10))).ConfigureAwait(false);
+            return done == pause.Task && await pause.Task.ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _pause, null);
+        }
+    }
 
     public Task ResumeAsync() => Task.FromResult(_channel.Send(new ControlMessage(HostMessageType.Resume)));
 
@@ -346,6 +364,9 @@ public sealed class RemoteDesktop : IDesktopMachine
             case StartedMessage:
                 _started.TrySetResult();
                 break;
+            case PausedMessage:
+                Volatile.Read(ref _pause)?.TrySetResult(true);
+                break;
             case ScanoutChangedMessage m:
                 if (m.Enabled && (m.Width <= 0 || m.Height <= 0 || m.Width > _scanout.MaxWidth || m.Height > _scanout.MaxHeight))
                     throw new HostProtocolException($"ScanoutChanged to {m.Width}x{m.Height}, beyond {_scanout.MaxWidth}x{_scanout.MaxHeight}");
@@ -394,6 +415,8 @@ public sealed class RemoteDesktop : IDesktopMachine
                 Counters = m;
                 break;
             case ErrorMessage m:
+                if (m.Code == HostProtocol.ErrorState && m.Text.StartsWith("pause:", StringComparison.Ordinal))
+                    Volatile.Read(ref _pause)?.TrySetResult(false);
                 Errors.Enqueue(m);
                 _log?.Invoke($"vdi-vmm client: the desktop host reports error {m.Code}: {m.Text}");
                 break;
