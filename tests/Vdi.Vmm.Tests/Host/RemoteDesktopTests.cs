@@ -83,6 +83,40 @@ public sealed class RemoteDesktopTests
         Assert.False(remote.Completion.IsCompleted);
     }
 
+    [Fact]
+    public async Task A_host_survives_thousands_of_random_well_formed_input_frames_then_refuses_garbage()
+    {
+        using var work = VmmProcess.Folder("host");
+        await using var remote = await HostedDesktops.LaunchAsync(work.Path);
+        await remote.StartAsync();
+        await remote.RequestDisplayAsync(new DisplayProperties(800, 600), TimeSpan.FromSeconds(30));
+        var random = new Random(11);
+        for (var i = 0; i < 3000; i++)
+        {
+            HostMessage message = random.Next(10) switch
+            {
+                < 5 => new KeyMessage((ushort)random.Next(0x10000), random.Next(2) == 0),
+                < 9 => new PointerMessage(random.Next(int.MinValue, int.MaxValue), random.Next(int.MinValue, int.MaxValue), (uint)random.Next(int.MinValue, int.MaxValue), random.Next(int.MinValue, int.MaxValue)),
+                _ => new MotionMessage(random.Next(2) == 0),
+            };
+            Assert.True(remote.SendRaw(message.Encode()), $"the host hung up at frame {i}");
+        }
+        Assert.True(remote.SetMotion(false));
+        // Still serving: a display request is carried out.
+        var ack = await remote.RequestDisplayAsync(new DisplayProperties(1024, 768), TimeSpan.FromSeconds(30));
+        Assert.Equal(1024, ack.Properties.Width);
+        Assert.False(remote.Completion.IsCompleted);
+
+        var garbage = new byte[64];
+        random.NextBytes(garbage);
+        garbage[0] = 1;
+        garbage[1] = 0x60; // no such type
+        Assert.True(remote.SendRaw(garbage));
+        await remote.Completion.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Contains(remote.Errors, e => e.Code == HostProtocol.ErrorMalformed);
+        Assert.Equal(3, remote.HostExitCode);
+    }
+
     public static TheoryData<string, byte[]> BadFrames => new()
     {
         { "unknown type", [1, 0x55, 0, 0, 0, 0, 0, 0] },

@@ -25,7 +25,7 @@ public sealed class DesktopHostServer : IDisposable
     private readonly TextWriter _log;
     private readonly BlockingCollection<Action> _events = new(new ConcurrentQueue<Action>(), 4096);
     private readonly bool _testHooks;
-    private long _flushes, _inputEvents;
+    private long _flushes, _inputEvents, _inputDropped;
     private int _stopRequested;
     private int _overflowed;
 
@@ -244,8 +244,9 @@ public sealed class DesktopHostServer : IDisposable
         using var lease = _machine.Lease();
         if (!lease.IsHeld || _machine.State is not (MachineState.Running or MachineState.Paused))
             return;
-        if (!inject())
-            HostLog.Write(_log, "input dropped: the device's queue is full");
+        // Logged at 1, 2, 4, 8 … drops: a flood of input must not become a flood of log lines.
+        if (!inject() && Interlocked.Increment(ref _inputDropped) is var dropped && (dropped & (dropped - 1)) == 0)
+            HostLog.Write(_log, $"input dropped: the device's queue is full ({dropped} events dropped so far)");
     }
 
     private void Refuse(ushort code, string text)
