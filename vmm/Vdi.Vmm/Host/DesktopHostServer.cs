@@ -12,19 +12,20 @@ namespace Vdi.Vmm.Host;
 /// control and input frames, and streams display events in order. GPU events are queued by the vCPU thread that
 /// raises them and handled on one event thread, which copies each flushed rectangle into shared memory before it
 /// sends the damage with the seqlock's value. A malformed frame is answered with an error frame, logged, and ends
-/// the connection; when the connection ends the guest is powered off (stopped after a deadline).
+/// the connection; when the connection ends the guest is powered off (stopped after a deadline), unless the broker
+/// may reconnect (<see cref="ReconnectGrace"/>) and does.
 /// </summary>
 public sealed class DesktopHostServer : IDisposable
 {
     private static readonly TimeSpan s_peerGoneDeadline = TimeSpan.FromSeconds(5);
 
     private readonly Machine.Machine _machine;
-    private volatile FrameChannel _channel; // replaced when the broker reconnects
-    private CursorImage? _cursor;
     private readonly ScanoutWriter _scanout;
     private readonly TextWriter _log;
     private readonly BlockingCollection<Action> _events = new(new ConcurrentQueue<Action>(), 4096);
     private readonly bool _testHooks;
+    private volatile FrameChannel _channel; // replaced when the broker reconnects
+    private CursorImage? _cursor; // the last one, for a broker that reconnects
     private long _flushes, _inputEvents, _inputDropped;
     private int _stopRequested;
     private int _overflowed;
