@@ -74,6 +74,20 @@ public sealed class RemoteDesktopTests
     }
 
     [Fact]
+    public async Task A_request_the_host_cannot_carry_out_is_refused_and_a_throwing_handler_harms_nothing()
+    {
+        using var work = VmmProcess.Folder("host");
+        await using var remote = await HostedDesktops.LaunchAsync(work.Path, testHooks: true);
+        remote.Flushed += _ => throw new InvalidOperationException("a broken subscriber");
+        await remote.StartAsync();
+        Assert.True(remote.SendTestForbiddenCall("no_such_call"));
+        await HostedDesktops.UntilAsync(() => remote.Errors.Any(e => e.Code == HostProtocol.ErrorRefused && e.Text.Contains("no_such_call", StringComparison.Ordinal)), "refusal");
+        var ack = await remote.RequestDisplayAsync(new DisplayProperties(800, 600), TimeSpan.FromSeconds(30));
+        Assert.Equal(800, ack.Properties.Width);
+        Assert.False(remote.Completion.IsCompleted);
+    }
+
+    [Fact]
     public async Task Without_test_hooks_the_forbidden_call_request_is_refused()
     {
         using var work = VmmProcess.Folder("host");

@@ -119,7 +119,18 @@ public sealed class DesktopHostServer : IDisposable
         try
         {
             while (channel.Receive() is { } frame)
-                Handle(frame.Message);
+            {
+                try
+                {
+                    Handle(frame.Message);
+                }
+                catch (Exception e) when (e is not HostProtocolException)
+                {
+                    // A well-formed request the machine cannot carry out (an unknown call name for the test hook, a
+                    // start that races an exit): refused, and the host serves on.
+                    Refuse(HostProtocol.ErrorRefused, $"{frame.Message.Type}: {e.Message}");
+                }
+            }
             return true;
         }
         catch (HostProtocolException e)
@@ -316,7 +327,16 @@ public sealed class DesktopHostServer : IDisposable
     {
         foreach (var action in _events.GetConsumingEnumerable())
         {
-            action();
+            try
+            {
+                action();
+            }
+            catch (Exception e)
+            {
+                // One event that could not be sent must not end the thread every later event needs.
+                HostLog.Write(_log, $"event dropped: {e.Message}");
+                Volatile.Write(ref _overflowed, 1);
+            }
             if (_events.Count == 0 && Interlocked.Exchange(ref _overflowed, 0) == 1)
             {
                 HostLog.Write(_log, "events were dropped (the broker did not read): sending the mode and a full frame");

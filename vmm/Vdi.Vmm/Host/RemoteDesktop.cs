@@ -218,7 +218,17 @@ public sealed partial class RemoteDesktop : IDesktopMachine
         try
         {
             while (_channel.Receive() is { } frame)
-                Handle(frame.Message);
+            {
+                try
+                {
+                    Handle(frame.Message);
+                }
+                catch (Exception e) when (e is not HostProtocolException)
+                {
+                    // A subscriber's handler threw: the broker's problem, not the host's; this thread serves on.
+                    _log?.Invoke($"vdi-vmm client: a {frame.Message.Type} handler threw: {e.Message}");
+                }
+            }
         }
         catch (HostProtocolException e)
         {
