@@ -20,10 +20,12 @@ namespace Vdi.Vmm.Cli
                 {
                     ["check", .. var rest] => await CheckCommand.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     ["run", .. var rest] => await RunCommand.ExecuteAsync(CliOptions.Parse(rest), stdout, stderr).ConfigureAwait(false),
+                    ["serve", .. var rest] => ServeCommand.Execute(CliOptions.Parse(rest), stderr),
                     ["sandbox-probe", .. var rest] => SandboxProbe.Execute(CliOptions.Parse(rest), stdout, stderr),
                     ["bench", "exits", .. var rest] => await BenchExits.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     ["bench", "display", .. var rest] => await BenchDisplay.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     ["bench", "engines", .. var rest] => await BenchEngines.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
+                    ["bench", "host", .. var rest] => await BenchHost.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     ["bench", "boot", .. var rest] => await BenchBoot.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     _ => Usage(stderr),
                 };
@@ -46,10 +48,13 @@ namespace Vdi.Vmm.Cli
             stderr.WriteLine("       vdi-vmm run [--vcpus N] [--memory MiB] [--power-off-when-idle]");
             stderr.WriteLine("       vdi-vmm run --display WxH[@DPI] [--type TEXT] [--motion [--seconds N]] [--screenshot FILE.png]");
             stderr.WriteLine("       vdi-vmm run --sandbox [--sandbox-dir DIR] [--memory-limit MiB] [--cpu-percent N] [desktop options]");
+            stderr.WriteLine("       vdi-vmm serve --socket PATH [--vcpus N] [--memory MiB] [--engine auto|kvm|software] [--display WxH[@DPI]]");
+            stderr.WriteLine("                     [--max-width W] [--max-height H] [--reconnect-seconds N] [--sandbox ...] [--test-hooks]");
             stderr.WriteLine("       vdi-vmm sandbox-probe [--sandbox ...] [--open PATH] [--allocate MiB] [--forbidden-call NAME [--from-thread]]");
             stderr.WriteLine("       vdi-vmm bench exits [--iterations N] [--runs N]");
             stderr.WriteLine("       vdi-vmm bench boot [--runs N]");
             stderr.WriteLine("       vdi-vmm bench display [--runs N]");
+            stderr.WriteLine("       vdi-vmm bench host [--keys N] [--engine E] [--sandbox]");
             stderr.WriteLine("       vdi-vmm bench engines [--runs N] [--repaints N] [--storm-iterations N]");
             return ExitUsage;
         }

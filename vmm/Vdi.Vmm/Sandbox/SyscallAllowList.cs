@@ -61,6 +61,7 @@ public static class SyscallAllowList
         new("sendmsg", 46, "the control socket (issue 11)"),
         new("recvmsg", 47, "the control socket (issue 11)"),
         new("shutdown", 48, "closing the control socket"),
+        new("accept4", 288, "a broker reconnecting to `serve --reconnect-seconds`; socket, bind and listen are refused, so only a listener made before the sandbox can accept"),
         // Memory.
         new("brk", 12, "malloc"),
         new("mremap", 25, "realloc of large native blocks"),

@@ -1,0 +1,179 @@
+using System.Net.Sockets;
+using Vdi.Vmm.Devices.Display;
+using Vdi.Vmm.Devices.Gpu;
+using Vdi.Vmm.Host;
+using Vdi.Vmm.Tests.Sandbox;
+
+namespace Vdi.Vmm.Tests.Host;
+
+/// <summary>The frame codec: every message round-trips, and malformed input of every kind is refused by name.</summary>
+public sealed class HostProtocolTests
+{
+    public static TheoryData<HostMessage> Messages => new()
+    {
+        new HelloMessage(1, 1),
+        new ControlMessage(HostMessageType.Start),
+        new ControlMessage(HostMessageType.Pause),
+        new StopMessage(5000),
+        new DisplayRequestMessage(7, new DisplayProperties(1366, 768, 120.5, 75) { WidthMm = 300 }, 30000),
+        new MotionMessage(true),
+        new KeyMessage(30, true),
+        new PointerMessage(-3, 4000, 5, -2),
+        new TestForbiddenCallMessage("ptrace"),
+        new WelcomeMessage(1, true, 3840, 2160, 1234, 15360, 8192, "software engine (no KVM)"),
+        new ScanoutChangedMessage(true, 1280, 720, 96, 3),
+        new FlushedMessage(42, 1280, 720, new GpuRect(1, 2, 3, 4)),
+        new CursorChangedMessage(8, true, 32, 32, 1, 2, 1),
+        new CursorMovedMessage(10, 20),
+        new DisplayShownMessage(7, 1280, 720, 96, 60, 12345),
+        new DisplayFailedMessage(7, DisplayFailedMessage.TimedOut, "too slow"),
+        new ExitedMessage(0, 0, "the guest powered off (code 0)"),
+        new SandboxReportMessage(2, "seccomp: ✓"),
+        new CountersMessage(1, 2, 3, 4),
+        new StartedMessage(),
+        new PausedMessage(),
+        new ErrorMessage(HostProtocol.ErrorMalformed, "bad"),
+    };
+
+    [Theory]
+    [MemberData(nameof(Messages))]
+    public void Every_message_round_trips(HostMessage message)
+    {
+        var bytes = message.Encode();
+        var (type, length) = HostProtocol.ParseHeader(bytes);
+        Assert.Equal(message.Type, type);
+        Assert.Equal(bytes.Length - HostProtocol.HeaderSize, length);
+        Assert.Equal(message, HostMessages.Decode(type, bytes.AsSpan(HostProtocol.HeaderSize)));
+    }
+
+    [Theory]
+    [MemberData(nameof(Messages))]
+    public void Every_truncation_and_every_extra_byte_is_refused(HostMessage message)
+    {
+        var payload = message.Encode().AsSpan(HostProtocol.HeaderSize).ToArray();
+        for (var n = 0; n < payload.Length; n++)
+        {
+            var cut = payload[..n];
+            Assert.Throws<HostProtocolException>(() => HostMessages.Decode(message.Type, cut));
+        }
+        Assert.Throws<HostProtocolException>(() => HostMessages.Decode(message.Type, [.. payload, 0]));
+    }
+
+    [Fact]
+    public void Bad_headers_and_fields_are_refused_naming_the_problem()
+    {
+        Assert.Contains("version", Refused([2, 1, 0, 0, 4, 0, 0, 0]), StringComparison.Ordinal);
+        Assert.Contains("unknown frame type 0x55", Refused([1, 0x55, 0, 0, 0, 0, 0, 0]), StringComparison.Ordinal);
+        Assert.Contains("flags", Refused([1, 2, 0, 1, 0, 0, 0, 0]), StringComparison.Ordinal);
+        Assert.Contains("payload bytes", Refused([1, 0x10, 0, 0, 0, 0, 0, 1]), StringComparison.Ordinal); // 16 MiB
+        Assert.Contains("payload bytes", Refused([1, 0x10, 0, 0, 4, 0, 0, 0])); // Key is 3 bytes
+        Assert.Contains("truncated header", Refused([1, 2, 0]), StringComparison.Ordinal);
+        Assert.Throws<HostProtocolException>(() => HostMessages.Decode(HostMessageType.Key, [30, 0, 2])); // boolean 2
+        Assert.Throws<HostProtocolException>(() => HostMessages.Decode(HostMessageType.Error, [1, 0, 2, 0, 0xC3, 0x28])); // bad UTF-8
+        var tiny = new DisplayRequestMessage(1, new DisplayProperties(1280, 720), 1000).Encode();
+        tiny[HostProtocol.HeaderSize + 4] = 1; // width 1281 → 1 + (5 << 8)... any width below 320 is refused
+        tiny[HostProtocol.HeaderSize + 5] = 0;
+        Assert.Throws<HostProtocolException>(() => HostMessages.Decode(HostMessageType.DisplayRequest, tiny.AsSpan(HostProtocol.HeaderSize)));
+
+        static string Refused(byte[] header) => Assert.Throws<HostProtocolException>(() => HostProtocol.ParseHeader(header)).Message;
+    }
+
+    [Fact]
+    public void Random_bytes_are_decoded_or_refused_never_anything_else()
+    {
+        var random = new Random(11);
+        var decoded = 0;
+        for (var i = 0; i < 200_000; i++)
+        {
+            var bytes = new byte[random.Next(0, 48)];
+            random.NextBytes(bytes);
+            if (bytes.Length >= 2)
+            {
+                bytes[0] = HostProtocol.Version; // reach past the version check most of the time
+                if (random.Next(2) == 0)
+                    bytes[1] = (byte)Enum.GetValues<HostMessageType>()[random.Next(Enum.GetValues<HostMessageType>().Length)];
+            }
+            if (bytes.Length >= 8 && random.Next(2) == 0)
+            {
+                bytes[2] = bytes[3] = 0;
+                System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4), bytes.Length - 8);
+            }
+            try
+            {
+                var (type, length) = HostProtocol.ParseHeader(bytes);
+                if (bytes.Length - HostProtocol.HeaderSize < length)
+                    continue;
+                _ = HostMessages.Decode(type, bytes.AsSpan(HostProtocol.HeaderSize, length));
+                decoded++;
+            }
+            catch (HostProtocolException)
+            {
+                // Refused by name: what the peer gets as an error frame.
+            }
+        }
+        Assert.True(decoded > 100, $"only {decoded} random frames decoded: the fuzz does not reach the decoders");
+    }
+
+    [Fact]
+    public async Task A_host_that_sends_garbage_after_its_welcome_is_disconnected_with_an_error_frame()
+    {
+        using var work = VmmProcess.Folder("host");
+        var path = Path.Combine(work.Path, "fake.sock");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+        listener.Listen(1);
+        using var scanout = ScanoutWriter.Create(640, 480);
+        var host = Task.Run(() =>
+        {
+            using var connection = listener.Accept();
+            using var channel = new FrameChannel((int)connection.SafeHandle.DangerousGetHandle());
+            Assert.IsType<HelloMessage>(channel.Receive()!.Value.Message);
+            Assert.True(channel.Send(new WelcomeMessage(1, true, 640, 480, scanout.Size, scanout.Stride, (int)scanout.CursorOffset, "fake"), scanout.Descriptor));
+            // A flush outside the scanout the host itself announced: a bad field.
+            Assert.True(channel.Send(new FlushedMessage(2, 640, 480, new GpuRect(600, 0, 100, 10))));
+            return channel.Receive()?.Message;
+        });
+        await using var remote = RemoteDesktop.Connect(path);
+        var exit = await remote.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(DesktopExitKind.ProtocolError, exit.Kind);
+        Assert.Contains("outside", exit.Reason, StringComparison.Ordinal);
+        var answer = Assert.IsType<ErrorMessage>(await host.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(HostProtocol.ErrorMalformed, answer.Code);
+    }
+
+    [Fact]
+    public async Task A_host_whose_first_frame_is_not_a_welcome_with_a_descriptor_is_refused()
+    {
+        using var work = VmmProcess.Folder("host");
+        var path = Path.Combine(work.Path, "fake.sock");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+        listener.Listen(1);
+        var host = Task.Run(() =>
+        {
+            using var connection = listener.Accept();
+            using var channel = new FrameChannel((int)connection.SafeHandle.DangerousGetHandle());
+            _ = channel.Receive();
+            Assert.True(channel.Send(new WelcomeMessage(1, true, 640, 480, 1 << 20, 2560, 4096, "no descriptor")));
+            return channel.Receive()?.Message;
+        });
+        var e = Assert.Throws<HostProtocolException>(() => RemoteDesktop.Connect(path));
+        Assert.Contains("shared scanout", e.Message, StringComparison.Ordinal);
+        Assert.IsType<ErrorMessage>(await host.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task A_host_that_accepts_and_says_nothing_does_not_hang_the_broker()
+    {
+        using var work = VmmProcess.Folder("host");
+        var path = Path.Combine(work.Path, "silent.sock");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+        listener.Listen(1);
+        var host = Task.Run(() => listener.Accept());
+        var started = DateTime.UtcNow;
+        Assert.Throws<IOException>(() => RemoteDesktop.Connect(path));
+        Assert.InRange(DateTime.UtcNow - started, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30));
+        (await host).Dispose();
+    }
+}

@@ -1,0 +1,116 @@
+using System.Net.Sockets;
+using Vdi.Vmm.Guest.Desktop;
+using Vdi.Vmm.Host;
+using Vdi.Vmm.Machine;
+
+namespace Vdi.Vmm.Cli;
+
+/// <summary>
+/// `vdi-vmm serve --socket PATH`: a desktop in a process of its own (docs/host-protocol.md). Builds the desktop VM,
+/// creates the shared scanout, listens on PATH for exactly one broker connection, applies the sandbox when asked
+/// (after the first connection is accepted), then serves until stopped or the broker goes away. With
+/// --reconnect-seconds N the listening socket stays, and a broker that went away may reconnect within N seconds.
+/// </summary>
+internal static class ServeCommand
+{
+    public const int DefaultMaxWidth = 3840, DefaultMaxHeight = 2160;
+
+    public static int Execute(CliOptions options, TextWriter stderr)
+    {
+        var socketPath = options.Text("socket") ?? throw new ArgumentException("serve needs --socket PATH");
+        var vcpus = options.Int("vcpus", 1, 1, Boot.GuestLayout.MaxVcpus);
+        var memory = options.Int("memory", 512, 64, MachineConfig.MaxMemoryMiB);
+        var engine = options.Engine(Execution.EngineChoice.Auto);
+        var maxWidth = options.Int("max-width", DefaultMaxWidth, Devices.Display.DisplayProperties.MinWidth, 16384);
+        var maxHeight = options.Int("max-height", DefaultMaxHeight, Devices.Display.DisplayProperties.MinHeight, 16384);
+        var display = DisplaySpec.Parse(options.Text("display") ?? "1280x720@96");
+        var testHooks = options.Flag("test-hooks");
+        var reconnect = options.Int("reconnect-seconds", 0, 0, 24 * 3600);
+        var sandbox = SandboxOptions.Parse(options, options.Flag("sandbox"));
+        options.EnsureConsumed();
+        if (display.Width > maxWidth || display.Height > maxHeight)
+            throw new ArgumentException($"--display {display.Width}x{display.Height} is larger than --max-width/--max-height");
+
+        if (sandbox is not null)
+            SandboxOptions.EnterNamespace(stderr);
+        var config = new MachineConfig
+        {
+            Vcpus = vcpus, MemoryMiB = memory, Image = DesktopGuest.Build(), Display = display, Engine = engine,
+            Gpu = new Devices.Gpu.GpuOptions { MaxWidth = maxWidth, MaxHeight = maxHeight },
+        };
+        using var machine = MachineBuilder.Build(config);
+        stderr.WriteLine($"vdi-vmm: running on {machine.Engine.Subject} ({machine.Engine.Reason})");
+        using var scanout = ScanoutWriter.Create(maxWidth, maxHeight);
+
+        var full = Path.GetFullPath(socketPath);
+        using var listener = Listen(full);
+        var connection = listener.Accept();
+        var connections = new List<Socket> { connection };
+        if (reconnect == 0)
+        {
+            // One broker, ever: nobody else can connect, and the sandbox need not allow accept.
+            listener.Close();
+            File.Delete(full);
+        }
+        stderr.WriteLine("vdi-vmm: host: broker connected");
+        try
+        {
+            Sandbox.SandboxReport? report = null;
+            if (sandbox is not null)
+            {
+                var devices = machine.Engine.Engine == Execution.ExecutionEngine.Kvm ? new[] { Kvm.KvmSystem.ConfiguredDevicePath } : [];
+                report = SandboxOptions.Apply(sandbox with { Devices = devices }, stderr);
+            }
+            using var server = new DesktopHostServer(machine, new FrameChannel(Descriptor(connection)), scanout, stderr, testHooks)
+            {
+                Sandbox = report,
+                ReconnectGrace = TimeSpan.FromSeconds(reconnect),
+                AcceptReconnect = reconnect == 0 ? null : grace =>
+                {
+                    // Poll in slices: a guest that ends meanwhile ends the wait.
+                    var deadline = DateTime.UtcNow + grace;
+                    while (DateTime.UtcNow < deadline && !machine.Completion.IsCompleted)
+                    {
+                        if (listener.Poll(100_000, SelectMode.SelectRead))
+                        {
+                            var next = listener.Accept();
+                            connections.Add(next);
+                            return new FrameChannel(Descriptor(next));
+                        }
+                    }
+                    return null;
+                },
+            };
+            return server.Run();
+        }
+        finally
+        {
+            foreach (var c in connections)
+                c.Dispose();
+            // Inside the sandbox unlink is refused (it would kill the process): the socket stays for the broker to remove.
+            if (reconnect > 0 && sandbox is null)
+                File.Delete(full);
+        }
+    }
+
+    private static int Descriptor(Socket socket) => (int)socket.SafeHandle.DangerousGetHandle();
+
+    /// <summary>Listens on <paramref name="path"/>, replacing a stale socket left by an earlier host.</summary>
+    private static Socket Listen(string path)
+    {
+        if (File.Exists(path))
+            File.Delete(path);
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            listener.Bind(new UnixDomainSocketEndPoint(path));
+            listener.Listen(1);
+            return listener;
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+    }
+}

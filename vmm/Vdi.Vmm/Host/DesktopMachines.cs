@@ -1,0 +1,26 @@
+using Vdi.Vmm.Machine;
+
+namespace Vdi.Vmm.Host;
+
+/// <summary>
+/// The one choice between a desktop in this process and one in a host process of its own: the same
+/// <see cref="MachineConfig"/> either way (its image must be the desktop guest's: a host process always runs that).
+/// </summary>
+public static class DesktopMachines
+{
+    /// <param name="hostDirectory">Null: build the VM in this process. Otherwise the host process's own folder (its socket).</param>
+    /// <param name="sandbox">With a host process: apply the sandbox before the guest runs.</param>
+    public static async Task<IDesktopMachine> CreateAsync(MachineConfig config, string? hostDirectory, bool sandbox = true,
+        Action<string>? log = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (hostDirectory is null)
+            return LocalDesktop.Build(config);
+        config.Validate();
+        return await RemoteDesktop.LaunchAsync(new RemoteDesktopOptions
+        {
+            WorkDirectory = hostDirectory, Vcpus = config.Vcpus, MemoryMiB = config.MemoryMiB, Engine = config.Engine,
+            Display = config.Display, MaxWidth = config.Gpu.MaxWidth, MaxHeight = config.Gpu.MaxHeight, Sandbox = sandbox, Log = log,
+        }, cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using Vdi.Vmm.Sandbox;
+
+namespace Vdi.Vmm.Host;
+
+/// <summary>Reaching a host: starting `vdi-vmm serve` as a child, or connecting to one already listening, and the handshake.</summary>
+public sealed partial class RemoteDesktop
+{
+    /// <summary>Starts `vdi-vmm serve` as a child (through the sandbox's namespace launcher when asked), connects, shakes hands.</summary>
+    public static async Task<RemoteDesktop> LaunchAsync(RemoteDesktopOptions options, CancellationToken cancellationToken = default)
+    {
+        Directory.CreateDirectory(options.WorkDirectory);
+        var info = new ProcessStartInfo(options.HostProgram) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var a in options.ServeArguments())
+            info.ArgumentList.Add(a);
+        var stderr = new StringBuilder();
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {options.HostProgram}");
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+                return;
+            lock (stderr)
+            {
+                stderr.AppendLine(e.Data);
+                if (stderr.Length > StderrKept)
+                    stderr.Remove(0, stderr.Length - StderrKept);
+            }
+            options.Log?.Invoke(e.Data);
+        };
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+                options.Log?.Invoke(e.Data);
+        };
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        try
+        {
+            var deadline = Stopwatch.StartNew();
+            while (true)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (process.HasExited)
+                {
+                    await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+                    string text;
+                    lock (stderr)
+                        text = stderr.ToString();
+                    throw new InvalidOperationException($"the desktop host {SandboxExit.Describe(process.ExitCode, text)} before it listened: {text.Trim()}");
+                }
+                if (File.Exists(options.SocketPath) && TryConnect(options.SocketPath) is { } socket)
+                    return Handshake(socket, process, stderr, options.Log);
+                if (deadline.Elapsed > options.ConnectTimeout)
+                    throw new TimeoutException($"the desktop host did not listen on {options.SocketPath} within {options.ConnectTimeout.TotalSeconds:F0} s");
+                await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            if (!process.HasExited)
+                process.Kill();
+            process.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Connects to a host already listening on <paramref name="socketPath"/> (no child to supervise).</summary>
+    public static RemoteDesktop Connect(string socketPath, Action<string>? log = null) =>
+        Handshake(TryConnect(socketPath) ?? throw new IOException($"nothing listens on {socketPath}"), null, new StringBuilder(), log);
+
+    private static Socket? TryConnect(string path)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            socket.Connect(new UnixDomainSocketEndPoint(path));
+            return socket;
+        }
+        catch (SocketException)
+        {
+            socket.Dispose();
+            return null;
+        }
+    }
+
+    private static RemoteDesktop Handshake(Socket socket, Process? process, StringBuilder stderr, Action<string>? log)
+    {
+        var channel = new FrameChannel((int)socket.SafeHandle.DangerousGetHandle());
+        try
+        {
+            // A host that accepts and then says nothing must not hang the broker: SO_RCVTIMEO bounds the handshake.
+            socket.ReceiveTimeout = (int)s_handshakeTimeout.TotalMilliseconds;
+            if (!channel.Send(new HelloMessage(HostProtocol.Version, HostProtocol.Version)))
+                throw new IOException("the desktop host hung up before hello");
+            var frame = channel.Receive() ?? throw new IOException("the desktop host hung up before its welcome");
+            if (frame.Message is ErrorMessage error)
+                throw new HostProtocolException($"the desktop host refused the connection: {error.Text}");
+            if (frame.Message is not WelcomeMessage welcome || frame.Descriptor < 0)
+            {
+                if (frame.Descriptor >= 0)
+                    _ = Interop.HostCalls.Close(frame.Descriptor);
+                throw new HostProtocolException($"expected a welcome carrying the shared scanout, got {frame.Message.Type}");
+            }
+            if (welcome.Version != HostProtocol.Version)
+                throw new HostProtocolException($"the host answered with protocol version {welcome.Version}");
+            var scanout = ScanoutReader.Open(frame.Descriptor, welcome.MaxWidth, welcome.MaxHeight, welcome.MemorySize);
+            if (welcome.Stride != scanout.Stride || welcome.CursorOffset != scanout.CursorOffset)
+            {
+                scanout.Dispose();
+                throw new HostProtocolException("the welcome's scanout layout does not match its size");
+            }
+            socket.ReceiveTimeout = 0;
+            var desktop = new RemoteDesktop(socket, channel, welcome, scanout, process, stderr, log);
+            desktop._receiver.Start();
+            return desktop;
+        }
+        catch (HostProtocolException e)
+        {
+            _ = channel.Send(new ErrorMessage(HostProtocol.ErrorMalformed, e.Message));
+            channel.Dispose();
+            socket.Dispose();
+            throw;
+        }
+        catch
+        {
+            channel.Dispose();
+            socket.Dispose();
+            throw;
+        }
+    }
+}
