@@ -70,6 +70,7 @@ public static class VdiServer
         services.PostConfigure<AdminOptions>(o => o.Password ??= Environment.GetEnvironmentVariable("VDI_ADMIN_PASSWORD"));
         var storage = configuration.GetSection("Vdi:Storage").Get<StorageOptions>() ?? new StorageOptions();
         Directory.CreateDirectory(Path.GetFullPath(storage.DataDirectory));
+        services.PostConfigure<DesktopOptions>(o => o.DataDirectory = Path.GetFullPath(storage.DataDirectory));
         services.AddDbContext<VdiDbContext>(o => o.UseSqlite(storage.ResolveConnectionString()));
         // Cookie keys live with the data, so sign-ins survive a restart and move with the data folder.
         services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(Path.GetFullPath(storage.DataDirectory), "keys")));
@@ -120,7 +121,7 @@ public static class VdiServer
             var pool = sp.GetRequiredService<DesktopPool>();
             return new SessionBroker(
                 sp.GetRequiredService<IServiceScopeFactory>(),
-                id => pool.Get(id)?.Machine is { } machine ? new MachineDisplayTarget(machine, DisplayRequestTimeout) : null,
+                id => pool.Get(id)?.Desktop is { } machine ? new MachineDisplayTarget(machine, DisplayRequestTimeout) : null,
                 sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<SessionBrokerOptions>>().Value);
         });

@@ -51,6 +51,8 @@ internal sealed class HarnessBroker : IAsyncDisposable
             $"--contentRoot={RepositoryRoot.Combine("server", "Vdi.Server")}",
             $"--Vdi:Storage:DataDirectory={dataDirectory}",
             $"--Vdi:Admin:Password={AdminPassword}",
+            // The harness reads the VM (vCPU CPU time, the motion switch) in this process; out-of-process figures are not built yet.
+            "--Vdi:Desktops:Isolation=InProcess",
             // One user (the administrator) opens a session per desktop in the scale scenarios: more than the default limit.
             "--Vdi:Sessions:MaxLiveSessionsPerUser=64",
             "--Logging:LogLevel:Default=Warning",
@@ -111,7 +113,7 @@ internal sealed class HarnessBroker : IAsyncDisposable
 
     /// <summary>The desktop's VM (in this process), for the workload switch and its CPU time.</summary>
     public Vmm.Machine.Machine Machine(Guid desktopId) =>
-        Pool.Get(desktopId)?.Machine ?? throw new InvalidOperationException($"desktop {desktopId} is not running");
+        Pool.Get(desktopId)?.LocalMachine ?? throw new InvalidOperationException($"desktop {desktopId} is not running");
 
     public async ValueTask DisposeAsync()
     {

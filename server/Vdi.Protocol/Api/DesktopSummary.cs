@@ -9,6 +9,8 @@ namespace Vdi.Protocol;
 /// <param name="MaxWidth">Largest display width in device pixels.</param>
 /// <param name="MaxHeight">Largest display height in device pixels.</param>
 /// <param name="StateReason">Why the desktop is in its state, when that needs saying (a crash, an admin stop).</param>
+/// <param name="Engine">The engine the running VM uses and why.</param>
+/// <param name="Sandbox">Where the desktop runs in a host process of its own: the sandbox it got (its level — Full, Partial or None — then one line per step); null in process.</param>
 public sealed record DesktopSummary(
     Guid Id,
     string Name,
@@ -18,4 +20,5 @@ public sealed record DesktopSummary(
     int MaxWidth,
     int MaxHeight,
     string? StateReason = null,
-    string? Engine = null);
+    string? Engine = null,
+    string? Sandbox = null);

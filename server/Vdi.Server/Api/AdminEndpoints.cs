@@ -68,9 +68,9 @@ public static class AdminEndpoints
 
         admin.MapGet("/desktops/{id:guid}/thumbnail", IResult (Guid id, DesktopPool pool) =>
         {
-            var machine = pool.Get(id)?.Machine;
-            using var lease = machine?.Lease() ?? default;
-            var snapshot = lease.IsHeld ? machine!.Devices.Gpu.Capture() : null;
+            // Through the desktop: under the machine's lease in process, from the shared scanout otherwise.
+            var desktop = pool.Get(id)?.Desktop;
+            var snapshot = desktop is null ? null : new Display.DesktopScanoutSource(desktop).CaptureAll();
             if (snapshot is null)
                 return TypedResults.NotFound();
             return TypedResults.File(Thumbnail(snapshot), "image/png");

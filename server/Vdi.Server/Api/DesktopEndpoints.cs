@@ -97,6 +97,6 @@ public static class DesktopEndpoints
     internal static DesktopSummary Summary(DesktopRecord d, DesktopPool pool)
     {
         var host = pool.Get(d.Id);
-        return new DesktopSummary(d.Id, d.Name, (host?.State ?? DesktopState.Stopped).ToString(), d.Vcpus, d.MemoryMiB, d.MaxWidth, d.MaxHeight, host?.StateReason, host?.Engine);
+        return new DesktopSummary(d.Id, d.Name, (host?.State ?? DesktopState.Stopped).ToString(), d.Vcpus, d.MemoryMiB, d.MaxWidth, d.MaxHeight, host?.StateReason, host?.Engine, host?.Sandbox);
     }
 }

@@ -51,7 +51,7 @@ public sealed class DesktopActivity(ConnectionOwners owners, TimeProvider time, 
             return sums;
         foreach (var (id, sum) in sums.ToList())
         {
-            if (pool.Get(id)?.Machine is { } machine && streams.Find(machine) is { } stream)
+            if (pool.Get(id)?.Desktop is { } machine && streams.Find(machine) is { } stream)
                 sums[id] = sum with { Frames = stream.Counters.FramesSent };
         }
         return sums;

@@ -1,14 +1,18 @@
 using Vdi.Vmm.Devices.Gpu;
+using Vdi.Vmm.Execution;
 using Vdi.Vmm.Guest;
 using Vdi.Vmm.Guest.Desktop;
 using Vdi.Vmm.Kvm;
+using Vdi.Vmm.Host;
 using Vdi.Vmm.Machine;
 
 namespace Vdi.Server.Desktops;
 
 /// <summary>
-/// One desktop's VM and its state. Start failures and crashes stay inside: the desktop shows as
-/// Failed or Crashed with the reason, can be started again, and nothing else is affected.
+/// One desktop's VM, behind <see cref="IDesktopMachine"/>: in a sandboxed host process of its own
+/// (<see cref="DesktopIsolation.Process"/>) or in this one. Start failures and crashes stay inside: the desktop shows
+/// as Failed or Crashed with the reason (a host process's death names its signal, or the system call seccomp refused),
+/// its sessions end, it can be started again, and nothing else is affected.
 /// </summary>
 public sealed class DesktopHost : IAsyncDisposable
 {
@@ -18,7 +22,7 @@ public sealed class DesktopHost : IAsyncDisposable
     private readonly SemaphoreSlim _lifecycle = new(1, 1); // one start/stop at a time
     private readonly ILogger _log;
     private readonly DesktopOptions _options;
-    private Vmm.Machine.Machine? _machine;
+    private IDesktopMachine? _desktop;
     private volatile bool _stopping; // sessions are being ended: no new one may reach the machine
 
     public DesktopHost(Guid id, string name, int vcpus, int memoryMiB, int maxWidth, int maxHeight, DesktopOptions options, ILogger log)
@@ -50,10 +54,28 @@ public sealed class DesktopHost : IAsyncDisposable
     public string? StateReason { get; private set; }
 
     /// <summary>The engine the running VM uses and why ("KVM (available)", "software engine (no usable KVM: …)"), or null.</summary>
-    public string? Engine => Machine?.Engine.ToString();
+    public string? Engine => Desktop?.Engine;
 
-    /// <summary>The running VM, or null.</summary>
-    public Vmm.Machine.Machine? Machine => State == DesktopState.Running && !_stopping ? _machine : null;
+    /// <summary>Where this desktop runs (from the options when it last started).</summary>
+    public DesktopIsolation Isolation => _options.Isolation;
+
+    /// <summary>
+    /// The sandbox its host process reported (level, then one line per step), or null: in process, or before the
+    /// host reported it.
+    /// </summary>
+    public string? Sandbox => (_desktop as RemoteDesktop)?.SandboxReport;
+
+    /// <summary>The host process's id while the desktop runs in one, else null.</summary>
+    public int? HostProcessId => (Desktop as RemoteDesktop)?.ProcessId;
+
+    /// <summary>The options the last host process was started with (tests check what the sandbox may reach).</summary>
+    internal RemoteDesktopOptions? HostOptions { get; private set; }
+
+    /// <summary>The running desktop, or null.</summary>
+    public IDesktopMachine? Desktop => State == DesktopState.Running && !_stopping ? _desktop : null;
+
+    /// <summary>The running VM when it runs in this process (the harness's CPU time and memory reads), else null.</summary>
+    public Vmm.Machine.Machine? LocalMachine => (Desktop as LocalDesktop)?.Machine;
 
     /// <summary>
     /// Ends every session on this desktop (reason <c>desktop-stopped</c>, the clients told the message) before its VM
@@ -68,10 +90,17 @@ public sealed class DesktopHost : IAsyncDisposable
         {
             if (State is DesktopState.Running or DesktopState.Starting)
                 return;
+            if (_desktop is { } old)
+            {
+                // A crashed desktop's remains (its scanout mapping, its process handle).
+                _desktop = null;
+                await old.DisposeAsync().ConfigureAwait(false);
+            }
             (State, StateReason) = (DesktopState.Starting, null);
+            IDesktopMachine? desktop = null;
             try
             {
-                var machine = MachineBuilder.Build(new MachineConfig
+                var config = new MachineConfig
                 {
                     Vcpus = Vcpus,
                     MemoryMiB = MemoryMiB,
@@ -79,23 +108,29 @@ public sealed class DesktopHost : IAsyncDisposable
                     Gpu = new GpuOptions { MaxWidth = MaxWidth, MaxHeight = MaxHeight },
                     KvmDevicePath = _options.KvmDevicePath,
                     Engine = _options.Engine,
-                });
-                try
+                };
+                string? hostDirectory = null;
+                if (_options.Isolation == DesktopIsolation.Process)
                 {
-                    machine.Start();
+                    // The host process finds KVM itself; a configured device the broker can check first gives the
+                    // same refusal as in process.
+                    if (_options.Engine == EngineChoice.Kvm)
+                        KvmSystem.Open(_options.KvmDevicePath).Dispose();
+                    hostDirectory = HostDirectories.Create(_options, Id);
                 }
-                catch
-                {
-                    machine.Dispose();
-                    throw;
-                }
-                _machine = machine;
+                desktop = await DesktopMachines.CreateAsync(config, hostDirectory, _options.Sandbox, line => DesktopLog.Host(_log, Name, line),
+                    configure: o => HostOptions = o with { TestHooks = _options.TestHooks, MemoryLimitMiB = _options.Sandbox ? MemoryMiB + HostOverheadMiB : 0 })
+                    .ConfigureAwait(false);
+                await desktop.StartAsync().ConfigureAwait(false);
+                _desktop = desktop;
                 State = DesktopState.Running;
-                _ = WatchAsync(machine);
-                DesktopLog.Started(_log, Name, machine.Engine);
+                _ = WatchAsync(desktop);
+                DesktopLog.Started(_log, Name, desktop.Engine);
             }
-            catch (Exception e) when (e is KvmException or ArgumentException or Vmm.Memory.GuestMemoryException)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
+                if (desktop is not null)
+                    await desktop.DisposeAsync().ConfigureAwait(false);
                 (State, StateReason) = (DesktopState.Failed, e.Message);
                 DesktopLog.StartFailed(_log, Name, e.Message);
             }
@@ -106,23 +141,29 @@ public sealed class DesktopHost : IAsyncDisposable
         }
     }
 
+    /// <summary>What a host process may use beyond its guest's RAM (the .NET runtime, the VMM, the scanout).</summary>
+    private const int HostOverheadMiB = 1024;
+
     /// <param name="why">What the clients of its sessions are told.</param>
     public async Task StopAsync(string why = "The desktop was stopped.")
     {
         await _lifecycle.WaitAsync().ConfigureAwait(false);
         try
         {
-            if (_machine is not { } machine)
+            if (_desktop is not { } desktop)
             {
                 (State, StateReason) = (DesktopState.Stopped, null);
                 return;
             }
             _stopping = true;
             await EndSessionsAsync(why).ConfigureAwait(false);
-            machine.RequestPowerOff();
-            await machine.WaitForExitAsync(s_powerOffGrace).ConfigureAwait(false);
-            machine.Dispose(); // waits for host accesses still under way (leases), then unmaps guest memory
-            _machine = null;
+            if (!desktop.Completion.IsCompleted)
+                await desktop.StopAsync(s_powerOffGrace).ConfigureAwait(false);
+            _desktop = null;
+            // In process: waits for host accesses still under way (leases), then unmaps guest memory.
+            // A host process: its scanout mapping goes, after the sessions (and their captures) ended.
+            await desktop.DisposeAsync().ConfigureAwait(false);
+            HostDirectories.Remove(_options, Id);
             (State, StateReason) = (DesktopState.Stopped, null);
         }
         finally
@@ -152,21 +193,27 @@ public sealed class DesktopHost : IAsyncDisposable
         await StartAsync().ConfigureAwait(false);
     }
 
-    private async Task WatchAsync(Vmm.Machine.Machine machine)
+    private async Task WatchAsync(IDesktopMachine desktop)
     {
-        var exit = await machine.Completion.ConfigureAwait(false);
-        if (exit.Kind == MachineExitKind.Crashed && _machine == machine)
+        var exit = await desktop.Completion.ConfigureAwait(false);
+        if (_desktop != desktop || _stopping)
+            return; // a stop under way ends the sessions itself
+        switch (exit.Kind)
         {
-            (State, StateReason) = (DesktopState.Crashed, exit.Crash?.Reason);
-            DesktopLog.Crashed(_log, Name, exit.Crash?.ToString() ?? "crashed");
-            if (!_stopping)
-                await EndSessionsAsync($"The desktop crashed: {exit.Crash?.Reason ?? "unknown reason"}.").ConfigureAwait(false);
-        }
-        else if (_machine == machine && State == DesktopState.Running)
-        {
-            (State, StateReason) = (DesktopState.Stopped, $"the guest {exit.Kind.ToString().ToLowerInvariant()}");
-            if (!_stopping) // a stop already ended them, and awaits that itself
-                await EndSessionsAsync($"The desktop stopped (the guest {exit.Kind.ToString().ToLowerInvariant()}).").ConfigureAwait(false);
+            case DesktopExitKind.Crashed or DesktopExitKind.ProcessDied or DesktopExitKind.ProtocolError:
+                (State, StateReason) = (DesktopState.Crashed, exit.Reason);
+                DesktopLog.Crashed(_log, Name, exit.Reason);
+                await EndSessionsAsync($"The desktop crashed: {exit.Reason}.").ConfigureAwait(false);
+                break;
+            case DesktopExitKind.Detached:
+                break;
+            default:
+                if (State != DesktopState.Running)
+                    break;
+                var what = exit.Kind == DesktopExitKind.PoweredOff ? "poweredoff" : "stopped";
+                (State, StateReason) = (DesktopState.Stopped, $"the guest {what}");
+                await EndSessionsAsync($"The desktop stopped (the guest {what}).").ConfigureAwait(false);
+                break;
         }
     }
 
@@ -175,14 +222,72 @@ public sealed class DesktopHost : IAsyncDisposable
     public ValueTask DisposeAsync() => new(StopAsync("The desktop was deleted."));
 }
 
+/// <summary>The host processes' folders: one per desktop, mode 0700, outside the broker's data folder.</summary>
+internal static class HostDirectories
+{
+    public static string Root(DesktopOptions options)
+    {
+        if (options.HostDirectory is { Length: > 0 } configured)
+            return Path.GetFullPath(configured);
+        var runtime = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
+        return runtime is { Length: > 0 } && Directory.Exists(runtime)
+            ? Path.Combine(runtime, "vdi-hosts")
+            : Path.Combine(Path.GetTempPath(), $"vdi-hosts-{Environment.UserName}");
+    }
+
+    public static string Create(DesktopOptions options, Guid id)
+    {
+        var root = Root(options);
+        if (options.DataDirectory is { Length: > 0 } data && IsInside(root, Path.GetFullPath(data)))
+            throw new InvalidOperationException($"the desktops' host folder {root} lies inside the data folder {data}: set Vdi:Desktops:HostDirectory elsewhere");
+        if (OperatingSystem.IsWindows())
+            throw new PlatformNotSupportedException("desktops in host processes need Linux");
+        Directory.CreateDirectory(root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var path = Path.Combine(root, id.ToString("N"));
+        if (Directory.Exists(path))
+            Directory.Delete(path, recursive: true); // a previous host's leftovers (its socket)
+        Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return path;
+    }
+
+    public static void Remove(DesktopOptions options, Guid id)
+    {
+        if (options.Isolation != DesktopIsolation.Process)
+            return;
+        try
+        {
+            var path = Path.Combine(Root(options), id.ToString("N"));
+            if (Directory.Exists(path))
+                Directory.Delete(path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    /// <summary>Whether <paramref name="path"/> is <paramref name="folder"/> or lies below it.</summary>
+    public static bool IsInside(string path, string folder)
+    {
+        var relative = Path.GetRelativePath(folder, path);
+        return relative == "." || (!relative.StartsWith("..", StringComparison.Ordinal) && !Path.IsPathRooted(relative));
+    }
+}
+
 internal static partial class DesktopLog
 {
     [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Desktop {Name} started on {Engine}")]
-    public static partial void Started(ILogger logger, string name, Vmm.Execution.EngineSelection engine);
+    public static partial void Started(ILogger logger, string name, string engine);
 
     [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Desktop {Name} could not start: {Reason}")]
     public static partial void StartFailed(ILogger logger, string name, string reason);
 
     [LoggerMessage(EventId = 2003, Level = LogLevel.Error, Message = "Desktop {Name} crashed: {Report}")]
     public static partial void Crashed(ILogger logger, string name, string report);
+
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Information, Message = "Desktop {Name} host: {Line}")]
+    public static partial void Host(ILogger logger, string name, string line);
 }

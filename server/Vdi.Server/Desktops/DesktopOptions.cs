@@ -2,6 +2,16 @@ using Vdi.Vmm.Execution;
 
 namespace Vdi.Server.Desktops;
 
+/// <summary>Where a desktop's VM runs.</summary>
+public enum DesktopIsolation
+{
+    /// <summary>In a sandboxed host process of its own (<c>vdi-vmm serve</c>, docs/host-protocol.md, docs/sandbox.md).</summary>
+    Process,
+
+    /// <summary>In the broker's own process (the VMM library; no sandbox).</summary>
+    InProcess,
+}
+
 /// <summary>How the pool runs desktops. Bound from "Vdi:Desktops".</summary>
 public sealed class DesktopOptions
 {
@@ -16,4 +26,23 @@ public sealed class DesktopOptions
 
     /// <summary>The KVM device; null means /dev/kvm (or VDI_KVM_DEVICE).</summary>
     public string? KvmDevicePath { get; set; }
+
+    /// <summary>Each desktop in a sandboxed process of its own (<c>Process</c>), or in the broker's (<c>InProcess</c>).</summary>
+    public DesktopIsolation Isolation { get; set; } = DesktopIsolation.InProcess;
+
+    /// <summary>
+    /// With <see cref="DesktopIsolation.Process"/>: the folder under which each desktop's host gets a folder of its own
+    /// (mode 0700; its socket). Null: <c>$XDG_RUNTIME_DIR/vdi-hosts</c>, else <c>/tmp/vdi-hosts-&lt;uid&gt;</c>. It must
+    /// not lie inside the data folder: the host process may write its folder.
+    /// </summary>
+    public string? HostDirectory { get; set; }
+
+    /// <summary>With <see cref="DesktopIsolation.Process"/>: apply the sandbox before the guest runs.</summary>
+    public bool Sandbox { get; set; } = true;
+
+    /// <summary>The broker's data folder (set from Vdi:Storage): the host folders must lie outside it.</summary>
+    public string? DataDirectory { get; set; }
+
+    /// <summary>Let the broker ask a host process for test-only actions (a forbidden system call). Tests only.</summary>
+    public bool TestHooks { get; set; }
 }

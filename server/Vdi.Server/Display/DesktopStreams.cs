@@ -1,17 +1,18 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Vdi.Protocol;
+using Vdi.Vmm.Host;
 
 namespace Vdi.Server.Display;
 
 /// <summary>
 /// The one <see cref="DesktopStream"/> of each running machine that has viewers: made when its first viewer joins,
-/// disposed (with its GPU adapter) when its last one leaves — which every viewer does when the desktop stops, since
+/// disposed when its last one leaves — which every viewer does when the desktop stops, since
 /// its sessions end. A controlling session and any number of shadow sessions share it.
 /// </summary>
 public sealed class DesktopStreams(ILoggerFactory? loggers = null, DesktopStreamOptions? options = null)
 {
     private readonly Lock _gate = new();
-    private readonly Dictionary<Vmm.Machine.Machine, Entry> _streams = [];
+    private readonly Dictionary<IDesktopMachine, Entry> _streams = [];
     private readonly ILogger _log = (loggers ?? NullLoggerFactory.Instance).CreateLogger<DesktopStream>();
 
     /// <summary>Desktops being streamed.</summary>
@@ -25,21 +26,21 @@ public sealed class DesktopStreams(ILoggerFactory? loggers = null, DesktopStream
     }
 
     /// <summary>The stream of <paramref name="machine"/> while it has viewers (for its counters), else null.</summary>
-    public DesktopStream? Find(Vmm.Machine.Machine machine)
+    public DesktopStream? Find(IDesktopMachine machine)
     {
         lock (_gate)
             return _streams.GetValueOrDefault(machine)?.Stream;
     }
 
     /// <summary>A new viewer of <paramref name="machine"/>'s display; disposing it leaves the stream (the last one ends it).</summary>
-    public StreamViewer Join(Vmm.Machine.Machine machine, Func<FrameUpdate, ValueTask> send)
+    public StreamViewer Join(IDesktopMachine machine, Func<FrameUpdate, ValueTask> send)
     {
         ArgumentNullException.ThrowIfNull(machine);
         lock (_gate)
         {
             if (!_streams.TryGetValue(machine, out var entry))
             {
-                var source = new VirtioGpuScanoutSource(machine.Devices.Gpu, machine.Lease);
+                var source = new DesktopScanoutSource(machine);
                 entry = new Entry(new DesktopStream(source, options, _log), source);
                 _streams.Add(machine, entry);
             }
@@ -48,7 +49,7 @@ public sealed class DesktopStreams(ILoggerFactory? loggers = null, DesktopStream
         }
     }
 
-    private async ValueTask LeaveAsync(Vmm.Machine.Machine machine, Entry entry)
+    private async ValueTask LeaveAsync(IDesktopMachine machine, Entry entry)
     {
         lock (_gate)
         {
@@ -58,14 +59,13 @@ public sealed class DesktopStreams(ILoggerFactory? loggers = null, DesktopStream
                 _streams.Remove(machine);
         }
         await entry.Stream.DisposeAsync().ConfigureAwait(false);
-        entry.Source.Dispose();
     }
 
-    private sealed class Entry(DesktopStream stream, VirtioGpuScanoutSource source)
+    private sealed class Entry(DesktopStream stream, DesktopScanoutSource source)
     {
         public DesktopStream Stream { get; } = stream;
 
-        public VirtioGpuScanoutSource Source { get; } = source;
+        public DesktopScanoutSource Source { get; } = source;
 
         public int Viewers { get; set; }
     }

@@ -28,7 +28,7 @@ public sealed class ConnectionOwner(IDesktopHubClient client, HubCallerContext c
     public bool IsOpen => !_ended;
 
     /// <summary>Starts receiving frames of <paramref name="machine"/> for <paramref name="session"/>; false when the session already ended.</summary>
-    public bool Attach(ConnectedSession session, Vmm.Machine.Machine machine, DesktopStreams streams)
+    public bool Attach(ConnectedSession session, Vmm.Host.IDesktopMachine machine, DesktopStreams streams)
     {
         var viewer = new Viewer(machine, streams, client, SendAsync);
         lock (_gate)

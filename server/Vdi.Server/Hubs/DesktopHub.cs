@@ -5,6 +5,7 @@ using Vdi.Server.Desktops;
 using Vdi.Server.Display;
 using Vdi.Server.Sessions;
 using Vdi.Vmm.Devices.Input;
+using Vdi.Vmm.Host;
 
 namespace Vdi.Server.Hubs;
 
@@ -13,7 +14,8 @@ namespace Vdi.Server.Hubs;
 /// and its display; the desktop is reconfigured to that display before the first frame. Input from
 /// the controlling session goes to the desktop's keyboard and tablet; anything invalid, out of range
 /// or from a shadow session is dropped and counted. Each connection holds at most one session, owned by its
-/// <see cref="ConnectionOwner"/>; input reaches guest memory only under a lease of the machine.
+/// <see cref="ConnectionOwner"/>; input goes through the desktop's <see cref="IDesktopMachine"/> (in process, it reaches guest
+/// memory only under a lease of the machine: <see cref="LocalDesktop"/>).
 /// </summary>
 [Authorize]
 public sealed class DesktopHub(SessionBroker broker, DesktopPool pool, ConnectionOwners owners, InputStats input, DisplayRules displays, SignInExpiry signIn, DesktopStreams streams) : Hub<IDesktopHubClient>
@@ -43,12 +45,13 @@ public sealed class DesktopHub(SessionBroker broker, DesktopPool pool, Connectio
                 throw new HubException($"the desktop did not take the display in time: {e.Message}");
             throw;
         }
-        if (pool.Get(session.DesktopId)?.Machine is not { } machine)
+        if (pool.Get(session.DesktopId)?.Desktop is not { } machine)
         {
             await broker.EndAsync(session, SessionEndReasons.DesktopStopped, null).ConfigureAwait(false);
             throw new HubException("the desktop stopped");
         }
-        var mode = machine.Devices.Gpu.Display;
+        var mode = machine.Mode ?? (display.Width, display.Height);
+        var dpi = machine.Dpi;
         if (!owner.Attach(session, machine, streams))
         {
             // The connection went away or the session was ended while connecting: make sure it is not left live.
@@ -57,7 +60,7 @@ public sealed class DesktopHub(SessionBroker broker, DesktopPool pool, Connectio
         }
         if (await SignInExpiry.ExpiryOfAsync(Context).ConfigureAwait(false) is { } expires)
             signIn.Watch(session, expires);
-        return new ModeChanged(mode.Width, mode.Height, mode.Dpi);
+        return new ModeChanged(mode.Width, mode.Height, dpi);
     }
 
     public Task Ack(FrameAck ack)
@@ -69,9 +72,7 @@ public sealed class DesktopHub(SessionBroker broker, DesktopPool pool, Connectio
     public Task SendKey(KeyEvent key)
     {
         var machine = Controlling();
-        using var lease = machine?.Lease() ?? default;
-        if (machine is null || !lease.IsHeld || !InputValidator.TryValidateKey(key, out var evdev)
-            || !machine.Devices.Keyboard.InjectKey(evdev, key.Down ? KeyAction.Press : KeyAction.Release))
+        if (machine is null || !InputValidator.TryValidateKey(key, out var evdev) || !machine.SendKey(evdev, key.Down))
         {
             input.Drop();
             return Task.CompletedTask;
@@ -83,15 +84,14 @@ public sealed class DesktopHub(SessionBroker broker, DesktopPool pool, Connectio
     public Task SendPointer(PointerEvent move)
     {
         var machine = Controlling();
-        using var lease = machine?.Lease() ?? default;
-        var mode = machine?.Devices.Gpu.Display;
-        if (machine is null || !lease.IsHeld || mode is null || !InputValidator.IsValidPointer(move, mode.Width, mode.Height))
+        var mode = machine?.Mode;
+        if (machine is null || mode is not { } m || !InputValidator.IsValidPointer(move, m.Width, m.Height))
         {
             input.Drop();
             return Task.CompletedTask;
         }
         var wheel = move.WheelDeltaY switch { < 0 => 1, > 0 => -1, _ => 0 }; // DOM: positive is toward the user
-        var ok = machine.Devices.Tablet.InjectPointer((int)move.X, (int)move.Y, (PointerButtons)(move.Buttons & 0x7), wheel);
+        var ok = machine.SendPointer((int)move.X, (int)move.Y, (PointerButtons)(move.Buttons & 0x7), wheel);
         if (ok)
             input.Deliver();
         else
@@ -116,8 +116,8 @@ public sealed class DesktopHub(SessionBroker broker, DesktopPool pool, Connectio
         await base.OnDisconnectedAsync(exception).ConfigureAwait(false);
     }
 
-    private Vmm.Machine.Machine? Controlling() =>
+    private IDesktopMachine? Controlling() =>
         broker.ByConnection(Context.ConnectionId) is { IsShadow: false } session && broker.Controller(session.DesktopId) == session
-            ? pool.Get(session.DesktopId)?.Machine
+            ? pool.Get(session.DesktopId)?.Desktop
             : null;
 }

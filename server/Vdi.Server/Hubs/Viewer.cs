@@ -1,24 +1,25 @@
 using Vdi.Protocol;
 using Vdi.Server.Display;
 using Vdi.Vmm.Devices.Gpu;
+using Vdi.Vmm.Host;
 
 namespace Vdi.Server.Hubs;
 
 /// <summary>
 /// What one connection receives from its desktop: frames from the desktop's shared <see cref="DesktopStream"/> (one at a
 /// time, each after the previous one was acknowledged) and the forwarding of cursor and mode events. Every capture runs
-/// under a lease of the machine's guest memory. Everything goes out through <paramref name="send"/>, the owner's: once
+/// through the desktop (under a lease of the machine's guest memory in process). Everything goes out through <paramref name="send"/>, the owner's: once
 /// its session ended, nothing more goes out, even while the viewer is leaving the stream.
 /// </summary>
 internal sealed class Viewer : IAsyncDisposable
 {
-    private readonly VirtioGpu _gpu;
+    private readonly IDesktopMachine _gpu;
     private readonly IDesktopHubClient _client;
     private readonly Func<Func<Task>, ValueTask> _send;
 
-    public Viewer(Vmm.Machine.Machine machine, DesktopStreams streams, IDesktopHubClient client, Func<Func<Task>, ValueTask> send)
+    public Viewer(IDesktopMachine machine, DesktopStreams streams, IDesktopHubClient client, Func<Func<Task>, ValueTask> send)
     {
-        _gpu = machine.Devices.Gpu;
+        _gpu = machine;
         _client = client;
         _send = send;
         Frames = streams.Join(machine, frame => send(() => client.FrameUpdate(frame)));
@@ -30,7 +31,7 @@ internal sealed class Viewer : IAsyncDisposable
     /// <summary>This connection's place in the desktop's stream: acknowledgements and full-frame requests go here.</summary>
     public StreamViewer Frames { get; }
 
-    // These run on a vCPU thread under the GPU's gate: hand the sending to the thread pool.
+    // These run on a vCPU thread under the GPU's gate (or a host connection's receive thread): hand the sending to the thread pool.
     private void OnCursorChanged(CursorImage image) => Send(() => _client.CursorUpdate(new CursorUpdate(image.HotX, image.HotY, image.Width, image.Height,
         image.Pixels is null ? null : ScanoutImage.EncodePng(new ScanoutSnapshot(image.Width, image.Height, image.Format, image.Pixels)))));
 
@@ -39,7 +40,7 @@ internal sealed class Viewer : IAsyncDisposable
     private void OnScanoutChanged(ScanoutChange change)
     {
         if (change.Enabled)
-            Send(() => _client.ModeChanged(new ModeChanged(change.Width, change.Height, _gpu.Display.Dpi)));
+            Send(() => _client.ModeChanged(new ModeChanged(change.Width, change.Height, _gpu.Dpi)));
     }
 
     private void Send(Func<Task> send) => _ = Task.Run(async () => await _send(send).ConfigureAwait(false));

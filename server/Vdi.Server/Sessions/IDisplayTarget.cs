@@ -1,5 +1,6 @@
 using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Devices.Gpu;
+using Vdi.Vmm.Host;
 
 namespace Vdi.Server.Sessions;
 
@@ -11,16 +12,16 @@ public interface IDisplayTarget
 }
 
 /// <summary>
-/// A VM's display, through its <see cref="DisplayController"/>. Posting the request (which raises the GPU's config
-/// interrupt) runs under a lease of the machine; once the machine is being disposed the request fails as cancelled.
+/// A desktop's display, through <see cref="IDesktopMachine.RequestDisplayAsync"/> (in process: the
+/// <see cref="DisplayController"/>, under a lease of the machine; a host process: a display request frame). A desktop
+/// that ended fails the request as cancelled.
 /// </summary>
-public sealed class MachineDisplayTarget(Vmm.Machine.Machine machine, TimeSpan timeout) : IDisplayTarget
+public sealed class MachineDisplayTarget(IDesktopMachine machine, TimeSpan timeout) : IDisplayTarget
 {
     public Task RequestAsync(DisplayProperties properties, CancellationToken cancellationToken)
     {
-        using var lease = machine.Lease();
-        if (!lease.IsHeld)
+        if (machine.Completion.IsCompleted)
             return Task.FromException(new OperationCanceledException("the desktop is stopping"));
-        return machine.Devices.Display.RequestAsync(properties, timeout, cancellationToken); // posted before its first await
+        return machine.RequestDisplayAsync(properties, timeout, cancellationToken);
     }
 }

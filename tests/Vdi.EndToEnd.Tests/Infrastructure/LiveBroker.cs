@@ -50,6 +50,9 @@ public sealed class LiveBroker : IAsyncDisposable
             $"--Vdi:Admin:Password={AdminPassword}",
             "--Logging:LogLevel:Default=Warning",
         ];
+        // Where desktops run in this test run: VDI_TEST_ISOLATION (Process or InProcess), else the broker's default.
+        if (Environment.GetEnvironmentVariable("VDI_TEST_ISOLATION") is { Length: > 0 } isolation)
+            args.Add($"--Vdi:Desktops:Isolation={isolation}");
         if (!runningDesktops)
         {
             args.Add("--Vdi:Desktops:Engine=Kvm");

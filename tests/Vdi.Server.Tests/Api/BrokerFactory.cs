@@ -37,11 +37,19 @@ internal sealed class BrokerFactory : WebApplicationFactory<Program>
 
     public const string MissingKvm = "/nonexistent/vdi-test/kvm";
 
+    /// <summary>
+    /// Where desktops run in this test run: <c>VDI_TEST_ISOLATION</c> (<c>Process</c> or <c>InProcess</c>), else the
+    /// broker's default. A test's own settings win.
+    /// </summary>
+    public static string? Isolation => Environment.GetEnvironmentVariable("VDI_TEST_ISOLATION") is { Length: > 0 } i ? i : null;
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("Vdi:Storage:DataDirectory", DataDirectory);
         builder.UseSetting("Vdi:Admin:Password", AdminPassword);
         builder.UseSetting("Vdi:Desktops:AutoStart", AutoStart ? "true" : "false");
+        if (Isolation is { } isolation)
+            builder.UseSetting("Vdi:Desktops:Isolation", isolation);
         if (!RunningDesktops)
         {
             builder.UseSetting("Vdi:Desktops:Engine", "Kvm");

@@ -20,7 +20,7 @@ public sealed class SharedStreamTests : IDisposable
         var api = await _factory.SignedInAsync();
         var desktop = await DesktopApiTests.WaitForStateAsync(api, "Running");
         var streams = _factory.Services.GetRequiredService<DesktopStreams>();
-        var machine = _factory.Services.GetRequiredService<DesktopPool>().Get(desktop.Id)!.Machine!;
+        var machine = _factory.Services.GetRequiredService<DesktopPool>().Get(desktop.Id)!.Desktop!;
 
         var controller = await LiveViewer.OpenAsync(_factory, api, desktop.Id, s_laptop);
         await controller.FrameOfAsync(1280, 720);

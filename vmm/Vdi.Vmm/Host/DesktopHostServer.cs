@@ -169,7 +169,7 @@ public sealed class DesktopHostServer : IDisposable
             }
             var engine = _machine.Engine;
             _channel.Send(new WelcomeMessage(HostProtocol.Version, engine.Engine == Execution.ExecutionEngine.Software, _scanout.MaxWidth, _scanout.MaxHeight,
-                _scanout.Size, _scanout.Stride, (int)_scanout.CursorOffset, $"{engine.Subject} ({engine.Reason})"), _scanout.Descriptor);
+                _scanout.Size, _scanout.Stride, (int)_scanout.CursorOffset, engine.ToString()), _scanout.Descriptor);
             if (Sandbox is { } report)
                 _channel.Send(new SandboxReportMessage((byte)report.Level, string.Join('\n', report.Lines())));
             if (reattached)

@@ -10,17 +10,19 @@ public static class DesktopMachines
 {
     /// <param name="hostDirectory">Null: build the VM in this process. Otherwise the host process's own folder (its socket).</param>
     /// <param name="sandbox">With a host process: apply the sandbox before the guest runs.</param>
+    /// <param name="configure">With a host process: adjusts the options made from <paramref name="config"/> (a memory limit, test hooks).</param>
     public static async Task<IDesktopMachine> CreateAsync(MachineConfig config, string? hostDirectory, bool sandbox = true,
-        Action<string>? log = null, CancellationToken cancellationToken = default)
+        Action<string>? log = null, Func<RemoteDesktopOptions, RemoteDesktopOptions>? configure = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(config);
         if (hostDirectory is null)
             return LocalDesktop.Build(config);
         config.Validate();
-        return await RemoteDesktop.LaunchAsync(new RemoteDesktopOptions
+        var options = new RemoteDesktopOptions
         {
             WorkDirectory = hostDirectory, Vcpus = config.Vcpus, MemoryMiB = config.MemoryMiB, Engine = config.Engine,
             Display = config.Display, MaxWidth = config.Gpu.MaxWidth, MaxHeight = config.Gpu.MaxHeight, Sandbox = sandbox, Log = log,
-        }, cancellationToken).ConfigureAwait(false);
+        };
+        return await RemoteDesktop.LaunchAsync(configure?.Invoke(options) ?? options, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -32,7 +32,7 @@ public sealed class LocalDesktop : IDesktopMachine
 
     public Machine.Machine Machine => _machine;
 
-    public string Engine => $"{_machine.Engine.Subject} ({_machine.Engine.Reason})";
+    public string Engine => _machine.Engine.ToString();
 
     public (int Width, int Height)? Mode => Volatile.Read(ref _mode) is var m and not 0 ? ((int)(m >> 32), (int)m) : null;
 
@@ -98,8 +98,15 @@ public sealed class LocalDesktop : IDesktopMachine
         return Task.CompletedTask;
     }
 
-    public Task<DisplayAcknowledgement> RequestDisplayAsync(DisplayProperties properties, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        _machine.Devices.Display.RequestAsync(properties, timeout, cancellationToken);
+    /// <summary>Posting the request (which raises the GPU's config interrupt) runs under a lease of the machine; once
+    /// the machine is being disposed the request fails as cancelled.</summary>
+    public Task<DisplayAcknowledgement> RequestDisplayAsync(DisplayProperties properties, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        using var lease = _machine.Lease();
+        if (!lease.IsHeld)
+            return Task.FromException<DisplayAcknowledgement>(new OperationCanceledException("the desktop is stopping"));
+        return _machine.Devices.Display.RequestAsync(properties, timeout, cancellationToken); // posted before its first await
+    }
 
     public bool SetMotion(bool enabled) => _machine.SetMotion(enabled);
 
