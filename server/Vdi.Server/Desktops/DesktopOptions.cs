@@ -28,7 +28,7 @@ public sealed class DesktopOptions
     public string? KvmDevicePath { get; set; }
 
     /// <summary>Each desktop in a sandboxed process of its own (<c>Process</c>), or in the broker's (<c>InProcess</c>).</summary>
-    public DesktopIsolation Isolation { get; set; } = DesktopIsolation.InProcess;
+    public DesktopIsolation Isolation { get; set; } = DesktopIsolation.Process;
 
     /// <summary>
     /// With <see cref="DesktopIsolation.Process"/>: the folder under which each desktop's host gets a folder of its own
