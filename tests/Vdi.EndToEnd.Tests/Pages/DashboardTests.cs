@@ -33,6 +33,8 @@ public sealed class DashboardTests(SiteWithDesktop site) : IClassFixture<SiteWit
         var desktop = PageContract.DashboardDesktopRow(page);
         await Expect(desktop.Locator(".state")).ToHaveTextAsync("Running");
         await Expect(desktop.Locator("td.engine")).Not.ToBeEmptyAsync();
+        if (Environment.GetEnvironmentVariable("VDI_TEST_ISOLATION") is null or "" or "Process") // the default: a host process of its own
+            await Expect(desktop.Locator("td.engine .sandbox")).ToContainTextAsync("own process, sandbox ");
         await Expect(desktop.Locator("td.live-sessions")).ToHaveTextAsync("1", s_live);
         await Expect(desktop.Locator("td.fps")).Not.ToHaveTextAsync("0 fps", new() { Timeout = 10000 });
         await Expect(desktop.Locator("td.bandwidth")).ToContainTextAsync("B/s");
