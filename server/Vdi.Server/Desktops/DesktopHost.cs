@@ -71,6 +71,9 @@ public sealed class DesktopHost : IAsyncDisposable
     /// <summary>The options the last host process was started with (tests check what the sandbox may reach).</summary>
     internal RemoteDesktopOptions? HostOptions { get; private set; }
 
+    /// <summary>Tests: makes the desktop instead of <see cref="DesktopMachines.CreateAsync"/>.</summary>
+    internal Func<MachineConfig, Task<IDesktopMachine>>? CreateMachine { get; init; }
+
     /// <summary>The running desktop, or null.</summary>
     public IDesktopMachine? Desktop => State == DesktopState.Running && !_stopping ? _desktop : null;
 
@@ -118,7 +121,7 @@ public sealed class DesktopHost : IAsyncDisposable
                         KvmSystem.Open(_options.KvmDevicePath).Dispose();
                     hostDirectory = HostDirectories.Create(_options, Id);
                 }
-                desktop = await DesktopMachines.CreateAsync(config, hostDirectory, _options.Sandbox, line => DesktopLog.Host(_log, Name, line),
+                desktop = CreateMachine is { } create ? await create(config).ConfigureAwait(false) : await DesktopMachines.CreateAsync(config, hostDirectory, _options.Sandbox, line => DesktopLog.Host(_log, Name, line),
                     configure: o => HostOptions = o with { TestHooks = _options.TestHooks, MemoryLimitMiB = _options.Sandbox ? MemoryMiB + HostOverheadMiB : 0 })
                     .ConfigureAwait(false);
                 await desktop.StartAsync().ConfigureAwait(false);
