@@ -33,6 +33,18 @@ public sealed class RemoteDesktopTests
     }
 
     [Fact]
+    public async Task The_host_opens_the_KVM_device_it_is_given()
+    {
+        using var work = VmmProcess.Folder("host");
+        const string Device = "/nonexistent/vdi-test/kvm";
+        var e = await Assert.ThrowsAnyAsync<Exception>(() => RemoteDesktop.LaunchAsync(new RemoteDesktopOptions
+        {
+            WorkDirectory = work.Path, Engine = Vdi.Vmm.Execution.EngineChoice.Kvm, KvmDevicePath = Device, ConnectTimeout = TimeSpan.FromSeconds(30),
+        }));
+        Assert.Contains(Device, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Stop_powers_the_guest_off_and_the_host_exits_0()
     {
         using var work = VmmProcess.Folder("host");

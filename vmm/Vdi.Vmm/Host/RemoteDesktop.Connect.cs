@@ -15,6 +15,8 @@ public sealed partial class RemoteDesktop
         var info = new ProcessStartInfo(options.HostProgram) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var a in options.ServeArguments())
             info.ArgumentList.Add(a);
+        if (options.KvmDevicePath is { Length: > 0 } kvm)
+            info.Environment[Kvm.KvmSystem.DevicePathVariable] = kvm; // the host finds, and its sandbox keeps, this device
         var stderr = new StringBuilder();
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {options.HostProgram}");
         process.ErrorDataReceived += (_, e) =>

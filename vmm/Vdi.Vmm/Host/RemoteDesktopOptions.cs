@@ -38,6 +38,9 @@ public sealed record RemoteDesktopOptions
     /// <summary>How long the host waits for a broker that went away to reconnect (0: it powers off at once).</summary>
     public int ReconnectSeconds { get; init; }
 
+    /// <summary>The KVM device the host opens (null: its own default, /dev/kvm or VDI_KVM_DEVICE), passed as VDI_KVM_DEVICE.</summary>
+    public string? KvmDevicePath { get; init; }
+
     /// <summary>Let the broker ask for test-only actions (a forbidden system call). Tests only.</summary>
     public bool TestHooks { get; init; }
 
