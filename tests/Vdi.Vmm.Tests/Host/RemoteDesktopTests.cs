@@ -166,7 +166,8 @@ public sealed class RemoteDesktopTests
         var exit = await remote.Completion.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Contains(remote.Errors, e => e.Code == HostProtocol.ErrorMalformed);
         Assert.Equal(3, remote.HostExitCode); // exited on its own after the error, not killed
-        Assert.Equal(DesktopExitKind.ProcessDied, exit.Kind);
+        Assert.Equal(DesktopExitKind.ProtocolError, exit.Kind);
+        Assert.StartsWith("the desktop host refused a malformed frame from the broker: ", exit.Reason, StringComparison.Ordinal);
         Assert.Contains(log, l => l.Contains("protocol error from the broker", StringComparison.Ordinal));
     }
 }

@@ -37,6 +37,7 @@ public sealed partial class RemoteDesktop : IDesktopMachine
     private CursorImage? _cursor;
     private ExitedMessage? _exited;
     private string? _protocolError;
+    private string? _refusedByHost; // the host's words when it refused a malformed frame of ours
     private int _disposed;
     private int _detached;
     private TaskCompletionSource<bool>? _pause;
@@ -304,6 +305,8 @@ public sealed partial class RemoteDesktop : IDesktopMachine
             case ErrorMessage m:
                 if (m.Code == HostProtocol.ErrorState && m.Text.StartsWith("pause:", StringComparison.Ordinal))
                     Volatile.Read(ref _pause)?.TrySetResult(false);
+                if (m.Code == HostProtocol.ErrorMalformed)
+                    _refusedByHost = m.Text; // the host ends the connection after this
                 Errors.Enqueue(m);
                 _log?.Invoke($"vdi-vmm client: the desktop host reports error {m.Code}: {m.Text}");
                 break;
@@ -339,6 +342,7 @@ public sealed partial class RemoteDesktop : IDesktopMachine
         var exit = (_protocolError, _exited) switch
         {
             ({ } error, _) => new DesktopExit(DesktopExitKind.ProtocolError, exitCode, $"protocol error from the desktop host: {error}"),
+            _ when _refusedByHost is { } refused => new DesktopExit(DesktopExitKind.ProtocolError, exitCode, $"the desktop host refused a malformed frame from the broker: {refused}"),
             _ when exitCode > 128 || exitCode < 0 => new DesktopExit(DesktopExitKind.ProcessDied, exitCode, $"the desktop host was {SandboxExit.Describe(exitCode, stderr)}"),
             (_, { } m) when Enum.IsDefined((DesktopExitKind)m.Kind) && m.Kind <= (byte)DesktopExitKind.Crashed => new DesktopExit((DesktopExitKind)m.Kind, m.ExitCode, m.Reason),
             _ when _process is null => new DesktopExit(DesktopExitKind.ProcessDied, 0, "the desktop host closed the connection"),
