@@ -122,7 +122,12 @@ public sealed class DesktopHost : IAsyncDisposable
                     hostDirectory = HostDirectories.Create(_options, Id);
                 }
                 desktop = CreateMachine is { } create ? await create(config).ConfigureAwait(false) : await DesktopMachines.CreateAsync(config, hostDirectory, _options.Sandbox, line => DesktopLog.Host(_log, Name, line),
-                    configure: o => HostOptions = o with { TestHooks = _options.TestHooks, MemoryLimitMiB = _options.Sandbox ? MemoryMiB + HostOverheadMiB : 0 })
+                    configure: o => HostOptions = o with
+                    {
+                        TestHooks = _options.TestHooks,
+                        MemoryLimitMiB = _options.Sandbox ? MemoryMiB + HostOverheadMiB : 0,
+                        CpuLimitPercent = _options.Sandbox ? Vcpus * 100 + HostOverheadCpuPercent : 0,
+                    })
                     .ConfigureAwait(false);
                 await desktop.StartAsync().ConfigureAwait(false);
                 _desktop = desktop;
@@ -146,6 +151,10 @@ public sealed class DesktopHost : IAsyncDisposable
 
     /// <summary>What a host process may use beyond its guest's RAM (the .NET runtime, the VMM, the scanout).</summary>
     private const int HostOverheadMiB = 1024;
+
+    /// <summary>What a host process may use beyond its vCPUs, in percent of a core (its event thread copying the
+    /// scanout, the runtime's GC and JIT).</summary>
+    private const int HostOverheadCpuPercent = 50;
 
     /// <param name="why">What the clients of its sessions are told.</param>
     public async Task StopAsync(string why = "The desktop was stopped.")

@@ -101,6 +101,7 @@ public sealed class DesktopProcessTests : IDisposable
         if (!OperatingSystem.IsWindows())
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(folder));
         Assert.True(options.MemoryLimitMiB > desktop.MemoryMiB);
+        Assert.Equal(desktop.Vcpus * 100 + 50, options.CpuLimitPercent);
 
         await UntilAsync(() => host.Sandbox is not null, "the sandbox report");
         var summary = (await api.GetFromJsonAsync<DesktopSummary>($"/api/desktops/{desktop.Id}"))!;

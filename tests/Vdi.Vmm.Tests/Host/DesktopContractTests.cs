@@ -135,7 +135,7 @@ internal static class HostedDesktops
     public static Task<RemoteDesktop> LaunchAsync(string work, bool sandbox = false, bool testHooks = false, Action<string>? log = null, EngineChoice engine = EngineChoice.Software) =>
         RemoteDesktop.LaunchAsync(new RemoteDesktopOptions
         {
-            WorkDirectory = work, Engine = engine, Sandbox = sandbox, TestHooks = testHooks, MemoryLimitMiB = sandbox ? 2048 : 0, Log = log,
+            WorkDirectory = work, Engine = engine, Sandbox = sandbox, TestHooks = testHooks, MemoryLimitMiB = sandbox ? 2048 : 0, CpuLimitPercent = sandbox ? 150 : 0, Log = log,
         });
 
     public static ScanoutSnapshot CaptureAll(IDesktopMachine desktop, int width, int height)

@@ -79,6 +79,8 @@ public sealed class RemoteDesktopTests
         await remote.StartAsync();
         await HostedDesktops.UntilAsync(() => remote.SandboxReport is not null, "sandbox report");
         Assert.Contains("seccomp:", remote.SandboxReport, StringComparison.Ordinal);
+        // The CPU limit: a rate under cgroup v2, else a lower priority, and the report says which.
+        Assert.Matches("cpu\\.max 150000 100000|cpu: no rate limit without cgroup v2; [0-9]+ threads at nice 10", remote.SandboxReport);
         Assert.True(remote.SendTestForbiddenCall("ptrace"));
         var exit = await remote.Completion.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(DesktopExitKind.ProcessDied, exit.Kind);

@@ -35,6 +35,9 @@ public sealed record RemoteDesktopOptions
     /// <summary>With <see cref="Sandbox"/>: memory limit of the process in MiB (0: none).</summary>
     public int MemoryLimitMiB { get; init; }
 
+    /// <summary>With <see cref="Sandbox"/>: CPU limit of the process in percent of one core (0: none); a rate under cgroup v2, else a lower priority.</summary>
+    public int CpuLimitPercent { get; init; }
+
     /// <summary>How long the host waits for a broker that went away to reconnect (0: it powers off at once).</summary>
     public int ReconnectSeconds { get; init; }
 
@@ -73,6 +76,11 @@ public sealed record RemoteDesktopOptions
             {
                 yield return "--memory-limit";
                 yield return $"{MemoryLimitMiB}";
+            }
+            if (CpuLimitPercent > 0)
+            {
+                yield return "--cpu-percent";
+                yield return $"{CpuLimitPercent}";
             }
         }
         if (TestHooks)
