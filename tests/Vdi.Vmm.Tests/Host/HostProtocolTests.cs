@@ -118,10 +118,7 @@ public sealed class HostProtocolTests
     public async Task A_host_that_sends_garbage_after_its_welcome_is_disconnected_with_an_error_frame()
     {
         using var work = VmmProcess.Folder("host");
-        var path = Path.Combine(work.Path, "fake.sock");
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(path));
-        listener.Listen(1);
+        using var listener = FakeHost.Listen(work.Path, out var path);
         using var scanout = ScanoutWriter.Create(640, 480);
         var host = Task.Run(() =>
         {
@@ -145,10 +142,7 @@ public sealed class HostProtocolTests
     public async Task A_host_whose_first_frame_is_not_a_welcome_with_a_descriptor_is_refused()
     {
         using var work = VmmProcess.Folder("host");
-        var path = Path.Combine(work.Path, "fake.sock");
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(path));
-        listener.Listen(1);
+        using var listener = FakeHost.Listen(work.Path, out var path);
         var host = Task.Run(() =>
         {
             using var connection = listener.Accept();
@@ -166,14 +160,24 @@ public sealed class HostProtocolTests
     public async Task A_host_that_accepts_and_says_nothing_does_not_hang_the_broker()
     {
         using var work = VmmProcess.Folder("host");
-        var path = Path.Combine(work.Path, "silent.sock");
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(path));
-        listener.Listen(1);
+        using var listener = FakeHost.Listen(work.Path, out var path);
         var host = Task.Run(() => listener.Accept());
         var started = DateTime.UtcNow;
         Assert.Throws<IOException>(() => RemoteDesktop.Connect(path));
         Assert.InRange(DateTime.UtcNow - started, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30));
         (await host).Dispose();
+    }
+}
+
+/// <summary>A socket standing where a desktop host would listen, for tests that play a hostile host.</summary>
+internal static class FakeHost
+{
+    public static Socket Listen(string folder, out string path)
+    {
+        path = Path.Combine(folder, "fake.sock");
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+        listener.Listen(1);
+        return listener;
     }
 }
