@@ -97,7 +97,14 @@ public sealed partial class RemoteDesktop
             throw new IOException($"the desktop host {host.Pid} does not answer on {socketPath}: {e.Message}", e);
         }
         // The handshake blocks on the socket (bounded by its receive timeout): off the caller's thread.
-        return await Task.Run(() => Handshake(socket, null, host, new StringBuilder(), log, timeout), cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await Task.Run(() => Handshake(socket, null, host, new StringBuilder(), log, timeout), cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"the desktop host {host.Pid} did not answer the handshake within {timeout.TotalSeconds:0.#} s ({e.Message})", e);
+        }
     }
 
     private static Socket? TryConnect(string path)
