@@ -41,7 +41,8 @@ public sealed class DesktopPool(IServiceProvider services, TimeProvider time, Mi
         // hosts of desktops no longer in the database are ended. In the background: a host that does not answer
         // costs its desktop a few seconds, not the server's start.
         var known = records.Select(r => r.Id).ToHashSet();
-        _ = Task.Run(() => HostReattach.EndUnknownAsync(options.Value, known, log), CancellationToken.None);
+        var unknown = HostReattach.FindUnknown(options.Value, known);
+        _ = Task.Run(() => HostReattach.EndUnknownAsync(unknown, log), CancellationToken.None);
         foreach (var record in records)
         {
             var host = Add(record);

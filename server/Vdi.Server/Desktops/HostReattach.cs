@@ -27,22 +27,32 @@ internal static class HostReattach
         return false;
     }
 
-    /// <summary>Ends the hosts recorded by this broker (same data folder) for desktops that are not in <paramref name="known"/>.</summary>
-    public static async Task EndUnknownAsync(DesktopOptions options, IReadOnlySet<Guid> known, ILogger log)
+    /// <summary>
+    /// The records this broker (same data folder) left for desktops not in <paramref name="known"/>. Called before the
+    /// server takes requests, so a desktop created meanwhile cannot be mistaken for an unknown one.
+    /// </summary>
+    public static IReadOnlyList<(string Folder, HostRecord Record)> FindUnknown(DesktopOptions options, IReadOnlySet<Guid> known)
     {
-        if (options.Isolation != DesktopIsolation.Process)
-            return;
         var root = HostDirectories.Root(options);
-        if (!Directory.Exists(root))
-            return;
+        if (options.Isolation != DesktopIsolation.Process || !Directory.Exists(root))
+            return [];
+        var found = new List<(string, HostRecord)>();
         foreach (var folder in Directory.EnumerateDirectories(root))
         {
             if (!Guid.TryParseExact(Path.GetFileName(folder), "N", out var id) || known.Contains(id) || HostRecord.Read(folder) is not { } record)
                 continue;
             if (record.Broker is { } broker && options.DataDirectory is { } data && Path.GetFullPath(broker) != Path.GetFullPath(data))
                 continue; // another broker's desktop
-            await EndAsync(record, folder, Path.Combine(folder, Path.GetFileName(record.SocketPath)), $"unknown desktop {id:N}", log).ConfigureAwait(false);
+            found.Add((folder, record));
         }
+        return found;
+    }
+
+    /// <summary>Ends the hosts of <see cref="FindUnknown"/>'s records.</summary>
+    public static async Task EndUnknownAsync(IReadOnlyList<(string Folder, HostRecord Record)> unknown, ILogger log)
+    {
+        foreach (var (folder, record) in unknown)
+            await EndAsync(record, folder, Path.Combine(folder, Path.GetFileName(record.SocketPath)), $"unknown desktop {Path.GetFileName(folder)}", log).ConfigureAwait(false);
     }
 
     /// <summary>Whether <paramref name="process"/> is alive and is a host serving <paramref name="socket"/>.</summary>
@@ -61,6 +71,8 @@ internal static class HostReattach
         {
             DesktopLog.RecordRemoved(log, name, process.Pid, process.IsAlive ? "that pid now belongs to another process, left alone" : "the process is gone");
         }
-        HostDirectories.Delete(folder);
+        // Unless a start of the desktop replaced the folder meanwhile (a new host, a new record).
+        if (HostRecord.Read(folder) is not { } current || current == record)
+            HostDirectories.Delete(folder);
     }
 }

@@ -256,6 +256,9 @@ public sealed class ReconnectTests
         {
             Assert.True(host.Serves(options.SocketPath));
             Assert.False(HostProcess.Current.Serves(options.SocketPath));
+            // A session of its own (setsid): the signals of its starter's terminal do not reach it.
+            var stat = File.ReadAllText($"/proc/{host.Pid}/stat");
+            Assert.Equal($"{host.Pid}", stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[3]);
             await first.StartAsync();
             first.Detach();
             await first.DisposeAsync();
