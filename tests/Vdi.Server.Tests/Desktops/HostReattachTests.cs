@@ -21,13 +21,16 @@ public sealed class HostReattachTests : IDisposable
     private readonly string _hosts = Path.Combine(Path.GetTempPath(), $"vdi-test-hosts-{Guid.NewGuid():N}");
     private readonly List<HostProcess> _spawned = []; // ended at the end, each only if still that very process
 
-    [Fact]
-    public async Task A_broker_killed_with_SIGKILL_leaves_its_desktop_running_and_the_next_broker_reattaches_to_the_same_host()
+    /// <param name="letGo">The first broker shuts down gracefully with KeepRunningOnShutdown, rather than being killed.</param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_broker_killed_with_SIGKILL_or_letting_go_leaves_its_desktop_running_and_the_next_broker_reattaches_to_the_same_host(bool letGo)
     {
         var settings = new[] { "--Vdi:Desktops:ReattachSeconds=30" };
         HostProcess host;
         Guid id;
-        await using (var first = await BrokerProcess.StartAsync(_data, _hosts, settings))
+        await using (var first = await BrokerProcess.StartAsync(_data, _hosts, [.. settings, $"--Vdi:Desktops:KeepRunningOnShutdown={letGo}"]))
         {
             using var api = await first.SignedInAsync();
             id = (await first.WaitForBuiltInAsync(api, "Running", s_wait)).Id;
@@ -38,7 +41,13 @@ public sealed class HostReattachTests : IDisposable
             Assert.True(host.IsAlive, "the recorded host runs");
             if (!OperatingSystem.IsWindows())
                 Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_hosts, id.ToString("N"), HostRecord.FileName)));
-            await first.KillAsync();
+            if (letGo)
+            {
+                var code = await first.StopAsync(s_wait);
+                Assert.True(code == 0, $"the broker exited {code}:\n{first.Output}");
+            }
+            else
+                await first.KillAsync();
         }
         // Its broker is gone (and with it the other end of its stdout and stderr): the host waits for a new one.
         Assert.True(host.IsAlive, "the host died with its broker");

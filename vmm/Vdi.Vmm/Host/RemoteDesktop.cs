@@ -45,6 +45,7 @@ public sealed partial class RemoteDesktop : IDesktopMachine
     private RemoteDesktop(Socket socket, FrameChannel channel, WelcomeMessage welcome, ScanoutReader scanout, Process? process, HostProcess? attached, StringBuilder stderr, Action<string>? log)
     {
         _attached = attached;
+        ProcessId = process?.Id ?? attached?.Pid; // kept: a disposed Process no longer says its id
         _socket = socket;
         _channel = channel;
         _scanout = scanout;
@@ -61,7 +62,7 @@ public sealed partial class RemoteDesktop : IDesktopMachine
     public bool IsSoftware { get; }
 
     /// <summary>The host process's id (a child, or the process reattached to), or null when connected to a socket alone.</summary>
-    public int? ProcessId => _process?.Id ?? _attached?.Pid;
+    public int? ProcessId { get; }
 
     /// <summary>Completes once the host said the guest runs (after <see cref="StartAsync"/>, or at once when reattached to a running one).</summary>
     public Task WhenStarted => _started.Task;

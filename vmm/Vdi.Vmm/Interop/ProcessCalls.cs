@@ -8,7 +8,7 @@ namespace Vdi.Vmm.Interop;
 /// <c>pidfd_send_signal</c>, which have no wrapper there (raw <c>syscall()</c>). On -1 the errno is in
 /// <see cref="LastErrno"/>.
 /// </summary>
-internal static unsafe partial class ProcessCalls
+internal static partial class ProcessCalls
 {
     public const long SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434;
     public const int SIGKILL = 9, SIGSTOP = 19;
