@@ -7,7 +7,7 @@ namespace Vdi.Server.Desktops;
 public sealed partial class DesktopHost
 {
     /// <summary>How long a host left running may take to answer a reattaching broker: connection, handshake, and saying its guest runs.</summary>
-    internal static readonly TimeSpan ReattachTimeout = TimeSpan.FromSeconds(5);
+    internal static readonly TimeSpan ReattachTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>
     /// Takes back the host a previous broker left running (<paramref name="host"/>, listening on
