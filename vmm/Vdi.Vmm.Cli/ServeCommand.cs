@@ -14,6 +14,7 @@ namespace Vdi.Vmm.Cli;
 internal static class ServeCommand
 {
     public const int DefaultMaxWidth = 3840, DefaultMaxHeight = 2160;
+    private static readonly TimeSpan s_firstConnection = TimeSpan.FromSeconds(120);
 
     public static int Execute(CliOptions options, TextWriter stderr)
     {
@@ -31,6 +32,11 @@ internal static class ServeCommand
         if (display.Width > maxWidth || display.Height > maxHeight)
             throw new ArgumentException($"--display {display.Width}x{display.Height} is larger than --max-width/--max-height");
 
+        // A session of its own: the broker's terminal signals (Ctrl+C of `dotnet run`) are not the host's; the broker
+        // ends it, or it ends itself once its broker is gone for good. Writes to a dead broker's stderr pipe fail
+        // with EPIPE, which the runtime ignores (SIGPIPE is ignored in .NET processes), so a host whose broker died
+        // serves on through the reconnect grace.
+        _ = HostProcess.StartOwnSession();
         if (sandbox is not null)
             SandboxOptions.EnterNamespace(stderr);
         var config = new MachineConfig
@@ -44,6 +50,13 @@ internal static class ServeCommand
 
         var full = Path.GetFullPath(socketPath);
         using var listener = Listen(full);
+        // A broker that went away before it connected must not leave the host waiting for ever.
+        if (!listener.Poll((int)s_firstConnection.TotalMicroseconds, SelectMode.SelectRead))
+        {
+            stderr.WriteLine($"vdi-vmm: host: no broker connected within {s_firstConnection.TotalSeconds:F0} s");
+            File.Delete(full);
+            return 1;
+        }
         var connection = listener.Accept();
         var connections = new List<Socket> { connection };
         if (reconnect == 0)

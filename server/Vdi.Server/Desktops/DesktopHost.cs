@@ -14,7 +14,7 @@ namespace Vdi.Server.Desktops;
 /// as Failed or Crashed with the reason (a host process's death names its signal, or the system call seccomp refused),
 /// its sessions end, it can be started again, and nothing else is affected.
 /// </summary>
-public sealed class DesktopHost : IAsyncDisposable
+public sealed partial class DesktopHost : IAsyncDisposable
 {
     private static readonly Lazy<GuestImage> s_image = new(DesktopGuest.Build);
     private static readonly TimeSpan s_powerOffGrace = TimeSpan.FromSeconds(5);
@@ -22,12 +22,15 @@ public sealed class DesktopHost : IAsyncDisposable
     private readonly SemaphoreSlim _lifecycle = new(1, 1); // one start/stop at a time
     private readonly ILogger _log;
     private readonly DesktopOptions _options;
+    private readonly CrashRestarts _restarts;
     private IDesktopMachine? _desktop;
+    private int _crashes; // which crash an automatic restart answers: a newer crash or a start by hand supersedes it
     private volatile bool _stopping; // sessions are being ended: no new one may reach the machine
 
     public DesktopHost(Guid id, string name, int vcpus, int memoryMiB, int maxWidth, int maxHeight, DesktopOptions options, ILogger log)
     {
         _options = options;
+        _restarts = new CrashRestarts(options, TimeProvider.System);
         Id = id;
         Name = name;
         Vcpus = vcpus;
@@ -86,7 +89,15 @@ public sealed class DesktopHost : IAsyncDisposable
     /// </summary>
     public Func<Guid, string, Task>? EndSessions { get; set; }
 
-    public async Task StartAsync()
+    /// <summary>Starts the desktop (a start by hand: the automatic restarts' history is cleared).</summary>
+    public Task StartAsync()
+    {
+        _restarts.Clear();
+        Interlocked.Increment(ref _crashes);
+        return StartCoreAsync();
+    }
+
+    private async Task StartCoreAsync()
     {
         await _lifecycle.WaitAsync().ConfigureAwait(false);
         try
@@ -127,6 +138,9 @@ public sealed class DesktopHost : IAsyncDisposable
                         TestHooks = _options.TestHooks,
                         MemoryLimitMiB = _options.Sandbox ? MemoryMiB + HostOverheadMiB : 0,
                         CpuLimitPercent = _options.Sandbox ? Vcpus * 100 + HostOverheadCpuPercent : 0,
+                        ReconnectSeconds = _options.ReattachSeconds,
+                        // Recorded before it listens: a broker that dies from here on leaves a host its successor can find.
+                        ProcessStarted = p => HostRecord.Write(o.WorkDirectory, p, o.SocketPath, _options.DataDirectory, DateTimeOffset.UtcNow),
                     })
                     .ConfigureAwait(false);
                 await desktop.StartAsync().ConfigureAwait(false);
@@ -215,13 +229,18 @@ public sealed class DesktopHost : IAsyncDisposable
             case DesktopExitKind.Crashed or DesktopExitKind.ProcessDied or DesktopExitKind.ProtocolError:
                 (State, StateReason) = (DesktopState.Crashed, exit.Reason);
                 DesktopLog.Crashed(_log, Name, exit.Reason);
+                RemoveHostRecord();
+                var crash = Interlocked.Increment(ref _crashes);
                 await EndSessionsAsync($"The desktop crashed: {exit.Reason}.").ConfigureAwait(false);
+                if (_options.RestartOnCrash)
+                    RestartAfterCrash(crash, exit.Reason);
                 break;
             case DesktopExitKind.Detached:
                 break;
             default:
                 if (State != DesktopState.Running)
                     break;
+                RemoveHostRecord();
                 var what = exit.Kind == DesktopExitKind.PoweredOff ? "poweredoff" : "stopped";
                 (State, StateReason) = (DesktopState.Stopped, $"the guest {what}");
                 await EndSessionsAsync($"The desktop stopped (the guest {what}).").ConfigureAwait(false);
@@ -232,74 +251,4 @@ public sealed class DesktopHost : IAsyncDisposable
     /// <summary>Stops the VM. The host stays usable afterwards (a late stop or start is harmless), so the lifecycle
     /// lock is never disposed: shutdown may reach a host through the pool's stop and its disposal in either order.</summary>
     public ValueTask DisposeAsync() => new(StopAsync("The desktop was deleted."));
-}
-
-/// <summary>The host processes' folders: one per desktop, mode 0700, outside the broker's data folder.</summary>
-internal static class HostDirectories
-{
-    public static string Root(DesktopOptions options)
-    {
-        if (options.HostDirectory is { Length: > 0 } configured)
-            return Path.GetFullPath(configured);
-        var runtime = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
-        return runtime is { Length: > 0 } && Directory.Exists(runtime)
-            ? Path.Combine(runtime, "vdi-hosts")
-            : Path.Combine(Path.GetTempPath(), $"vdi-hosts-{Environment.UserName}");
-    }
-
-    public static string Create(DesktopOptions options, Guid id)
-    {
-        var root = Root(options);
-        if (options.DataDirectory is { Length: > 0 } data && IsInside(root, Path.GetFullPath(data)))
-            throw new InvalidOperationException($"the desktops' host folder {root} lies inside the data folder {data}: set Vdi:Desktops:HostDirectory elsewhere");
-        if (OperatingSystem.IsWindows())
-            throw new PlatformNotSupportedException("desktops in host processes need Linux");
-        Directory.CreateDirectory(root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var path = Path.Combine(root, id.ToString("N"));
-        if (Directory.Exists(path))
-            Directory.Delete(path, recursive: true); // a previous host's leftovers (its socket)
-        Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        return path;
-    }
-
-    public static void Remove(DesktopOptions options, Guid id)
-    {
-        if (options.Isolation != DesktopIsolation.Process)
-            return;
-        try
-        {
-            var path = Path.Combine(Root(options), id.ToString("N"));
-            if (Directory.Exists(path))
-                Directory.Delete(path, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
-    }
-
-    /// <summary>Whether <paramref name="path"/> is <paramref name="folder"/> or lies below it.</summary>
-    public static bool IsInside(string path, string folder)
-    {
-        var relative = Path.GetRelativePath(folder, path);
-        return relative == "." || (!relative.StartsWith("..", StringComparison.Ordinal) && !Path.IsPathRooted(relative));
-    }
-}
-
-internal static partial class DesktopLog
-{
-    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Desktop {Name} started on {Engine}")]
-    public static partial void Started(ILogger logger, string name, string engine);
-
-    [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Desktop {Name} could not start: {Reason}")]
-    public static partial void StartFailed(ILogger logger, string name, string reason);
-
-    [LoggerMessage(EventId = 2003, Level = LogLevel.Error, Message = "Desktop {Name} crashed: {Report}")]
-    public static partial void Crashed(ILogger logger, string name, string report);
-
-    [LoggerMessage(EventId = 2004, Level = LogLevel.Information, Message = "Desktop {Name} host: {Line}")]
-    public static partial void Host(ILogger logger, string name, string line);
 }

@@ -45,4 +45,29 @@ public sealed class DesktopOptions
 
     /// <summary>Let the broker ask a host process for test-only actions (a forbidden system call). Tests only.</summary>
     public bool TestHooks { get; set; }
+
+    /// <summary>
+    /// With <see cref="DesktopIsolation.Process"/>: how long a host whose broker went away (a restart, a crash, a kill)
+    /// keeps its desktop running for a broker to reattach (<c>serve --reconnect-seconds</c>); after it, the host powers
+    /// its guest off and exits. 0: a host powers off as soon as its broker's connection goes.
+    /// </summary>
+    public int ReattachSeconds { get; set; } = 60;
+
+    /// <summary>
+    /// With <see cref="DesktopIsolation.Process"/> and <see cref="ReattachSeconds"/> above 0: a broker that shuts down
+    /// lets go of its hosts (their desktops keep running) instead of powering them off, so a broker started again
+    /// within <see cref="ReattachSeconds"/> reattaches. Sessions end either way.
+    /// </summary>
+    public bool KeepRunningOnShutdown { get; set; }
+
+    /// <summary>Restart a desktop whose host or guest crashed, at most <see cref="MaxAutomaticRestarts"/> times in <see cref="AutomaticRestartWindow"/>.</summary>
+    public bool RestartOnCrash { get; set; }
+
+    /// <summary>With <see cref="RestartOnCrash"/>: how many automatic restarts a desktop gets within <see cref="AutomaticRestartWindow"/>.</summary>
+    public int MaxAutomaticRestarts { get; set; } = 3;
+
+    public TimeSpan AutomaticRestartWindow { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>With <see cref="RestartOnCrash"/>: the wait before the first automatic restart; it doubles with each further one in the window.</summary>
+    public TimeSpan AutomaticRestartDelay { get; set; } = TimeSpan.FromSeconds(2);
 }

@@ -5,8 +5,10 @@ using Vdi.Server.Storage;
 namespace Vdi.Server.Desktops;
 
 /// <summary>
-/// The running desktops. On server start it makes sure the built-in desktop exists and starts
-/// every desktop marked to run, in the background, so the server answers while VMs boot.
+/// The running desktops. On server start it makes sure the built-in desktop exists, takes back the host processes a
+/// previous broker left running (<see cref="HostReattach"/>) and starts every other desktop marked to run, in the
+/// background, so the server answers while VMs boot. On shutdown it stops them, or lets their hosts run on for the
+/// next broker (<see cref="DesktopOptions.KeepRunningOnShutdown"/>).
 /// </summary>
 public sealed class DesktopPool(IServiceProvider services, TimeProvider time, Microsoft.Extensions.Options.IOptions<DesktopOptions> options, ILogger<DesktopPool> log) : IHostedService, IAsyncDisposable
 {
@@ -35,11 +37,22 @@ public sealed class DesktopPool(IServiceProvider services, TimeProvider time, Mi
             }
             records = await db.Desktops.AsNoTracking().ToListAsync(cancellationToken);
         }
+        // Hosts a previous broker left running: each desktop takes its own back or ends it, then starts if it should;
+        // hosts of desktops no longer in the database are ended. In the background: a host that does not answer
+        // costs its desktop a few seconds, not the server's start.
+        var known = records.Select(r => r.Id).ToHashSet();
+        var unknown = HostReattach.FindUnknown(options.Value, known);
+        _ = Task.Run(() => HostReattach.EndUnknownAsync(unknown, log), CancellationToken.None);
         foreach (var record in records)
         {
             var host = Add(record);
-            if (record.ShouldRun && options.Value.AutoStart)
-                _ = Task.Run(host.StartAsync, CancellationToken.None);
+            _ = Task.Run(async () =>
+            {
+                if (await HostReattach.ReattachOrEndAsync(host, record.ShouldRun, options.Value, log).ConfigureAwait(false))
+                    return;
+                if (record.ShouldRun && options.Value.AutoStart)
+                    await host.StartAsync().ConfigureAwait(false);
+            }, CancellationToken.None);
         }
     }
 
@@ -58,7 +71,12 @@ public sealed class DesktopPool(IServiceProvider services, TimeProvider time, Mi
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        await Task.WhenAll(_hosts.Values.Select(h => h.StopAsync("The server is shutting down."))).ConfigureAwait(false);
+        // Either the desktops power off with the broker, or their hosts keep them running for the next broker.
+        var o = options.Value;
+        var letGo = o.KeepRunningOnShutdown && o.Isolation == DesktopIsolation.Process && o.ReattachSeconds > 0;
+        await Task.WhenAll(_hosts.Values.Select(h => letGo
+            ? h.DetachAsync("The server is restarting; open the desktop again in a moment.")
+            : h.StopAsync("The server is shutting down."))).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()

@@ -49,6 +49,8 @@ public sealed class LiveBroker : IAsyncDisposable
             $"--Vdi:Storage:DataDirectory={dataDirectory}",
             $"--Vdi:Admin:Password={AdminPassword}",
             "--Logging:LogLevel:Default=Warning",
+            // The hosts power off as soon as the broker lets go: none lingers after a test.
+            "--Vdi:Desktops:ReattachSeconds=0",
         ];
         // Where desktops run in this test run: VDI_TEST_ISOLATION (Process or InProcess), else the broker's default.
         if (Environment.GetEnvironmentVariable("VDI_TEST_ISOLATION") is { Length: > 0 } isolation)

@@ -48,6 +48,8 @@ internal sealed class BrokerFactory : WebApplicationFactory<Program>
         builder.UseSetting("Vdi:Storage:DataDirectory", DataDirectory);
         builder.UseSetting("Vdi:Admin:Password", AdminPassword);
         builder.UseSetting("Vdi:Desktops:AutoStart", AutoStart ? "true" : "false");
+        // A test's hosts power off as soon as its broker lets go: none lingers for a broker that will not come back.
+        builder.UseSetting("Vdi:Desktops:ReattachSeconds", "0");
         if (Isolation is { } isolation)
             builder.UseSetting("Vdi:Desktops:Isolation", isolation);
         if (!RunningDesktops)

@@ -158,6 +158,55 @@ public sealed class DesktopProcessTests : IDisposable
     }
 }
 
+/// <summary>
+/// <c>Vdi:Desktops:RestartOnCrash</c>: a desktop whose host is killed comes back by itself on a new host, up to the
+/// limit; past it, it stays Crashed and says that automatic restarts gave up.
+/// </summary>
+public sealed class RestartOnCrashTests : IDisposable
+{
+    private readonly BrokerFactory _factory = new(runningDesktops: true, settings: new Dictionary<string, string?>
+    {
+        ["Vdi:Desktops:Isolation"] = "Process",
+        ["Vdi:Desktops:RestartOnCrash"] = "true",
+        ["Vdi:Desktops:MaxAutomaticRestarts"] = "1",
+        ["Vdi:Desktops:AutomaticRestartDelay"] = "00:00:00.2",
+    });
+
+    [Fact]
+    public async Task A_killed_host_restarts_by_itself_until_the_limit_then_the_desktop_stays_Crashed_saying_why()
+    {
+        var api = await _factory.SignedInAsync();
+        var desktop = await DesktopApiTests.WaitForStateAsync(api, "Running");
+        var host = _factory.Services.GetRequiredService<DesktopPool>().Get(desktop.Id)!;
+        var first = host.HostProcessId!.Value;
+        HostProcess.Find(first)!.Value.Kill();
+
+        // Back by itself, on a new host process.
+        await HostReattachTests.UntilAsync(() => host.State == DesktopState.Running && host.HostProcessId is { } pid && pid != first,
+            $"an automatic restart (state {host.State}: {host.StateReason})");
+        var second = host.HostProcessId!.Value;
+
+        // The second crash within the window is past the limit of one.
+        HostProcess.Find(second)!.Value.Kill();
+        await HostReattachTests.UntilAsync(() => host.State == DesktopState.Crashed && host.StateReason?.Contains("gave up", StringComparison.Ordinal) == true,
+            $"the automatic restarts giving up (state {host.State}: {host.StateReason})");
+        var summary = (await api.GetFromJsonAsync<DesktopSummary>($"/api/desktops/{desktop.Id}"))!;
+        Assert.Equal("Crashed", summary.State);
+        Assert.Contains("killed by signal 9", summary.StateReason, StringComparison.Ordinal);
+        Assert.Contains("automatic restarts gave up after 1 within 10 minutes", summary.StateReason, StringComparison.Ordinal);
+
+        // A restart by hand still works.
+        (await api.PostAsync($"/api/desktops/{desktop.Id}/restart", null)).EnsureSuccessStatusCode();
+        await HostReattachTests.UntilAsync(() => host.State == DesktopState.Running, "a restart by hand");
+    }
+
+    public void Dispose()
+    {
+        _factory.Dispose();
+        _factory.DeleteData();
+    }
+}
+
 /// <summary>Desktops in the broker's own process (<c>Isolation=InProcess</c>), whatever this run's default: they run, serve frames and report no sandbox.</summary>
 public sealed class InProcessDesktopTests : IDisposable
 {

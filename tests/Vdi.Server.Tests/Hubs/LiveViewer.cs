@@ -88,9 +88,13 @@ internal sealed class LiveViewer : IAsyncDisposable
     }
 
     /// <summary>Connects the session of <paramref name="token"/> (from <c>POST /api/sessions</c> or <c>…/shadow</c>).</summary>
-    public static async Task<LiveViewer> ConnectAsync(BrokerFactory factory, Guid sessionId, string token, ClientDisplay display)
+    public static async Task<LiveViewer> ConnectAsync(BrokerFactory factory, Guid sessionId, string token, ClientDisplay display) =>
+        await ConnectAsync(await factory.HubAsync(), sessionId, token, display);
+
+    /// <summary>Connects the session of <paramref name="token"/> over <paramref name="connection"/> (not yet started; any server).</summary>
+    public static async Task<LiveViewer> ConnectAsync(HubConnection connection, Guid sessionId, string token, ClientDisplay display)
     {
-        var viewer = new LiveViewer(await factory.HubAsync(), sessionId);
+        var viewer = new LiveViewer(connection, sessionId);
         await viewer.Connection.StartAsync();
         await viewer.Connection.InvokeAsync<ModeChanged>("Connect", token, display);
         return viewer;

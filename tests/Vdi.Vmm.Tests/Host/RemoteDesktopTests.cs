@@ -224,6 +224,66 @@ public sealed class ReconnectTests
     }
 
     [Fact]
+    public async Task A_host_whose_broker_never_comes_back_powers_off_when_the_grace_ends_and_exits()
+    {
+        using var work = VmmProcess.Folder("host");
+        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var first = await RemoteDesktop.LaunchAsync(new RemoteDesktopOptions
+        {
+            WorkDirectory = work.Path, Engine = Vmm.Execution.EngineChoice.Software, ReconnectSeconds = 2, Log = log.Enqueue,
+        });
+        var host = HostProcess.Find(first.ProcessId!.Value)!.Value;
+        try
+        {
+            await first.StartAsync();
+            first.Detach();
+            await HostedDesktops.UntilAsync(() => log.Any(l => l.Contains("waiting up to 2 s", StringComparison.Ordinal)), "the host waiting for its broker");
+            await first.DisposeAsync(); // its stdout and stderr pipes close: the host's next lines meet a broken pipe
+            Assert.True(await host.WaitForExitAsync(TimeSpan.FromSeconds(30)), "the host outlived its reconnect grace");
+            Assert.False(File.Exists(Path.Combine(work.Path, "host.sock")));
+        }
+        finally
+        {
+            host.Kill();
+        }
+    }
+
+    [Fact]
+    public async Task Attaching_by_pid_and_start_time_reports_the_process_and_kills_only_it()
+    {
+        using var work = VmmProcess.Folder("host");
+        var options = new RemoteDesktopOptions { WorkDirectory = work.Path, Engine = Vmm.Execution.EngineChoice.Software, ReconnectSeconds = 30 };
+        var first = await RemoteDesktop.LaunchAsync(options);
+        var host = HostProcess.Find(first.ProcessId!.Value)!.Value;
+        try
+        {
+            Assert.True(host.Serves(options.SocketPath));
+            Assert.False(HostProcess.Current.Serves(options.SocketPath));
+            // A session of its own (setsid): the signals of its starter's terminal do not reach it.
+            var stat = File.ReadAllText($"/proc/{host.Pid}/stat");
+            Assert.Equal($"{host.Pid}", stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[3]);
+            await first.StartAsync();
+            first.Detach();
+            await first.DisposeAsync();
+
+            // A record with another start time is not this process: nothing is signalled.
+            Assert.False((host with { StartTime = host.StartTime + 1 }).Kill());
+            await using var second = await RemoteDesktop.AttachAsync(options.SocketPath, host, TimeSpan.FromSeconds(10));
+            Assert.Equal(host.Pid, second.ProcessId);
+            await second.WhenStarted.WaitAsync(TimeSpan.FromSeconds(30));
+            second.Kill("test");
+            var exit = await second.Completion.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(DesktopExitKind.ProcessDied, exit.Kind);
+            Assert.Contains("exit status is unknown", exit.Reason, StringComparison.Ordinal);
+            Assert.False(host.IsAlive);
+        }
+        finally
+        {
+            host.Kill();
+        }
+    }
+
+    [Fact]
     public async Task Without_a_reconnect_grace_a_host_whose_broker_went_away_powers_off_and_exits()
     {
         using var work = VmmProcess.Folder("host");

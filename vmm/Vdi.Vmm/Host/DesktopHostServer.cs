@@ -58,7 +58,7 @@ public sealed partial class DesktopHostServer : IDisposable
     /// </summary>
     public int Run()
     {
-        if (!Handshake(reattached: false))
+        if (!Handshake(_channel, reattached: false))
             return 3;
         var gpu = _machine.Devices.Gpu;
         gpu.ScanoutChanged += OnScanoutChanged;
@@ -79,11 +79,12 @@ public sealed partial class DesktopHostServer : IDisposable
             HostLog.Write(_log, $"the broker went away: waiting up to {ReconnectGrace.TotalSeconds:F0} s for it to reconnect");
             if (AcceptReconnect(ReconnectGrace) is not { } next)
                 break;
-            _channel = next;
-            if (!Handshake(reattached: true))
+            // The new connection is not the event thread's until its welcome is out: a Counters or Flushed sent on it
+            // before the Welcome would be a protocol error to the new broker.
+            if (!Handshake(next, reattached: true))
             {
                 protocolError = true;
-                _channel.Dispose();
+                next.Dispose();
                 continue;
             }
             HostLog.Write(_log, "broker reconnected");
@@ -152,11 +153,12 @@ public sealed partial class DesktopHostServer : IDisposable
         }
     }
 
-    private bool Handshake(bool reattached)
+    /// <summary>Answers <paramref name="channel"/>'s hello; once welcomed, it becomes the connection events go to.</summary>
+    private bool Handshake(FrameChannel channel, bool reattached)
     {
         try
         {
-            if (_channel.Receive() is not { Message: var first })
+            if (channel.Receive() is not { Message: var first })
                 return false;
             if (first is not HelloMessage hello)
                 throw new HostProtocolException($"the first frame must be Hello, not {first.Type}");
@@ -164,14 +166,15 @@ public sealed partial class DesktopHostServer : IDisposable
             {
                 var text = $"protocol versions {hello.MinVersion}–{hello.MaxVersion} asked for, this host speaks {HostProtocol.Version}";
                 HostLog.Write(_log, text);
-                _channel.Send(new ErrorMessage(HostProtocol.ErrorVersion, text));
+                channel.Send(new ErrorMessage(HostProtocol.ErrorVersion, text));
                 return false;
             }
             var engine = _machine.Engine;
-            _channel.Send(new WelcomeMessage(HostProtocol.Version, engine.Engine == Execution.ExecutionEngine.Software, _scanout.MaxWidth, _scanout.MaxHeight,
+            channel.Send(new WelcomeMessage(HostProtocol.Version, engine.Engine == Execution.ExecutionEngine.Software, _scanout.MaxWidth, _scanout.MaxHeight,
                 _scanout.Size, _scanout.Stride, (int)_scanout.CursorOffset, engine.ToString()), _scanout.Descriptor);
             if (Sandbox is { } report)
-                _channel.Send(new SandboxReportMessage((byte)report.Level, string.Join('\n', report.Lines())));
+                channel.Send(new SandboxReportMessage((byte)report.Level, string.Join('\n', report.Lines())));
+            _channel = channel;
             if (reattached)
             {
                 // What the new broker missed: the machine runs, and its picture, after anything still queued.
@@ -189,7 +192,7 @@ public sealed partial class DesktopHostServer : IDisposable
         catch (HostProtocolException e)
         {
             HostLog.Write(_log, $"protocol error from the broker: {e.Message}; disconnecting");
-            _channel.Send(new ErrorMessage(HostProtocol.ErrorMalformed, e.Message));
+            channel.Send(new ErrorMessage(HostProtocol.ErrorMalformed, e.Message));
             return false;
         }
     }

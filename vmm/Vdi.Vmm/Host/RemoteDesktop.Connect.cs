@@ -40,6 +40,8 @@ public sealed partial class RemoteDesktop
         process.BeginOutputReadLine();
         try
         {
+            if (options.ProcessStarted is { } started && HostProcess.Find(process.Id) is { } host)
+                started(host);
             var deadline = Stopwatch.StartNew();
             while (true)
             {
@@ -53,7 +55,7 @@ public sealed partial class RemoteDesktop
                     throw new InvalidOperationException($"the desktop host {SandboxExit.Describe(process.ExitCode, text)} before it listened: {text.Trim()}");
                 }
                 if (File.Exists(options.SocketPath) && TryConnect(options.SocketPath) is { } socket)
-                    return Handshake(socket, process, stderr, options.Log);
+                    return Handshake(socket, process, null, stderr, options.Log, s_handshakeTimeout);
                 if (deadline.Elapsed > options.ConnectTimeout)
                     throw new TimeoutException($"the desktop host did not listen on {options.SocketPath} within {options.ConnectTimeout.TotalSeconds:F0} s");
                 await Task.Delay(20, cancellationToken).ConfigureAwait(false);
@@ -70,7 +72,40 @@ public sealed partial class RemoteDesktop
 
     /// <summary>Connects to a host already listening on <paramref name="socketPath"/> (no child to supervise).</summary>
     public static RemoteDesktop Connect(string socketPath, Action<string>? log = null) =>
-        Handshake(TryConnect(socketPath) ?? throw new IOException($"nothing listens on {socketPath}"), null, new StringBuilder(), log);
+        Handshake(TryConnect(socketPath) ?? throw new IOException($"nothing listens on {socketPath}"), null, null, new StringBuilder(), log, s_handshakeTimeout);
+
+    /// <summary>
+    /// Reattaches to a host a previous broker started (`serve --reconnect-seconds`), known by its pid and start time:
+    /// <see cref="ProcessId"/>, <see cref="Kill"/> and the end of the process work as for a child, except that its exit
+    /// status cannot be read (it is not this process's child). Both the connection and the handshake are bounded by
+    /// <paramref name="timeout"/>: a host that is stopped, or not listening, fails rather than hanging the broker.
+    /// </summary>
+    public static async Task<RemoteDesktop> AttachAsync(string socketPath, HostProcess host, TimeSpan timeout, Action<string>? log = null, CancellationToken cancellationToken = default)
+    {
+        if (!host.IsAlive)
+            throw new IOException($"the desktop host {host.Pid} is gone");
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            bounded.CancelAfter(timeout);
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), bounded.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            socket.Dispose();
+            throw new IOException($"the desktop host {host.Pid} does not answer on {socketPath}: {e.Message}", e);
+        }
+        // The handshake blocks on the socket (bounded by its receive timeout): off the caller's thread.
+        try
+        {
+            return await Task.Run(() => Handshake(socket, null, host, new StringBuilder(), log, timeout), cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"the desktop host {host.Pid} did not answer the handshake within {timeout.TotalSeconds:0.#} s ({e.Message})", e);
+        }
+    }
 
     private static Socket? TryConnect(string path)
     {
@@ -87,13 +122,14 @@ public sealed partial class RemoteDesktop
         }
     }
 
-    private static RemoteDesktop Handshake(Socket socket, Process? process, StringBuilder stderr, Action<string>? log)
+    private static RemoteDesktop Handshake(Socket socket, Process? process, HostProcess? attached, StringBuilder stderr, Action<string>? log, TimeSpan timeout)
     {
         var channel = new FrameChannel((int)socket.SafeHandle.DangerousGetHandle());
         try
         {
             // A host that accepts and then says nothing must not hang the broker: SO_RCVTIMEO bounds the handshake.
-            socket.ReceiveTimeout = (int)s_handshakeTimeout.TotalMilliseconds;
+            socket.ReceiveTimeout = (int)timeout.TotalMilliseconds;
+            socket.SendTimeout = (int)timeout.TotalMilliseconds;
             if (!channel.Send(new HelloMessage(HostProtocol.Version, HostProtocol.Version)))
                 throw new IOException("the desktop host hung up before hello");
             var frame = channel.Receive() ?? throw new IOException("the desktop host hung up before its welcome");
@@ -114,7 +150,8 @@ public sealed partial class RemoteDesktop
                 throw new HostProtocolException("the welcome's scanout layout does not match its size");
             }
             socket.ReceiveTimeout = 0;
-            var desktop = new RemoteDesktop(socket, channel, welcome, scanout, process, stderr, log);
+            socket.SendTimeout = 0;
+            var desktop = new RemoteDesktop(socket, channel, welcome, scanout, process, attached, stderr, log);
             desktop._receiver.Start();
             return desktop;
         }

@@ -25,6 +25,7 @@ public sealed partial class RemoteDesktop : IDesktopMachine
     private readonly FrameChannel _channel;
     private readonly ScanoutReader _scanout;
     private readonly Process? _process;
+    private readonly HostProcess? _attached; // a host this broker did not start (it restarted), known by pid and start time
     private readonly StringBuilder _stderr;
     private readonly Action<string>? _log;
     private readonly ConcurrentDictionary<uint, TaskCompletionSource<DisplayAcknowledgement>> _displays = new();
@@ -42,8 +43,10 @@ public sealed partial class RemoteDesktop : IDesktopMachine
     private int _detached;
     private TaskCompletionSource<bool>? _pause;
 
-    private RemoteDesktop(Socket socket, FrameChannel channel, WelcomeMessage welcome, ScanoutReader scanout, Process? process, StringBuilder stderr, Action<string>? log)
+    private RemoteDesktop(Socket socket, FrameChannel channel, WelcomeMessage welcome, ScanoutReader scanout, Process? process, HostProcess? attached, StringBuilder stderr, Action<string>? log)
     {
+        _attached = attached;
+        ProcessId = process?.Id ?? attached?.Pid; // kept: a disposed Process no longer says its id
         _socket = socket;
         _channel = channel;
         _scanout = scanout;
@@ -59,8 +62,11 @@ public sealed partial class RemoteDesktop : IDesktopMachine
 
     public bool IsSoftware { get; }
 
-    /// <summary>The host process's id, or null when connected to a socket without a child.</summary>
-    public int? ProcessId => _process?.Id;
+    /// <summary>The host process's id (a child, or the process reattached to), or null when connected to a socket alone.</summary>
+    public int? ProcessId { get; }
+
+    /// <summary>Completes once the host said the guest runs (after <see cref="StartAsync"/>, or at once when reattached to a running one).</summary>
+    public Task WhenStarted => _started.Task;
 
     /// <summary>The sandbox the host reported (level and its lines), or null before or without one.</summary>
     public string? SandboxReport { get; private set; }
@@ -193,6 +199,7 @@ public sealed partial class RemoteDesktop : IDesktopMachine
         {
             // Already gone.
         }
+        _ = _attached?.Kill(); // by pidfd, never a process that merely reuses the pid
         _channel.Dispose();
     }
 
@@ -337,6 +344,11 @@ public sealed partial class RemoteDesktop : IDesktopMachine
             exitCode = process.HasExited ? process.ExitCode : -1;
             HostExitCode = exitCode;
         }
+        else if (_attached is { } attached && !await attached.WaitForExitAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false))
+        {
+            Kill("the desktop host did not exit after its connection ended");
+            await attached.WaitForExitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
         lock (_stderr)
             stderr = _stderr.ToString();
         var exit = (_protocolError, _exited) switch
@@ -345,6 +357,8 @@ public sealed partial class RemoteDesktop : IDesktopMachine
             _ when _refusedByHost is { } refused => new DesktopExit(DesktopExitKind.ProtocolError, exitCode, $"the desktop host refused a malformed frame from the broker: {refused}"),
             _ when exitCode > 128 || exitCode < 0 => new DesktopExit(DesktopExitKind.ProcessDied, exitCode, $"the desktop host was {SandboxExit.Describe(exitCode, stderr)}"),
             (_, { } m) when Enum.IsDefined((DesktopExitKind)m.Kind) && m.Kind <= (byte)DesktopExitKind.Crashed => new DesktopExit((DesktopExitKind)m.Kind, m.ExitCode, m.Reason),
+            _ when _attached is not null => new DesktopExit(DesktopExitKind.ProcessDied, -1,
+                "the desktop host ended without reporting why (its exit status is unknown: it was reattached after a broker restart, so it is not this broker's child)"),
             _ when _process is null => new DesktopExit(DesktopExitKind.ProcessDied, 0, "the desktop host closed the connection"),
             _ => new DesktopExit(DesktopExitKind.ProcessDied, exitCode, $"the desktop host {SandboxExit.Describe(exitCode, stderr)} without reporting why"),
         };

@@ -50,6 +50,9 @@ public sealed record RemoteDesktopOptions
     /// <summary>How long the host may take to open its socket (build the VM, calibrate engines).</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>Called with the host process as soon as it runs, before it listens (a broker records it there).</summary>
+    public Action<HostProcess>? ProcessStarted { get; init; }
+
     /// <summary>Receives the host's stderr lines and the client's own complaints.</summary>
     public Action<string>? Log { get; init; }
 
