@@ -90,10 +90,10 @@ internal static class BrowserScenario
 
         return
         [
-            Figures.Of("input-to-paint in Chromium (keydown → glyph drawn)", input, "ms", "p95 ≤ 25 ms"),
+            Figures.Of("input-to-paint in Chromium (keydown → glyph drawn)", input, "ms", "p95 ≤ 25 ms") with { Compare = Comparison.LatencyP95 },
             Figures.Of("resize-to-paint in Chromium, ~1280x720 (resize → drawn)", resize, "ms", "p95 ≤ 100 ms"),
             Figures.Of("resize-to-paint in Chromium, ~1920x1080 (resize → drawn)", resizeFullHd, "ms", "p95 ≤ 100 ms"),
-            new Figure("frames presented in Chromium, full motion at 1280x720", presented / s.Window.TotalSeconds, null, "fps", "60 fps"),
+            new Figure("frames presented in Chromium, full motion at 1280x720", presented / s.Window.TotalSeconds, null, "fps", "60 fps") { Compare = Comparison.FrameRate },
         ];
     }
 

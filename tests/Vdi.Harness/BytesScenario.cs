@@ -1,9 +1,7 @@
-using System.Diagnostics;
-
 namespace Vdi.Harness;
 
 /// <summary>
-/// Single keystrokes (key → glyph painted by the .NET client, and the bytes it cost) and the idle desktop's bytes
+/// Single keystrokes (the bytes each cost; their key-to-paint is <see cref="KeyScenario"/>'s) and the idle desktop's bytes
 /// per second — all of it, and outside the top bar's clock (which changes once a second). What lies outside the clock
 /// is measured from what each frame's operations cover (<see cref="FrameRecord.BytesOutside"/>), not by frame.
 /// </summary>
@@ -16,24 +14,13 @@ internal static class BytesScenario
         await Scenario.SettleAsync(viewer, bar);
         var clock = s.ClockArea();
 
-        var latency = new List<double>();
         var bytes = new List<double>();
         var keys = s.Quick ? 5 : 30;
         for (var i = 0; i < keys; i++)
         {
             viewer.ClearFrames();
-            var glyph = viewer.NextAsync(f => f.BytesOutside(clock) > 0, TimeSpan.FromSeconds(10));
-            var pressed = Stopwatch.GetTimestamp();
             await viewer.KeyAsync("KeyB", down: true);
             await viewer.KeyAsync("KeyB", down: false);
-            try
-            {
-                latency.Add(Figures.Milliseconds(pressed, (await glyph).PaintedAt));
-            }
-            catch (TimeoutException)
-            {
-                latency.Add(double.NaN); // counted as a failure, slower than every measured sample
-            }
             await Task.Delay(300);
             bytes.Add(viewer.Frames.Sum(f => f.BytesOutside(clock)));
         }
@@ -45,7 +32,6 @@ internal static class BytesScenario
         var idle = viewer.Frames;
         return
         [
-            Figures.Of("key-to-paint, one keystroke (.NET client, loopback)", latency, "ms", "p95 ≤ 25 ms"),
             Figures.Of("bytes per keystroke (operations outside the clock)", bytes, "B"),
             new Figure("bytes per idle second (the clock ticks)", idle.Sum(f => f.WireBytes) / window.TotalSeconds, null, "B/s"),
             new Figure("bytes per idle second outside the clock", idle.Sum(f => f.BytesOutside(clock)) / window.TotalSeconds, null, "B/s", "0"),

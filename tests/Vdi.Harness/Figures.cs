@@ -10,7 +10,23 @@ namespace Vdi.Harness;
 /// their sources, in the README's text, never printed as if measured here) — and how many of its samples timed out
 /// (each counted as a failure, slower than every measured one, never as the fastest).
 /// </summary>
-internal sealed record Figure(string Name, double Median, double? P95, string Unit, string Goal = "", string Anchor = "", int TimedOut = 0, int Samples = 0);
+internal sealed record Figure(string Name, double Median, double? P95, string Unit, string Goal = "", string Anchor = "", int TimedOut = 0, int Samples = 0)
+{
+    /// <summary>How the figure out of process is held against the one in process (<see cref="SideBySide"/>).</summary>
+    public Comparison Compare { get; init; }
+}
+
+/// <summary>What the out-of-process goal asks of a figure.</summary>
+internal enum Comparison
+{
+    None,
+
+    /// <summary>A key-to-paint latency: at most 1 ms added at p95.</summary>
+    LatencyP95,
+
+    /// <summary>A frame rate: no lower (medians).</summary>
+    FrameRate,
+}
 
 /// <summary>Figures from samples (medians and percentiles are the benchmarks' <see cref="Stats"/>) and the table the harness prints.</summary>
 internal static class Figures
@@ -40,33 +56,7 @@ internal static class Figures
     /// <summary>Figures with timed-out samples, for the harness's closing line.</summary>
     public static int FailedSamples(IEnumerable<Figure> figures) => figures.Sum(f => f.TimedOut);
 
-    private static string Format(double value, string unit) => double.IsNaN(value)
+    public static string Format(double value, string unit) => double.IsNaN(value)
         ? "n/a"
         : double.IsPositiveInfinity(value) ? "timed out" : (Math.Abs(value) >= 100 ? value.ToString("N0", CultureInfo.InvariantCulture) : value.ToString("0.0", CultureInfo.InvariantCulture)) + " " + unit;
-}
-
-/// <summary>Process CPU over an interval, split into the desktops' vCPU threads (guest work) and the rest.</summary>
-internal sealed class CpuMeter
-{
-    private readonly IReadOnlyList<Vmm.Machine.Machine> _machines;
-    private readonly TimeSpan _process;
-    private readonly TimeSpan _vcpus;
-    private readonly long _started = Stopwatch.GetTimestamp();
-
-    public CpuMeter(IReadOnlyList<Vmm.Machine.Machine> machines)
-    {
-        _machines = machines;
-        _process = Stats.ProcessCpu();
-        _vcpus = VcpuCpu(machines);
-    }
-
-    /// <summary>(wall time, process CPU excluding vCPU threads, vCPU CPU) since the meter started.</summary>
-    public (TimeSpan Wall, TimeSpan Host, TimeSpan Guest) Read()
-    {
-        var guest = VcpuCpu(_machines) - _vcpus;
-        return (Stopwatch.GetElapsedTime(_started), Stats.ProcessCpu() - _process - guest, guest);
-    }
-
-    private static TimeSpan VcpuCpu(IReadOnlyList<Vmm.Machine.Machine> machines) =>
-        machines.Aggregate(TimeSpan.Zero, (sum, m) => sum + m.VcpuCpuTimes.Aggregate(TimeSpan.Zero, (s, t) => s + (t ?? TimeSpan.Zero)));
 }

@@ -10,7 +10,8 @@ namespace Vdi.Harness;
 
 /// <summary>
 /// The real broker in this process on a loopback port with a fresh data folder, and an administrator's REST client
-/// (cookie sign-in) for it. Desktops run on KVM where it works, else on the VMM's software engine.
+/// (cookie sign-in) for it. Its desktops run in sandboxed host processes of their own (the product's default) or in
+/// this process (<see cref="Isolation"/>); on KVM where it works, else on the VMM's software engine.
 /// </summary>
 internal sealed class HarnessBroker : IAsyncDisposable
 {
@@ -19,14 +20,20 @@ internal sealed class HarnessBroker : IAsyncDisposable
 
     private readonly WebApplication _app;
 
-    private HarnessBroker(WebApplication app, Uri baseAddress, string dataDirectory, CookieContainer cookies, HttpClient api)
+    private static readonly Lock s_liveGate = new();
+    private static readonly List<HarnessBroker> s_live = [];
+
+    private HarnessBroker(WebApplication app, DesktopIsolation isolation, Uri baseAddress, string dataDirectory, CookieContainer cookies, HttpClient api)
     {
         _app = app;
+        Isolation = isolation;
         BaseAddress = baseAddress;
         DataDirectory = dataDirectory;
         Cookies = cookies;
         Api = api;
     }
+
+    public DesktopIsolation Isolation { get; }
 
     public Uri BaseAddress { get; }
 
@@ -39,7 +46,14 @@ internal sealed class HarnessBroker : IAsyncDisposable
 
     public DesktopPool Pool => _app.Services.GetRequiredService<DesktopPool>();
 
-    public static async Task<HarnessBroker> StartAsync()
+    /// <summary>The VMs running in this process, of every broker the harness runs (their vCPU threads are not the server's CPU).</summary>
+    public static IReadOnlyList<Vmm.Machine.Machine> LocalMachines()
+    {
+        lock (s_liveGate)
+            return [.. s_live.SelectMany(b => b.Pool.Hosts).Select(h => h.LocalMachine).OfType<Vmm.Machine.Machine>()];
+    }
+
+    public static async Task<HarnessBroker> StartAsync(DesktopIsolation isolation)
     {
         var dataDirectory = Path.Combine(Path.GetTempPath(), $"vdi-harness-{Guid.NewGuid():N}");
         string[] args =
@@ -51,8 +65,7 @@ internal sealed class HarnessBroker : IAsyncDisposable
             $"--contentRoot={RepositoryRoot.Combine("server", "Vdi.Server")}",
             $"--Vdi:Storage:DataDirectory={dataDirectory}",
             $"--Vdi:Admin:Password={AdminPassword}",
-            // The harness reads the VM (vCPU CPU time, the motion switch) in this process; out-of-process figures are not built yet.
-            "--Vdi:Desktops:Isolation=InProcess",
+            $"--Vdi:Desktops:Isolation={isolation}",
             // One user (the administrator) opens a session per desktop in the scale scenarios: more than the default limit.
             "--Vdi:Sessions:MaxLiveSessionsPerUser=64",
             "--Logging:LogLevel:Default=Warning",
@@ -66,13 +79,16 @@ internal sealed class HarnessBroker : IAsyncDisposable
 #pragma warning restore CA2000
         var signIn = await api.PostAsJsonAsync("api/auth/sign-in", new { userName = AdminUserName, password = AdminPassword });
         signIn.EnsureSuccessStatusCode();
-        return new HarnessBroker(app, baseAddress, dataDirectory, cookies, api);
+        var broker = new HarnessBroker(app, isolation, baseAddress, dataDirectory, cookies, api);
+        lock (s_liveGate)
+            s_live.Add(broker);
+        return broker;
     }
 
-    /// <summary>Waits until the named desktop runs; returns it.</summary>
-    public async Task<DesktopSummary> RunningDesktopAsync(string name = DesktopPool.BuiltInName)
+    /// <summary>Waits until the named desktop runs (asking the REST API every <paramref name="poll"/>, 100 ms by default); returns it.</summary>
+    public async Task<DesktopSummary> RunningDesktopAsync(string name = DesktopPool.BuiltInName, TimeSpan? poll = null)
     {
-        for (var deadline = DateTime.UtcNow.AddSeconds(60); DateTime.UtcNow < deadline; await Task.Delay(100))
+        for (var deadline = DateTime.UtcNow.AddSeconds(60); DateTime.UtcNow < deadline; await Task.Delay(poll ?? TimeSpan.FromMilliseconds(100)))
         {
             var desktops = await Api.GetFromJsonAsync<List<DesktopSummary>>("api/desktops");
             if (desktops!.FirstOrDefault(d => d.Name == name) is { } desktop)
@@ -86,11 +102,12 @@ internal sealed class HarnessBroker : IAsyncDisposable
         throw new TimeoutException($"desktop '{name}' did not start within 60 s");
     }
 
-    public async Task<DesktopSummary> CreateDesktopAsync(string name)
+    /// <summary>A desktop (1 vCPU, 256 MiB) created through the REST API, once it runs.</summary>
+    public async Task<DesktopSummary> CreateDesktopAsync(string name, TimeSpan? poll = null)
     {
         var response = await Api.PostAsJsonAsync("api/desktops", new CreateDesktopRequest(name, 1, 256));
         response.EnsureSuccessStatusCode();
-        return await RunningDesktopAsync(name);
+        return await RunningDesktopAsync(name, poll);
     }
 
     public async Task DeleteDesktopAsync(Guid id) => (await Api.DeleteAsync($"api/desktops/{id}")).EnsureSuccessStatusCode();
@@ -111,12 +128,14 @@ internal sealed class HarnessBroker : IAsyncDisposable
         return (await response.Content.ReadFromJsonAsync<CreateSessionResponse>())!.ConnectToken;
     }
 
-    /// <summary>The desktop's VM (in this process), for the workload switch and its CPU time.</summary>
-    public Vmm.Machine.Machine Machine(Guid desktopId) =>
-        Pool.Get(desktopId)?.LocalMachine ?? throw new InvalidOperationException($"desktop {desktopId} is not running");
+    /// <summary>The running desktop's host in the broker (its machine, its host process).</summary>
+    public DesktopHost Host(Guid desktopId) =>
+        Pool.Get(desktopId) is { Desktop: not null } host ? host : throw new InvalidOperationException($"desktop {desktopId} is not running");
 
     public async ValueTask DisposeAsync()
     {
+        lock (s_liveGate)
+            s_live.Remove(this);
         Api.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();

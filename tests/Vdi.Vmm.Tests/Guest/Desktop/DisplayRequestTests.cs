@@ -52,6 +52,7 @@ public sealed class DisplayRequestTests
         var expected = EdidGenerator.MillimetresKeepDpi(mode) ? dpi : ((width * 254) + (tenths / 2)) / tenths;
         Assert.Equal((uint)expected, desktop.Symbol(DesktopGuest.DpiSymbol));
         Assert.Equal(unit, desktop.Unit);
+        Assert.Equal((unit, (int)desktop.Symbol(DesktopGuest.ClockXSymbol)), DesktopGuest.TopBar(width, height, expected));
         Assert.Equal(0, desktop.Gpu.ErrorResponses);
     }
 
@@ -71,6 +72,8 @@ public sealed class DisplayRequestTests
         Assert.Equal(unit * (DesktopLayout.BarTextX + (line * DesktopFont.CellColumns)), clockX); // right after the mode
         Assert.True(clockX + (DesktopLayout.ClockCells * DesktopFont.CellColumns * unit) <= width - (DesktopLayout.BarTextX * unit),
             $"the clock ends past the screen at {width} px (unit {unit})");
+        // What hosts that cannot read guest memory compute, from the DPI the guest read.
+        Assert.Equal((unit, clockX), DesktopGuest.TopBar(width, height, (int)desktop.Symbol(DesktopGuest.DpiSymbol)));
     }
 
     [Theory]

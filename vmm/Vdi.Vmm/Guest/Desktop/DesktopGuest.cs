@@ -45,6 +45,20 @@ public static class DesktopGuest
     /// <summary>The motion panel in a <paramref name="width"/>×<paramref name="height"/> mode: the bottom-right quadrant, in device pixels.</summary>
     public static (int X, int Y, int Width, int Height) MotionPanel(int width, int height) => (width / 2, height / 2, width / 2, height / 2);
 
+    /// <summary>
+    /// The top bar's geometry the guest lays out for a <paramref name="width"/>×<paramref name="height"/> mode at
+    /// <paramref name="dpi"/> (the DPI the guest read from the EDID, <see cref="DpiSymbol"/>): the unit
+    /// (<see cref="UnitSymbol"/>: max(2, round(dpi / 48)), capped so the bar's longest line and the layout fit) and
+    /// where the clock starts (<see cref="ClockXSymbol"/>: right after <c>"WxH  D dpi  "</c>). For hosts that cannot
+    /// read guest memory (a desktop in a host process of its own).
+    /// </summary>
+    public static (int Unit, int ClockX) TopBar(int width, int height, int dpi)
+    {
+        var unit = Math.Min(Math.Max(2, (dpi + 24) / 48), Math.Min(width / DesktopLayout.BarWidthUnits, height / 50));
+        var line = $"{width}x{height}  {dpi} dpi  ".Length;
+        return (unit, unit * (DesktopLayout.BarTextX + (line * DesktopFont.CellColumns)));
+    }
+
     public static GuestImage Build() => GuestAssembly.Build(Name, GuestLayout.ImageBase, g =>
     {
         var runtime = new GuestRuntime(g);
