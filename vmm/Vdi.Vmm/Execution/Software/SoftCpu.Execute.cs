@@ -21,6 +21,18 @@ internal sealed partial class SoftCpu
     {
         switch (i.Mnemonic)
         {
+            case Mnemonic.Mov when i.Op0Register.IsCR() || i.Op1Register.IsCR():
+                MoveControlRegister(i);
+                break;
+            case Mnemonic.Invlpg:
+                InvalidatePage(EffectiveAddress(i));
+                break;
+            case Mnemonic.Rdmsr:
+                ReadModelSpecific();
+                break;
+            case Mnemonic.Wrmsr:
+                WriteModelSpecific();
+                break;
             case Mnemonic.Mov:
             case Mnemonic.Movzx:
                 Write(i, 0, Read(i, 1));

@@ -6,8 +6,8 @@ namespace Vdi.Vmm.Execution.Software;
 
 /// <summary>
 /// One vCPU of the software execution engine: an x86-64 interpreter over Iced's decoder for the instructions the
-/// built-in guests use. It models CPL 0 long mode with flat segments and the VMM's identity paging
-/// (<see cref="LongModeSetup"/>); an instruction outside that model raises <see cref="SoftwareEngineException"/>,
+/// built-in guests use. It models CPL 0 long mode with flat segments and the guest's own 4-level paging (it starts on
+/// the VMM's identity tables, <see cref="LongModeSetup"/>; see <see cref="Walk"/> and <see cref="SoftTlb"/>); an instruction outside that model raises <see cref="SoftwareEngineException"/>,
 /// which stops the machine with a report naming the instruction. Interrupts are posted from any thread; everything
 /// else runs on the vCPU's own thread. Code runs as blocks of pre-decoded instructions (<see cref="SoftBlock"/>);
 /// interrupts are delivered between blocks under <see cref="Run"/> and between instructions under <see cref="Step"/>.
@@ -86,20 +86,38 @@ internal sealed partial class SoftCpu
     /// </summary>
     public void Step()
     {
+        SyncMemoryMap();
         if (TryDeliverInterrupt())
             return;
         if (Halted)
             return;
         _interruptShadow = false;
-        var block = BlockAt(Rip, previous: null);
         try
         {
-            RunBlock(block, limit: 1);
-        }
-        catch (SoftwareSliceExit)
-        {
-            UndoInstruction(block);
-            throw;
+            SoftBlock block;
+            try
+            {
+                block = BlockAt(Rip, previous: null);
+            }
+            catch (GuestFault fault)
+            {
+                DeliverFault(fault); // the fetch faulted: RIP is already the instruction's
+                return;
+            }
+            try
+            {
+                RunBlock(block, limit: 1);
+            }
+            catch (SoftwareSliceExit)
+            {
+                UndoInstruction(block);
+                throw;
+            }
+            catch (GuestFault fault)
+            {
+                UndoInstruction(block);
+                DeliverFault(fault);
+            }
         }
         finally
         {
@@ -134,9 +152,23 @@ internal sealed partial class SoftCpu
                 if (Halted || ShouldYield())
                     break;
                 _interruptShadow = false;
-                var block = BlockAt(Rip, previous);
+                SyncMemoryMap();
+                SoftBlock block;
+                try
+                {
+                    block = BlockAt(Rip, previous);
+                }
+                catch (GuestFault fault)
+                {
+                    DeliverFault(fault); // the fetch faulted: RIP is already the instruction's
+                    previous = null;
+                    if (_stopRun)
+                        break;
+                    continue;
+                }
                 ContinueGuard(block);
                 int retired;
+                var faulted = false;
                 try
                 {
                     retired = RunBlock(block, block.Ops.Length);
@@ -146,10 +178,16 @@ internal sealed partial class SoftCpu
                     UndoInstruction(block);
                     throw;
                 }
+                catch (GuestFault fault)
+                {
+                    retired = UndoInstruction(block);
+                    DeliverFault(fault);
+                    faulted = true;
+                }
                 done += retired;
                 if (_guardHeld)
                     _guardLeft -= retired;
-                previous = block;
+                previous = faulted ? null : block; // after a fault the handler runs: no link to it
                 if (_stopRun)
                 {
                     _stopRun = false;
@@ -174,16 +212,53 @@ internal sealed partial class SoftCpu
             r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], Rip, Rflags);
     }
 
-    /// <summary>Delivers exception <paramref name="vector"/>, escalating to #GP, #DF and shutdown when gates are missing.</summary>
-    public void RaiseException(byte vector)
+    /// <summary>Delivers exception <paramref name="vector"/> (with a zero error code where it has one), escalating to #GP, #DF and shutdown when gates are missing.</summary>
+    public void RaiseException(byte vector) => RaiseFault(vector, HasErrorCode(vector) ? 0 : null, 0);
+
+    private static bool HasErrorCode(byte vector) => vector is 8 or (>= 10 and <= 14) or 17 or 21;
+
+    /// <summary>An instruction (or its fetch) faulted and was rolled back: delivers the fault to the guest.</summary>
+    private void DeliverFault(GuestFault fault)
+    {
+        _leaveBlock = false;
+        RaiseFault(fault.Vector, HasErrorCode(fault.Vector) ? fault.ErrorCode : null, fault.Address);
+        _leaveBlock = false;
+    }
+
+    private enum ExceptionClass { Benign, Contributory, PageFault }
+
+    private static ExceptionClass ClassOf(byte vector) => vector switch
+    {
+        GuestFault.PageFault => ExceptionClass.PageFault,
+        0 or (>= 10 and <= 13) => ExceptionClass.Contributory,
+        _ => ExceptionClass.Benign,
+    };
+
+    /// <summary>
+    /// Delivers exception <paramref name="vector"/> (a page fault sets CR2 to <paramref name="address"/> first). A
+    /// second exception while delivering it — a missing gate (#GP), a page fault reading the IDT or pushing the frame —
+    /// is delivered instead, or becomes #DF by the architecture's rules (contributory after contributory, #PF or
+    /// contributory after #PF); one while delivering #DF shuts the vCPU down (triple fault).
+    /// </summary>
+    private void RaiseFault(byte vector, ulong? errorCode, ulong address)
     {
         if (HybridMode)
             throw new SoftwareSliceExit($"exception {vector}"); // KVM runs the instruction again and delivers it
-        ulong? errorCode = vector is 8 or (>= 10 and <= 14) or 17 or 21 ? 0 : null;
-        if (GateIsUsable(vector))
+        if (vector == GuestFault.PageFault)
+            Cr2 = address;
+        GuestFault second;
+        try
         {
-            Deliver(vector, errorCode);
-            return;
+            if (GateIsUsable(vector))
+            {
+                Deliver(vector, errorCode);
+                return;
+            }
+            second = new GuestFault(GuestFault.GeneralProtection, 0);
+        }
+        catch (GuestFault fault)
+        {
+            second = fault;
         }
 
         if (vector == 8)
@@ -193,8 +268,13 @@ internal sealed partial class SoftCpu
             _stopRun = true;
             return;
         }
-
-        RaiseException(vector == 13 ? (byte)8 : (byte)13);
+        var first = ClassOf(vector);
+        var then = ClassOf(second.Vector);
+        if ((first == ExceptionClass.PageFault && then != ExceptionClass.Benign)
+            || (first == ExceptionClass.Contributory && then == ExceptionClass.Contributory))
+            RaiseFault(8, 0, 0);
+        else
+            RaiseFault(second.Vector, second.ErrorCode, second.Address);
     }
 
     /// <summary>The local APIC's end-of-interrupt register was written; returns the vector it retired, if any.</summary>
@@ -220,19 +300,24 @@ internal sealed partial class SoftCpu
         return limit;
     }
 
-    /// <summary>A slice exit interrupted an instruction of <paramref name="block"/> (RIP is still its next IP): undo its start.</summary>
-    private void UndoInstruction(SoftBlock block)
+    /// <summary>
+    /// A slice exit or a fault interrupted an instruction of <paramref name="block"/> (RIP is still its next IP): undo
+    /// its start. Returns how many of the block's instructions retired before it.
+    /// </summary>
+    private int UndoInstruction(SoftBlock block)
     {
         _leaveBlock = false;
-        foreach (ref var op in block.Ops.AsSpan())
+        var ops = block.Ops;
+        for (var n = 0; n < ops.Length; n++)
         {
-            if (op.Next == Rip)
+            if (ops[n].Next == Rip)
             {
-                Rip = op.Ip;
+                Rip = ops[n].Ip;
                 InstructionsRetired--;
-                return;
+                return n;
             }
         }
+        return 0;
     }
 
     private byte? DeliverableInterrupt(bool peek)
@@ -255,6 +340,10 @@ internal sealed partial class SoftCpu
                 Deliver(vector, errorCode: null);
             else
                 RaiseException((ulong)vector * 16 + 15 > IdtLimit ? (byte)13 : (byte)11);
+        }
+        catch (GuestFault fault)
+        {
+            RaiseFault(fault.Vector, fault.ErrorCode, fault.Address); // a page fault reading the IDT or pushing the frame
         }
         catch (SoftwareSliceExit)
         {
