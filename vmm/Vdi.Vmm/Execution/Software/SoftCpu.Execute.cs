@@ -47,14 +47,15 @@ internal sealed partial class SoftCpu
                 PopTo(i);
                 break;
             case Mnemonic.Call:
+                var callee = i.Op0Kind == OpKind.NearBranch64 ? i.NearBranchTarget : Read(i, 0); // call rax / call [m]
                 Push(Rip);
-                Rip = i.NearBranchTarget;
+                Rip = callee;
                 break;
             case Mnemonic.Ret:
                 Rip = Pop();
                 break;
             case Mnemonic.Jmp:
-                Rip = i.NearBranchTarget;
+                Rip = i.Op0Kind == OpKind.NearBranch64 ? i.NearBranchTarget : Read(i, 0); // jmp rax / jmp [m]
                 break;
             case Mnemonic.Add or Mnemonic.Sub or Mnemonic.Cmp or Mnemonic.And or Mnemonic.Or or Mnemonic.Xor or Mnemonic.Test:
                 ExecuteArithmetic(i);

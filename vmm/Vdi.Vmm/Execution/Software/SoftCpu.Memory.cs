@@ -24,7 +24,7 @@ internal sealed unsafe partial class SoftCpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong ReadMem(ulong address, int size)
     {
-        ref var e = ref _tlb.EntryFor(address);
+        ref var e = ref TlbEntry(address);
         var offset = address & 0xFFF;
         if (e.ReadTag == address >> 12 && offset <= 0x1000 - (ulong)size)
             return Load(e.Host + offset, size);
@@ -34,7 +34,7 @@ internal sealed unsafe partial class SoftCpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void WriteMem(ulong address, int size, ulong value)
     {
-        ref var e = ref _tlb.EntryFor(address);
+        ref var e = ref TlbEntry(address);
         var offset = address & 0xFFF;
         if (e.WriteTag == address >> 12 && offset <= 0x1000 - (ulong)size)
         {

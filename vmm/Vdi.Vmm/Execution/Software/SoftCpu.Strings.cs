@@ -121,16 +121,20 @@ internal sealed partial class SoftCpu
     /// </summary>
     private ulong ContiguousElements(ulong at, ulong limit, int size, Access access, out ulong physical)
     {
-        physical = Translate(at, access).Physical | (at & 0xFFF);
-        var bytes = 0x1000 - (at & 0xFFF);
+        ref var e = ref Translate(at, access);
+        physical = e.Physical | (at & 0xFFF);
+        var pageSize = 1UL << e.PageShift; // a large page is contiguous to its end
+        var bytes = pageSize - (at & (pageSize - 1));
         if (bytes < (ulong)size)
             return 0;
         var wanted = limit > (1UL << 40) ? ulong.MaxValue : limit * (ulong)size;
         while (bytes < wanted && bytes % (ulong)size == 0)
         {
-            if (TryTranslate(at + bytes, access, out var next) is not null || next != physical + bytes)
+            var nextAt = at + bytes;
+            if (TryTranslate(nextAt, access, out var next) is not null || next != physical + bytes)
                 break;
-            bytes += 0x1000;
+            var nextSize = 1UL << TlbEntry(nextAt).PageShift;
+            bytes += nextSize - (nextAt & (nextSize - 1));
         }
         return Math.Min(limit, bytes / (ulong)size);
     }

@@ -27,6 +27,8 @@ internal sealed partial class SoftCpu
         _ram = bus.Ram;
         _memory = _ram?.Memory;
         _guard = bus.Guard;
+        _tlb = new SoftTlb();
+        _tlbEntries = _tlb.Entries;
         _guard?.Register(this);
         Index = index;
         Rip = entryPoint;
@@ -268,6 +270,8 @@ internal sealed partial class SoftCpu
             _stopRun = true;
             return;
         }
+        if (second.Vector == GuestFault.PageFault)
+            Cr2 = second.Address; // loaded when the page fault is detected, whatever it turns into
         var first = ClassOf(vector);
         var then = ClassOf(second.Vector);
         if ((first == ExceptionClass.PageFault && then != ExceptionClass.Benign)
@@ -360,8 +364,9 @@ internal sealed partial class SoftCpu
     {
         if ((ulong)vector * 16 + 15 > IdtLimit)
             return false;
-        var attributes = ReadMem(IdtBase + ((ulong)vector * 16) + 5, 1);
-        var selector = ReadMem(IdtBase + ((ulong)vector * 16) + 2, 2);
+        var low = ReadMem(IdtBase + ((ulong)vector * 16), 8); // from its start: a fault reading the gate names it in CR2
+        var attributes = (low >> 40) & 0xFF;
+        var selector = (low >> 16) & 0xFFFF;
         return (attributes & 0x80) != 0 && (attributes & 0x0F) is 0xE or 0xF && selector == GuestLayout.CodeSelector;
     }
 

@@ -32,10 +32,15 @@ internal sealed unsafe partial class SoftCpu
     private const ulong FrameMask = ((1UL << PhysicalAddressBits) - 1) & ~0xFFFUL;
     private const ulong ReservedAddressBits = ((1UL << 52) - 1) & ~((1UL << PhysicalAddressBits) - 1);
 
-    private readonly SoftTlb _tlb = new();
+    private readonly SoftTlb _tlb;
+    private readonly SoftTlbEntry[] _tlbEntries; // _tlb's, for the hot path
     private int _tlbGeneration;
 
     private enum Access : byte { Read, Write, Fetch }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref SoftTlbEntry TlbEntry(ulong linear) =>
+        ref Unsafe.Add(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_tlbEntries), SoftTlb.IndexOf(linear));
 
     /// <summary>The memory map changed since the TLB was filled (host pointers may be stale): empty it. Once per block.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -129,6 +134,7 @@ internal sealed unsafe partial class SoftCpu
         if (level > 1)
             _tlb.NoteLarge();
         Fill(ref e, linear >> 12, physical, flags);
+        e.PageShift = (byte)(3 + (9 * level));
         return null;
     }
 

@@ -31,6 +31,7 @@ internal unsafe struct SoftTlbEntry
     public int SlotPage;      // the page's index in its slot (its bit in HostWrites)
     public ulong Tag;
     public SoftTlbFlags Flags;
+    public byte PageShift;    // of the page the translation came from: 12, 21 or 30
 }
 
 /// <summary>
