@@ -164,7 +164,7 @@ internal static class PagingGuest
             PowerPortEmitter.EmitPowerOff(a, 13);
         });
 
-    /// <summary>The guest's tables: identity 4 KiB pages for code, IDT, results and stack, data elsewhere, the PT alias, a 2 MiB and a 1 GiB page.</summary>
+    /// <summary>The guest's tables: identity 4 KiB pages for code, GDT, TSS, IDT, results and stack, data elsewhere, the PT alias, a 2 MiB and a 1 GiB page.</summary>
     public static IEnumerable<(ulong Address, ulong Value)> Tables(PagingScenario s)
     {
         const ulong rw = Present | Writable;
@@ -178,6 +178,8 @@ internal static class PagingGuest
             pages[page] = page | rw;
         for (var page = GuestLayout.StackTop - 0x4000; page < GuestLayout.StackTop; page += 0x1000)
             pages[page] = page | rw;
+        pages[GuestLayout.GdtAddress] = GuestLayout.GdtAddress | rw; // hardware reads the GDT (and TSS) when it delivers an exception
+        pages[GuestLayout.TssAddress] = GuestLayout.TssAddress | rw;
         pages[0x11_0000] = 0x11_0000 | rw;
         if (!s.IdtSplit)
             pages[0x11_1000] = 0x11_1000 | rw;

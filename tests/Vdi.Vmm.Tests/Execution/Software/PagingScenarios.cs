@@ -19,12 +19,17 @@ internal static class PagingScenarios
         a.mov(rbx, LargeLinear + (DataPhysical - 0x20_0000));
         a.mov(rax, __qword_ptr[rbx]);
         a.mov(__qword_ptr[(long)Out(1)], rax);
-        a.mov(rbx, HugeLinear + DataPhysical);
-        a.mov(rax, __qword_ptr[rbx]);
-        a.mov(__qword_ptr[(long)Out(2)], rax);
         a.mov(rbx, ReadOnly);
         a.mov(rax, __qword_ptr[rbx]);                     // a read: A, no D
-        a.mov(__qword_ptr[(long)Out(3)], rax);
+        a.mov(__qword_ptr[(long)Out(2)], rax);
+    });
+
+    /// <summary>A read through the 1 GiB page. Software only: KVM's guest CPUID here has no 1 GiB pages (PS there is reserved).</summary>
+    public static readonly PagingScenario HugePage = new("huge-page", a =>
+    {
+        a.mov(rbx, HugeLinear + DataPhysical);
+        a.mov(rax, __qword_ptr[rbx]);
+        a.mov(__qword_ptr[(long)Out(0)], rax);
     });
 
     public static readonly PagingScenario RemapAfterInvlpg = new("remap-after-invlpg", a =>
@@ -114,6 +119,7 @@ internal static class PagingScenarios
         a.push(rax);
     });
 
+    /// <summary>Every scenario both engines run alike.</summary>
     public static readonly PagingScenario[] All =
     [
         OwnTables, RemapAfterInvlpg, NotPresentRead, ReadOnlyWrite, ReadOnlyWriteWithoutWp, NoExecuteFetch, ReservedBit,

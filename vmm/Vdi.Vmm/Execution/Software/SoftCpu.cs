@@ -240,7 +240,8 @@ internal sealed partial class SoftCpu
     /// Delivers exception <paramref name="vector"/> (a page fault sets CR2 to <paramref name="address"/> first). A
     /// second exception while delivering it — a missing gate (#GP), a page fault reading the IDT or pushing the frame —
     /// is delivered instead, or becomes #DF by the architecture's rules (contributory after contributory, #PF or
-    /// contributory after #PF); one while delivering #DF shuts the vCPU down (triple fault).
+    /// contributory after #PF); one while delivering #DF shuts the vCPU down (triple fault). A page fault that becomes
+    /// #DF leaves CR2 as it was (the architecture leaves state after #DF undefined; this is what KVM does).
     /// </summary>
     private void RaiseFault(byte vector, ulong? errorCode, ulong address)
     {
@@ -270,8 +271,6 @@ internal sealed partial class SoftCpu
             _stopRun = true;
             return;
         }
-        if (second.Vector == GuestFault.PageFault)
-            Cr2 = second.Address; // loaded when the page fault is detected, whatever it turns into
         var first = ClassOf(vector);
         var then = ClassOf(second.Vector);
         if ((first == ExceptionClass.PageFault && then != ExceptionClass.Benign)
