@@ -16,7 +16,8 @@ internal sealed unsafe partial class SoftCpu
 {
     private readonly SoftRam? _ram;
     private readonly Memory.GuestMemory? _memory; // _ram's, for the generation check of the TLB and the window
-    private SoftRamWindow _window;
+    private SoftRamWindow _window;      // the slot of the page last filled into the TLB
+    private SoftRamWindow _tableWindow; // the slot of the page-table entry last read by the walk
 
     /// <summary>Set when the running block must end after this instruction (code changed, an event was delivered).</summary>
     private bool _leaveBlock;
@@ -149,31 +150,35 @@ internal sealed unsafe partial class SoftCpu
             WriteMem(address + (ulong)n, 1, value >> (8 * n));
     }
 
-    /// <summary>Host pointer for guest-physical [address, address + size) when it is RAM (and writable, for a store); null otherwise.</summary>
+    /// <summary>
+    /// Host pointer for guest-physical [address, address + size) when it is RAM (and writable, for a store); null
+    /// otherwise. <paramref name="window"/> caches the slot: the walk keeps its own (<c>_tableWindow</c>) so page-table
+    /// reads and the pages they map (the framebuffer, say, in another slot) do not evict each other.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private byte* PhysicalPointer(ulong address, int size, bool write)
+    private byte* PhysicalPointer(ref SoftRamWindow window, ulong address, int size, bool write)
     {
-        var offset = address - _window.Base;
-        if (offset < _window.Size && _window.Size - offset >= (ulong)size
-            && (!write || _window.Writable) && _window.Generation == _memory!.Generation)
+        var offset = address - window.Base;
+        if (offset < window.Size && window.Size - offset >= (ulong)size
+            && (!write || window.Writable) && window.Generation == _memory!.Generation)
         {
             // SAFETY: offset + size <= the slot's size and the slot map has not changed since the window was taken,
             // so the pointer stays inside the slot's live host mapping.
-            return _window.Host + offset;
+            return window.Host + offset;
         }
-        return PhysicalPointerSlow(address, size, write);
+        return PhysicalPointerSlow(ref window, address, size, write);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private byte* PhysicalPointerSlow(ulong address, int size, bool write)
+    private byte* PhysicalPointerSlow(ref SoftRamWindow window, ulong address, int size, bool write)
     {
-        if (_ram is null || !_ram.TryMap(address, out var window))
+        if (_ram is null || !_ram.TryMap(address, out var found))
             return null;
-        _window = window;
-        var offset = address - window.Base;
-        if (window.Size - offset < (ulong)size || (write && !window.Writable))
+        window = found;
+        var offset = address - found.Base;
+        if (found.Size - offset < (ulong)size || (write && !found.Writable))
             return null;
         // SAFETY: the slot holds [address, address + size) (checked just above) and was just looked up.
-        return window.Host + offset;
+        return found.Host + offset;
     }
 }

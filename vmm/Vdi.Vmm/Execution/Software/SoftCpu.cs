@@ -142,6 +142,7 @@ internal sealed partial class SoftCpu
         {
             while (done < budget)
             {
+                SyncMemoryMap();
                 if (_interrupts.AnyPending && InterruptsEnabled && !_interruptShadow)
                 {
                     ReleaseGuard();
@@ -154,7 +155,6 @@ internal sealed partial class SoftCpu
                 if (Halted || ShouldYield())
                     break;
                 _interruptShadow = false;
-                SyncMemoryMap();
                 SoftBlock block;
                 try
                 {

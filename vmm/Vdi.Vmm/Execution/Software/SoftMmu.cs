@@ -156,7 +156,7 @@ internal sealed unsafe partial class SoftCpu
         e.ReadTag = e.WriteTag = SoftTlb.Invalid;
         e.Host = null;
         e.HostWrites = null;
-        var host = PhysicalPointer(physical, 0x1000, write: false);
+        var host = PhysicalPointer(ref _window, physical, 0x1000, write: false);
         if (host == null)
             return;
         e.Host = host;
@@ -170,7 +170,7 @@ internal sealed unsafe partial class SoftCpu
     /// <summary>Reads a paging-structure entry; false when it lies outside RAM (treated as not present).</summary>
     private bool ReadTableEntry(ulong physical, out ulong entry)
     {
-        var p = PhysicalPointer(physical, 8, write: false);
+        var p = PhysicalPointer(ref _tableWindow, physical, 8, write: false);
         if (p != null)
         {
             // SAFETY: PhysicalPointer returned a pointer to 8 bytes of mapped RAM (entries are 8-byte aligned).
@@ -189,7 +189,7 @@ internal sealed unsafe partial class SoftCpu
     /// <summary>Sets accessed/dirty bits in an entry (atomically, once), marking the page as the VMM's other writes do.</summary>
     private void SetEntryBits(ulong physical, ulong bits)
     {
-        var p = PhysicalPointer(physical, 8, write: true);
+        var p = PhysicalPointer(ref _tableWindow, physical, 8, write: true);
         if (p != null)
         {
             // SAFETY: as in ReadTableEntry; the slot is writable.
@@ -197,8 +197,8 @@ internal sealed unsafe partial class SoftCpu
             if ((Volatile.Read(ref word) & bits) == bits)
                 return;
             Interlocked.Or(ref word, bits);
-            var page = (physical - _window.Base) >> 12;
-            Interlocked.Or(ref _window.Dirty[(int)(page >> 6)], 1UL << (int)(page & 63));
+            var page = (physical - _tableWindow.Base) >> 12;
+            Interlocked.Or(ref _tableWindow.Dirty[(int)(page >> 6)], 1UL << (int)(page & 63));
             if (_ram!.NoteStore(physical, 8))
                 _leaveBlock = true;
             return;
