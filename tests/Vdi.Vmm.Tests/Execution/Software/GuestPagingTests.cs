@@ -179,4 +179,23 @@ public sealed class GuestPagingTests
         using (machine)
             Assert.Equal(MachineExitKind.Crashed, exit.Kind); // a triple fault
     }
+
+    [Fact]
+    public async Task Clearing_cr0_pg_in_long_mode_raises_gp()
+    {
+        var (exit, _, machine) = await RunAsync(PagingScenarios.PagingOff, EngineChoice.Software);
+        using (machine)
+            Assert.Equal(13, exit.ExitCode);
+    }
+
+    [Fact]
+    public async Task A_cr4_feature_the_engine_does_not_model_stops_the_machine_naming_it()
+    {
+        var (exit, _, machine) = await RunAsync(PagingScenarios.Smep, EngineChoice.Software);
+        using (machine)
+        {
+            Assert.Equal(MachineExitKind.Crashed, exit.Kind);
+            Assert.Contains("CR4", exit.Crash!.Reason, StringComparison.Ordinal);
+        }
+    }
 }

@@ -119,10 +119,27 @@ internal static class PagingScenarios
         a.push(rax);
     });
 
+    /// <summary>Clearing CR0.PG in 64-bit mode: #GP (the guest's handler powers off with 13).</summary>
+    public static readonly PagingScenario PagingOff = new("paging-off", a =>
+    {
+        a.mov(rax, cr0);
+        a.mov(rcx, ~(1UL << 31));
+        a.and(rax, rcx);
+        a.mov(cr0, rax);
+    });
+
+    /// <summary>CR4.SMEP: a feature the software engine does not model.</summary>
+    public static readonly PagingScenario Smep = new("smep", a =>
+    {
+        a.mov(rax, cr4);
+        a.or(rax, 1 << 20);
+        a.mov(cr4, rax);
+    });
+
     /// <summary>Every scenario both engines run alike.</summary>
     public static readonly PagingScenario[] All =
     [
         OwnTables, RemapAfterInvlpg, NotPresentRead, ReadOnlyWrite, ReadOnlyWriteWithoutWp, NoExecuteFetch, ReservedBit,
-        FaultingPush, StringAcrossPages, PageFaultDuringPageFault, UnmappedStack,
+        FaultingPush, StringAcrossPages, PageFaultDuringPageFault, UnmappedStack, PagingOff,
     ];
 }
