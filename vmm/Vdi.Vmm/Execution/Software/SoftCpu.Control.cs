@@ -57,7 +57,7 @@ internal sealed partial class SoftCpu
     public static bool Models(in SoftControlRegisters c) =>
         (c.Cr0 & (Cr0ProtectionEnable | Cr0Paging)) == (Cr0ProtectionEnable | Cr0Paging) && (c.Cr0 >> 32) == 0
         && (c.Efer & EferLongModeActive) != 0 && (c.Cr4 & Cr4PhysicalAddressExtension) != 0 && (c.Cr4 & ~ModelledCr4) == 0
-        && (c.Cr3 & ~FrameMask & ~0xFFFUL) == 0;
+        && (c.Cr3 & ~WidestFrameMask & ~0xFFFUL) == 0;
 
     /// <summary>Takes control registers from another engine; the TLB and decoded code start afresh.</summary>
     private void SetControlRegisters(in SoftControlRegisters c)
@@ -93,7 +93,7 @@ internal sealed partial class SoftCpu
                 Cr2 = value;
                 break;
             case Register.CR3:
-                if ((value & ~FrameMask & ~0xFFFUL) != 0)
+                if ((value & ~_frameMask & ~0xFFFUL) != 0)
                     throw new GuestFault(GuestFault.GeneralProtection, 0);
                 Cr3 = value;
                 _tlb.FlushNonGlobal();

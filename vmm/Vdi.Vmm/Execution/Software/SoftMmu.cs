@@ -9,7 +9,7 @@ namespace Vdi.Vmm.Execution.Software;
 /// <list type="bullet">
 /// <item>P, RW, NX (with EFER.NXE) and PS are honoured; CR0.WP makes read-only pages fault on writes at CPL 0. The
 /// engine runs only at CPL 0, so US changes nothing (no SMEP/SMAP) and the error code's U/S bit is always clear.</item>
-/// <item>Reserved bits — physical-address bits from <see cref="PhysicalAddressBits"/> to 51, NX without EFER.NXE, PS in
+/// <item>Reserved bits — physical-address bits from MAXPHYADDR (<see cref="PhysicalAddressBits"/>) to 51, NX without EFER.NXE, PS in
 /// a PML4 entry, the low address bits of a large page — fault with RSVD.</item>
 /// <item>A paging-structure entry outside RAM reads as not present (hardware would read MMIO or garbage).</item>
 /// <item>Accessed bits are set on every entry of a walk that succeeds, and the leaf's dirty bit on a write, each with a
@@ -19,8 +19,8 @@ namespace Vdi.Vmm.Execution.Software;
 /// </summary>
 internal sealed unsafe partial class SoftCpu
 {
-    /// <summary>MAXPHYADDR of the engine's vCPUs (it models no CPUID): entry bits from here to 51 are reserved.</summary>
-    public const int PhysicalAddressBits = 46;
+    /// <summary>MAXPHYADDR of a software machine's vCPUs (they model no CPUID); a hybrid vCPU takes KVM's.</summary>
+    public const int DefaultPhysicalAddressBits = 46;
 
     private const ulong PagePresent = 1UL << 0;
     private const ulong PageWritable = 1UL << 1;
@@ -29,14 +29,33 @@ internal sealed unsafe partial class SoftCpu
     private const ulong PageLarge = 1UL << 7;
     private const ulong PageGlobal = 1UL << 8;
     private const ulong PageNoExecute = 1UL << 63;
-    private const ulong FrameMask = ((1UL << PhysicalAddressBits) - 1) & ~0xFFFUL;
-    private const ulong ReservedAddressBits = ((1UL << 52) - 1) & ~((1UL << PhysicalAddressBits) - 1);
+    private const ulong WidestFrameMask = ((1UL << 52) - 1) & ~0xFFFUL;
+
+    private int _physicalAddressBits = DefaultPhysicalAddressBits;
+    private ulong _frameMask = FrameMaskFor(DefaultPhysicalAddressBits);
+    private ulong _reservedAddressBits = WidestFrameMask & ~FrameMaskFor(DefaultPhysicalAddressBits);
 
     private readonly SoftTlb _tlb;
     private readonly SoftTlbEntry[] _tlbEntries; // _tlb's, for the hot path
     private int _tlbGeneration;
 
     private enum Access : byte { Read, Write, Fetch }
+
+    /// <summary>MAXPHYADDR, as CPUID leaf 0x80000008 reports it (36–52): entry bits from here to 51 are reserved.</summary>
+    public int PhysicalAddressBits
+    {
+        get => _physicalAddressBits;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 36);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 52);
+            _physicalAddressBits = value;
+            _frameMask = FrameMaskFor(value);
+            _reservedAddressBits = WidestFrameMask & ~_frameMask;
+        }
+    }
+
+    private static ulong FrameMaskFor(int bits) => ((1UL << bits) - 1) & ~0xFFFUL;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref SoftTlbEntry TlbEntry(ulong linear) =>
@@ -88,7 +107,7 @@ internal sealed unsafe partial class SoftCpu
             return new GuestFault(GuestFault.GeneralProtection, 0);
         var noExecuteEnabled = (Efer & EferNoExecute) != 0;
         Span<ulong> walked = stackalloc ulong[4];
-        var table = Cr3 & FrameMask;
+        var table = Cr3 & _frameMask;
         var writable = true;
         var noExecute = false;
         var level = 4;
@@ -99,7 +118,7 @@ internal sealed unsafe partial class SoftCpu
             if (!ReadTableEntry(address, out entry) || (entry & PagePresent) == 0)
                 return PageFault(linear, access, PageFaultError.None);
             var large = level is 2 or 3 && (entry & PageLarge) != 0;
-            var reserved = ReservedAddressBits | (noExecuteEnabled ? 0 : PageNoExecute);
+            var reserved = _reservedAddressBits | (noExecuteEnabled ? 0 : PageNoExecute);
             if (level == 4)
                 reserved |= PageLarge;
             else if (large)
@@ -111,7 +130,7 @@ internal sealed unsafe partial class SoftCpu
             noExecute |= noExecuteEnabled && (entry & PageNoExecute) != 0;
             if (level == 1 || large)
                 break;
-            table = entry & FrameMask;
+            table = entry & _frameMask;
             level--;
         }
 
@@ -126,7 +145,7 @@ internal sealed unsafe partial class SoftCpu
         SetEntryBits(walked[4 - level], access == Access.Write ? PageAccessed | PageDirty : PageAccessed);
 
         var pageMask = level switch { 1 => 0xFFFUL, 2 => 0x1F_FFFFUL, _ => 0x3FFF_FFFFUL };
-        var physical = (entry & FrameMask & ~pageMask) | (linear & pageMask & ~0xFFFUL);
+        var physical = (entry & _frameMask & ~pageMask) | (linear & pageMask & ~0xFFFUL);
         var flags = (writeAllowed ? SoftTlbFlags.Writable : 0) | (noExecute ? SoftTlbFlags.NoExecute : 0)
             | (access == Access.Write || (entry & PageDirty) != 0 ? SoftTlbFlags.Dirty : 0)
             | ((entry & PageGlobal) != 0 && (Cr4 & Cr4GlobalPages) != 0 ? SoftTlbFlags.Global : 0)
