@@ -34,4 +34,25 @@ public sealed class GuestPagingKvmTests
             }
         }
     }
+
+    [Fact]
+    public async Task A_kvm_vcpu_on_its_own_tables_runs_software_slices_that_translate_through_them()
+    {
+        const int iterations = 3000;
+        var scenario = PagingScenarios.PortLoopOnOwnTables(iterations);
+        var (offExit, off, offMachine) = await RunAsync(scenario, EngineChoice.Kvm);
+        var (onExit, on, onMachine) = await RunAsync(scenario, EngineChoice.Kvm, exitStormSwitching: true);
+        using (offMachine)
+        using (onMachine)
+        {
+            Assert.Equal(0, offExit.ExitCode);
+            Assert.Equal(offExit, onExit);
+            Assert.Equal(off, on);
+            Assert.NotEqual(0UL, on[32]);
+            Assert.Equal(on[32], on[33] & 0xFFFF_FFFF); // the data page's sum (the low half) is the register's
+            Assert.Equal(on[33], onMachine.Memory.Read<ulong>(DataPhysical + 64)); // stored where the guest's tables say
+            var stats = Assert.Single(onMachine.EngineSwitches);
+            Assert.True(stats.ToSoftware > 0 && stats.SoftwareDeviceAccesses > iterations / 2, stats.ToString());
+        }
+    }
 }

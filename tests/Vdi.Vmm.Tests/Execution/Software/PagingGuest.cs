@@ -197,9 +197,9 @@ internal static class PagingGuest
     }
 
     /// <summary>Runs the scenario on <paramref name="engine"/>; the exit and the results page.</summary>
-    public static async Task<(MachineExit Exit, ulong[] Results, Vmm.Machine.Machine Machine)> RunAsync(PagingScenario s, EngineChoice engine)
+    public static async Task<(MachineExit Exit, ulong[] Results, Vmm.Machine.Machine Machine)> RunAsync(PagingScenario s, EngineChoice engine, bool exitStormSwitching = false)
     {
-        var machine = MachineBuilder.Build(new MachineConfig { Vcpus = 1, MemoryMiB = 16, Image = Build(s), Engine = engine, ExitStormSwitching = false });
+        var machine = MachineBuilder.Build(new MachineConfig { Vcpus = 1, MemoryMiB = 16, Image = Build(s), Engine = engine, ExitStormSwitching = exitStormSwitching });
         machine.Start();
         var exit = await machine.WaitForExitAsync(TimeSpan.FromSeconds(60));
         var results = new ulong[0x140];

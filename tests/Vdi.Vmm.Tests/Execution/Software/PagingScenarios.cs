@@ -136,6 +136,28 @@ internal static class PagingScenarios
         a.mov(cr4, rax);
     });
 
+    /// <summary>
+    /// A port-I/O loop adding each value read into the data page (linear <see cref="Data"/>, mapped elsewhere): on KVM
+    /// with exit-storm switching it runs in software slices, which must translate through the guest's tables.
+    /// </summary>
+    public static PagingScenario PortLoopOnOwnTables(int iterations) => new("port-loop-on-own-tables", a =>
+    {
+        var loop = a.CreateLabel("loop");
+        a.mov(ecx, iterations);
+        a.mov(edx, (uint)Vdi.Vmm.Devices.PortMap.Sequence);
+        a.mov(rbx, Data + 64);
+        a.xor(esi, esi);
+        a.Label(ref loop);
+        a.@in(eax, dx);
+        a.add(__qword_ptr[rbx], rax);
+        a.add(esi, eax);
+        a.dec(ecx);
+        a.jnz(loop);
+        a.mov(__qword_ptr[(long)Out(0)], rsi);
+        a.mov(rax, __qword_ptr[rbx]);
+        a.mov(__qword_ptr[(long)Out(1)], rax);
+    });
+
     /// <summary>Every scenario both engines run alike.</summary>
     public static readonly PagingScenario[] All =
     [
