@@ -86,8 +86,8 @@ internal sealed unsafe partial class SoftCpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void NoteRamStore(ref SoftTlbEntry e, ulong offset, int size)
     {
-        ref var word = ref e.HostWrites![e.SlotPage >> 6];
-        var bit = 1UL << (e.SlotPage & 63);
+        ref var word = ref e.HostWrites![e.HostWriteWord];
+        var bit = e.HostWriteBit;
         if ((Volatile.Read(ref word) & bit) == 0)
             Interlocked.Or(ref word, bit);
         if (_ram!.NoteStore(e.Physical | offset, size))

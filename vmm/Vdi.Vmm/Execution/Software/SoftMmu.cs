@@ -180,7 +180,9 @@ internal sealed unsafe partial class SoftCpu
             return;
         e.Host = host;
         e.HostWrites = _window.Dirty;
-        e.SlotPage = (int)((physical - _window.Base) >> 12);
+        var slotPage = (physical - _window.Base) >> 12;
+        e.HostWriteWord = (int)(slotPage >> 6);
+        e.HostWriteBit = 1UL << (int)(slotPage & 63);
         e.ReadTag = page;
         if (_window.Writable && (flags & (SoftTlbFlags.Writable | SoftTlbFlags.Dirty)) == (SoftTlbFlags.Writable | SoftTlbFlags.Dirty))
             e.WriteTag = page;

@@ -28,7 +28,8 @@ internal unsafe struct SoftTlbEntry
     public byte* Host;        // host address of the page; null when it is not RAM
     public ulong Physical;    // guest-physical address of the page
     public ulong[]? HostWrites; // the slot's host-write bitmap
-    public int SlotPage;      // the page's index in its slot (its bit in HostWrites)
+    public ulong HostWriteBit;  // the page's bit in its word of HostWrites
+    public int HostWriteWord;   // that word's index
     public ulong Tag;
     public SoftTlbFlags Flags;
     public byte PageShift;    // of the page the translation came from: 12, 21 or 30
