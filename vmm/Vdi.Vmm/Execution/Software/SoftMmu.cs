@@ -29,6 +29,7 @@ internal sealed unsafe partial class SoftCpu
     private const ulong PageLarge = 1UL << 7;
     private const ulong PageGlobal = 1UL << 8;
     private const ulong PageNoExecute = 1UL << 63;
+    private const ulong NoEntry = ulong.MaxValue;
     private const ulong WidestFrameMask = ((1UL << 52) - 1) & ~0xFFFUL;
 
     private int _physicalAddressBits = DefaultPhysicalAddressBits;
@@ -106,15 +107,17 @@ internal sealed unsafe partial class SoftCpu
         if ((ulong)((long)(linear << 16) >> 16) != linear)
             return new GuestFault(GuestFault.GeneralProtection, 0);
         var noExecuteEnabled = (Efer & EferNoExecute) != 0;
-        Span<ulong> walked = stackalloc ulong[4];
+        var walked = new WalkedEntries();
         var table = Cr3 & _frameMask;
         var writable = true;
         var noExecute = false;
         var level = 4;
         ulong entry;
+        ulong leafAddress;
         while (true)
         {
             var address = table + (((linear >> (3 + (9 * level))) & 511) * 8);
+            leafAddress = address;
             if (!ReadTableEntry(address, out entry) || (entry & PagePresent) == 0)
                 return PageFault(linear, access, PageFaultError.None);
             var large = level is 2 or 3 && (entry & PageLarge) != 0;
@@ -125,7 +128,7 @@ internal sealed unsafe partial class SoftCpu
                 reserved |= level == 2 ? 0x1F_E000UL : 0x3FFF_E000UL;
             if ((entry & reserved) != 0)
                 return PageFault(linear, access, PageFaultError.Present | PageFaultError.Reserved);
-            walked[4 - level] = address;
+            walked[4 - level] = (entry & PageAccessed) == 0 ? address : NoEntry; // only clear accessed bits need a write
             writable &= (entry & PageWritable) != 0;
             noExecute |= noExecuteEnabled && (entry & PageNoExecute) != 0;
             if (level == 1 || large)
@@ -141,8 +144,14 @@ internal sealed unsafe partial class SoftCpu
             return PageFault(linear, access, PageFaultError.Present);
 
         for (var n = 4; n > level; n--)
-            SetEntryBits(walked[4 - n], PageAccessed);
-        SetEntryBits(walked[4 - level], access == Access.Write ? PageAccessed | PageDirty : PageAccessed);
+        {
+            if (walked[4 - n] != NoEntry)
+                SetEntryBits(walked[4 - n], PageAccessed);
+        }
+        if (access == Access.Write && (entry & PageDirty) == 0)
+            SetEntryBits(leafAddress, PageAccessed | PageDirty);
+        else if (walked[4 - level] != NoEntry)
+            SetEntryBits(walked[4 - level], PageAccessed);
 
         var pageMask = level switch { 1 => 0xFFFUL, 2 => 0x1F_FFFFUL, _ => 0x3FFF_FFFFUL };
         var physical = (entry & _frameMask & ~pageMask) | (linear & pageMask & ~0xFFFUL);
@@ -230,5 +239,12 @@ internal sealed unsafe partial class SoftCpu
             if ((entry & bits) != bits)
                 _bus.WriteMemory(this, physical, 8, entry | bits);
         }
+    }
+
+    /// <summary>Physical addresses of the entries a walk must set the accessed bit in (<see cref="NoEntry"/>: already set), by level from the PML4.</summary>
+    [InlineArray(4)]
+    private struct WalkedEntries
+    {
+        private ulong _first;
     }
 }
