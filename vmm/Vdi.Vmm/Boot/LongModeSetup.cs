@@ -32,15 +32,17 @@ public static class LongModeSetup
             memory.Write(GuestLayout.GdtAddress + (ulong)(i * 8), gdt[i]);
         memory.Write(GuestLayout.TssAddress, new byte[TssLimit + 1]);
 
-        memory.Write(GuestLayout.Pml4Address, GuestLayout.PdptAddress | PTE_PRESENT | PTE_WRITABLE);
+        // Accessed and dirty bits are set up front, so no page walk (hardware's or the software engine's) ever writes
+        // to these tables: they stay out of the guest's dirty pages.
+        memory.Write(GuestLayout.Pml4Address, GuestLayout.PdptAddress | PTE_PRESENT | PTE_WRITABLE | PTE_ACCESSED);
         for (ulong gib = 0; gib < GuestLayout.IdentityMappedGiB; gib++)
         {
             var directory = GuestLayout.PageDirectoryAddress + (gib * 0x1000);
-            memory.Write(GuestLayout.PdptAddress + (gib * 8), directory | PTE_PRESENT | PTE_WRITABLE);
+            memory.Write(GuestLayout.PdptAddress + (gib * 8), directory | PTE_PRESENT | PTE_WRITABLE | PTE_ACCESSED);
             for (ulong entry = 0; entry < 512; entry++)
             {
                 var physical = (gib << 30) | (entry << 21);
-                memory.Write(directory + (entry * 8), physical | PTE_PRESENT | PTE_WRITABLE | PTE_PAGE_SIZE);
+                memory.Write(directory + (entry * 8), physical | PTE_PRESENT | PTE_WRITABLE | PTE_PAGE_SIZE | PTE_ACCESSED | PTE_DIRTY);
             }
         }
     }

@@ -84,6 +84,8 @@ internal static class X86Constants
 
     public const ulong PTE_PRESENT = 1UL << 0;
     public const ulong PTE_WRITABLE = 1UL << 1;
+    public const ulong PTE_ACCESSED = 1UL << 5;
+    public const ulong PTE_DIRTY = 1UL << 6;
     public const ulong PTE_PAGE_SIZE = 1UL << 7;
 
     public const int SYS_gettid = 186;

@@ -85,7 +85,7 @@ public static class MachineBuilder
             const int syncSets = (int)(KvmConstants.KVM_SYNC_X86_REGS | KvmConstants.KVM_SYNC_X86_SREGS | KvmConstants.KVM_SYNC_X86_EVENTS);
             var canSwitch = (kvm.CheckExtension(KvmConstants.KVM_CAP_SYNC_REGS) & syncSets) == syncSets;
             var guard = new ConcurrencyGuard();
-            var storms = config.ExitStormSwitching && canSwitch ? ExitStormSwitches(config, memory, devices, vcpus, guard) : null;
+            var storms = config.ExitStormSwitching && canSwitch ? ExitStormSwitches(config, memory, devices, vcpus, guard, PhysicalAddressBits(supportedCpuid)) : null;
             machine = new Machine(
                 config, selection, memory, devices,
                 (m, pause, stopped) =>
@@ -115,11 +115,22 @@ public static class MachineBuilder
     /// A software CPU per KVM vCPU for exit-storm slices, on the machine's own memory and buses; the APIC windows and
     /// hypercalls stay KVM's (<see cref="HybridSoftBus"/>), so the engine's I/O APIC is a placeholder nothing reaches.
     /// </summary>
-    private static ExitStormSwitch[] ExitStormSwitches(MachineConfig config, GuestMemory memory, MachineDevices devices, List<KvmVcpu> vcpus, ConcurrencyGuard guard)
+    private static ExitStormSwitch[] ExitStormSwitches(MachineConfig config, GuestMemory memory, MachineDevices devices, List<KvmVcpu> vcpus, ConcurrencyGuard guard, int physicalAddressBits)
     {
         SliceWarmUp.EnsureDone();
         var bus = new HybridSoftBus(new SoftMachineBus(memory, devices.Pio, devices.Mmio, devices.Hypercalls, new SoftIoApic((_, _) => { }), config.MemoryBytes) { Guard = guard });
-        return [.. vcpus.Select(v => new ExitStormSwitch(v, new SoftCpu(bus, v.Id, vcpus.Count, config.Image.EntryPoint), bus, new ExitStormPolicy(memory, config.ExitStorm)))];
+        return [.. vcpus.Select(v => new ExitStormSwitch(v, new SoftCpu(bus, v.Id, vcpus.Count, config.Image.EntryPoint) { PhysicalAddressBits = physicalAddressBits }, bus, new ExitStormPolicy(memory, config.ExitStorm)))];
+    }
+
+    /// <summary>MAXPHYADDR the KVM vCPUs report (CPUID 0x80000008 EAX[7:0]), so a software slice finds the same reserved bits.</summary>
+    private static int PhysicalAddressBits(kvm_cpuid_entry2[] cpuid)
+    {
+        foreach (var entry in cpuid)
+        {
+            if (entry.function == 0x8000_0008 && (entry.eax & 0xFF) is >= 36 and <= 52)
+                return (int)(entry.eax & 0xFF);
+        }
+        return SoftCpu.DefaultPhysicalAddressBits;
     }
 
     private static Machine BuildSoftware(MachineConfig config, EngineSelection selection)

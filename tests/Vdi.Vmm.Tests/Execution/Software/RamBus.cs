@@ -1,4 +1,5 @@
 using Iced.Intel;
+using Vdi.Vmm.Boot;
 using Vdi.Vmm.Execution.Software;
 using Vdi.Vmm.Memory;
 
@@ -17,6 +18,7 @@ internal sealed class RamBus : ISoftBus, IDisposable
     public RamBus()
     {
         Memory.AddRam(0, RamSize);
+        LongModeSetup.WriteTables(Memory); // the vCPU starts on the VMM's identity tables, as in a machine
         Ram = new SoftRam(Memory, RamSize);
     }
 

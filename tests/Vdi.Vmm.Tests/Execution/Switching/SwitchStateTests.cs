@@ -19,15 +19,24 @@ public sealed class SwitchStateTests
     }
 
     [Fact]
+    public void A_guest_with_its_own_page_tables_and_global_pages_may_switch()
+    {
+        var own = s_longMode with { cr3 = 0x20_0000, cr4 = s_longMode.cr4 | (1UL << 7), efer = s_longMode.efer | (1UL << 11) };
+        Assert.Null(KvmStateCheck.Refusal(own, default, 2));
+    }
+
+    [Fact]
     public void Other_segments_control_registers_flags_or_pending_events_refuse_the_switch_with_the_reason()
     {
         var user = s_longMode with { cs = s_longMode.cs with { dpl = 3, selector = 0x1B } };
         var compatibility = s_longMode with { cs = s_longMode.cs with { l = 0 } };
-        var otherTables = s_longMode with { cr3 = 0x20_0000 };
+        var pcid = s_longMode with { cr4 = s_longMode.cr4 | (1UL << 17) };
+        var smep = s_longMode with { cr4 = s_longMode.cr4 | (1UL << 20) };
         var pagingOff = s_longMode with { cr0 = s_longMode.cr0 & ~(1UL << 31) };
         Assert.Equal(SwitchRefusal.Segments, KvmStateCheck.Refusal(user, default, 2));
         Assert.Equal(SwitchRefusal.Segments, KvmStateCheck.Refusal(compatibility, default, 2));
-        Assert.Equal(SwitchRefusal.ControlRegisters, KvmStateCheck.Refusal(otherTables, default, 2));
+        Assert.Equal(SwitchRefusal.ControlRegisters, KvmStateCheck.Refusal(pcid, default, 2));
+        Assert.Equal(SwitchRefusal.ControlRegisters, KvmStateCheck.Refusal(smep, default, 2));
         Assert.Equal(SwitchRefusal.ControlRegisters, KvmStateCheck.Refusal(pagingOff, default, 2));
         Assert.Equal(SwitchRefusal.Flags, KvmStateCheck.Refusal(s_longMode, default, 2 | (1 << 10))); // DF
         Assert.Equal(SwitchRefusal.Flags, KvmStateCheck.Refusal(s_longMode, default, 2 | (1 << 8))); // TF
@@ -37,16 +46,18 @@ public sealed class SwitchStateTests
     }
 
     [Fact]
-    public void Registers_rip_rflags_and_the_idt_round_trip_through_the_software_cpu_exactly()
+    public void Registers_rip_rflags_the_idt_and_control_registers_round_trip_through_the_software_cpu_exactly()
     {
         var cpu = new SoftCpu(new NoBus(), 0, 1, GuestLayout.ImageBase);
         var values = Enumerable.Range(1, 16).Select(n => 0x0123_4567_89AB_CDEFUL * (ulong)n).ToArray();
         var state = new VcpuRegisters(values[0], values[1], values[2], values[3], values[4], values[5], values[6], values[7],
             values[8], values[9], values[10], values[11], values[12], values[13], values[14], values[15], 0x10_1234, 0x2 | 0x8D5 | 0x200);
 
-        cpu.ImportState(state, 0x10_2000, 0xFFF);
+        var control = new SoftControlRegisters(LongModeSetup.Cr0, 0x7777_1000, 0x20_3000, LongModeSetup.Cr4 | (1UL << 7), LongModeSetup.Efer | (1UL << 11));
+        cpu.ImportState(state, 0x10_2000, 0xFFF, control);
 
         Assert.Equal(state, cpu.ExportState());
+        Assert.Equal(control, cpu.ControlRegisters);
         Assert.Equal(0x10_2000UL, cpu.IdtBase);
         Assert.Equal((ushort)0xFFF, cpu.IdtLimit);
         Assert.True(cpu.InterruptsEnabled);
@@ -56,10 +67,12 @@ public sealed class SwitchStateTests
     public void A_hybrid_cpu_never_delivers_interrupts()
     {
         var cpu = new SoftCpu(new NoBus(), 0, 1, GuestLayout.ImageBase) { HybridMode = true };
-        cpu.ImportState(default(VcpuRegisters) with { Rip = GuestLayout.ImageBase, Rflags = 0x202 }, 0x10_2000, 0xFFF);
+        cpu.ImportState(default(VcpuRegisters) with { Rip = GuestLayout.ImageBase, Rflags = 0x202 }, 0x10_2000, 0xFFF, SoftControlRegisters.Boot);
         cpu.PostInterrupt(0x40);
         Assert.False(cpu.CanRun && cpu.Halted);
-        Assert.Throws<SoftwareEngineException>(cpu.Step); // it fetches code (none here) rather than delivering vector 0x40
+        // It fetches code rather than delivering vector 0x40; the fetch faults (this bus has no page tables), and a
+        // hybrid CPU leaves every exception to KVM.
+        Assert.Throws<SoftwareSliceExit>(cpu.Step);
     }
 
     [Theory]

@@ -28,6 +28,7 @@ internal sealed class DeviceEmulatedMachine : IDisposable
     {
         Memory = new GuestMemory();
         Memory.AddRam(0, memorySize);
+        LongModeSetup.WriteTables(Memory); // the vCPUs start on the VMM's identity tables, as in a machine
         Memory.Write(image.LoadAddress, image.Bytes);
         IoApic = new SoftIoApic((vector, destination) => Cpus[destination].PostInterrupt(vector)) { Record = true };
         var config = new MachineConfig { Image = image, Display = display, MemoryMiB = (int)(memorySize >> 20) };

@@ -30,6 +30,13 @@ internal sealed class EmulatedMachine : ISoftBus
     public EmulatedMachine(GuestImage image, int vcpuCount = 1, ulong ramSize = GuestLayout.MinimumMemory, int seed = 1, ulong? loadAddress = null)
     {
         Ram = new byte[ramSize];
+        using (var boot = new Vdi.Vmm.Memory.GuestMemory())
+        {
+            // The vCPUs start on the VMM's identity tables (and GDT), as in a machine.
+            boot.AddRam(0, 0x10_0000);
+            LongModeSetup.WriteTables(boot);
+            boot.Read(0, Ram.AsSpan(0, 0x1_0000));
+        }
         var load = loadAddress ?? image.LoadAddress;
         image.Bytes.CopyTo(Ram, (int)load);
         _scheduler = new Random(seed);

@@ -5,7 +5,11 @@ namespace Vdi.Vmm.Execution.Software;
 /// <summary>
 /// The decoded-code cache of <see cref="SoftCpu"/>: blocks of pre-decoded instructions keyed by their first RIP, each
 /// linked to the blocks that followed it, so a running loop goes from block to block without a lookup. Every block is
-/// thrown away when the bus's code version moves (the guest wrote a page code was fetched from).
+/// thrown away when the bus's code version moves (the guest wrote a page code was fetched from; pages are noted by
+/// their physical address) and when the translation may have changed (a CR3 write, <c>invlpg</c>, a change of CR0.WP,
+/// CR4 or EFER.NXE): blocks are keyed by linear RIP and were fetched through the translation of their time, so
+/// dropping them all is what keeps NX and not-present code pages honoured. Guests change mappings rarely; the desktop
+/// never does.
 /// </summary>
 internal sealed partial class SoftCpu
 {
@@ -16,12 +20,17 @@ internal sealed partial class SoftCpu
     private readonly byte[] _fetchWindow = new byte[15];
     private readonly List<SoftOp> _building = new(MaxBlockLength);
     private long _codeVersion;
+    private bool _blocksDropped; // the running block's links may lead to dropped blocks
 
     /// <summary>
     /// Drops every decoded block, for code that changed behind the bus's back (the other engine ran the guest, or the
     /// host loaded code); the next instruction is decoded from memory again. On the vCPU's own thread.
     /// </summary>
-    internal void InvalidateDecodedCode() => _blocks.Clear();
+    internal void InvalidateDecodedCode()
+    {
+        _blocks.Clear();
+        _blocksDropped = true;
+    }
 
     private long CurrentCodeVersion => _ram is { } ram ? ram.CodeVersion : _bus.CodeVersion;
 
@@ -29,6 +38,11 @@ internal sealed partial class SoftCpu
     private SoftBlock BlockAt(ulong rip, SoftBlock? previous)
     {
         var version = CurrentCodeVersion;
+        if (_blocksDropped)
+        {
+            _blocksDropped = false;
+            previous = null;
+        }
         if (version != _codeVersion)
         {
             _blocks.Clear();
@@ -72,22 +86,50 @@ internal sealed partial class SoftCpu
         return new SoftBlock(rip, version, [.. _building]);
     }
 
-    /// <summary>Decodes at <paramref name="rip"/>; false (the block ends before it) when it is not RAM, unless it starts the block.</summary>
+    /// <summary>
+    /// Decodes at <paramref name="rip"/>, fetching through the translation (a fault on the block's first instruction is
+    /// raised; later ones end the block before them); false (the block ends before it) when it is not RAM, unless it
+    /// starts the block.
+    /// </summary>
     private bool DecodeAt(ulong rip, out Instruction instruction)
     {
-        var length = _bus.Fetch(rip, _fetchWindow);
+        instruction = default;
+        ulong physical;
+        try
+        {
+            physical = Translate(rip, Access.Fetch).Physical | (rip & 0xFFF);
+        }
+        catch (GuestFault) when (_building.Count > 0)
+        {
+            return false;
+        }
+        var onPage = (int)Math.Min((ulong)_fetchWindow.Length, 0x1000 - (rip & 0xFFF));
+        var length = _bus.Fetch(physical, _fetchWindow.AsSpan(0, onPage));
+        GuestFault? nextPageFault = null;
+        ulong nextPhysical = 0;
+        if (length == onPage && onPage < _fetchWindow.Length)
+        {
+            nextPageFault = TryTranslate(rip + (ulong)onPage, Access.Fetch, out nextPhysical);
+            if (nextPageFault is null)
+                length += _bus.Fetch(nextPhysical, _fetchWindow.AsSpan(onPage));
+        }
         if (length == 0)
         {
-            instruction = default;
             if (_building.Count > 0)
                 return false;
-            throw new SoftwareEngineException($"instruction fetch from 0x{rip:X}, outside RAM");
+            throw new SoftwareEngineException($"instruction fetch from 0x{rip:X} (physical 0x{physical:X}), outside RAM");
         }
         var decoder = Decoder.Create(64, new ByteArrayCodeReader(_fetchWindow, 0, length), rip);
         decoder.Decode(out instruction);
-        _bus.NoteCodePage(rip);
-        if (((rip + (ulong)instruction.Length - 1) ^ rip) >= 0x1000)
-            _bus.NoteCodePage(rip + (ulong)instruction.Length - 1);
+        if (decoder.LastError == DecoderError.NoMoreBytes && nextPageFault is not null)
+        {
+            if (_building.Count > 0)
+                return false;
+            throw nextPageFault; // the instruction runs into a page it may not be fetched from
+        }
+        _bus.NoteCodePage(physical);
+        if (instruction.Length > onPage)
+            _bus.NoteCodePage(nextPhysical);
         return true;
     }
 }

@@ -21,6 +21,18 @@ internal sealed partial class SoftCpu
     {
         switch (i.Mnemonic)
         {
+            case Mnemonic.Mov when i.Op0Register.IsCR() || i.Op1Register.IsCR():
+                MoveControlRegister(i);
+                break;
+            case Mnemonic.Invlpg:
+                InvalidatePage(EffectiveAddress(i));
+                break;
+            case Mnemonic.Rdmsr:
+                ReadModelSpecific();
+                break;
+            case Mnemonic.Wrmsr:
+                WriteModelSpecific();
+                break;
             case Mnemonic.Mov:
             case Mnemonic.Movzx:
                 Write(i, 0, Read(i, 1));
@@ -35,14 +47,15 @@ internal sealed partial class SoftCpu
                 PopTo(i);
                 break;
             case Mnemonic.Call:
+                var callee = i.Op0Kind == OpKind.NearBranch64 ? i.NearBranchTarget : Read(i, 0); // call rax / call [m]
                 Push(Rip);
-                Rip = i.NearBranchTarget;
+                Rip = callee;
                 break;
             case Mnemonic.Ret:
                 Rip = Pop();
                 break;
             case Mnemonic.Jmp:
-                Rip = i.NearBranchTarget;
+                Rip = i.Op0Kind == OpKind.NearBranch64 ? i.NearBranchTarget : Read(i, 0); // jmp rax / jmp [m]
                 break;
             case Mnemonic.Add or Mnemonic.Sub or Mnemonic.Cmp or Mnemonic.And or Mnemonic.Or or Mnemonic.Xor or Mnemonic.Test:
                 ExecuteArithmetic(i);

@@ -3,57 +3,63 @@ using System.Runtime.CompilerServices;
 namespace Vdi.Vmm.Execution.Software;
 
 /// <summary>
-/// Guest memory access of <see cref="SoftCpu"/>. RAM goes through a cached host pointer of its slot
-/// (<see cref="SoftRamWindow"/>): an aligned load or store of 1, 2, 4 or 8 bytes is one host access of that width, a
-/// store marks the slot's host-write bitmap as <c>GuestMemory.Write</c> does, and a store to a code page bumps the code
-/// version. Anything else — APIC windows, device MMIO, read-only slots for stores, accesses crossing a slot — goes to
-/// the bus.
+/// Guest memory access of <see cref="SoftCpu"/>. Every address an instruction uses is linear and goes through the
+/// software TLB (<see cref="SoftTlb"/>): the hot path is an index, a tag compare, an offset check and a host pointer
+/// add, so an access of 1, 2, 4 or 8 bytes within a RAM page is one host access of that width; a store marks the
+/// slot's host-write bitmap as <c>GuestMemory.Write</c> does, and a store to a code page bumps the code version. A
+/// miss walks the page tables (<see cref="Translate"/>); an access crossing a page is made a byte at a time once both
+/// pages translated; what is not RAM — APIC windows, device MMIO, read-only slots for stores — goes to the bus at its
+/// physical address. Page-table entries and the walk itself use physical addresses through a cached slot window
+/// (<see cref="SoftRamWindow"/>).
 /// </summary>
 internal sealed unsafe partial class SoftCpu
 {
     private readonly SoftRam? _ram;
-    private readonly Memory.GuestMemory? _memory; // _ram's, for the generation check on every access
-    private SoftRamWindow _window;
+    private readonly Memory.GuestMemory? _memory; // _ram's, for the generation check of the TLB and the window
+    private SoftRamWindow _window;      // the slot of the page last filled into the TLB
+    private SoftRamWindow _tableWindow; // the slot of the page-table entry last read by the walk
 
     /// <summary>Set when the running block must end after this instruction (code changed, an event was delivered).</summary>
     private bool _leaveBlock;
 
-    /// <summary>Host pointer for [address, address + size) when it is RAM (and writable, for a store); null otherwise.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private byte* RamPointer(ulong address, int size, bool write)
-    {
-        var offset = address - _window.Base;
-        if (offset < _window.Size && _window.Size - offset >= (ulong)size
-            && (!write || _window.Writable) && _window.Generation == _memory!.Generation)
-        {
-            // SAFETY: offset + size <= the slot's size and the slot map has not changed since the window was taken,
-            // so the pointer stays inside the slot's live host mapping.
-            return _window.Host + offset;
-        }
-        return RamPointerSlow(address, size, write);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private byte* RamPointerSlow(ulong address, int size, bool write)
-    {
-        if (_ram is null || !_ram.TryMap(address, out var window))
-            return null;
-        _window = window;
-        var offset = address - window.Base;
-        if (window.Size - offset < (ulong)size || (write && !window.Writable))
-            return null;
-        // SAFETY: the slot holds [address, address + size) (checked just above) and was just looked up.
-        return window.Host + offset;
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong ReadMem(ulong address, int size)
     {
-        var p = RamPointer(address, size, write: false);
-        if (p == null)
-            return _bus.ReadMemory(this, address, size);
-        // SAFETY: RamPointer returned a pointer into a mapped RAM slot with at least `size` bytes from it; the slot
-        // stays mapped while the machine runs (slots are removed only with the vCPUs paused).
+        ref var e = ref TlbEntry(address);
+        var offset = address & 0xFFF;
+        if (e.ReadTag == address >> 12 && offset <= 0x1000 - (ulong)size)
+            return Load(e.Host + offset, size);
+        return ReadMemSlow(address, size);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void WriteMem(ulong address, int size, ulong value)
+    {
+        ref var e = ref TlbEntry(address);
+        var offset = address & 0xFFF;
+        if (e.WriteTag == address >> 12 && offset <= 0x1000 - (ulong)size)
+        {
+            Store(e.Host + offset, size, value);
+            NoteRamStore(ref e, offset, size);
+            return;
+        }
+        WriteMemSlow(address, size, value);
+    }
+
+    /// <summary>Host pointer for [address, address + size) within one page when it is RAM (and writable, for a store); null otherwise. May fault.</summary>
+    private byte* RamPointer(ulong address, int size, bool write)
+    {
+        if ((address & 0xFFF) + (ulong)size > 0x1000)
+            return null;
+        ref var e = ref Translate(address, write ? Access.Write : Access.Read);
+        return (write ? e.WriteTag : e.ReadTag) == address >> 12 ? e.Host + (address & 0xFFF) : null;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Load(byte* p, int size)
+    {
+        // SAFETY: p points into a RAM page a TLB entry maps, with at least `size` bytes left in it; slots stay mapped
+        // while the machine runs (they are removed only with the vCPUs paused, and the TLB is emptied on any change).
         return size switch
         {
             8 => Unsafe.ReadUnaligned<ulong>(p),
@@ -64,15 +70,9 @@ internal sealed unsafe partial class SoftCpu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void WriteMem(ulong address, int size, ulong value)
+    private static void Store(byte* p, int size, ulong value)
     {
-        var p = RamPointer(address, size, write: true);
-        if (p == null)
-        {
-            WriteMemSlow(address, size, value);
-            return;
-        }
-        // SAFETY: as in ReadMem; the window is writable (not a read-only slot).
+        // SAFETY: as in Load; the entry allows direct stores only for pages of writable slots.
         switch (size)
         {
             case 8: Unsafe.WriteUnaligned(p, value); break;
@@ -80,36 +80,105 @@ internal sealed unsafe partial class SoftCpu
             case 2: Unsafe.WriteUnaligned(p, (ushort)value); break;
             default: *p = (byte)value; break;
         }
-        NoteRamStore(address, size);
     }
 
-    /// <summary>After a direct RAM store: the slot's host-write bitmap, and the code version if code was hit.</summary>
+    /// <summary>After a direct RAM store through <paramref name="e"/>: the slot's host-write bitmap, and the code version if code was hit.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void NoteRamStore(ulong address, int size)
+    private void NoteRamStore(ref SoftTlbEntry e, ulong offset, int size)
     {
-        var page = (address - _window.Base) >> 12;
-        ref var word = ref _window.Dirty[(int)(page >> 6)];
-        var bit = 1UL << (int)(page & 63);
+        ref var word = ref e.HostWrites![e.HostWriteWord];
+        var bit = e.HostWriteBit;
         if ((Volatile.Read(ref word) & bit) == 0)
             Interlocked.Or(ref word, bit);
-        if ((((address + (ulong)size - 1) ^ address) >> 12) != 0)
-            MarkDirtySlow(address + (ulong)size - 1);
-        if (_ram!.NoteStore(address, size))
+        if (_ram!.NoteStore(e.Physical | offset, size))
             _leaveBlock = true;
     }
 
+    /// <summary>After a direct RAM store at <paramref name="address"/> made through <see cref="RamPointer"/>.</summary>
+    private void NoteRamStore(ulong address, int size) => NoteRamStore(ref _tlb.EntryFor(address), address & 0xFFF, size);
+
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void MarkDirtySlow(ulong address)
+    private ulong ReadMemSlow(ulong address, int size)
     {
-        var page = (address - _window.Base) >> 12;
-        Interlocked.Or(ref _window.Dirty[page >> 6], 1UL << (int)(page & 63));
+        var offset = address & 0xFFF;
+        if (offset + (ulong)size > 0x1000)
+            return ReadSplit(address, size);
+        ref var e = ref Translate(address, Access.Read);
+        if (e.ReadTag == address >> 12)
+            return Load(e.Host + offset, size);
+        return _bus.ReadMemory(this, e.Physical | offset, size);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void WriteMemSlow(ulong address, int size, ulong value)
     {
-        _bus.WriteMemory(this, address, size, value);
+        var offset = address & 0xFFF;
+        if (offset + (ulong)size > 0x1000)
+        {
+            WriteSplit(address, size, value);
+            return;
+        }
+        ref var e = ref Translate(address, Access.Write);
+        if (e.WriteTag == address >> 12)
+        {
+            Store(e.Host + offset, size, value);
+            NoteRamStore(ref e, offset, size);
+            return;
+        }
+        _bus.WriteMemory(this, e.Physical | offset, size, value);
         if (_bus.CodeVersion != _codeVersion)
             _leaveBlock = true;
+    }
+
+    /// <summary>A load crossing a page: both pages translate (or fault) first, then a byte at a time.</summary>
+    private ulong ReadSplit(ulong address, int size)
+    {
+        Translate(address, Access.Read);
+        Translate(address + (ulong)size - 1, Access.Read);
+        ulong value = 0;
+        for (var n = 0; n < size; n++)
+            value |= ReadMem(address + (ulong)n, 1) << (8 * n);
+        return value;
+    }
+
+    /// <summary>A store crossing a page: nothing is written unless both pages may be.</summary>
+    private void WriteSplit(ulong address, int size, ulong value)
+    {
+        Translate(address, Access.Write);
+        Translate(address + (ulong)size - 1, Access.Write);
+        for (var n = 0; n < size; n++)
+            WriteMem(address + (ulong)n, 1, value >> (8 * n));
+    }
+
+    /// <summary>
+    /// Host pointer for guest-physical [address, address + size) when it is RAM (and writable, for a store); null
+    /// otherwise. <paramref name="window"/> caches the slot: the walk keeps its own (<c>_tableWindow</c>) so page-table
+    /// reads and the pages they map (the framebuffer, say, in another slot) do not evict each other.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private byte* PhysicalPointer(ref SoftRamWindow window, ulong address, int size, bool write)
+    {
+        var offset = address - window.Base;
+        if (offset < window.Size && window.Size - offset >= (ulong)size
+            && (!write || window.Writable) && window.Generation == _memory!.Generation)
+        {
+            // SAFETY: offset + size <= the slot's size and the slot map has not changed since the window was taken,
+            // so the pointer stays inside the slot's live host mapping.
+            return window.Host + offset;
+        }
+        return PhysicalPointerSlow(ref window, address, size, write);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private byte* PhysicalPointerSlow(ref SoftRamWindow window, ulong address, int size, bool write)
+    {
+        if (_ram is null || !_ram.TryMap(address, out var found))
+            return null;
+        window = found;
+        var offset = address - found.Base;
+        if (found.Size - offset < (ulong)size || (write && !found.Writable))
+            return null;
+        // SAFETY: the slot holds [address, address + size) (checked just above) and was just looked up.
+        return found.Host + offset;
     }
 }

@@ -98,7 +98,7 @@ internal sealed partial class SoftCpu
         {
             Write(i, 0, value);
         }
-        catch (SoftwareSliceExit)
+        catch (Exception e) when (e is SoftwareSliceExit or GuestFault)
         {
             Registers[(int)Gpr.Rsp] = rsp;
             throw;

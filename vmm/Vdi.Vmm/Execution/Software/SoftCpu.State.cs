@@ -5,9 +5,11 @@ namespace Vdi.Vmm.Execution.Software;
 
 /// <summary>
 /// Hybrid slices (<see cref="Switching.SoftwareSlice"/>): a KVM vCPU's state comes in, runs a hot code region here, and
-/// goes back to KVM. Only what the engine models moves: the general registers, RIP, RFLAGS and the IDT register; the
-/// rest (segments, control registers, MSRs, FPU/SSE, the local APIC) stays in KVM and must be what the engine assumes,
-/// which the caller checks before importing.
+/// goes back to KVM. Only what the engine models moves: the general registers, RIP, RFLAGS, the IDT register and the
+/// control registers with EFER (so the slice translates through the guest's own page tables); the rest (segments,
+/// other MSRs, FPU/SSE, the local APIC) stays in KVM and must be what the engine assumes, which the caller checks
+/// before importing. A slice cannot change a control register (<c>mov cr</c>, <c>invlpg</c> and <c>wrmsr</c> end it,
+/// and so does any exception), so nothing of them needs to go back.
 /// </summary>
 internal sealed partial class SoftCpu
 {
@@ -36,14 +38,16 @@ internal sealed partial class SoftCpu
     public bool HybridMode { get; set; }
 
     /// <summary>
-    /// Takes a vCPU's registers, RIP, RFLAGS and IDT register. RFLAGS must hold only <see cref="ModelledFlags"/> and
-    /// <see cref="CarriedFlags"/> (no DF, TF, AC, ...). Decoded instructions are dropped: the code may have changed
-    /// while another engine ran it.
+    /// Takes a vCPU's registers, RIP, RFLAGS, IDT register and control registers. RFLAGS must hold only
+    /// <see cref="ModelledFlags"/> and <see cref="CarriedFlags"/> (no DF, TF, AC, ...); the control registers must be
+    /// what <see cref="Models"/> accepts. Decoded instructions and the TLB are dropped: code and page tables may have
+    /// changed while another engine ran the guest.
     /// </summary>
-    public void ImportState(in VcpuRegisters r, ulong idtBase, ushort idtLimit)
+    public void ImportState(in VcpuRegisters r, ulong idtBase, ushort idtLimit, in SoftControlRegisters control)
     {
         if ((r.Rflags & ~(ModelledFlags | CarriedFlags)) != 0)
             throw new ArgumentException($"RFLAGS 0x{r.Rflags:X} has bits the software engine does not model", nameof(r));
+        SetControlRegisters(control);
         var g = Registers;
         g[(int)Gpr.Rax] = r.Rax;
         g[(int)Gpr.Rcx] = r.Rcx;

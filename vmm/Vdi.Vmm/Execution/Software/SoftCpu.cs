@@ -6,8 +6,8 @@ namespace Vdi.Vmm.Execution.Software;
 
 /// <summary>
 /// One vCPU of the software execution engine: an x86-64 interpreter over Iced's decoder for the instructions the
-/// built-in guests use. It models CPL 0 long mode with flat segments and the VMM's identity paging
-/// (<see cref="LongModeSetup"/>); an instruction outside that model raises <see cref="SoftwareEngineException"/>,
+/// built-in guests use. It models CPL 0 long mode with flat segments and the guest's own 4-level paging (it starts on
+/// the VMM's identity tables, <see cref="LongModeSetup"/>; see <see cref="Walk"/> and <see cref="SoftTlb"/>); an instruction outside that model raises <see cref="SoftwareEngineException"/>,
 /// which stops the machine with a report naming the instruction. Interrupts are posted from any thread; everything
 /// else runs on the vCPU's own thread. Code runs as blocks of pre-decoded instructions (<see cref="SoftBlock"/>);
 /// interrupts are delivered between blocks under <see cref="Run"/> and between instructions under <see cref="Step"/>.
@@ -27,6 +27,8 @@ internal sealed partial class SoftCpu
         _ram = bus.Ram;
         _memory = _ram?.Memory;
         _guard = bus.Guard;
+        _tlb = new SoftTlb();
+        _tlbEntries = _tlb.Entries;
         _guard?.Register(this);
         Index = index;
         Rip = entryPoint;
@@ -86,20 +88,38 @@ internal sealed partial class SoftCpu
     /// </summary>
     public void Step()
     {
+        SyncMemoryMap();
         if (TryDeliverInterrupt())
             return;
         if (Halted)
             return;
         _interruptShadow = false;
-        var block = BlockAt(Rip, previous: null);
         try
         {
-            RunBlock(block, limit: 1);
-        }
-        catch (SoftwareSliceExit)
-        {
-            UndoInstruction(block);
-            throw;
+            SoftBlock block;
+            try
+            {
+                block = BlockAt(Rip, previous: null);
+            }
+            catch (GuestFault fault)
+            {
+                DeliverFault(fault); // the fetch faulted: RIP is already the instruction's
+                return;
+            }
+            try
+            {
+                RunBlock(block, limit: 1);
+            }
+            catch (SoftwareSliceExit)
+            {
+                UndoInstruction(block);
+                throw;
+            }
+            catch (GuestFault fault)
+            {
+                UndoInstruction(block);
+                DeliverFault(fault);
+            }
         }
         finally
         {
@@ -122,6 +142,7 @@ internal sealed partial class SoftCpu
         {
             while (done < budget)
             {
+                SyncMemoryMap();
                 if (_interrupts.AnyPending && InterruptsEnabled && !_interruptShadow)
                 {
                     ReleaseGuard();
@@ -134,9 +155,22 @@ internal sealed partial class SoftCpu
                 if (Halted || ShouldYield())
                     break;
                 _interruptShadow = false;
-                var block = BlockAt(Rip, previous);
+                SoftBlock block;
+                try
+                {
+                    block = BlockAt(Rip, previous);
+                }
+                catch (GuestFault fault)
+                {
+                    DeliverFault(fault); // the fetch faulted: RIP is already the instruction's
+                    previous = null;
+                    if (_stopRun)
+                        break;
+                    continue;
+                }
                 ContinueGuard(block);
                 int retired;
+                var faulted = false;
                 try
                 {
                     retired = RunBlock(block, block.Ops.Length);
@@ -146,10 +180,16 @@ internal sealed partial class SoftCpu
                     UndoInstruction(block);
                     throw;
                 }
+                catch (GuestFault fault)
+                {
+                    retired = UndoInstruction(block);
+                    DeliverFault(fault);
+                    faulted = true;
+                }
                 done += retired;
                 if (_guardHeld)
                     _guardLeft -= retired;
-                previous = block;
+                previous = faulted ? null : block; // after a fault the handler runs: no link to it
                 if (_stopRun)
                 {
                     _stopRun = false;
@@ -172,29 +212,6 @@ internal sealed partial class SoftCpu
             r[(int)Gpr.Rax], r[(int)Gpr.Rbx], r[(int)Gpr.Rcx], r[(int)Gpr.Rdx],
             r[(int)Gpr.Rsi], r[(int)Gpr.Rdi], r[(int)Gpr.Rsp], r[(int)Gpr.Rbp],
             r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], Rip, Rflags);
-    }
-
-    /// <summary>Delivers exception <paramref name="vector"/>, escalating to #GP, #DF and shutdown when gates are missing.</summary>
-    public void RaiseException(byte vector)
-    {
-        if (HybridMode)
-            throw new SoftwareSliceExit($"exception {vector}"); // KVM runs the instruction again and delivers it
-        ulong? errorCode = vector is 8 or (>= 10 and <= 14) or 17 or 21 ? 0 : null;
-        if (GateIsUsable(vector))
-        {
-            Deliver(vector, errorCode);
-            return;
-        }
-
-        if (vector == 8)
-        {
-            _bus.TripleFault(this);
-            _leaveBlock = true;
-            _stopRun = true;
-            return;
-        }
-
-        RaiseException(vector == 13 ? (byte)8 : (byte)13);
     }
 
     /// <summary>The local APIC's end-of-interrupt register was written; returns the vector it retired, if any.</summary>
@@ -220,19 +237,24 @@ internal sealed partial class SoftCpu
         return limit;
     }
 
-    /// <summary>A slice exit interrupted an instruction of <paramref name="block"/> (RIP is still its next IP): undo its start.</summary>
-    private void UndoInstruction(SoftBlock block)
+    /// <summary>
+    /// A slice exit or a fault interrupted an instruction of <paramref name="block"/> (RIP is still its next IP): undo
+    /// its start. Returns how many of the block's instructions retired before it.
+    /// </summary>
+    private int UndoInstruction(SoftBlock block)
     {
         _leaveBlock = false;
-        foreach (ref var op in block.Ops.AsSpan())
+        var ops = block.Ops;
+        for (var n = 0; n < ops.Length; n++)
         {
-            if (op.Next == Rip)
+            if (ops[n].Next == Rip)
             {
-                Rip = op.Ip;
+                Rip = ops[n].Ip;
                 InstructionsRetired--;
-                return;
+                return n;
             }
         }
+        return 0;
     }
 
     private byte? DeliverableInterrupt(bool peek)
@@ -256,6 +278,10 @@ internal sealed partial class SoftCpu
             else
                 RaiseException((ulong)vector * 16 + 15 > IdtLimit ? (byte)13 : (byte)11);
         }
+        catch (GuestFault fault)
+        {
+            RaiseFault(fault.Vector, fault.ErrorCode, fault.Address); // a page fault reading the IDT or pushing the frame
+        }
         catch (SoftwareSliceExit)
         {
             Rip = rip;
@@ -265,38 +291,5 @@ internal sealed partial class SoftCpu
         }
         _leaveBlock = false;
         return true;
-    }
-
-    private bool GateIsUsable(byte vector)
-    {
-        if ((ulong)vector * 16 + 15 > IdtLimit)
-            return false;
-        var attributes = ReadMem(IdtBase + ((ulong)vector * 16) + 5, 1);
-        var selector = ReadMem(IdtBase + ((ulong)vector * 16) + 2, 2);
-        return (attributes & 0x80) != 0 && (attributes & 0x0F) is 0xE or 0xF && selector == GuestLayout.CodeSelector;
-    }
-
-    /// <summary>Pushes the interrupt frame and enters the handler; registers change only once every access happened.</summary>
-    private void Deliver(byte vector, ulong? errorCode)
-    {
-        var gate = IdtBase + ((ulong)vector * 16);
-        var handler = ReadMem(gate, 2) | (ReadMem(gate + 6, 2) << 16) | (ReadMem(gate + 8, 4) << 32);
-        var interruptGate = (ReadMem(gate + 5, 1) & 0x0F) == 0xE;
-
-        var oldRsp = _regs[(int)Gpr.Rsp];
-        var rsp = oldRsp & ~0xFUL;
-        WriteMem(rsp -= 8, 8, GuestLayout.DataSelector);
-        WriteMem(rsp -= 8, 8, oldRsp);
-        WriteMem(rsp -= 8, 8, Rflags);
-        WriteMem(rsp -= 8, 8, GuestLayout.CodeSelector);
-        WriteMem(rsp -= 8, 8, Rip);
-        if (errorCode is { } code)
-            WriteMem(rsp -= 8, 8, code);
-        _regs[(int)Gpr.Rsp] = rsp;
-        if (interruptGate)
-            InterruptsEnabled = false;
-        Rip = handler;
-        Halted = false; // a delivered event resumes a halted vCPU
-        _leaveBlock = true;
     }
 }

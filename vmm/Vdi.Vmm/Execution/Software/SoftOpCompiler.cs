@@ -37,7 +37,8 @@ internal static class SoftOpCompiler
     private static bool EndsBlock(in Instruction i) =>
         i.FlowControl != FlowControl.Next
         || i.Mnemonic is Mnemonic.Sti or Mnemonic.Cli or Mnemonic.Hlt or Mnemonic.Lidt or Mnemonic.Popfq or Mnemonic.Popf
-            or Mnemonic.In or Mnemonic.Out or Mnemonic.Div;
+            or Mnemonic.In or Mnemonic.Out or Mnemonic.Div or Mnemonic.Invlpg or Mnemonic.Wrmsr
+        || (i.Mnemonic == Mnemonic.Mov && i.Op0Kind == OpKind.Register && i.Op0Register.IsCR()); // the translation may change
 
     private static OpHandler Choose(in Instruction i, ref SoftOp op)
     {

@@ -93,7 +93,7 @@ internal sealed class ExitStormSwitch
             return Outcome.StayInKvm;
         }
 
-        _cpu.ImportState(registers, sregs.idt.@base, sregs.idt.limit);
+        _cpu.ImportState(registers, sregs.idt.@base, sregs.idt.limit, new SoftControlRegisters(sregs.cr0, sregs.cr2, sregs.cr3, sregs.cr4, sregs.efer));
         Counters.ToSoftware();
         var result = SoftwareSlice.Run(_cpu, _bus, verdict.Region, _policy.Thresholds, kicked);
         _vcpu.SetRegs(_cpu.ExportState().ToKvm());

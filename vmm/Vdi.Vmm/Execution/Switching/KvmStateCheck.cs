@@ -7,8 +7,9 @@ namespace Vdi.Vmm.Execution.Switching;
 
 /// <summary>
 /// Whether a KVM vCPU's state is what the software engine models, so only the general registers, RIP, RFLAGS and the
-/// IDT register need to move: CPL 0 in 64-bit long mode with flat code and stack segments, paging on with the VMM's
-/// identity page tables (CR3 = <see cref="GuestLayout.Pml4Address"/>), RFLAGS without DF/TF/AC and the like, and no
+/// IDT register and control registers need to move: CPL 0 in 64-bit long mode with flat code and stack segments, paging
+/// on with any page tables but only CR4 features the engine models (<see cref="SoftCpu.Models"/>: no PCIDE, LA57, SMEP,
+/// SMAP, ...), RFLAGS without DF/TF/AC and the like, and no
 /// event KVM still has to inject (exception, interrupt, NMI) nor an interrupt shadow. FS/GS bases may be anything:
 /// instructions using those segments end a slice. A plain function, tested without KVM.
 /// </summary>
@@ -20,8 +21,7 @@ internal static class KvmStateCheck
         var ss = s.ss;
         if (cs.l != 1 || cs.present != 1 || cs.dpl != 0 || (cs.selector & 3) != 0 || cs.@base != 0 || ss.dpl != 0)
             return SwitchRefusal.Segments;
-        if ((s.cr0 & (CR0_PE | CR0_PG)) != (CR0_PE | CR0_PG) || (s.efer & EFER_LMA) == 0 || (s.cr4 & CR4_PAE) == 0
-            || (s.cr4 & CR4_LA57) != 0 || (s.cr3 & ~0xFFFUL) != GuestLayout.Pml4Address)
+        if (!SoftCpu.Models(new SoftControlRegisters(s.cr0, s.cr2, s.cr3, s.cr4, s.efer)))
             return SwitchRefusal.ControlRegisters;
         if ((rflags & ~(SoftCpu.ModelledFlags | SoftCpu.CarriedFlags)) != 0)
             return SwitchRefusal.Flags;

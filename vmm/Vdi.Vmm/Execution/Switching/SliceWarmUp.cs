@@ -1,4 +1,5 @@
 using Iced.Intel;
+using Vdi.Vmm.Boot;
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Execution.Software;
 using Vdi.Vmm.Hypercalls;
@@ -15,7 +16,7 @@ namespace Vdi.Vmm.Execution.Switching;
 /// </summary>
 internal static class SliceWarmUp
 {
-    private const ulong Code = 0x1000;
+    private const ulong Code = 0x1_0000;
     private static int s_done;
 
     public static void EnsureDone()
@@ -23,11 +24,12 @@ internal static class SliceWarmUp
         if (Interlocked.Exchange(ref s_done, 1) != 0)
             return;
         using var memory = new GuestMemory();
-        memory.AddRam(0, 0x10000);
+        memory.AddRam(0, 0x20000);
+        LongModeSetup.WriteTables(memory); // the slice translates through the VMM's identity tables, as a guest's would
         var log = new AccessLog();
         var pio = new Bus(AccessSpace.Pio, log);
         pio.Register(PortMap.NullDevice, 1, new NullDevice());
-        var bus = new HybridSoftBus(new SoftMachineBus(memory, pio, new Bus(AccessSpace.Mmio, log), new HypercallDispatcher(log), new SoftIoApic((_, _) => { }), 0x10000));
+        var bus = new HybridSoftBus(new SoftMachineBus(memory, pio, new Bus(AccessSpace.Mmio, log), new HypercallDispatcher(log), new SoftIoApic((_, _) => { }), 0x20000));
 
         // L: in al, dx; add ebx, eax; imul ebx, ebx, 3; shr ebx, 1; dec ecx; jnz L
         var a = new Assembler(64);
@@ -43,11 +45,11 @@ internal static class SliceWarmUp
         a.Assemble(new StreamCodeWriter(stream), Code);
         memory.Write(Code, stream.ToArray());
 
-        var registers = default(VcpuRegisters) with { Rip = Code, Rflags = 2, Rcx = 200, Rdx = PortMap.NullDevice, Rsp = 0x8000 };
+        var registers = default(VcpuRegisters) with { Rip = Code, Rflags = 2, Rcx = 200, Rdx = PortMap.NullDevice, Rsp = 0x1_8000 };
         var region = HotRegionScanner.Scan(memory, Code, registers, ExitStormThresholds.Default, relaxed: false)
             ?? throw new InvalidOperationException("the warm-up loop is no hot region");
         var cpu = new SoftCpu(bus, 0, 1, Code) { HybridMode = true };
-        cpu.ImportState(registers, 0, 0);
+        cpu.ImportState(registers, 0, 0, SoftControlRegisters.Boot);
         _ = SoftwareSlice.Run(cpu, bus, region, ExitStormThresholds.Default, static () => false);
         _ = cpu.ExportState();
     }
