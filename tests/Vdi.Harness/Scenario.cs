@@ -1,6 +1,6 @@
 using Vdi.Protocol;
 using Vdi.Server.Desktops;
-using Vdi.Vmm.Guest.Desktop;
+using Vdi.Guest.Desktop;
 using Vdi.Vmm.Host;
 
 namespace Vdi.Harness;

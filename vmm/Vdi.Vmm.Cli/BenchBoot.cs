@@ -1,5 +1,6 @@
 using System.Diagnostics;
-using Vdi.Vmm.Guest;
+using Vdi.Guest;
+using Vdi.Vmm.Images;
 using Vdi.Vmm.Machine;
 
 namespace Vdi.Vmm.Cli;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
-using Vdi.Vmm.Guest;
+using Vdi.Guest.Bench;
+using Vdi.Vmm.Images;
 using Vdi.Vmm.Machine;
 
 namespace Vdi.Vmm.Cli;
@@ -17,8 +18,8 @@ internal static class BenchExits
         var runs = options.Int("runs", 5, 1, 100);
         options.EnsureConsumed();
 
-        var single = TestGuests.ExitLoop(iterations);
-        var twice = TestGuests.ExitLoop(2 * iterations);
+        var single = ExitLoopGuest.Build(iterations);
+        var twice = ExitLoopGuest.Build(2 * iterations);
         var reference = ReferenceProgram.Build();
 
         var ours = new List<double>();

@@ -1,7 +1,9 @@
+using Vdi.Vmm.Devices;
 using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Devices.Gpu;
 using Vdi.Vmm.Devices.Input;
-using Vdi.Vmm.Guest.Desktop;
+using Vdi.Guest.Desktop;
+using Vdi.Vmm.Images;
 using Vdi.Vmm.Machine;
 
 namespace Vdi.Vmm.Cli;
@@ -74,7 +76,7 @@ internal static class DesktopRun
     }
 
     /// <summary>Switches the motion panel on for <paramref name="duration"/> and reports the frames the guest flushed and counted.</summary>
-    private static async Task RunMotionAsync(Vmm.Machine.Machine machine, Guest.GuestImage image, DisplayProperties display, TimeSpan duration, TextWriter stdout)
+    private static async Task RunMotionAsync(Vmm.Machine.Machine machine, GuestImage image, DisplayProperties display, TimeSpan duration, TextWriter stdout)
     {
         var gpu = machine.Devices.Gpu;
         var (x, y, w, h) = DesktopGuest.MotionPanel(display.Width, display.Height);
@@ -101,7 +103,7 @@ internal static class DesktopRun
     private static async Task WaitForIdleAsync(Vmm.Machine.Machine machine)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!machine.Devices.Power.Markers.Any(m => m.Value == Guest.BootMarkers.Idle) && DateTime.UtcNow < deadline)
+        while (!machine.Devices.Power.Markers.Any(m => m.Value == BootMarkers.Idle) && DateTime.UtcNow < deadline)
             await Task.Delay(10).ConfigureAwait(false);
     }
 

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
-using Vdi.Vmm.Guest;
+using Vdi.Guest;
+using Vdi.Vmm.Devices;
 using Vdi.Vmm.Machine;
 
 namespace Vdi.Vmm.Cli;

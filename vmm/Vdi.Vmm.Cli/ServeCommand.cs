@@ -1,5 +1,5 @@
 using System.Net.Sockets;
-using Vdi.Vmm.Guest.Desktop;
+using Vdi.Guest.Desktop;
 using Vdi.Vmm.Host;
 using Vdi.Vmm.Machine;
 

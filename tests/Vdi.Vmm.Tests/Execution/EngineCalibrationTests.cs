@@ -38,7 +38,7 @@ public sealed class EngineCalibrationTests
         Assert.Same(first, EngineCalibration.Select("/nonexistent/kvm-auto"));
         using var machine = MachineBuilder.Build(new MachineConfig
         {
-            Image = Vmm.Guest.TestGuests.PowerOff(0),
+            Image = Guests.TestGuests.PowerOff(0),
             MemoryMiB = 8,
             Engine = EngineChoice.Auto,
             KvmDevicePath = "/nonexistent/kvm-auto",

@@ -2,7 +2,7 @@ using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Devices.Gpu;
 using Vdi.Vmm.Devices.Input;
 using Vdi.Vmm.Execution;
-using Vdi.Vmm.Guest.Desktop;
+using Vdi.Guest.Desktop;
 using Vdi.Vmm.Host;
 using Vdi.Vmm.Machine;
 using Vdi.Vmm.Tests.Sandbox;

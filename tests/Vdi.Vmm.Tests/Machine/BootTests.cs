@@ -1,8 +1,11 @@
 using System.Text;
-using Vdi.Vmm.Guest;
+using Vdi.Guest;
+using Vdi.Vmm.Devices;
 using Vdi.Vmm.Hypercalls;
 using Vdi.Vmm.Execution;
+using Vdi.Vmm.Images;
 using Vdi.Vmm.Machine;
+using Vdi.Vmm.Tests.Guests;
 
 namespace Vdi.Vmm.Tests.Machine;
 
@@ -16,7 +19,7 @@ public abstract class BootTestsBase(EngineChoice engine)
 {
     private protected EngineChoice Engine => engine;
 
-    private protected Vmm.Machine.Machine Build(Vmm.Guest.GuestImage image, int vcpus = 1, int memoryMiB = 64) =>
+    private protected Vmm.Machine.Machine Build(Vmm.Images.GuestImage image, int vcpus = 1, int memoryMiB = 64) =>
         KvmMachines.Build(image, vcpus, memoryMiB, engine);
 
     private const int Iterations = 100_000;

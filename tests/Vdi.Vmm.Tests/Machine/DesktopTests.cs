@@ -1,8 +1,10 @@
+using Vdi.Vmm.Devices;
 using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Devices.Gpu;
 using Vdi.Vmm.Devices.Input;
-using Vdi.Vmm.Guest.Desktop;
+using Vdi.Guest.Desktop;
 using Vdi.Vmm.Execution;
+using Vdi.Vmm.Images;
 using Vdi.Vmm.Machine;
 
 namespace Vdi.Vmm.Tests.Machine;
@@ -18,7 +20,7 @@ public abstract class DesktopTestsBase(EngineChoice engine)
 {
     private protected EngineChoice Engine => engine;
 
-    private protected Vmm.Machine.Machine Build(Vmm.Guest.GuestImage image, int vcpus = 1, int memoryMiB = 64) =>
+    private protected Vmm.Machine.Machine Build(Vmm.Images.GuestImage image, int vcpus = 1, int memoryMiB = 64) =>
         KvmMachines.Build(image, vcpus, memoryMiB, engine);
 
     /// <summary>Starts the desktop and waits until it idles with its drivers up (input buffers posted).</summary>
@@ -26,7 +28,7 @@ public abstract class DesktopTestsBase(EngineChoice engine)
     {
         var machine = Build(DesktopGuest.Build(), memoryMiB: 512);
         machine.Start();
-        await KvmMachines.WaitForMarkerAsync(machine, Vmm.Guest.BootMarkers.Idle);
+        await KvmMachines.WaitForMarkerAsync(machine, Vmm.Devices.BootMarkers.Idle);
         return machine;
     }
 

@@ -1,7 +1,8 @@
+using Vdi.Vmm.Devices;
 using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Devices.Input;
 using Vdi.Vmm.Execution;
-using Vdi.Vmm.Guest.Desktop;
+using Vdi.Guest.Desktop;
 
 namespace Vdi.Vmm.Tests.Machine;
 
@@ -21,7 +22,7 @@ public sealed class InputBurstTests
         _ = run;
         using var machine = KvmMachines.Build(DesktopGuest.Build(), memoryMiB: 512, engine: EngineChoice.Software);
         machine.Start();
-        await KvmMachines.WaitForMarkerAsync(machine, Vmm.Guest.BootMarkers.Idle);
+        await KvmMachines.WaitForMarkerAsync(machine, Vmm.Devices.BootMarkers.Idle);
         await machine.Devices.Display.RequestAsync(new DisplayProperties(1280, 720), TimeSpan.FromSeconds(30));
         var keyboard = machine.Devices.Keyboard;
 

@@ -1,6 +1,8 @@
+using Vdi.Guest;
 using Vdi.Vmm.Devices;
-using Vdi.Vmm.Guest;
+using Vdi.Vmm.Images;
 using Vdi.Vmm.Machine;
+using Vdi.Vmm.Tests.Guests;
 using Vdi.Vmm.Tests.Memory;
 
 namespace Vdi.Vmm.Tests.Machine;

@@ -1,5 +1,5 @@
 using Vdi.Vmm.Execution;
-using Vdi.Vmm.Guest;
+using Vdi.Vmm.Images;
 using Vdi.Vmm.Kvm;
 using Vdi.Vmm.Machine;
 

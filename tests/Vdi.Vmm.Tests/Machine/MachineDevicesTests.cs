@@ -1,10 +1,10 @@
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Devices.Virtio;
-using Vdi.Vmm.Guest;
 using Vdi.Vmm.Machine;
 using Vdi.Vmm.Memory;
 using Vdi.Vmm.Tests.Devices;
 using Vdi.Vmm.Tests.Devices.Virtio;
+using Vdi.Vmm.Tests.Guests;
 
 namespace Vdi.Vmm.Tests.Machine;
 

@@ -3,7 +3,8 @@ using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Devices.Gpu;
 using Vdi.Vmm.Devices.Input;
 using Vdi.Vmm.Execution;
-using Vdi.Vmm.Guest.Desktop;
+using Vdi.Guest.Desktop;
+using Vdi.Vmm.Images;
 using Vdi.Vmm.Machine;
 
 namespace Vdi.Vmm.Tests.Machine;
@@ -14,7 +15,7 @@ namespace Vdi.Vmm.Tests.Machine;
 /// </summary>
 public sealed class MachineLeaseTests
 {
-    private static readonly Lazy<Vmm.Guest.GuestImage> s_desktop = new(DesktopGuest.Build);
+    private static readonly Lazy<Vmm.Images.GuestImage> s_desktop = new(DesktopGuest.Build);
 
     private static Vmm.Machine.Machine SmallDesktop() => MachineBuilder.Build(new MachineConfig
     {

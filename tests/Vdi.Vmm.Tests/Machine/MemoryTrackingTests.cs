@@ -1,7 +1,7 @@
 using Vdi.Vmm.Devices;
-using Vdi.Vmm.Guest;
 using Vdi.Vmm.Machine;
 using Vdi.Vmm.Memory;
+using Vdi.Vmm.Tests.Guests;
 
 namespace Vdi.Vmm.Tests.Machine;
 

@@ -1,5 +1,6 @@
-using Vdi.Vmm.Guest;
+using Vdi.Guest;
 using Vdi.Vmm.Execution;
+using Vdi.Vmm.Images;
 using Vdi.Vmm.Machine;
 using Vdi.Vmm.Vcpu;
 
@@ -15,7 +16,7 @@ public abstract class PauseAllTestsBase(EngineChoice engine)
 {
     private protected EngineChoice Engine => engine;
 
-    private protected Vmm.Machine.Machine Build(Vmm.Guest.GuestImage image, int vcpus = 1, int memoryMiB = 64) =>
+    private protected Vmm.Machine.Machine Build(Vmm.Images.GuestImage image, int vcpus = 1, int memoryMiB = 64) =>
         KvmMachines.Build(image, vcpus, memoryMiB, engine);
 
     [Fact]

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using Vdi.Vmm.Devices;
-using Vdi.Vmm.Guest;
 
 namespace Vdi.Vmm.Execution;
 

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using Vdi.Vmm.Devices;
-using Vdi.Vmm.Guest;
+using Vdi.Vmm.Images;
 using Vdi.Vmm.Kvm;
 using Vdi.Vmm.Machine;
 

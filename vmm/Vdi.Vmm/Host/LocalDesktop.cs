@@ -1,3 +1,4 @@
+using Vdi.Vmm.Devices;
 using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Devices.Gpu;
 using Vdi.Vmm.Devices.Input;
@@ -63,13 +64,13 @@ public sealed class LocalDesktop : IDesktopMachine
         var idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         void OnMarker(Devices.BootMarker marker)
         {
-            if (marker.Value == Guest.BootMarkers.Idle)
+            if (marker.Value == BootMarkers.Idle)
                 idle.TrySetResult();
         }
         machine.Devices.Power.MarkerReached += OnMarker;
         try
         {
-            if (machine.Devices.Power.Markers.Any(m => m.Value == Guest.BootMarkers.Idle))
+            if (machine.Devices.Power.Markers.Any(m => m.Value == BootMarkers.Idle))
                 return;
             await Task.WhenAny(idle.Task, machine.Completion, Task.Delay(timeout, cancellationToken)).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();

@@ -3,7 +3,7 @@ using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Devices.Gpu;
 using Vdi.Vmm.Execution;
 using Vdi.Vmm.Execution.Switching;
-using Vdi.Vmm.Guest;
+using Vdi.Vmm.Images;
 
 namespace Vdi.Vmm.Machine;
 

@@ -1,7 +1,7 @@
 using Iced.Intel;
 using Vdi.Vmm.Boot;
 using Vdi.Vmm.Execution;
-using Vdi.Vmm.Guest;
+using Vdi.Vmm.Images;
 using Vdi.Vmm.Machine;
 using static Iced.Intel.AssemblerRegisters;
 

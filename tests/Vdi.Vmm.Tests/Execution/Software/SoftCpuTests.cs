@@ -1,8 +1,8 @@
 using Iced.Intel;
 using Vdi.Vmm.Boot;
 using Vdi.Vmm.Execution.Software;
-using Vdi.Vmm.Guest;
-using Vdi.Vmm.Tests.Guest.Emulation;
+using Vdi.Tests.Shared.Emulation;
+using Vdi.Vmm.Images;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Vdi.Vmm.Tests.Execution.Software;

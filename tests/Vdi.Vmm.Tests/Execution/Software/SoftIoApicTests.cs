@@ -1,6 +1,6 @@
+using Vdi.Vmm.Devices;
 using Vdi.Vmm.Execution.Software;
-using Vdi.Vmm.Guest;
-using Vdi.Vmm.Tests.Guest.Emulation;
+using Vdi.Tests.Shared.Emulation;
 
 namespace Vdi.Vmm.Tests.Execution.Software;
 
@@ -37,7 +37,7 @@ public class SoftIoApicTests
         ioApic.Line(Pin).SetLevel(true);
         Assert.Empty(delivered);
 
-        Program(ioApic, Vector | ApicEmitter.RedirectionLevelTriggered);
+        Program(ioApic, Vector | ApicRegisters.RedirectionLevelTriggered);
         Assert.Equal([Vector], delivered);
     }
 
@@ -56,15 +56,15 @@ public class SoftIoApicTests
     private static SoftIoApic Route(List<byte> delivered, bool level)
     {
         var ioApic = new SoftIoApic((vector, _) => delivered.Add(vector));
-        Program(ioApic, Vector | (level ? ApicEmitter.RedirectionLevelTriggered : 0));
+        Program(ioApic, Vector | (level ? ApicRegisters.RedirectionLevelTriggered : 0));
         return ioApic;
     }
 
     private static void Program(SoftIoApic ioApic, uint low)
     {
-        ioApic.Write(ApicEmitter.IoRegisterSelect, ApicEmitter.IoRedirectionTable + (2 * Pin) + 1);
-        ioApic.Write(ApicEmitter.IoWindow, 0);
-        ioApic.Write(ApicEmitter.IoRegisterSelect, ApicEmitter.IoRedirectionTable + (2 * Pin));
-        ioApic.Write(ApicEmitter.IoWindow, low);
+        ioApic.Write(ApicRegisters.IoRegisterSelect, ApicRegisters.IoRedirectionTable + (2 * Pin) + 1);
+        ioApic.Write(ApicRegisters.IoWindow, 0);
+        ioApic.Write(ApicRegisters.IoRegisterSelect, ApicRegisters.IoRedirectionTable + (2 * Pin));
+        ioApic.Write(ApicRegisters.IoWindow, low);
     }
 }

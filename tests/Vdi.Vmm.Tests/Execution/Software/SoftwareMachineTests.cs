@@ -2,9 +2,10 @@ using Vdi.Vmm.Boot;
 using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Devices.Gpu;
 using Vdi.Vmm.Execution;
-using Vdi.Vmm.Guest;
-using Vdi.Vmm.Guest.Desktop;
+using Vdi.Guest.Desktop;
+using Vdi.Vmm.Images;
 using Vdi.Vmm.Machine;
+using Vdi.Vmm.Tests.Guests;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Vdi.Vmm.Tests.Execution.Software;

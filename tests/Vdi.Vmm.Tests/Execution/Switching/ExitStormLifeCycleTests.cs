@@ -1,8 +1,10 @@
+using Vdi.Guest;
 using Vdi.Vmm.Boot;
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Execution.Switching;
-using Vdi.Vmm.Guest;
+using Vdi.Vmm.Images;
 using Vdi.Vmm.Machine;
+using Vdi.Vmm.Tests.Guests;
 using Vdi.Vmm.Tests.Machine;
 using Vdi.Vmm.Vcpu;
 using static Iced.Intel.AssemblerRegisters;
@@ -18,7 +20,7 @@ public sealed class ExitStormLifeCycleTests
     [Fact]
     public async Task Pause_all_parks_a_vcpu_between_slices_and_the_storm_finishes_exactly_after_resume()
     {
-        using var machine = KvmMachines.Build(TestGuests.ExitStormLoop(Iterations), memoryMiB: 16);
+        using var machine = KvmMachines.Build(ExitStormLoop.Build(Iterations), memoryMiB: 16);
         machine.Start();
         await WaitForSlices(machine);
 
@@ -45,7 +47,7 @@ public sealed class ExitStormLifeCycleTests
 
         var exit = await machine.WaitForExitAsync(TimeSpan.FromSeconds(120));
         Assert.Equal(MachineExitKind.PoweredOff, exit.Kind);
-        Assert.Equal(unchecked((int)TestGuests.ExitStormChecksum(Iterations)), exit.ExitCode);
+        Assert.Equal(unchecked((int)ExitStormLoop.Checksum(Iterations)), exit.ExitCode);
         Assert.True(machine.EngineSwitches[0].SlicesEndedBy[SliceEnd.Kicked] >= 1, machine.EngineSwitches[0].ToString());
     }
 
@@ -69,7 +71,7 @@ public sealed class ExitStormLifeCycleTests
         machine.ResumeAll();
         var exit = await machine.WaitForExitAsync(TimeSpan.FromSeconds(120));
         Assert.Equal(MachineExitKind.PoweredOff, exit.Kind);
-        Assert.Equal(unchecked((int)TestGuests.ExitStormChecksum(Iterations)), exit.ExitCode);
+        Assert.Equal(unchecked((int)ExitStormLoop.Checksum(Iterations)), exit.ExitCode);
         Assert.True(machine.Memory.Read<ulong>(counter) > count, "vCPU 1 should have gone on counting after the resume");
         var switches = machine.EngineSwitches;
         Assert.Equal(2, switches.Count);
@@ -80,7 +82,7 @@ public sealed class ExitStormLifeCycleTests
     [Fact]
     public async Task Stop_ends_a_vcpu_that_runs_software_slices()
     {
-        using var machine = KvmMachines.Build(TestGuests.ExitStormLoop(Iterations), memoryMiB: 16);
+        using var machine = KvmMachines.Build(ExitStormLoop.Build(Iterations), memoryMiB: 16);
         machine.Start();
         await WaitForSlices(machine);
 

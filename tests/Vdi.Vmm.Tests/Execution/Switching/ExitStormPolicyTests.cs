@@ -3,7 +3,7 @@ using Iced.Intel;
 using Vdi.Vmm.Boot;
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Execution.Switching;
-using Vdi.Vmm.Guest;
+using Vdi.Vmm.Images;
 using Vdi.Vmm.Memory;
 using Vdi.Vmm.Vcpu;
 using static Iced.Intel.AssemblerRegisters;
@@ -18,7 +18,7 @@ public sealed class ExitStormPolicyTests
     [Fact]
     public void A_loop_around_a_port_read_is_a_region_at_its_first_exit()
     {
-        using var memory = Load(TestGuests.ExitStormLoop(100), out var image);
+        using var memory = Load(ExitStormLoop.Build(100), out var image);
         var inRip = Find(image, Mnemonic.In);
         var policy = new ExitStormPolicy(memory, ExitStormThresholds.Default);
 
@@ -170,7 +170,7 @@ public sealed class ExitStormPolicyTests
     [Fact]
     public void A_cached_region_is_dropped_when_the_guest_rewrites_its_code()
     {
-        using var memory = Load(TestGuests.ExitStormLoop(100), out var image);
+        using var memory = Load(ExitStormLoop.Build(100), out var image);
         var inRip = Find(image, Mnemonic.In);
         var policy = new ExitStormPolicy(memory, ExitStormThresholds.Default);
         Assert.NotNull(policy.OnExit(inRip, s_registers, 0));
@@ -182,7 +182,7 @@ public sealed class ExitStormPolicyTests
     [Fact]
     public void A_refused_switch_or_a_useless_slice_leaves_the_rip_to_kvm_for_the_backoff()
     {
-        using var memory = Load(TestGuests.ExitStormLoop(100), out var image);
+        using var memory = Load(ExitStormLoop.Build(100), out var image);
         var inRip = Find(image, Mnemonic.In);
         var thresholds = ExitStormThresholds.Default;
         var policy = new ExitStormPolicy(memory, thresholds);

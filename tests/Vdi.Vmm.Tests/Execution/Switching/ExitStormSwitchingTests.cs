@@ -2,8 +2,9 @@ using Vdi.Vmm.Boot;
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Execution;
 using Vdi.Vmm.Execution.Switching;
-using Vdi.Vmm.Guest;
+using Vdi.Vmm.Images;
 using Vdi.Vmm.Machine;
+using Vdi.Vmm.Tests.Guests;
 using Vdi.Vmm.Tests.Machine;
 using Xunit.Abstractions;
 using static Iced.Intel.AssemblerRegisters;
@@ -18,8 +19,8 @@ public sealed class ExitStormSwitchingTests(ITestOutputHelper output)
     public async Task A_port_io_loop_moves_to_software_and_back_and_computes_what_kvm_alone_and_the_software_engine_compute()
     {
         const int iterations = 4000;
-        var image = TestGuests.ExitStormLoop(iterations);
-        var expected = unchecked((int)TestGuests.ExitStormChecksum(iterations));
+        var image = ExitStormLoop.Build(iterations);
+        var expected = unchecked((int)ExitStormLoop.Checksum(iterations));
 
         using var switching = KvmMachines.Build(image, memoryMiB: 16);
         using var kvmOnly = KvmMachines.Build(image, memoryMiB: 16, exitStormSwitching: false);

@@ -1,7 +1,7 @@
 using Iced.Intel;
 using Vdi.Vmm.Boot;
 using Vdi.Vmm.Devices;
-using Vdi.Vmm.Guest;
+using Vdi.Vmm.Images;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Vdi.Vmm.Tests.Execution.Switching;

@@ -99,7 +99,7 @@ public sealed class SwitchStateTests
     [Fact]
     public void Thresholds_that_would_break_interrupt_latency_or_make_no_sense_are_refused_by_name()
     {
-        var image = Vdi.Vmm.Guest.TestGuests.PowerOff(0);
+        var image = Guests.TestGuests.PowerOff(0);
         var tooLong = new Vdi.Vmm.Machine.MachineConfig { Image = image, ExitStorm = ExitStormThresholds.Default with { SliceTime = TimeSpan.FromMilliseconds(2) } };
         var noCluster = new Vdi.Vmm.Machine.MachineConfig { Image = image, ExitStorm = ExitStormThresholds.Default with { MinClusterSize = 1 } };
         Assert.Equal(nameof(ExitStormThresholds.SliceTime), Assert.Throws<ArgumentException>(tooLong.Validate).ParamName);

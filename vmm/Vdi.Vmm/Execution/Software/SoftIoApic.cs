@@ -1,5 +1,4 @@
 using Vdi.Vmm.Devices;
-using Vdi.Vmm.Guest;
 
 namespace Vdi.Vmm.Execution.Software;
 
@@ -26,7 +25,7 @@ internal sealed class SoftIoApic
     {
         _deliver = deliver;
         for (var pin = 0; pin < Pins; pin++)
-            _redirection[pin * 2] = ApicEmitter.LvtMasked;
+            _redirection[pin * 2] = ApicRegisters.LvtMasked;
     }
 
     /// <summary>When set, every line change and delivery is recorded in <see cref="LineChanges"/> and <see cref="Delivered"/>.</summary>
@@ -59,9 +58,9 @@ internal sealed class SoftIoApic
     {
         lock (_gate)
         {
-            return offset == ApicEmitter.IoWindow && _select - ApicEmitter.IoRedirectionTable < Pins * 2
-                ? _redirection[_select - ApicEmitter.IoRedirectionTable]
-                : offset == ApicEmitter.IoRegisterSelect ? _select : 0;
+            return offset == ApicRegisters.IoWindow && _select - ApicRegisters.IoRedirectionTable < Pins * 2
+                ? _redirection[_select - ApicRegisters.IoRedirectionTable]
+                : offset == ApicRegisters.IoRegisterSelect ? _select : 0;
         }
     }
 
@@ -69,17 +68,17 @@ internal sealed class SoftIoApic
     {
         lock (_gate)
         {
-            if (offset == ApicEmitter.IoRegisterSelect)
+            if (offset == ApicRegisters.IoRegisterSelect)
             {
                 _select = value;
                 return;
             }
-            if (offset != ApicEmitter.IoWindow || _select - ApicEmitter.IoRedirectionTable >= Pins * 2)
+            if (offset != ApicRegisters.IoWindow || _select - ApicRegisters.IoRedirectionTable >= Pins * 2)
             {
                 IgnoredWrites++;
                 return;
             }
-            var index = (int)(_select - ApicEmitter.IoRedirectionTable);
+            var index = (int)(_select - ApicRegisters.IoRedirectionTable);
             _redirection[index] = value;
             Evaluate(index / 2); // unmasking a pin whose level line is high delivers it
         }
@@ -101,9 +100,9 @@ internal sealed class SoftIoApic
         }
     }
 
-    private bool IsLevelTriggered(int pin) => (_redirection[pin * 2] & ApicEmitter.RedirectionLevelTriggered) != 0;
+    private bool IsLevelTriggered(int pin) => (_redirection[pin * 2] & ApicRegisters.RedirectionLevelTriggered) != 0;
 
-    private bool IsMasked(int pin) => (_redirection[pin * 2] & ApicEmitter.LvtMasked) != 0;
+    private bool IsMasked(int pin) => (_redirection[pin * 2] & ApicRegisters.LvtMasked) != 0;
 
     private void SetLevel(int pin, bool level)
     {

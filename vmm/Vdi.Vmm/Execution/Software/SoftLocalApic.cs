@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Vdi.Vmm.Guest;
+using Vdi.Vmm.Devices;
 
 namespace Vdi.Vmm.Execution.Software;
 
@@ -46,13 +46,13 @@ internal sealed class SoftLocalApic
         _written[index] = true;
         switch (offset)
         {
-            case ApicEmitter.EndOfInterruptRegister:
+            case ApicRegisters.EndOfInterruptRegister:
                 EndOfInterrupts++;
                 return _cpu.EndOfInterrupt();
-            case ApicEmitter.TimerInitialCountRegister:
+            case ApicRegisters.TimerInitialCountRegister:
                 Arm(Stopwatch.GetTimestamp());
                 break;
-            case ApicEmitter.LvtTimerRegister when (value & TimerModeMask) == 0:
+            case ApicRegisters.LvtTimerRegister when (value & TimerModeMask) == 0:
                 _periodTicks = 0; // one-shot from now on
                 break;
         }
@@ -64,8 +64,8 @@ internal sealed class SoftLocalApic
     {
         if (now < _deadline)
             return;
-        var lvt = _registers[ApicEmitter.LvtTimerRegister >> 4];
-        if ((lvt & ApicEmitter.LvtMasked) == 0)
+        var lvt = _registers[ApicRegisters.LvtTimerRegister >> 4];
+        if ((lvt & ApicRegisters.LvtMasked) == 0)
             _cpu.PostInterrupt((byte)lvt);
         if (_periodTicks > 0)
         {
@@ -82,7 +82,7 @@ internal sealed class SoftLocalApic
 
     private void Arm(long now)
     {
-        var count = _registers[ApicEmitter.TimerInitialCountRegister >> 4];
+        var count = _registers[ApicRegisters.TimerInitialCountRegister >> 4];
         if (count == 0)
         {
             _deadline = long.MaxValue;
@@ -90,7 +90,7 @@ internal sealed class SoftLocalApic
         }
         var ticks = Math.Max(1, (long)(count * (double)Divisor() * s_ticksPerNanosecond));
         _deadline = now + ticks;
-        var periodic = (_registers[ApicEmitter.LvtTimerRegister >> 4] & TimerModeMask) == ApicEmitter.TimerPeriodic;
+        var periodic = (_registers[ApicRegisters.LvtTimerRegister >> 4] & TimerModeMask) == ApicRegisters.TimerPeriodic;
         _periodTicks = periodic ? ticks : 0;
     }
 
@@ -105,7 +105,7 @@ internal sealed class SoftLocalApic
     /// <summary>The divide configuration register's divisor: bits 0, 1 and 3 encode 2, 4, …, 128, or 1.</summary>
     private uint Divisor()
     {
-        var code = _registers[ApicEmitter.TimerDivideRegister >> 4];
+        var code = _registers[ApicRegisters.TimerDivideRegister >> 4];
         var shift = (code & 3) | ((code >> 1) & 4);
         return shift == 7 ? 1u : 2u << (int)shift;
     }

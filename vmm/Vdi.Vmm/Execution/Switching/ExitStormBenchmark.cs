@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Vdi.Vmm.Guest;
 using Vdi.Vmm.Machine;
 
 namespace Vdi.Vmm.Execution.Switching;
@@ -35,7 +34,7 @@ public sealed record ExitStormFigures(int Iterations, ExitStormRun On, ExitStorm
 
 /// <summary>
 /// The figure behind exit-storm switching (for <c>vdi-vmm bench engines</c>): the same port-I/O loop guest
-/// (<see cref="TestGuests.ExitStormLoop"/>) on KVM with <see cref="MachineConfig.ExitStormSwitching"/> on and off, each
+/// (<see cref="ExitStormLoop.Build"/>) on KVM with <see cref="MachineConfig.ExitStormSwitching"/> on and off, each
 /// timed from start to power-off; every run's checksum is checked against the reference (a wrong one throws).
 /// </summary>
 public static class ExitStormBenchmark
@@ -54,7 +53,7 @@ public static class ExitStormBenchmark
             off = Fastest(off, Measure(iterations, switching: false, kvmDevicePath, limit));
             on = Fastest(on, Measure(iterations, switching: true, kvmDevicePath, limit));
         }
-        return new ExitStormFigures(iterations, on!, off!, TestGuests.ExitStormChecksum(iterations));
+        return new ExitStormFigures(iterations, on!, off!, ExitStormLoop.Checksum(iterations));
     }
 
     private static ExitStormRun Fastest(ExitStormRun? best, ExitStormRun run) =>
@@ -77,7 +76,7 @@ public static class ExitStormBenchmark
     {
         using var machine = MachineBuilder.Build(new MachineConfig
         {
-            Image = TestGuests.ExitStormLoop(iterations),
+            Image = ExitStormLoop.Build(iterations),
             MemoryMiB = 16,
             Engine = EngineChoice.Kvm,
             KvmDevicePath = kvmDevicePath,
@@ -93,7 +92,7 @@ public static class ExitStormBenchmark
         var cpu = process.TotalProcessorTime - cpuBefore;
         if (exit.Kind != MachineExitKind.PoweredOff)
             throw new InvalidOperationException($"the exit-storm guest did not power off (switching {(switching ? "on" : "off")}): {exit}");
-        if (unchecked((uint)exit.ExitCode) != TestGuests.ExitStormChecksum(iterations))
+        if (unchecked((uint)exit.ExitCode) != ExitStormLoop.Checksum(iterations))
             throw new InvalidOperationException($"the exit-storm guest computed a wrong checksum (switching {(switching ? "on" : "off")}, {iterations} iterations)");
         return new ExitStormRun(switching, elapsed, elapsed.TotalNanoseconds / iterations, cpu, cpu.TotalNanoseconds / iterations, unchecked((uint)exit.ExitCode), machine.Exits,
             machine.EngineSwitches is [var switches, ..] ? switches : null);
