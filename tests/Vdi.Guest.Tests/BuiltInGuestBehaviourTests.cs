@@ -1,7 +1,7 @@
 using Iced.Intel;
 using Vdi.Tests.Shared;
-using Vdi.Vmm.Devices;
 using Vdi.Tests.Shared.Emulation;
+using Vdi.Vmm.Devices;
 
 namespace Vdi.Guest.Tests;
 

@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using Iced.Intel;
 using Vdi.Tests.Shared;
+using Vdi.Tests.Shared.Emulation;
 using Vdi.Vmm.Boot;
 using Vdi.Vmm.Devices;
-using Vdi.Tests.Shared.Emulation;
 using Vdi.Vmm.Images;
 
 namespace Vdi.Guest.Tests;

@@ -1,6 +1,6 @@
+using Vdi.Guest.Desktop;
 using Vdi.Protocol;
 using Vdi.Server.Desktops;
-using Vdi.Guest.Desktop;
 using Vdi.Vmm.Host;
 
 namespace Vdi.Harness;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
+using Vdi.Guest.Desktop;
 using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Devices.Gpu;
-using Vdi.Guest.Desktop;
 using Vdi.Vmm.Machine;
 
 namespace Vdi.Vmm.Cli;

@@ -1,7 +1,7 @@
 using System.Globalization;
+using Vdi.Guest.Desktop;
 using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Execution;
-using Vdi.Guest.Desktop;
 using Vdi.Vmm.Kvm;
 using Vdi.Vmm.Machine;
 

@@ -1,8 +1,8 @@
 using System.Diagnostics;
+using Vdi.Guest.Desktop;
 using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Devices.Gpu;
 using Vdi.Vmm.Devices.Input;
-using Vdi.Guest.Desktop;
 using Vdi.Vmm.Host;
 using Vdi.Vmm.Machine;
 

@@ -1,8 +1,8 @@
+using Vdi.Guest.Desktop;
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Devices.Gpu;
 using Vdi.Vmm.Devices.Input;
-using Vdi.Guest.Desktop;
 using Vdi.Vmm.Images;
 using Vdi.Vmm.Machine;
 

@@ -1,7 +1,7 @@
+using Vdi.Guest.Desktop;
 using Vdi.Vmm.Devices.Gpu;
 using Vdi.Vmm.Execution;
 using Vdi.Vmm.Images;
-using Vdi.Guest.Desktop;
 using Vdi.Vmm.Kvm;
 using Vdi.Vmm.Host;
 using Vdi.Vmm.Machine;

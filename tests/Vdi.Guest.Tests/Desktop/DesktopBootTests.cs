@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using Vdi.Vmm.Devices.Display;
 using Vdi.Guest.Desktop;
 using Vdi.Tests.Shared.Emulation;
+using Vdi.Vmm.Devices.Display;
 using Xunit.Abstractions;
 
 namespace Vdi.Guest.Tests.Desktop;

@@ -1,8 +1,8 @@
+using Vdi.Guest.Desktop;
+using Vdi.Tests.Shared.Emulation;
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Devices.Gpu;
-using Vdi.Guest.Desktop;
-using Vdi.Tests.Shared.Emulation;
 
 namespace Vdi.Guest.Tests.Desktop;
 

@@ -1,8 +1,8 @@
+using Vdi.Guest.Desktop;
+using Vdi.Guest.Drivers;
 using Vdi.Tests.Shared;
 using Vdi.Vmm.Boot;
 using Vdi.Vmm.Devices.Display;
-using Vdi.Guest.Desktop;
-using Vdi.Guest.Drivers;
 
 namespace Vdi.Guest.Tests.Desktop;
 

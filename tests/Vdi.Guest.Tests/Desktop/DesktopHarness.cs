@@ -1,9 +1,9 @@
+using Vdi.Guest.Desktop;
+using Vdi.Tests.Shared.Emulation;
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Devices.Gpu;
 using Vdi.Vmm.Devices.Input;
-using Vdi.Guest.Desktop;
-using Vdi.Tests.Shared.Emulation;
 using Vdi.Vmm.Images;
 
 namespace Vdi.Guest.Tests.Desktop;

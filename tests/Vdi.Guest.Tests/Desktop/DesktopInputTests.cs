@@ -1,8 +1,8 @@
+using Vdi.Guest.Desktop;
+using Vdi.Guest.Drivers;
 using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Devices.Gpu;
 using Vdi.Vmm.Devices.Input;
-using Vdi.Guest.Desktop;
-using Vdi.Guest.Drivers;
 
 namespace Vdi.Guest.Tests.Desktop;
 

@@ -1,6 +1,6 @@
+using Vdi.Guest.Desktop;
 using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Devices.Gpu;
-using Vdi.Guest.Desktop;
 
 namespace Vdi.Guest.Tests.Desktop;
 

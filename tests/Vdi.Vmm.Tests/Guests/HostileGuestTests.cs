@@ -1,6 +1,6 @@
+using Vdi.Tests.Shared.Emulation;
 using Vdi.Vmm.Boot;
 using Vdi.Vmm.Devices;
-using Vdi.Tests.Shared.Emulation;
 using BusAccess = Vdi.Tests.Shared.Emulation.BusAccess;
 
 namespace Vdi.Vmm.Tests.Guests;

@@ -1,8 +1,8 @@
+using Vdi.Guest;
 using Vdi.Vmm.Boot;
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Execution.Switching;
 using Vdi.Vmm.Images;
-using Vdi.Guest;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Vdi.Vmm.Tests.Guests;

@@ -2,10 +2,10 @@ using BusAccess = Vdi.Tests.Shared.Emulation.BusAccess;
 using Iced.Intel;
 using Vdi.Guest.Bench;
 using Vdi.Tests.Shared;
+using Vdi.Tests.Shared.Emulation;
 using Vdi.Vmm.Boot;
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Execution.Software;
-using Vdi.Tests.Shared.Emulation;
 using Vdi.Vmm.Images;
 
 namespace Vdi.Vmm.Tests.Guests;

@@ -1,8 +1,8 @@
+using Vdi.Guest.Desktop;
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Devices.Input;
 using Vdi.Vmm.Execution;
-using Vdi.Guest.Desktop;
 
 namespace Vdi.Vmm.Tests.Machine;
 

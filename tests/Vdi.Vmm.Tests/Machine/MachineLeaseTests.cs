@@ -1,9 +1,9 @@
 using System.Diagnostics;
+using Vdi.Guest.Desktop;
 using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Devices.Gpu;
 using Vdi.Vmm.Devices.Input;
 using Vdi.Vmm.Execution;
-using Vdi.Guest.Desktop;
 using Vdi.Vmm.Images;
 using Vdi.Vmm.Machine;
 

@@ -1,5 +1,5 @@
-using Vdi.Vmm.Boot;
 using Vdi.Guest.Drivers;
+using Vdi.Vmm.Boot;
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Images;
 

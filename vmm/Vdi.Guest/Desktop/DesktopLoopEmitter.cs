@@ -1,7 +1,7 @@
 using Iced.Intel;
+using Vdi.Guest.Drivers;
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Devices.Virtio;
-using Vdi.Guest.Drivers;
 using Vdi.Vmm.Images;
 using static Iced.Intel.AssemblerRegisters;
 

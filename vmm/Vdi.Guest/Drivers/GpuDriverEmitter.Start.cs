@@ -1,5 +1,5 @@
-using Vdi.Vmm.Devices.Virtio;
 using Vdi.Guest.Desktop;
+using Vdi.Vmm.Devices.Virtio;
 using static Iced.Intel.AssemblerRegisters;
 using static Vdi.Guest.Drivers.GpuCommandEmitter;
 

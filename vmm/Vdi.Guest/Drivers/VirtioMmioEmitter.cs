@@ -1,6 +1,6 @@
 using Iced.Intel;
-using Vdi.Vmm.Devices.Virtio;
 using Vdi.Guest.Desktop;
+using Vdi.Vmm.Devices.Virtio;
 using Vdi.Vmm.Images;
 using static Iced.Intel.AssemblerRegisters;
 

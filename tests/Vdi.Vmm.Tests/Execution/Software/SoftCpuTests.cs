@@ -1,7 +1,7 @@
 using Iced.Intel;
+using Vdi.Tests.Shared.Emulation;
 using Vdi.Vmm.Boot;
 using Vdi.Vmm.Execution.Software;
-using Vdi.Tests.Shared.Emulation;
 using Vdi.Vmm.Images;
 using static Iced.Intel.AssemblerRegisters;
 

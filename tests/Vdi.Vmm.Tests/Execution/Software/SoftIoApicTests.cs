@@ -1,6 +1,6 @@
+using Vdi.Tests.Shared.Emulation;
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Execution.Software;
-using Vdi.Tests.Shared.Emulation;
 
 namespace Vdi.Vmm.Tests.Execution.Software;
 
