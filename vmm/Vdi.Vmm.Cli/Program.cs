@@ -54,7 +54,7 @@ namespace Vdi.Vmm.Cli
             stderr.WriteLine("       vdi-vmm bench exits [--iterations N] [--runs N]");
             stderr.WriteLine("       vdi-vmm bench boot [--runs N]");
             stderr.WriteLine("       vdi-vmm bench display [--runs N]");
-            stderr.WriteLine("       vdi-vmm bench host [--keys N] [--engine E] [--sandbox]");
+            stderr.WriteLine("       vdi-vmm bench host [--keys N] [--engine E] [--sandbox] [--motion-seconds N]");
             stderr.WriteLine("       vdi-vmm bench engines [--runs N] [--repaints N] [--storm-iterations N]");
             return ExitUsage;
         }
