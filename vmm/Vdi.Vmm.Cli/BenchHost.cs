@@ -9,9 +9,9 @@ using Vdi.Vmm.Machine;
 namespace Vdi.Vmm.Cli;
 
 /// <summary>
-/// `vdi-vmm bench host [--keys N] [--engine E] [--sandbox]`: what a desktop in a host process of its own costs, next to
+/// `vdi-vmm bench host [--keys N] [--engine E] [--sandbox] [--motion-seconds N]`: what a desktop in a host process of its own costs, next to
 /// an in-process desktop in the same run: start to first display shown, key to flush event (median, p95), and the
-/// host's idle memory.
+/// host's idle memory; with --motion-seconds, the desktop's CPU per flush under full motion (<see cref="BenchHostMotion"/>).
 /// </summary>
 internal static class BenchHost
 {
@@ -22,6 +22,7 @@ internal static class BenchHost
         var keys = options.Int("keys", 100, 10, 10_000);
         var engine = options.Engine(Execution.EngineChoice.Software);
         var sandbox = options.Flag("sandbox");
+        var motionSeconds = options.Int("motion-seconds", 0, 0, 600);
         options.EnsureConsumed();
         var work = Path.Combine(Path.GetTempPath(), $"vdi-bench-host-{Guid.NewGuid():N}");
         Directory.CreateDirectory(work);
@@ -46,6 +47,14 @@ internal static class BenchHost
             await stdout.WriteLineAsync($"                                 added      median {Statistics.Median(remoteKeys) - Statistics.Median(localKeys),6:F3} ms  p95 {Statistics.Percentile(remoteKeys, 0.95) - Statistics.Percentile(localKeys, 0.95),6:F3} ms").ConfigureAwait(false);
 
             await stdout.WriteLineAsync($"  host's copy of a full frame    {CopyCost(local),8:F3} ms into the shared scanout (median of 200; a typed glyph's rectangle costs a small fraction)").ConfigureAwait(false);
+
+            if (motionSeconds > 0)
+            {
+                await using var copying = await RemoteDesktop.LaunchAsync(new RemoteDesktopOptions { WorkDirectory = Path.Combine(work, "copying"), Engine = engine, Sandbox = sandbox, ArenaKiB = 0 }).ConfigureAwait(false);
+                await StartAndShowAsync(copying, clock).ConfigureAwait(false);
+                await BenchHostMotion.RunAsync(local, remote, copying, motionSeconds, stdout).ConfigureAwait(false);
+                await copying.StopAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            }
 
             await Task.Delay(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
             var (rss, shmem) = Memory(remote.ProcessId!.Value);

@@ -27,6 +27,7 @@ internal static class ServeCommand
         var display = DisplaySpec.Parse(options.Text("display") ?? "1280x720@96");
         var testHooks = options.Flag("test-hooks");
         var reconnect = options.Int("reconnect-seconds", 0, 0, 24 * 3600);
+        var arenaKiB = options.Int("arena-kib", int.MaxValue, 0, int.MaxValue);
         var sandbox = SandboxOptions.Parse(options, options.Flag("sandbox"));
         options.EnsureConsumed();
         if (display.Width > maxWidth || display.Height > maxHeight)
@@ -44,9 +45,10 @@ internal static class ServeCommand
             Vcpus = vcpus, MemoryMiB = memory, Image = DesktopGuest.Build(), Display = display, Engine = engine,
             Gpu = new Devices.Gpu.GpuOptions { MaxWidth = maxWidth, MaxHeight = maxHeight },
         };
+        // Made before the machine, so it is unmapped after the machine's vCPUs (which write resource images into it) are joined.
+        using var scanout = ScanoutWriter.Create(maxWidth, maxHeight);
         using var machine = MachineBuilder.Build(config);
         stderr.WriteLine($"vdi-vmm: running on {machine.Engine.Subject} ({machine.Engine.Reason})");
-        using var scanout = ScanoutWriter.Create(maxWidth, maxHeight);
 
         var full = Path.GetFullPath(socketPath);
         using var listener = Listen(full);
@@ -78,6 +80,7 @@ internal static class ServeCommand
             {
                 Sandbox = report,
                 ReconnectGrace = TimeSpan.FromSeconds(reconnect),
+                ArenaBytes = arenaKiB * 1024L,
                 AcceptReconnect = reconnect == 0 ? null : grace =>
                 {
                     // Poll in slices: a guest that ends meanwhile ends the wait.

@@ -132,10 +132,11 @@ internal static class HostedDesktops
 
     public static LocalDesktop Local() => LocalDesktop.Build(Config(EngineChoice.Software));
 
-    public static Task<RemoteDesktop> LaunchAsync(string work, bool sandbox = false, bool testHooks = false, Action<string>? log = null, EngineChoice engine = EngineChoice.Software) =>
+    public static Task<RemoteDesktop> LaunchAsync(string work, bool sandbox = false, bool testHooks = false, Action<string>? log = null, EngineChoice engine = EngineChoice.Software, int? arenaKiB = null) =>
         RemoteDesktop.LaunchAsync(new RemoteDesktopOptions
         {
             WorkDirectory = work, Engine = engine, Sandbox = sandbox, TestHooks = testHooks, MemoryLimitMiB = sandbox ? 2048 : 0, CpuLimitPercent = sandbox ? 150 : 0, Log = log,
+            ArenaKiB = arenaKiB,
         });
 
     public static ScanoutSnapshot CaptureAll(IDesktopMachine desktop, int width, int height)

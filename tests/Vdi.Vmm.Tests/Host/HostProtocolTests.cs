@@ -20,8 +20,8 @@ public sealed class HostProtocolTests
         new KeyMessage(30, true),
         new PointerMessage(-3, 4000, 5, -2),
         new TestForbiddenCallMessage("ptrace"),
-        new WelcomeMessage(1, true, 3840, 2160, 1234, 15360, 8192, "software engine (no KVM)"),
-        new ScanoutChangedMessage(true, 1280, 720, 96, 3),
+        new WelcomeMessage(HostProtocol.Version, true, 3840, 2160, 1234, 15360, 8192, "software engine (no KVM)"),
+        new ScanoutChangedMessage(true, 1280, 720, 96, 3, 4096, 15360),
         new FlushedMessage(42, 1280, 720, new GpuRect(1, 2, 3, 4)),
         new CursorChangedMessage(8, true, 32, 32, 1, 2, 1),
         new CursorMovedMessage(10, 20),
@@ -62,12 +62,14 @@ public sealed class HostProtocolTests
     [Fact]
     public void Bad_headers_and_fields_are_refused_naming_the_problem()
     {
-        Assert.Contains("version", Refused([2, 1, 0, 0, 4, 0, 0, 0]), StringComparison.Ordinal);
-        Assert.Contains("unknown frame type 0x55", Refused([1, 0x55, 0, 0, 0, 0, 0, 0]), StringComparison.Ordinal);
-        Assert.Contains("flags", Refused([1, 2, 0, 1, 0, 0, 0, 0]), StringComparison.Ordinal);
-        Assert.Contains("payload bytes", Refused([1, 0x10, 0, 0, 0, 0, 0, 1]), StringComparison.Ordinal); // 16 MiB
-        Assert.Contains("payload bytes", Refused([1, 0x10, 0, 0, 4, 0, 0, 0])); // Key is 3 bytes
-        Assert.Contains("truncated header", Refused([1, 2, 0]), StringComparison.Ordinal);
+        const byte v = HostProtocol.Version;
+        Assert.Contains("version 1", Refused([1, 1, 0, 0, 4, 0, 0, 0]), StringComparison.Ordinal); // a host or broker of the copy-only protocol
+        Assert.Contains("unknown frame type 0x55", Refused([v, 0x55, 0, 0, 0, 0, 0, 0]), StringComparison.Ordinal);
+        Assert.Contains("flags", Refused([v, 2, 0, 1, 0, 0, 0, 0]), StringComparison.Ordinal);
+        Assert.Contains("payload bytes", Refused([v, 0x10, 0, 0, 0, 0, 0, 1]), StringComparison.Ordinal); // 16 MiB
+        Assert.Contains("payload bytes", Refused([v, 0x10, 0, 0, 4, 0, 0, 0])); // Key is 3 bytes
+        Assert.Contains("payload bytes", Refused([v, 0x82, 0, 0, 21, 0, 0, 0])); // a version 1 ScanoutChanged, without the pixels' place
+        Assert.Contains("truncated header", Refused([v, 2, 0]), StringComparison.Ordinal);
         Assert.Throws<HostProtocolException>(() => HostMessages.Decode(HostMessageType.Key, [30, 0, 2])); // boolean 2
         Assert.Throws<HostProtocolException>(() => HostMessages.Decode(HostMessageType.Error, [1, 0, 2, 0, 0xC3, 0x28])); // bad UTF-8
         var tiny = new DisplayRequestMessage(1, new DisplayProperties(1280, 720), 1000).Encode();
@@ -125,7 +127,7 @@ public sealed class HostProtocolTests
             using var connection = listener.Accept();
             using var channel = new FrameChannel((int)connection.SafeHandle.DangerousGetHandle());
             Assert.IsType<HelloMessage>(channel.Receive()!.Value.Message);
-            Assert.True(channel.Send(new WelcomeMessage(1, true, 640, 480, scanout.Size, scanout.Stride, (int)scanout.CursorOffset, "fake"), scanout.Descriptor));
+            Assert.True(channel.Send(new WelcomeMessage(HostProtocol.Version, true, 640, 480, scanout.Size, scanout.Stride, (int)scanout.CursorOffset, "fake"), scanout.Descriptor));
             // A flush outside the scanout the host itself announced: a bad field.
             Assert.True(channel.Send(new FlushedMessage(2, 640, 480, new GpuRect(600, 0, 100, 10))));
             return channel.Receive()?.Message;
@@ -148,7 +150,7 @@ public sealed class HostProtocolTests
             using var connection = listener.Accept();
             using var channel = new FrameChannel((int)connection.SafeHandle.DangerousGetHandle());
             _ = channel.Receive();
-            Assert.True(channel.Send(new WelcomeMessage(1, true, 640, 480, 1 << 20, 2560, 4096, "no descriptor")));
+            Assert.True(channel.Send(new WelcomeMessage(HostProtocol.Version, true, 640, 480, 1 << 20, 2560, 4096, "no descriptor")));
             return channel.Receive()?.Message;
         });
         var e = Assert.Throws<HostProtocolException>(() => RemoteDesktop.Connect(path));

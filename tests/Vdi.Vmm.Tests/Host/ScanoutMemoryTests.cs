@@ -9,7 +9,9 @@ public sealed class ScanoutMemoryTests
     [Fact]
     public void The_layout_fits_the_largest_mode_and_the_cursor()
     {
-        Assert.Equal(4096 + (7680L * 4 * 4320), ScanoutLayout.CursorOffset(7680, 4320));
+        Assert.Equal(4096 + (7680L * 4 * 4320), ScanoutLayout.ArenaOffset(7680, 4320));
+        Assert.Equal(4096 + (3 * 7680L * 4 * 4320), ScanoutLayout.CursorOffset(7680, 4320)); // copy area, then two images in the arena
+        Assert.Equal(0, ScanoutLayout.ArenaOffset(641, 480) % 4096);
         Assert.Equal(ScanoutLayout.CursorOffset(640, 480) + (256 * 256 * 4), ScanoutLayout.Size(640, 480));
         Assert.Equal(0, ScanoutLayout.CursorOffset(641, 480) % 4096);
     }
@@ -31,6 +33,15 @@ public sealed class ScanoutMemoryTests
         using var writer = ScanoutWriter.Create(320, 200);
         using var reader = ScanoutReader.Open(Dup(writer.Descriptor), 320, 200, writer.Size);
         writer.SetMode(320, 200);
+        RaceReaderWithPainter(reader, value => writer.FillForTest(value));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="paint"/> (one whole 320×200 frame of one byte value, under the seqlock) on a thread of its
+    /// own while the reader captures: every copy the reader accepts must hold a single value, and some must have met a write.
+    /// </summary>
+    internal static void RaceReaderWithPainter(ScanoutReader reader, Action<byte> paint)
+    {
         var stop = 0;
         var frames = 0L;
         // A thread of its own: a pool thread may not be given a core while other tests keep the pool busy.
@@ -40,7 +51,7 @@ public sealed class ScanoutMemoryTests
             while (Volatile.Read(ref stop) == 0)
             {
                 value++;
-                writer.FillForTest(value);
+                paint(value);
                 Interlocked.Increment(ref frames);
                 // A host writes at the guest's flush rate, not back to back: leave the reader a window (~50 µs).
                 var paused = System.Diagnostics.Stopwatch.GetTimestamp();

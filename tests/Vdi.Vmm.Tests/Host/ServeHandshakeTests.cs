@@ -11,10 +11,10 @@ public sealed class ServeHandshakeTests
     [Fact]
     public async Task A_broker_asking_only_for_versions_the_host_does_not_speak_gets_a_version_error()
     {
-        var (answer, exitCode) = await HandshakeAsync(new HelloMessage(2, 3));
+        var (answer, exitCode) = await HandshakeAsync(new HelloMessage(HostProtocol.Version + 1, HostProtocol.Version + 2));
         var error = Assert.IsType<ErrorMessage>(answer);
         Assert.Equal(HostProtocol.ErrorVersion, error.Code);
-        Assert.Contains("speaks 1", error.Text, StringComparison.Ordinal);
+        Assert.Contains($"speaks {HostProtocol.Version}", error.Text, StringComparison.Ordinal);
         Assert.Equal(3, exitCode);
     }
 

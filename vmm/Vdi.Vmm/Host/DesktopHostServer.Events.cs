@@ -43,32 +43,65 @@ public sealed partial class DesktopHostServer
     private void Resynchronise()
     {
         var gpu = _machine.Devices.Gpu;
-        if (gpu.Capture() is not { } shot)
+        ScanoutLocation location;
+        lock (gpu.DeviceGate)
         {
-            _scanout.SetMode(0, 0);
-            _channel.Send(new ScanoutChangedMessage(false, 0, 0, gpu.Display.Dpi, 0));
-            return;
+            location = Locate();
+            Publish(location);
         }
-        _scanout.SetMode(shot.Width, shot.Height);
-        _channel.Send(new ScanoutChangedMessage(true, shot.Width, shot.Height, gpu.Display.Dpi, 0));
-        var frame = new GpuRect(0, 0, shot.Width, shot.Height);
-        if (_scanout.Copy(gpu, frame) is { } sequence)
-            _channel.Send(new FlushedMessage(sequence, shot.Width, shot.Height, frame));
+        _channel.Send(location.Message(gpu.Display.Dpi, 0));
+        if (location.Width == 0)
+            return;
+        var frame = new GpuRect(0, 0, location.Width, location.Height);
+        if (FlushedSequence(frame) is { } sequence)
+            _channel.Send(new FlushedMessage(sequence, location.Width, location.Height, frame));
     }
 
-    private void OnScanoutChanged(ScanoutChange change) => Post(() =>
+    /// <summary>Where the visible scanout's pixels go in the shared scanout: its own arena image, or the copy area; under the GPU's gate.</summary>
+    private ScanoutLocation Locate()
     {
-        _scanout.SetMode(change.Enabled ? change.Width : 0, change.Enabled ? change.Height : 0);
-        _channel.Send(new ScanoutChangedMessage(change.Enabled, change.Width, change.Height, _machine.Devices.Gpu.Display.Dpi, change.ResourceId));
-    });
+        if (_machine.Devices.Gpu.ScanoutPlacement is not { } p)
+            return new ScanoutLocation(0, 0, ScanoutLayout.PixelOffset, _scanout.Stride, default);
+        var (w, h) = (p.Rect.Width, p.Rect.Height);
+        if (p.Image is SharedResourceArena.ArenaImage image)
+        {
+            var offset = image.Offset + ((long)p.Rect.Y * p.ResourceWidth * 4) + (p.Rect.X * 4L);
+            if (ScanoutLayout.CheckLocation(_scanout.MaxWidth, _scanout.MaxHeight, w, h, offset, p.ResourceWidth * 4) is null)
+                return new ScanoutLocation(w, h, offset, p.ResourceWidth * 4, p.Format);
+        }
+        return new ScanoutLocation(w, h, ScanoutLayout.PixelOffset, _scanout.Stride, p.Format);
+    }
+
+    private void Publish(ScanoutLocation location) =>
+        _scanout.SetMode(location.Width, location.Height, location.Offset, location.Stride, location.Width == 0 ? null : location.Format);
+
+    /// <summary>The sequence a flush of <paramref name="damage"/> is consistent with: an arena image's damage is already in place, other damage is copied.</summary>
+    private long? FlushedSequence(GpuRect damage) => _scanout.Direct ? _scanout.Published : _scanout.Copy(_machine.Devices.Gpu, damage);
+
+    private void OnScanoutChanged(ScanoutChange change)
+    {
+        // Raised on the vCPU thread under the GPU's gate: where the new scanout's pixels are is known now.
+        var location = change.Enabled ? Locate() : new ScanoutLocation(0, 0, ScanoutLayout.PixelOffset, _scanout.Stride, default);
+        Post(() =>
+        {
+            Publish(location);
+            _channel.Send(location.Message(_machine.Devices.Gpu.Display.Dpi, change.ResourceId));
+        });
+    }
 
     private void OnFlushed(ScanoutFlush flush) => Post(() =>
     {
-        if (_scanout.Copy(_machine.Devices.Gpu, flush.Damage) is not { } sequence)
+        if (FlushedSequence(flush.Damage) is not { } sequence)
             return;
         Interlocked.Increment(ref _flushes);
         _channel.Send(new FlushedMessage(sequence, flush.ScanoutWidth, flush.ScanoutHeight, flush.Damage));
     });
+
+    /// <summary>A mode (0×0: none) and where its pixels are in the shared scanout.</summary>
+    private readonly record struct ScanoutLocation(int Width, int Height, long Offset, int Stride, GpuFormat Format)
+    {
+        public ScanoutChangedMessage Message(double dpi, uint resourceId) => new(Width > 0, Width, Height, dpi, resourceId, Offset, Stride);
+    }
 
     private void OnCursorChanged(CursorImage cursor) => Post(() =>
     {

@@ -40,6 +40,9 @@ public sealed partial class DesktopHostServer : IDisposable
         _testHooks = testHooks;
     }
 
+    /// <summary>At most this many bytes of the shared scanout's arena hold resource images (tests, comparisons; 0: every frame copied).</summary>
+    public long ArenaBytes { get; init; } = long.MaxValue;
+
     /// <summary>The sandbox applied before the guest runs; sent after the welcome.</summary>
     public SandboxReport? Sandbox { get; init; }
 
@@ -58,6 +61,8 @@ public sealed partial class DesktopHostServer : IDisposable
     /// </summary>
     public int Run()
     {
+        // The guest has not run yet (it starts on the broker's Start): its resources go into the shared scanout where they fit.
+        _machine.Devices.Gpu.ResourceMemory = new SharedResourceArena(_scanout, ArenaBytes);
         if (!Handshake(_channel, reattached: false))
             return 3;
         var gpu = _machine.Devices.Gpu;

@@ -86,11 +86,17 @@ public sealed record WelcomeMessage(ushort Version, bool Software, int MaxWidth,
         .I32(MaxWidth).I32(MaxHeight).I64(MemorySize).I32(Stride).I32(CursorOffset).Text(EngineReason);
 }
 
-public sealed record ScanoutChangedMessage(bool Enabled, int Width, int Height, double Dpi, uint ResourceId) : HostMessage
+/// <summary>
+/// A new mode. Its pixels are in the shared scanout at <see cref="PixelOffset"/> (the scanout's first pixel, bytes from
+/// the mapping's start), rows <see cref="PixelStride"/> bytes apart: the copy area for a resource the host copies, or
+/// the resource's own image in the arena, which the guest writes directly.
+/// </summary>
+public sealed record ScanoutChangedMessage(bool Enabled, int Width, int Height, double Dpi, uint ResourceId, long PixelOffset, int PixelStride) : HostMessage
 {
     public override HostMessageType Type => HostMessageType.ScanoutChanged;
 
-    protected override FrameBuilder Write(FrameBuilder frame) => frame.U8(Enabled ? (byte)1 : (byte)0).I32(Width).I32(Height).F64(Dpi).U32(ResourceId);
+    protected override FrameBuilder Write(FrameBuilder frame) =>
+        frame.U8(Enabled ? (byte)1 : (byte)0).I32(Width).I32(Height).F64(Dpi).U32(ResourceId).I64(PixelOffset).I32(PixelStride);
 }
 
 /// <summary>A flushed rectangle, already copied into shared memory: <see cref="Sequence"/> is the seqlock's value after the copy.</summary>
@@ -197,7 +203,7 @@ public static class HostMessages
             HostMessageType.PointerInput => new PointerMessage(r.I32(), r.I32(), r.U32(), r.I32()),
             HostMessageType.TestForbiddenCall => new TestForbiddenCallMessage(r.Text(64)),
             HostMessageType.Welcome => DecodeWelcome(ref r),
-            HostMessageType.ScanoutChanged => new ScanoutChangedMessage(r.Bool(), r.I32(), r.I32(), r.F64(), r.U32()),
+            HostMessageType.ScanoutChanged => new ScanoutChangedMessage(r.Bool(), r.I32(), r.I32(), r.F64(), r.U32(), r.I64(), r.I32()),
             HostMessageType.Flushed => new FlushedMessage(r.I64(), r.I32(), r.I32(), new GpuRect(r.I32(), r.I32(), r.I32(), r.I32())),
             HostMessageType.CursorChanged => new CursorChangedMessage(r.I64(), r.Bool(), r.I32(), r.I32(), r.I32(), r.I32(), r.U32()),
             HostMessageType.CursorMoved => new CursorMovedMessage(r.I32(), r.I32()),

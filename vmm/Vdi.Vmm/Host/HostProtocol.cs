@@ -42,7 +42,7 @@ public sealed class HostProtocolException(string message) : Exception(message);
 /// </summary>
 public static class HostProtocol
 {
-    public const byte Version = 1;
+    public const byte Version = 2;
     public const int HeaderSize = 8;
     public const int MaxPayload = 4096;
     public const int MaxText = 1024;
@@ -62,7 +62,7 @@ public static class HostProtocol
         HostMessageType.PointerInput => (16, 16),
         HostMessageType.TestForbiddenCall => (2, 2 + 64),
         HostMessageType.Welcome => (28, 28 + 2 + MaxText),
-        HostMessageType.ScanoutChanged => (21, 21),
+        HostMessageType.ScanoutChanged => (33, 33),
         HostMessageType.Flushed => (32, 32),
         HostMessageType.CursorChanged => (29, 29),
         HostMessageType.CursorMoved => (8, 8),

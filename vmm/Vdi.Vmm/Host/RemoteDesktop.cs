@@ -80,6 +80,13 @@ public sealed partial class RemoteDesktop : IDesktopMachine
     /// <summary>The seqlock value of the last flushed rectangle the host announced.</summary>
     public long LastFlushSequence { get; private set; }
 
+    /// <summary>
+    /// Where the last <see cref="ScanoutChangedMessage"/> said the scanout's pixels are in the shared scanout: offset of
+    /// the first pixel and stride — the copy area, or the resource's own image in the arena (at or past
+    /// <see cref="ScanoutMapping.ArenaOffset"/>).
+    /// </summary>
+    public (long Offset, int Stride) PixelLocation { get; private set; }
+
     /// <summary>Error frames the host sent (state refusals and the like), newest last.</summary>
     public ConcurrentQueue<ErrorMessage> Errors { get; } = new();
 
@@ -265,6 +272,9 @@ public sealed partial class RemoteDesktop : IDesktopMachine
             case ScanoutChangedMessage m:
                 if (m.Enabled && (m.Width <= 0 || m.Height <= 0 || m.Width > _scanout.MaxWidth || m.Height > _scanout.MaxHeight))
                     throw new HostProtocolException($"ScanoutChanged to {m.Width}x{m.Height}, beyond {_scanout.MaxWidth}x{_scanout.MaxHeight}");
+                if (m.Enabled && ScanoutLayout.CheckLocation(_scanout.MaxWidth, _scanout.MaxHeight, m.Width, m.Height, m.PixelOffset, m.PixelStride) is { } misplaced)
+                    throw new HostProtocolException($"ScanoutChanged places its pixels outside the shared scanout: {misplaced}");
+                PixelLocation = (m.PixelOffset, m.PixelStride);
                 Volatile.Write(ref _mode, m.Enabled ? ((long)m.Width << 32) | (uint)m.Height : 0);
                 Volatile.Write(ref _dpi, m.Dpi);
                 ScanoutChanged?.Invoke(new ScanoutChange(m.Enabled, m.Width, m.Height, m.ResourceId));

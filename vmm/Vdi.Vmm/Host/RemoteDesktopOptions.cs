@@ -47,6 +47,12 @@ public sealed record RemoteDesktopOptions
     /// <summary>Let the broker ask for test-only actions (a forbidden system call). Tests only.</summary>
     public bool TestHooks { get; init; }
 
+    /// <summary>
+    /// At most this many KiB of the shared scanout's arena hold the guest's resource images (`serve --arena-kib`); null:
+    /// all of it. For tests and comparisons: 0 copies every flushed rectangle, as protocol version 1 did.
+    /// </summary>
+    public int? ArenaKiB { get; init; }
+
     /// <summary>How long the host may take to open its socket (build the VM, calibrate engines).</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
@@ -88,6 +94,11 @@ public sealed record RemoteDesktopOptions
         }
         if (TestHooks)
             yield return "--test-hooks";
+        if (ArenaKiB is { } arena)
+        {
+            yield return "--arena-kib";
+            yield return $"{arena}";
+        }
         if (ReconnectSeconds > 0)
         {
             yield return "--reconnect-seconds";

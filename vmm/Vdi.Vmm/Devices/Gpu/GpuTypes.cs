@@ -74,14 +74,15 @@ public sealed record GpuOptions
 
 internal sealed class GpuResource
 {
-    public GpuResource(uint id, GpuFormat format, int width, int height)
+    public GpuResource(uint id, GpuFormat format, int width, int height, GpuResourceImage image)
     {
         Id = id;
         Format = format;
         Width = width;
         Height = height;
-        Pixels = GC.AllocateUninitializedArray<byte>(checked(width * height * 4));
-        Array.Clear(Pixels);
+        Image = image;
+        if (image.Pixels.Length != ByteCount)
+            throw new ArgumentException($"an image of {image.Pixels.Length} bytes for a {width}x{height} resource", nameof(image));
     }
 
     public uint Id { get; }
@@ -94,7 +95,12 @@ internal sealed class GpuResource
 
     public int Stride => Width * 4;
 
-    public byte[] Pixels { get; }
+    public long ByteCount => (long)Width * Height * 4;
+
+    /// <summary>The host image (private, or in memory shared with the broker).</summary>
+    public GpuResourceImage Image { get; }
+
+    public Span<byte> Pixels => Image.Pixels;
 
     /// <summary>Guest memory backing the resource, in order; null when detached.</summary>
     public (ulong Address, uint Length)[]? Backing { get; set; }

@@ -73,7 +73,8 @@ public sealed partial class VirtioGpu
         var bytes = (long)c.width * c.height * 4;
         if (_resourceBytes + bytes > _options.ResourceMemoryLimit)
             return Error(VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY, $"CREATE_2D of {bytes >> 20} MiB over the {_options.ResourceMemoryLimit >> 20} MiB budget ({_resourceBytes >> 20} MiB used)");
-        _resources[c.resource_id] = new GpuResource(c.resource_id, (GpuFormat)c.format, (int)c.width, (int)c.height);
+        var image = _resourceMemory.Allocate((int)c.width, (int)c.height, (int)bytes);
+        _resources[c.resource_id] = new GpuResource(c.resource_id, (GpuFormat)c.format, (int)c.width, (int)c.height, image);
         _resourceBytes += bytes;
         return VIRTIO_GPU_RESP_OK_NODATA;
     }
@@ -82,7 +83,8 @@ public sealed partial class VirtioGpu
     {
         if (!_resources.Remove(id, out var resource))
             return Error(VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID, $"UNREF of unknown resource {id}");
-        _resourceBytes -= resource.Pixels.LongLength;
+        _resourceBytes -= resource.ByteCount;
+        resource.Image.Release();
         if (_scanout == resource)
         {
             _scanout = null;
@@ -151,13 +153,23 @@ public sealed partial class VirtioGpu
         if (ToRect(t.r) is not { } rect || !resource.Bounds.Contains(rect))
             return Error(VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER, $"TRANSFER_TO_HOST_2D rectangle outside resource {resource.Width}x{resource.Height}");
         var rowBytes = rect.Width * 4;
-        for (var row = 0; row < rect.Height; row++)
+        // A shared image is read by the broker meanwhile: the image is told, so its readers can retry a torn copy.
+        resource.Image.BeginWrite();
+        try
         {
-            // The guest's copy has the resource's stride; offset locates the rectangle's first pixel.
-            var source = t.offset + ((ulong)row * (ulong)resource.Stride);
-            var destination = resource.Pixels.AsSpan((((rect.Y + row) * resource.Width) + rect.X) * 4, rowBytes);
-            if (!ReadBacking(backing, source, destination))
-                return Error(VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER, $"TRANSFER_TO_HOST_2D reads past the backing of resource {resource.Id}");
+            var pixels = resource.Pixels;
+            for (var row = 0; row < rect.Height; row++)
+            {
+                // The guest's copy has the resource's stride; offset locates the rectangle's first pixel.
+                var source = t.offset + ((ulong)row * (ulong)resource.Stride);
+                var destination = pixels.Slice((((rect.Y + row) * resource.Width) + rect.X) * 4, rowBytes);
+                if (!ReadBacking(backing, source, destination))
+                    return Error(VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER, $"TRANSFER_TO_HOST_2D reads past the backing of resource {resource.Id}");
+            }
+        }
+        finally
+        {
+            resource.Image.EndWrite();
         }
         return VIRTIO_GPU_RESP_OK_NODATA;
     }

@@ -32,6 +32,7 @@ public sealed partial class VirtioGpu : IVirtioDevice
     private GpuResource? _scanout;
     private GpuRect _scanoutRect;
     private long _errorResponses;
+    private IGpuResourceMemory _resourceMemory = HeapResourceMemory.Instance;
 
     public VirtioGpu(GpuOptions? options = null, DisplayProperties? initial = null)
     {
@@ -97,6 +98,32 @@ public sealed partial class VirtioGpu : IVirtioDevice
     /// <summary>The cursor's hot spot moved to (x, y) in scanout coordinates.</summary>
     public event Action<int, int>? CursorMoved;
 
+    /// <summary>
+    /// Where resource images are allocated (default: private arrays). Set before the guest creates any resource — a
+    /// desktop host places them in the memory it shares with its broker.
+    /// </summary>
+    public IGpuResourceMemory ResourceMemory
+    {
+        get => _resourceMemory;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            lock (Gate)
+            {
+                if (_resources.Count != 0)
+                    throw new InvalidOperationException("resource memory is chosen before the guest creates resources");
+                _resourceMemory = value;
+            }
+        }
+    }
+
+    /// <summary>The device's gate, for a host that must order its own writes with the guest's commands.</summary>
+    internal Lock DeviceGate => Gate;
+
+    /// <summary>The visible scanout's image and rectangle within its resource (width of a row: the resource's); call under <see cref="DeviceGate"/>.</summary>
+    internal (GpuResourceImage Image, int ResourceWidth, GpuFormat Format, GpuRect Rect)? ScanoutPlacement =>
+        _scanout is { } resource ? (resource.Image, resource.Width, resource.Format, _scanoutRect) : null;
+
     private Lock Gate => _host?.Gate ?? throw new InvalidOperationException("the GPU is not attached to a transport");
 
     /// <summary>Asks the guest for a new mode: stores it, regenerates the EDID and raises the display event.</summary>
@@ -136,7 +163,7 @@ public sealed partial class VirtioGpu : IVirtioDevice
             var r = _scanoutRect;
             var pixels = GC.AllocateUninitializedArray<byte>(r.Width * r.Height * 4);
             for (var row = 0; row < r.Height; row++)
-                resource.Pixels.AsSpan((((r.Y + row) * resource.Width) + r.X) * 4, r.Width * 4).CopyTo(pixels.AsSpan(row * r.Width * 4));
+                resource.Pixels.Slice((((r.Y + row) * resource.Width) + r.X) * 4, r.Width * 4).CopyTo(pixels.AsSpan(row * r.Width * 4));
             return new ScanoutSnapshot(r.Width, r.Height, resource.Format, pixels);
         }
     }
@@ -157,7 +184,7 @@ public sealed partial class VirtioGpu : IVirtioDevice
             for (var row = 0; row < r.Height; row++)
             {
                 var source = (((_scanoutRect.Y + r.Y + row) * resource.Width) + _scanoutRect.X + r.X) * 4;
-                resource.Pixels.AsSpan(source, r.Width * 4).CopyTo(pixels.AsSpan(row * r.Width * 4));
+                resource.Pixels.Slice(source, r.Width * 4).CopyTo(pixels.AsSpan(row * r.Width * 4));
             }
             return new ScanoutSnapshot(r.Width, r.Height, resource.Format, pixels);
         }
@@ -182,7 +209,7 @@ public sealed partial class VirtioGpu : IVirtioDevice
             for (var row = 0; row < region.Height; row++)
             {
                 var source = (((_scanoutRect.Y + region.Y + row) * resource.Width) + _scanoutRect.X + region.X) * 4;
-                resource.Pixels.AsSpan(source, region.Width * 4).CopyTo(destination[(((region.Y + row) * stride) + (region.X * 4))..]);
+                resource.Pixels.Slice(source, region.Width * 4).CopyTo(destination[(((region.Y + row) * stride) + (region.X * 4))..]);
             }
             format = resource.Format;
             return true;
@@ -226,6 +253,8 @@ public sealed partial class VirtioGpu : IVirtioDevice
     public void Reset()
     {
         _active = null;
+        foreach (var resource in _resources.Values)
+            resource.Image.Release();
         _resources.Clear();
         _resourceBytes = 0;
         _eventsRead = 0;
