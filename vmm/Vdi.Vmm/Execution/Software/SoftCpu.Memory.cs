@@ -141,11 +141,29 @@ internal sealed unsafe partial class SoftCpu
         return value;
     }
 
-    /// <summary>A store crossing a page: nothing is written unless both pages may be.</summary>
+    /// <summary>
+    /// A store crossing a page: nothing is written unless both pages may be. The part on a write-traced page goes to
+    /// the bus whole, as KVM splits such a write into the RAM part and one MMIO exit for the rest.
+    /// </summary>
     private void WriteSplit(ulong address, int size, ulong value)
     {
         Translate(address, Access.Write);
         Translate(address + (ulong)size - 1, Access.Write);
+        var first = (int)(0x1000 - (address & 0xFFF));
+        WritePart(address, first, value);
+        WritePart(address + (ulong)first, size - first, value >> (8 * first));
+    }
+
+    private void WritePart(ulong address, int size, ulong value)
+    {
+        ref var e = ref Translate(address, Access.Write);
+        if (e.WriteTag != address >> 12 && _ram?.Traced?.IsTraced(e.Physical) == true)
+        {
+            _bus.WriteMemory(this, e.Physical | (address & 0xFFF), size, value);
+            if (_bus.CodeVersion != _codeVersion)
+                _leaveBlock = true;
+            return;
+        }
         for (var n = 0; n < size; n++)
             WriteMem(address + (ulong)n, 1, value >> (8 * n));
     }
