@@ -91,6 +91,8 @@ internal static class BenchTrace
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         if (exit.Kind != MachineExitKind.PoweredOff)
             throw new InvalidOperationException($"the store loop did not power off: {exit.Crash?.ToString() ?? exit.Kind.ToString()}");
+        if (trace && area == TracedPage && machine.Tracer.Hits != iterations)
+            throw new InvalidOperationException($"{iterations} stores to the traced page, {machine.Tracer.Hits} decided");
         return seconds;
     }
 

@@ -274,15 +274,25 @@ public sealed unsafe partial class GuestMemory : IDisposable
         where T : unmanaged
     {
         var size = Unsafe.SizeOf<T>();
-        if (_deviceWriteCheck is { } check && !check.AllowDeviceWrite(writer, address, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value))))
-            throw RefusedWrite(writer, address, size);
+        var bytes = MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value));
+        var check = _deviceWriteCheck;
+        if (check is not null)
+        {
+            if (!IsRam(address, (ulong)size))
+                throw new GuestMemoryException(address, (ulong)size);
+            if (!check.AllowDeviceWrite(writer, address, bytes))
+                throw RefusedWrite(writer, address, size);
+        }
         if (FindSlot(address) is { } slot && slot.End - address >= (ulong)size)
         {
             MemoryMarshal.Write(HostSpan(slot, address, size), in value);
             slot.HostWrites.MarkRange(address - slot.GuestAddress, (ulong)size);
             return;
         }
-        Write(address, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)), writer); // checked again: the check is pure
+        if (check is null)
+            Write(address, bytes, writer);
+        else
+            WriteUntraced(address, bytes); // decided above: once per write, even across slots
     }
 
     private bool DeviceWriteAllowed(string writer, ulong address, ReadOnlySpan<byte> data) =>
