@@ -2,6 +2,7 @@ using Vdi.Vmm.Execution;
 using Vdi.Vmm.Memory;
 using Vdi.Vmm.Tests.Machine;
 using Vdi.Vmm.Tracing;
+using static Iced.Intel.AssemblerRegisters;
 using static Vdi.Vmm.Tests.Tracing.TracingGuest;
 
 namespace Vdi.Vmm.Tests.Tracing;
@@ -23,6 +24,35 @@ public sealed class KvmWriteTracingTests
     [Fact]
     public async Task Stores_to_the_neighbouring_pages_are_not_traced() =>
         await WriteTracingCases.NeighboursAsync(EngineChoice.Kvm);
+
+    [Fact]
+    public async Task Exit_storm_slices_honour_the_traced_pages()
+    {
+        // A port-read loop that also stores to the traced page: KVM runs it in software slices, whose stores must
+        // reach the decision as the read-only slot's exits do.
+        const int iterations = 3000;
+        using var machine = KvmMachines.Build(Build(a =>
+        {
+            var loop = a.CreateLabel();
+            a.mov(dx, Vdi.Vmm.Devices.PortMap.NullDevice);
+            a.mov(ecx, iterations);
+            a.Label(ref loop);
+            a.@in(al, dx);
+            a.mov(__qword_ptr[rbx], rcx);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.mov(eax, __dword_ptr[rbx]);
+        }), memoryMiB: MemoryMiB, engine: EngineChoice.Kvm, exitStormSwitching: true);
+        machine.Memory.Write(Traced, 77UL);
+        var seen = TraceWith(machine, TraceDecision.Refuse);
+
+        var exit = await RunAsync(machine);
+
+        Assert.Equal(new Vmm.Machine.MachineExit(Vmm.Machine.MachineExitKind.PoweredOff, 77, null), exit); // every store refused
+        Assert.Equal(iterations, seen.Count);
+        Assert.True(machine.EngineSwitches.Sum(s => s.ToSoftware) > 0, "the loop never ran in a software slice");
+        Assert.Contains(seen, w => w.Origin == WriteOrigin.SoftwareSlice);
+    }
 
     [Fact]
     public void A_traced_run_is_one_read_only_slot_and_untrace_merges_it_back()
