@@ -19,6 +19,12 @@ internal sealed unsafe partial class SoftCpu
     private SoftRamWindow _window;      // the slot of the page last filled into the TLB
     private SoftRamWindow _tableWindow; // the slot of the page-table entry last read by the walk
 
+    /// <summary>
+    /// Stores that missed the TLB's store tag and took the slow path (a first store to a page, a page crossing, a
+    /// write-traced page, MMIO); counted there only, so the fast path pays nothing for it.
+    /// </summary>
+    public long SlowPathStores { get; private set; }
+
     /// <summary>Set when the running block must end after this instruction (code changed, an event was delivered).</summary>
     private bool _leaveBlock;
 
@@ -112,6 +118,7 @@ internal sealed unsafe partial class SoftCpu
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void WriteMemSlow(ulong address, int size, ulong value)
     {
+        SlowPathStores++;
         var offset = address & 0xFFF;
         if (offset + (ulong)size > 0x1000)
         {
