@@ -26,6 +26,7 @@ namespace Vdi.Vmm.Cli
                     ["bench", "display", .. var rest] => await BenchDisplay.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     ["bench", "engines", .. var rest] => await BenchEngines.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     ["bench", "host", .. var rest] => await BenchHost.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
+                    ["bench", "trace", .. var rest] => await BenchTrace.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     ["bench", "boot", .. var rest] => await BenchBoot.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     _ => Usage(stderr),
                 };
@@ -56,6 +57,7 @@ namespace Vdi.Vmm.Cli
             stderr.WriteLine("       vdi-vmm bench display [--runs N]");
             stderr.WriteLine("       vdi-vmm bench host [--keys N] [--engine E] [--sandbox] [--motion-seconds N]");
             stderr.WriteLine("       vdi-vmm bench engines [--runs N] [--repaints N] [--storm-iterations N]");
+            stderr.WriteLine("       vdi-vmm bench trace [--runs N] [--software-writes N] [--kvm-writes N] [--store-iterations N]");
             return ExitUsage;
         }
     }

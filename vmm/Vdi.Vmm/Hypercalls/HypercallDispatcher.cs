@@ -1,4 +1,5 @@
 using Vdi.Vmm.Devices;
+using Vdi.Vmm.Tracing;
 using Vdi.Vmm.Vcpu;
 
 namespace Vdi.Vmm.Hypercalls;
@@ -38,9 +39,10 @@ public sealed class HypercallDispatcher
     private volatile Dictionary<uint, HypercallHandler> _handlers = [];
     private long _calls;
 
-    public HypercallDispatcher(AccessLog log, TimeProvider? timeProvider = null)
+    public HypercallDispatcher(AccessLog log, TimeProvider? timeProvider = null, TraceRing? ring = null)
     {
         _log = log;
+        Ring = ring;
         TimeProvider = timeProvider ?? TimeProvider.System;
         Register(HypercallNumbers.Ping, static (in HypercallContext _) => HypercallNumbers.PingReply);
         Register(HypercallNumbers.Echo, static (in HypercallContext c) => c.Registers.Rbx);
@@ -48,6 +50,9 @@ public sealed class HypercallDispatcher
     }
 
     public long Calls => Interlocked.Read(ref _calls);
+
+    /// <summary>Where every call is recorded (number, arguments, result, vCPU, RIP); null: nowhere.</summary>
+    public TraceRing? Ring { get; }
 
     /// <summary>The clock <see cref="HypercallNumbers.WallClock"/> reads.</summary>
     public TimeProvider TimeProvider { get; }
@@ -64,6 +69,13 @@ public sealed class HypercallDispatcher
 
     /// <summary>Runs the handler for the call the registers describe and returns the value for rax.</summary>
     public ulong Dispatch(int vcpuId, in VcpuRegisters registers)
+    {
+        var result = Run(vcpuId, registers);
+        Ring?.RecordHypercall(vcpuId, registers.Rip, (uint)registers.Rax, [registers.Rbx, registers.Rcx, registers.Rsi, registers.Rdi], result);
+        return result;
+    }
+
+    private ulong Run(int vcpuId, in VcpuRegisters registers)
     {
         Interlocked.Increment(ref _calls);
         var number = (uint)registers.Rax;

@@ -4,6 +4,7 @@ using Vdi.Vmm.Execution.Software;
 using Vdi.Vmm.Execution.Switching;
 using Vdi.Vmm.Hypercalls;
 using Vdi.Vmm.Memory;
+using Vdi.Vmm.Tracing;
 using Vdi.Vmm.Vcpu;
 
 namespace Vdi.Vmm.Machine;
@@ -18,6 +19,7 @@ namespace Vdi.Vmm.Machine;
 public sealed class Machine : IDisposable
 {
     private static readonly TimeSpan s_joinTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan s_tracePauseTimeout = TimeSpan.FromSeconds(10);
 
     private readonly Lock _gate = new(); // guards _state, _exit, _powerOffCode, _running
     private readonly IVcpuRunner[] _vcpus;
@@ -36,15 +38,18 @@ public sealed class Machine : IDisposable
     internal Machine(
         MachineConfig config, EngineSelection engine, GuestMemory memory, MachineDevices devices,
         Func<Machine, PauseRendezvous, Action<VcpuStop>, IReadOnlyList<IVcpuRunner>> createVcpus, Action release,
-        ConcurrencyGuard? guard = null)
+        ConcurrencyGuard? guard = null, WriteTracer? tracer = null)
     {
         Guard = guard ?? new ConcurrencyGuard();
+        Tracer = tracer ?? new WriteTracer(memory, devices.Trace, splitSlots: false);
+        Tracer.RunPaused = RunPaused;
+        Tracer.StopMachine = StopForTrace;
         Config = config;
         Engine = engine;
         Memory = memory;
         Devices = devices;
         _release = release;
-        Dispatcher = new ExitDispatcher(devices.Pio, devices.Mmio, memory, devices.Hypercalls, devices.Accesses);
+        Dispatcher = new ExitDispatcher(devices.Pio, devices.Mmio, memory, devices.Hypercalls, devices.Accesses, Tracer);
         _vcpus = [.. createVcpus(this, _rendezvous, OnVcpuStopped)];
     }
 
@@ -59,6 +64,12 @@ public sealed class Machine : IDisposable
 
     /// <summary>The concurrency guard: locked operations made atomic, and segments run with the other vCPUs stalled.</summary>
     public ConcurrencyGuard Guard { get; }
+
+    /// <summary>Write tracing of guest-physical pages, on either engine and for device writes (<see cref="WriteTracer"/>).</summary>
+    public WriteTracer Tracer { get; }
+
+    /// <summary>The machine's trace ring: traced writes with their decisions, hypercalls and refused accesses.</summary>
+    public TraceRing Trace => Devices.Trace;
 
     public SerialOutput Serial => Devices.Com1.Output;
 
@@ -161,6 +172,34 @@ public sealed class Machine : IDisposable
         _rendezvous.Release();
         foreach (var vcpu in _vcpus)
             vcpu.RequestStop();
+    }
+
+    /// <summary>Runs a change of the memory layout with every vCPU parked, when any runs.</summary>
+    private void RunPaused(Action change)
+    {
+        var pause = State == MachineState.Running;
+        if (pause && !PauseAll(s_tracePauseTimeout))
+        {
+            ResumeAll();
+            throw new TimeoutException("the vCPUs did not park for a change of the traced pages");
+        }
+        try
+        {
+            change();
+        }
+        finally
+        {
+            if (pause)
+                ResumeAll();
+        }
+    }
+
+    /// <summary>A trace decision stopped the machine: it ends as crashed, naming the write.</summary>
+    private void StopForTrace(int vcpu, string reason)
+    {
+        lock (_gate)
+            _exit ??= new MachineExit(MachineExitKind.Crashed, -1, new MachineCrash(Math.Max(vcpu, 0), reason, null, null));
+        Stop();
     }
 
     /// <summary>Called on a vCPU thread by the power port.</summary>

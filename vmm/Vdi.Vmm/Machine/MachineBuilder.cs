@@ -6,6 +6,7 @@ using Vdi.Vmm.Execution.Switching;
 using Vdi.Vmm.Interop;
 using Vdi.Vmm.Kvm;
 using Vdi.Vmm.Memory;
+using Vdi.Vmm.Tracing;
 using Vdi.Vmm.Vcpu;
 
 namespace Vdi.Vmm.Machine;
@@ -85,7 +86,8 @@ public static class MachineBuilder
             const int syncSets = (int)(KvmConstants.KVM_SYNC_X86_REGS | KvmConstants.KVM_SYNC_X86_SREGS | KvmConstants.KVM_SYNC_X86_EVENTS);
             var canSwitch = (kvm.CheckExtension(KvmConstants.KVM_CAP_SYNC_REGS) & syncSets) == syncSets;
             var guard = new ConcurrencyGuard();
-            var storms = config.ExitStormSwitching && canSwitch ? ExitStormSwitches(config, memory, devices, vcpus, guard, PhysicalAddressBits(supportedCpuid)) : null;
+            var tracer = new WriteTracer(memory, devices.Trace, splitSlots: true); // traced runs become read-only slots
+            var storms = config.ExitStormSwitching && canSwitch ? ExitStormSwitches(config, memory, devices, vcpus, guard, tracer, PhysicalAddressBits(supportedCpuid)) : null;
             machine = new Machine(
                 config, selection, memory, devices,
                 (m, pause, stopped) =>
@@ -100,7 +102,8 @@ public static class MachineBuilder
                     memory.Dispose();
                     kvm.Dispose();
                 },
-                guard);
+                guard,
+                tracer);
             cleanup.Clear();
             return machine;
         }
@@ -115,10 +118,15 @@ public static class MachineBuilder
     /// A software CPU per KVM vCPU for exit-storm slices, on the machine's own memory and buses; the APIC windows and
     /// hypercalls stay KVM's (<see cref="HybridSoftBus"/>), so the engine's I/O APIC is a placeholder nothing reaches.
     /// </summary>
-    private static ExitStormSwitch[] ExitStormSwitches(MachineConfig config, GuestMemory memory, MachineDevices devices, List<KvmVcpu> vcpus, ConcurrencyGuard guard, int physicalAddressBits)
+    private static ExitStormSwitch[] ExitStormSwitches(MachineConfig config, GuestMemory memory, MachineDevices devices, List<KvmVcpu> vcpus, ConcurrencyGuard guard, WriteTracer tracer, int physicalAddressBits)
     {
         SliceWarmUp.EnsureDone();
-        var bus = new HybridSoftBus(new SoftMachineBus(memory, devices.Pio, devices.Mmio, devices.Hypercalls, new SoftIoApic((_, _) => { }), config.MemoryBytes) { Guard = guard });
+        var softBus = new SoftMachineBus(memory, devices.Pio, devices.Mmio, devices.Hypercalls, new SoftIoApic((_, _) => { }), config.MemoryBytes, tracer)
+        {
+            Guard = guard,
+            Origin = WriteOrigin.SoftwareSlice, // a slice honours the same traced pages as KVM's read-only slots
+        };
+        var bus = new HybridSoftBus(softBus);
         return [.. vcpus.Select(v => new ExitStormSwitch(v, new SoftCpu(bus, v.Id, vcpus.Count, config.Image.EntryPoint) { PhysicalAddressBits = physicalAddressBits }, bus, new ExitStormPolicy(memory, config.ExitStorm)))];
     }
 
@@ -150,7 +158,8 @@ public static class MachineBuilder
             });
             var devices = MachineDevices.Create(config, memory, ioApic.Line, created, code => machine?.OnGuestPowerOff(code));
             var guard = new ConcurrencyGuard();
-            var bus = new SoftMachineBus(memory, devices.Pio, devices.Mmio, devices.Hypercalls, ioApic, config.MemoryBytes)
+            var tracer = new WriteTracer(memory, devices.Trace, splitSlots: false); // the TLB keeps traced pages off the fast path
+            var bus = new SoftMachineBus(memory, devices.Pio, devices.Mmio, devices.Hypercalls, ioApic, config.MemoryBytes, tracer)
             {
                 TripleFaulted = cpu => threads[cpu.Index].OnTripleFault(),
                 Guard = guard,
@@ -166,7 +175,8 @@ public static class MachineBuilder
                     return threads;
                 },
                 memory.Dispose,
-                guard);
+                guard,
+                tracer);
             return machine;
         }
         catch

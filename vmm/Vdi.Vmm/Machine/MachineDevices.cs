@@ -12,6 +12,7 @@ public sealed class MachineDevices
 {
     private MachineDevices(AccessLog accesses, Bus pio, Bus mmio, HypercallDispatcher hypercalls)
     {
+        Trace = hypercalls.Ring!;
         Accesses = accesses;
         Pio = pio;
         Mmio = mmio;
@@ -19,6 +20,9 @@ public sealed class MachineDevices
     }
 
     public AccessLog Accesses { get; }
+
+    /// <summary>The machine's trace ring: traced writes with their decisions, hypercalls, refused accesses.</summary>
+    public Tracing.TraceRing Trace { get; }
 
     public Bus Pio { get; }
 
@@ -87,7 +91,7 @@ public sealed class MachineDevices
                 tablet.SetExtent(change.Width, change.Height);
         };
 
-        return new MachineDevices(accesses, pio, mmio, new HypercallDispatcher(accesses))
+        return new MachineDevices(accesses, pio, mmio, new HypercallDispatcher(accesses, ring: new Tracing.TraceRing()))
         {
             Com1 = com1,
             Power = power,

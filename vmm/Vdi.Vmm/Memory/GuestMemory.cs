@@ -6,20 +6,24 @@ namespace Vdi.Vmm.Memory;
 /// <summary>
 /// Guest RAM: anonymous host mappings registered as memory slots. Host code reads and writes guest
 /// memory only through this class, by guest-physical address; every access is bounds-checked and
-/// every host write is recorded for the dirty harvest.
+/// every host write is recorded for the dirty harvest. While pages are write-traced, a write made for a device (every
+/// public write here; the <c>writer</c> names the device) is first offered to <see cref="DeviceWriteCheck"/>, and a
+/// refused one writes nothing and fails as an access outside RAM does; the VMM's own writes after a trace decision
+/// and the software engine's stores go through the untraced internal writes.
 /// </summary>
 /// <remarks>
 /// Lookups read an immutable, sorted slot array (copy-on-write), so accesses from vCPU and device
 /// threads take no lock. Slot changes serialise on <c>_gate</c>; callers pause the vCPUs around a
 /// change that removes RAM the guest may be using.
 /// </remarks>
-public sealed unsafe class GuestMemory : IDisposable
+public sealed unsafe partial class GuestMemory : IDisposable
 {
     private readonly Lock _gate = new();
     private readonly IMemorySlotSink? _sink;
     private volatile MemorySlot[] _slots = []; // sorted by GuestAddress; replaced, never mutated
     private bool _disposed;
     private int _generation;
+    private volatile IDeviceWriteCheck? _deviceWriteCheck;
 
     public GuestMemory(IMemorySlotSink? sink = null) => _sink = sink;
 
@@ -30,6 +34,22 @@ public sealed unsafe class GuestMemory : IDisposable
     /// (the software engine's RAM fast path) knows to look it up again.
     /// </summary>
     internal int Generation => Volatile.Read(ref _generation);
+
+    /// <summary>The trace's check of device writes; null while nothing is traced.</summary>
+    internal IDeviceWriteCheck? DeviceWriteCheck
+    {
+        get => _deviceWriteCheck;
+        set => _deviceWriteCheck = value;
+    }
+
+    /// <summary>
+    /// Tells the software vCPUs their cached translations are stale (the set of traced pages changed): they refill
+    /// their TLBs at the next block, as after a slot change.
+    /// </summary>
+    internal void InvalidateCachedTranslations() => Interlocked.Increment(ref _generation);
+
+    /// <summary>Guest-physical address just past the highest slot.</summary>
+    public ulong Top => _slots is { Length: > 0 } slots ? slots[^1].End : 0;
 
     /// <summary>Total bytes of RAM across all slots.</summary>
     public ulong Size => _slots.Aggregate(0UL, (sum, s) => sum + s.Size);
@@ -170,11 +190,18 @@ public sealed unsafe class GuestMemory : IDisposable
             throw new GuestMemoryException(address, (ulong)destination.Length);
     }
 
-    public void Write(ulong address, ReadOnlySpan<byte> source)
+    /// <summary>Writes guest memory for <paramref name="writer"/> (a device's name; "vmm" for the VMM itself).</summary>
+    public void Write(ulong address, ReadOnlySpan<byte> source, string writer = VmmWriter)
     {
-        if (!TryWrite(address, source))
+        if (!IsRam(address, (ulong)source.Length))
             throw new GuestMemoryException(address, (ulong)source.Length);
+        if (!DeviceWriteAllowed(writer, address, source))
+            throw RefusedWrite(writer, address, source.Length);
+        WriteUntraced(address, source);
     }
+
+    /// <summary>The writer named for the VMM's own writes (boot tables, the image).</summary>
+    public const string VmmWriter = "vmm";
 
     /// <summary>Reads guest memory; false (and nothing read) when any byte is outside RAM.</summary>
     public bool TryRead(ulong address, Span<byte> destination)
@@ -192,8 +219,22 @@ public sealed unsafe class GuestMemory : IDisposable
         return true;
     }
 
-    /// <summary>Writes guest memory and records the pages as dirty; false (and nothing written) when any byte is outside RAM.</summary>
-    public bool TryWrite(ulong address, ReadOnlySpan<byte> source)
+    /// <summary>
+    /// Writes guest memory for <paramref name="writer"/> and records the pages as dirty; false (and nothing written)
+    /// when any byte is outside RAM or the trace refused the write.
+    /// </summary>
+    public bool TryWrite(ulong address, ReadOnlySpan<byte> source, string writer = VmmWriter) =>
+        IsRam(address, (ulong)source.Length) && DeviceWriteAllowed(writer, address, source) && TryWriteUntraced(address, source);
+
+    /// <summary>A write the trace does not see: the VMM's own, after a trace decision, or a software vCPU's store.</summary>
+    internal void WriteUntraced(ulong address, ReadOnlySpan<byte> source)
+    {
+        if (!TryWriteUntraced(address, source))
+            throw new GuestMemoryException(address, (ulong)source.Length);
+    }
+
+    /// <summary>As <see cref="WriteUntraced"/>; false (and nothing written) when any byte is outside RAM.</summary>
+    internal bool TryWriteUntraced(ulong address, ReadOnlySpan<byte> source)
     {
         if (!IsRam(address, (ulong)source.Length))
             return false;
@@ -225,19 +266,40 @@ public sealed unsafe class GuestMemory : IDisposable
         return value;
     }
 
-    /// <summary>Writes a <typeparamref name="T"/>; inside one slot, one store of its size (see <see cref="Read{T}"/>).</summary>
-    public void Write<T>(ulong address, T value)
+    /// <summary>
+    /// Writes a <typeparamref name="T"/> for <paramref name="writer"/>; inside one slot, one store of its size (see
+    /// <see cref="Read{T}"/>). Throws <see cref="GuestMemoryException"/> outside RAM or when the trace refused it.
+    /// </summary>
+    public void Write<T>(ulong address, T value, string writer = VmmWriter)
         where T : unmanaged
     {
         var size = Unsafe.SizeOf<T>();
+        var bytes = MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value));
+        var check = _deviceWriteCheck;
+        if (check is not null)
+        {
+            if (!IsRam(address, (ulong)size))
+                throw new GuestMemoryException(address, (ulong)size);
+            if (!check.AllowDeviceWrite(writer, address, bytes))
+                throw RefusedWrite(writer, address, size);
+        }
         if (FindSlot(address) is { } slot && slot.End - address >= (ulong)size)
         {
             MemoryMarshal.Write(HostSpan(slot, address, size), in value);
             slot.HostWrites.MarkRange(address - slot.GuestAddress, (ulong)size);
             return;
         }
-        Write(address, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
+        if (check is null)
+            Write(address, bytes, writer);
+        else
+            WriteUntraced(address, bytes); // decided above: once per write, even across slots
     }
+
+    private bool DeviceWriteAllowed(string writer, ulong address, ReadOnlySpan<byte> data) =>
+        _deviceWriteCheck is not { } check || check.AllowDeviceWrite(writer, address, data);
+
+    private static GuestMemoryException RefusedWrite(string writer, ulong address, int length) =>
+        new($"{writer}'s write of {length} byte(s) at 0x{address:X} was refused: the page is write-traced");
 
     /// <summary>
     /// Collects the pages of a slot written since the last harvest: KVM's dirty log (guest writes,

@@ -3,6 +3,7 @@ using Vdi.Vmm.Devices;
 using Vdi.Vmm.Hypercalls;
 using Vdi.Vmm.Kvm;
 using Vdi.Vmm.Memory;
+using Vdi.Vmm.Tracing;
 
 namespace Vdi.Vmm.Vcpu;
 
@@ -34,14 +35,16 @@ public sealed class ExitDispatcher
     private readonly GuestMemory _memory;
     private readonly HypercallDispatcher _hypercalls;
     private readonly AccessLog _log;
+    private readonly WriteTracer? _tracer;
 
-    public ExitDispatcher(Bus pio, Bus mmio, GuestMemory memory, HypercallDispatcher hypercalls, AccessLog log)
+    public ExitDispatcher(Bus pio, Bus mmio, GuestMemory memory, HypercallDispatcher hypercalls, AccessLog log, WriteTracer? tracer = null)
     {
         _pio = pio;
         _mmio = mmio;
         _memory = memory;
         _hypercalls = hypercalls;
         _log = log;
+        _tracer = tracer;
     }
 
     public ExitResult Dispatch(VcpuExit exit, int vcpuId, IVcpuRegisterAccess registers)
@@ -55,7 +58,7 @@ public sealed class ExitDispatcher
                 _mmio.Read(exit.MmioAddress, vcpuId, exit.MmioData);
                 return ExitResult.Continue;
             case VcpuExitReason.MmioWrite:
-                return DispatchMmioWrite(exit, vcpuId);
+                return DispatchMmioWrite(exit, vcpuId, registers);
             case VcpuExitReason.Interrupted:
                 return ExitResult.Continue;
             case VcpuExitReason.Shutdown:
@@ -103,16 +106,27 @@ public sealed class ExitDispatcher
         return ExitResult.Continue;
     }
 
-    private ExitResult DispatchMmioWrite(VcpuExit exit, int vcpuId)
+    /// <summary>
+    /// An MMIO write: to a device, or a guest write to a read-only slot. A read-only slot holding write-traced pages
+    /// hands the write to the tracer, which applies it through the host mapping or drops it; either way resuming
+    /// completes the instruction, which KVM has already retired (RIP is past it).
+    /// </summary>
+    private ExitResult DispatchMmioWrite(VcpuExit exit, int vcpuId, IVcpuRegisterAccess registers)
     {
         var address = exit.MmioAddress;
         var data = exit.MmioData;
         if (_memory.FindSlot(address) is { IsReadOnly: true })
         {
+            if (_tracer is { } tracer && tracer.Pages.AnyTraced(address, (ulong)data.Length))
+            {
+                tracer.OnGuestWrite(WriteOrigin.Kvm, vcpuId, registers.GetRegisters().Rip, address, data);
+                return ExitResult.Continue;
+            }
             Span<byte> value = stackalloc byte[8];
             value.Clear();
             data.CopyTo(value);
             _log.Record(new GuestAccess(AccessSpace.Mmio, address, data.Length, BinaryPrimitives.ReadUInt64LittleEndian(value), true, vcpuId, AccessOutcome.ReadOnlyMemoryWrite));
+            _tracer?.Ring.RecordRefused(vcpuId, null, $"vcpu {vcpuId} wrote {data.Length} byte(s) at 0x{address:X} to read-only memory");
             return ExitResult.Continue;
         }
         _mmio.Write(address, vcpuId, data);

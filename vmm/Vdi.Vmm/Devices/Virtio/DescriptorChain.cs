@@ -15,10 +15,12 @@ public sealed class DescriptorChain
     private readonly GuestMemory _memory;
     private readonly DescriptorSegment[] _segments;
     private readonly int _firstWritable;
+    private readonly string _writer;
 
-    internal DescriptorChain(GuestMemory memory, ushort head, DescriptorSegment[] segments)
+    internal DescriptorChain(GuestMemory memory, ushort head, DescriptorSegment[] segments, string writer = "virtio")
     {
         _memory = memory;
+        _writer = writer;
         Head = head;
         _segments = segments;
         _firstWritable = Array.FindIndex(segments, s => s.Writable);
@@ -80,7 +82,7 @@ public sealed class DescriptorChain
                 continue;
             }
             var n = (int)Math.Min(s.Length - offset, source.Length);
-            _memory.Write(s.Address + (ulong)offset, source[..n]);
+            _memory.Write(s.Address + (ulong)offset, source[..n], _writer);
             source = source[n..];
             copied += n;
             offset = 0;

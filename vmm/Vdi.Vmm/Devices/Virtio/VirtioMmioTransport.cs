@@ -24,7 +24,7 @@ public sealed class VirtioMmioTransport : IBusDevice
     {
         _device = device;
         _irq = irq;
-        _queues = [.. Enumerable.Range(0, device.QueueCount).Select(i => new Virtqueue(memory, i, device.MaxQueueSize))];
+        _queues = [.. Enumerable.Range(0, device.QueueCount).Select(i => new Virtqueue(memory, i, device.MaxQueueSize, device.GetType().Name))];
         _host = new VirtioHost(this, memory);
         device.Attach(_host);
     }

@@ -14,12 +14,14 @@ public sealed class Virtqueue
     private const int DescriptorSize = 16;
 
     private readonly GuestMemory _memory;
+    private readonly string _writer; // the device's name on its writes into guest memory (write tracing)
     private ushort _lastAvail;
     private ushort _used;
 
-    internal Virtqueue(GuestMemory memory, int index, ushort maxSize)
+    internal Virtqueue(GuestMemory memory, int index, ushort maxSize, string writer = "virtio")
     {
         _memory = memory;
+        _writer = writer;
         Index = index;
         MaxSize = maxSize;
         Size = maxSize;
@@ -123,19 +125,23 @@ public sealed class Virtqueue
                 throw new VirtioException($"queue {Index}: buffer [0x{address:X}, +0x{length:X}) of descriptor {index} is outside guest RAM");
             segments.Add(new DescriptorSegment(address, length, writable));
             if ((flags & DescFlagNext) == 0)
-                return new DescriptorChain(_memory, head, [.. segments]);
+                return new DescriptorChain(_memory, head, [.. segments], _writer);
             index = next;
         }
     }
 
-    /// <summary>Returns a chain to the driver with the number of bytes the device wrote into it.</summary>
+    /// <summary>
+    /// Returns a chain to the driver with the number of bytes the device wrote into it. A used ring on a write-traced
+    /// page whose write is refused throws <see cref="GuestMemoryException"/>, which the transport turns into
+    /// DEVICE_NEEDS_RESET; the used index is then not published.
+    /// </summary>
     public void PushUsed(DescriptorChain chain, uint written)
     {
         var slot = UsedRing + 4 + (8UL * (ulong)(_used % Size));
-        _memory.Write(slot, (uint)chain.Head);
-        _memory.Write(slot + 4, written);
+        _memory.Write(slot, (uint)chain.Head, _writer);
+        _memory.Write(slot + 4, written, _writer);
         Interlocked.MemoryBarrier(); // the entry is visible before the index that publishes it
+        _memory.Write(UsedRing + 2, (ushort)(_used + 1), _writer);
         _used++;
-        _memory.Write(UsedRing + 2, _used);
     }
 }

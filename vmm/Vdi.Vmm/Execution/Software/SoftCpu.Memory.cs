@@ -19,6 +19,12 @@ internal sealed unsafe partial class SoftCpu
     private SoftRamWindow _window;      // the slot of the page last filled into the TLB
     private SoftRamWindow _tableWindow; // the slot of the page-table entry last read by the walk
 
+    /// <summary>
+    /// Stores that missed the TLB's store tag and took the slow path (a first store to a page, a page crossing, a
+    /// write-traced page, MMIO); counted there only, so the fast path pays nothing for it.
+    /// </summary>
+    public long SlowPathStores { get; private set; }
+
     /// <summary>Set when the running block must end after this instruction (code changed, an event was delivered).</summary>
     private bool _leaveBlock;
 
@@ -112,6 +118,7 @@ internal sealed unsafe partial class SoftCpu
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void WriteMemSlow(ulong address, int size, ulong value)
     {
+        SlowPathStores++;
         var offset = address & 0xFFF;
         if (offset + (ulong)size > 0x1000)
         {
@@ -141,11 +148,29 @@ internal sealed unsafe partial class SoftCpu
         return value;
     }
 
-    /// <summary>A store crossing a page: nothing is written unless both pages may be.</summary>
+    /// <summary>
+    /// A store crossing a page: nothing is written unless both pages may be. The part on a write-traced page goes to
+    /// the bus whole, as KVM splits such a write into the RAM part and one MMIO exit for the rest.
+    /// </summary>
     private void WriteSplit(ulong address, int size, ulong value)
     {
         Translate(address, Access.Write);
         Translate(address + (ulong)size - 1, Access.Write);
+        var first = (int)(0x1000 - (address & 0xFFF));
+        WritePart(address, first, value);
+        WritePart(address + (ulong)first, size - first, value >> (8 * first));
+    }
+
+    private void WritePart(ulong address, int size, ulong value)
+    {
+        ref var e = ref Translate(address, Access.Write);
+        if (e.WriteTag != address >> 12 && _ram?.Traced?.IsTraced(e.Physical) == true)
+        {
+            _bus.WriteMemory(this, e.Physical | (address & 0xFFF), size, value);
+            if (_bus.CodeVersion != _codeVersion)
+                _leaveBlock = true;
+            return;
+        }
         for (var n = 0; n < size; n++)
             WriteMem(address + (ulong)n, 1, value >> (8 * n));
     }

@@ -4,6 +4,7 @@ using Vdi.Vmm.Boot;
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Hypercalls;
 using Vdi.Vmm.Memory;
+using Vdi.Vmm.Tracing;
 
 namespace Vdi.Vmm.Execution.Software;
 
@@ -25,16 +26,21 @@ internal sealed class SoftMachineBus : ISoftBus
     private readonly HypercallDispatcher _hypercalls;
     private readonly byte[] _fillPattern = new byte[4096];
     private readonly Lock _fillGate = new();
+    private readonly WriteTracer? _tracer;
 
-    public SoftMachineBus(GuestMemory memory, Bus pio, Bus mmio, HypercallDispatcher hypercalls, SoftIoApic ioApic, ulong ramTop)
+    public SoftMachineBus(GuestMemory memory, Bus pio, Bus mmio, HypercallDispatcher hypercalls, SoftIoApic ioApic, ulong ramTop, WriteTracer? tracer = null)
     {
         _memory = memory;
         _pio = pio;
         _mmio = mmio;
         _hypercalls = hypercalls;
-        Ram = new SoftRam(memory, ramTop);
+        _tracer = tracer;
+        Ram = new SoftRam(memory, ramTop) { Traced = tracer?.Pages };
         IoApic = ioApic;
     }
+
+    /// <summary>How this bus's vCPUs appear in traced writes: the software engine, or KVM vCPUs in exit-storm slices.</summary>
+    public WriteOrigin Origin { get; init; } = WriteOrigin.Software;
 
     public SoftIoApic IoApic { get; }
 
@@ -82,7 +88,14 @@ internal sealed class SoftMachineBus : ISoftBus
     {
         Span<byte> data = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(data, value);
-        if (_memory.TryWrite(address, data[..size]))
+        if (_tracer is { } tracer && tracer.Pages.AnyTraced(address, (ulong)size) && _memory.IsRam(address, (ulong)size))
+        {
+            // A traced page: the decision applies the store or drops it (the instruction completes either way, as on KVM).
+            if (tracer.OnGuestWrite(Origin, cpu.Index, cpu.Rip, address, data[..size]) == TraceDecision.Apply)
+                NoteWrite(address, (ulong)size);
+            return;
+        }
+        if (_memory.TryWriteUntraced(address, data[..size]))
         {
             NoteWrite(address, (ulong)size);
             return;
@@ -130,8 +143,8 @@ internal sealed class SoftMachineBus : ISoftBus
     public bool TryFill(ulong address, int elementSize, ulong value, ulong count)
     {
         var total = count * (ulong)elementSize;
-        if (count > int.MaxValue || !_memory.IsRam(address, total))
-            return false;
+        if (count > int.MaxValue || !_memory.IsRam(address, total) || _tracer?.Pages.AnyTraced(address, total) == true)
+            return false; // a traced page: element by element, each store decided
         lock (_fillGate) // the pattern buffer is shared by the vCPU threads
         {
             var pattern = _fillPattern.AsSpan();
@@ -145,7 +158,7 @@ internal sealed class SoftMachineBus : ISoftBus
             for (ulong done = 0; done < total;)
             {
                 var n = (int)Math.Min((ulong)pattern.Length, total - done);
-                _memory.Write(address + done, pattern[..n]);
+                _memory.WriteUntraced(address + done, pattern[..n]);
                 done += (ulong)n;
             }
         }
@@ -155,14 +168,15 @@ internal sealed class SoftMachineBus : ISoftBus
 
     public bool TryCopy(ulong destination, ulong source, ulong bytes)
     {
-        if (bytes > int.MaxValue || !_memory.IsRam(source, bytes) || !_memory.IsRam(destination, bytes))
+        if (bytes > int.MaxValue || !_memory.IsRam(source, bytes) || !_memory.IsRam(destination, bytes)
+            || _tracer?.Pages.AnyTraced(destination, bytes) == true)
             return false;
         Span<byte> chunk = stackalloc byte[4096];
         for (ulong done = 0; done < bytes;)
         {
             var n = (int)Math.Min((ulong)chunk.Length, bytes - done);
             _memory.Read(source + done, chunk[..n]);
-            _memory.Write(destination + done, chunk[..n]);
+            _memory.WriteUntraced(destination + done, chunk[..n]);
             done += (ulong)n;
         }
         NoteWrite(destination, bytes);

@@ -193,7 +193,9 @@ internal sealed unsafe partial class SoftCpu
         e.HostWriteWord = (int)(slotPage >> 6);
         e.HostWriteBit = 1UL << (int)(slotPage & 63);
         e.ReadTag = page;
-        if (_window.Writable && (flags & (SoftTlbFlags.Writable | SoftTlbFlags.Dirty)) == (SoftTlbFlags.Writable | SoftTlbFlags.Dirty))
+        // A write-traced page gets no store tag: its stores take the slow path to the bus, which hands them to the trace.
+        if (_window.Writable && (flags & (SoftTlbFlags.Writable | SoftTlbFlags.Dirty)) == (SoftTlbFlags.Writable | SoftTlbFlags.Dirty)
+            && _ram!.Traced?.IsTraced(physical) != true)
             e.WriteTag = page;
     }
 

@@ -40,6 +40,9 @@ internal sealed unsafe class SoftRam
 
     public GuestMemory Memory { get; }
 
+    /// <summary>The machine's write-traced pages: never given a store tag in a TLB (null: nothing can be traced).</summary>
+    public Tracing.TracedPages? Traced { get; init; }
+
     public long CodeVersion => Volatile.Read(ref _codeVersion);
 
     /// <summary>The slot holding <paramref name="address"/> as a window; false when it is not RAM.</summary>
