@@ -130,7 +130,10 @@ public sealed class Machine : IDisposable
             vcpu.Start();
     }
 
-    /// <summary>Kicks every vCPU out of the guest and returns when all are parked (or finished); false on timeout.</summary>
+    /// <summary>
+    /// Kicks every vCPU out of the guest and returns true when all are parked (those that finished do not count);
+    /// false on timeout, or when the machine stops meanwhile (the guest powered off, a crash): nothing stands still then.
+    /// </summary>
     public bool PauseAll(TimeSpan timeout)
     {
         lock (_gate)
@@ -181,6 +184,8 @@ public sealed class Machine : IDisposable
         if (pause && !PauseAll(s_tracePauseTimeout))
         {
             ResumeAll();
+            if (_rendezvous.Released)
+                throw new InvalidOperationException("the machine stopped during a change of the traced pages");
             throw new TimeoutException("the vCPUs did not park for a change of the traced pages");
         }
         try

@@ -18,6 +18,16 @@ public sealed class PauseRendezvous
 
     public bool PauseRequested => Volatile.Read(ref _pauseRequested);
 
+    /// <summary>True once <see cref="Release"/> ran: the machine is stopping.</summary>
+    public bool Released
+    {
+        get
+        {
+            lock (_gate)
+                return _released;
+        }
+    }
+
     /// <summary>A vCPU thread joins before it first enters the guest.</summary>
     public void Join()
     {
@@ -86,7 +96,10 @@ public sealed class PauseRendezvous
         }
     }
 
-    /// <summary>Waits until every active vCPU thread is parked; false on timeout.</summary>
+    /// <summary>
+    /// Waits until every active vCPU thread is parked. False on timeout, and false when the rendezvous is released
+    /// (the machine stops): its vCPUs are then on their way out, not parked, and nothing may rely on them standing still.
+    /// </summary>
     public bool WaitAllParked(TimeSpan timeout)
     {
         var infinite = timeout == Timeout.InfiniteTimeSpan;
@@ -105,7 +118,7 @@ public sealed class PauseRendezvous
                     return false;
                 Monitor.Wait(_gate, (int)Math.Min(left, int.MaxValue));
             }
-            return true;
+            return !_released;
         }
     }
 
