@@ -113,7 +113,7 @@ public sealed class DesktopProcessTests : IDisposable
         Assert.Throws<InvalidOperationException>(() => HostDirectories.Create(new DesktopOptions { HostDirectory = Path.Combine(data, "hosts"), DataDirectory = data }, Guid.NewGuid()));
     }
 
-    private static async Task<(Guid Victim, Guid Other)> TwoRunningDesktopsAsync(HttpClient api)
+    internal static async Task<(Guid Victim, Guid Other)> TwoRunningDesktopsAsync(HttpClient api)
     {
         var builtIn = await WaitForAsync(api, null, "Running");
         var created = await api.PostAsJsonAsync("/api/desktops", new CreateDesktopRequest("Second", 1, 256, 1920, 1080));
@@ -123,7 +123,7 @@ public sealed class DesktopProcessTests : IDisposable
         return (builtIn.Id, second.Id);
     }
 
-    private static async Task<DesktopSummary> WaitForAsync(HttpClient api, Guid? id, string state)
+    internal static async Task<DesktopSummary> WaitForAsync(HttpClient api, Guid? id, string state)
     {
         var deadline = DateTime.UtcNow + s_wait;
         DesktopSummary? last = null;
@@ -140,7 +140,7 @@ public sealed class DesktopProcessTests : IDisposable
         throw new TimeoutException($"not {state} within {s_wait.TotalSeconds} s (last: {last?.State} {last?.StateReason})");
     }
 
-    private static async Task UntilAsync(Func<bool> condition, string what)
+    internal static async Task UntilAsync(Func<bool> condition, string what)
     {
         var deadline = DateTime.UtcNow + s_wait;
         while (!condition())

@@ -36,11 +36,7 @@ public sealed class HostProtocolFaultTests : IDisposable
     public async Task A_malformed_frame_to_a_host_is_refused_by_name_the_desktop_alone_is_Crashed_and_starts_again(string named, byte[] frame)
     {
         var api = await _factory.SignedInAsync();
-        var victim = (await DesktopApiTests.WaitForStateAsync(api, "Running")).Id;
-        var created = await api.PostAsJsonAsync("/api/desktops", new CreateDesktopRequest("Second", 1, 256, 1920, 1080));
-        created.EnsureSuccessStatusCode();
-        var other = (await created.Content.ReadFromJsonAsync<DesktopSummary>())!.Id;
-        await WaitForAsync(api, other, "Running");
+        var (victim, other) = await DesktopProcessTests.TwoRunningDesktopsAsync(api);
         var pool = _factory.Services.GetRequiredService<DesktopPool>();
         await using var victimViewer = await LiveViewer.OpenAsync(_factory, api, victim, s_laptop);
         await victimViewer.FrameOfAsync(1280, 720);
@@ -50,7 +46,7 @@ public sealed class HostProtocolFaultTests : IDisposable
         var remote = Assert.IsType<RemoteDesktop>(pool.Get(victim)!.Desktop);
         Assert.True(remote.SendRaw(frame));
 
-        var crashed = await WaitForAsync(api, victim, "Crashed");
+        var crashed = await DesktopProcessTests.WaitForAsync(api, victim, "Crashed");
         Assert.Contains("refused a malformed frame", crashed.StateReason, StringComparison.Ordinal);
         Assert.True(crashed.StateReason!.Contains(named, StringComparison.OrdinalIgnoreCase), crashed.StateReason);
         var ended = await victimViewer.Ended.WaitAsync(s_wait);
@@ -60,28 +56,13 @@ public sealed class HostProtocolFaultTests : IDisposable
         // The broker and the other desktop serve on.
         Assert.True(pool.Get(other)!.Desktop!.SetMotion(true));
         var before = otherViewer.FrameCount;
-        for (var deadline = DateTime.UtcNow + s_wait; otherViewer.FrameCount < before + 5; await Task.Delay(50))
-            Assert.True(DateTime.UtcNow < deadline, "no frames from the other desktop");
+        await DesktopProcessTests.UntilAsync(() => otherViewer.FrameCount >= before + 5, "frames from the other desktop");
         Assert.False(otherViewer.Ended.IsCompleted);
 
         (await api.PostAsync($"/api/desktops/{victim}/restart", null)).EnsureSuccessStatusCode();
-        await WaitForAsync(api, victim, "Running");
+        await DesktopProcessTests.WaitForAsync(api, victim, "Running");
         await using var again = await LiveViewer.OpenAsync(_factory, api, victim, s_laptop);
         await again.FrameOfAsync(1280, 720);
-    }
-
-    private static async Task<DesktopSummary> WaitForAsync(HttpClient api, Guid id, string state)
-    {
-        DesktopSummary? last = null;
-        for (var deadline = DateTime.UtcNow + s_wait; DateTime.UtcNow < deadline; await Task.Delay(50))
-        {
-            last = await api.GetFromJsonAsync<DesktopSummary>($"/api/desktops/{id}");
-            if (last?.State == state)
-                return last;
-            if (state == "Running" && last?.State is "Failed" or "Crashed")
-                throw new InvalidOperationException($"{last.Name} is {last.State}: {last.StateReason}");
-        }
-        throw new TimeoutException($"not {state} within {s_wait.TotalSeconds} s (last: {last?.State} {last?.StateReason})");
     }
 
     public void Dispose()
