@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 
 namespace Vdi.Harness;
 
@@ -13,14 +12,6 @@ internal static class ProcFs
         return process.TotalProcessorTime;
     }
 
-    /// <summary>VmRSS of <paramref name="pid"/> in MiB (<c>/proc/PID/status</c>); "self" for this process.</summary>
-    public static double ResidentMiB(string pid)
-    {
-        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
-        {
-            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                return long.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024.0;
-        }
-        throw new InvalidOperationException($"/proc/{pid}/status has no VmRSS");
-    }
+    /// <summary>VmRSS of <paramref name="pid"/> in MiB (<c>/proc/PID/status</c>).</summary>
+    public static double ResidentMiB(int pid) => Vmm.Host.ProcessMemory.Read(pid).ResidentKiB / 1024.0;
 }

@@ -28,7 +28,7 @@ internal static class StartupScenario
                 await Task.Delay(idle);
                 brokerGrowth.Add(ResidentAfterCollection() - before);
                 if (s.Broker.Host(desktop.Id).HostProcessId is { } pid)
-                    hostResident.Add(ProcFs.ResidentMiB(pid.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                    hostResident.Add(ProcFs.ResidentMiB(pid));
             }
             finally
             {
@@ -53,6 +53,6 @@ internal static class StartupScenario
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
-        return ProcFs.ResidentMiB("self");
+        return ProcFs.ResidentMiB(Environment.ProcessId);
     }
 }

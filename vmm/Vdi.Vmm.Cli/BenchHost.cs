@@ -57,7 +57,7 @@ internal static class BenchHost
             }
 
             await Task.Delay(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
-            var (rss, shmem) = Memory(remote.ProcessId!.Value);
+            var (rss, shmem) = ProcessMemory.Read(remote.ProcessId!.Value);
             await stdout.WriteLineAsync($"  served host idle RSS           {rss / 1024.0,8:F1} MiB (of which shared scanout and other shmem {shmem / 1024.0:F1} MiB)").ConfigureAwait(false);
             await remote.StopAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
             await local.StopAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
@@ -123,18 +123,5 @@ internal static class BenchHost
             samples.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
         return Statistics.Median(samples);
-    }
-
-    private static (long RssKiB, long ShmemKiB) Memory(int pid)
-    {
-        long rss = 0, shmem = 0;
-        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
-        {
-            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                rss = long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
-            else if (line.StartsWith("RssShmem:", StringComparison.Ordinal))
-                shmem = long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
-        }
-        return (rss, shmem);
     }
 }
