@@ -4,8 +4,17 @@ using Vdi.Vmm.Vcpu;
 
 namespace Vdi.Vmm.Hypercalls;
 
-/// <summary>What a hypercall handler sees: the calling vCPU and its registers at the call.</summary>
-public readonly record struct HypercallContext(int VcpuId, uint Number, VcpuRegisters Registers);
+/// <summary>A calling vCPU's control registers, read only when a handler asks (on KVM each read is an ioctl).</summary>
+public interface IVcpuControlRegisters
+{
+    ulong ReadCr3();
+}
+
+/// <summary>
+/// What a hypercall handler sees: the calling vCPU, its registers at the call (RIP as the engine reports it: at the
+/// <c>out</c> or just past it) and, where the engine offers it, its control registers.
+/// </summary>
+public readonly record struct HypercallContext(int VcpuId, uint Number, VcpuRegisters Registers, IVcpuControlRegisters? Control = null);
 
 /// <summary>Handles one hypercall; the return value goes back to the guest in rax.</summary>
 public delegate ulong HypercallHandler(in HypercallContext context);
@@ -68,14 +77,14 @@ public sealed class HypercallDispatcher
     }
 
     /// <summary>Runs the handler for the call the registers describe and returns the value for rax.</summary>
-    public ulong Dispatch(int vcpuId, in VcpuRegisters registers)
+    public ulong Dispatch(int vcpuId, in VcpuRegisters registers, IVcpuControlRegisters? control = null)
     {
-        var result = Run(vcpuId, registers);
+        var result = Run(vcpuId, registers, control);
         Ring?.RecordHypercall(vcpuId, registers.Rip, (uint)registers.Rax, [registers.Rbx, registers.Rcx, registers.Rsi, registers.Rdi], result);
         return result;
     }
 
-    private ulong Run(int vcpuId, in VcpuRegisters registers)
+    private ulong Run(int vcpuId, in VcpuRegisters registers, IVcpuControlRegisters? control)
     {
         Interlocked.Increment(ref _calls);
         var number = (uint)registers.Rax;
@@ -86,7 +95,7 @@ public sealed class HypercallDispatcher
         }
         try
         {
-            return handler(new HypercallContext(vcpuId, number, registers));
+            return handler(new HypercallContext(vcpuId, number, registers, control));
         }
 #pragma warning disable CA1031 // A failing handler costs the guest one call, not the VMM its process.
         catch (Exception)

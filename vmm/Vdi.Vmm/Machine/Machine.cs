@@ -3,6 +3,7 @@ using Vdi.Vmm.Execution;
 using Vdi.Vmm.Execution.Software;
 using Vdi.Vmm.Execution.Switching;
 using Vdi.Vmm.Hypercalls;
+using Vdi.Vmm.Integrity;
 using Vdi.Vmm.Memory;
 using Vdi.Vmm.Tracing;
 using Vdi.Vmm.Vcpu;
@@ -43,12 +44,14 @@ public sealed class Machine : IDisposable
         Guard = guard ?? new ConcurrencyGuard();
         Tracer = tracer ?? new WriteTracer(memory, devices.Trace, splitSlots: false);
         Tracer.RunPaused = RunPaused;
+        Tracer.RunPausedFromVcpu = Guard.RunWithOthersParked;
         Tracer.StopMachine = StopForTrace;
         Config = config;
         Engine = engine;
         Memory = memory;
         Devices = devices;
         _release = release;
+        Integrity = new IntegrityMonitor(memory, Tracer, devices.Hypercalls, config.Integrity, devices.Hypercalls.TimeProvider);
         Dispatcher = new ExitDispatcher(devices.Pio, devices.Mmio, memory, devices.Hypercalls, devices.Accesses, Tracer);
         _vcpus = [.. createVcpus(this, _rendezvous, OnVcpuStopped)];
     }
@@ -67,6 +70,9 @@ public sealed class Machine : IDisposable
 
     /// <summary>Write tracing of guest-physical pages, on either engine and for device writes (<see cref="WriteTracer"/>).</summary>
     public WriteTracer Tracer { get; }
+
+    /// <summary>Guest integrity: the driver's registration, its protected set, integrity mode and the alerts.</summary>
+    public IntegrityMonitor Integrity { get; }
 
     /// <summary>The machine's trace ring: traced writes with their decisions, hypercalls and refused accesses.</summary>
     public TraceRing Trace => Devices.Trace;

@@ -40,6 +40,12 @@ public sealed record MachineConfig
     /// <summary>GPU limits: largest mode and resource memory budget.</summary>
     public GpuOptions Gpu { get; init; } = new();
 
+    /// <summary>
+    /// How the machine treats a guest integrity driver (<see cref="Integrity.IntegrityMonitor"/>): nothing is traced
+    /// until a driver registers, so a guest without one runs as if it were off.
+    /// </summary>
+    public Integrity.IntegrityLevel Integrity { get; init; } = Vmm.Integrity.IntegrityLevel.Enforce;
+
     public ulong MemoryBytes => (ulong)MemoryMiB << 20;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the bad field.</summary>

@@ -57,6 +57,9 @@ public sealed class WriteTracer : IDeviceWriteCheck
     /// <summary>Runs a layout change with every vCPU parked (the machine's pause-all; runs it directly when no vCPU runs).</summary>
     internal Action<Action>? RunPaused { get; set; }
 
+    /// <summary>Runs a layout change on vCPU <c>n</c>'s own thread with every other vCPU parked (a hypercall's change).</summary>
+    internal Action<int, Action>? RunPausedFromVcpu { get; set; }
+
     /// <summary>Stops the machine for a <see cref="TraceDecision.Stop"/>: the vCPU (or -1 for a device) and the reason.</summary>
     internal Action<int, string>? StopMachine { get; set; }
 
@@ -121,6 +124,46 @@ public sealed class WriteTracer : IDeviceWriteCheck
     }
 
     /// <summary>
+    /// Traces the 4 KiB pages numbered in <paramref name="trace"/> (page number = address / 4096) with
+    /// <paramref name="handler"/> and stops tracing those in <paramref name="untrace"/>, in one pause. Called on a vCPU's
+    /// thread (a hypercall's handler), <paramref name="callerVcpu"/> names it: the others park while it waits for them.
+    /// </summary>
+    public void Update(IReadOnlyCollection<ulong> trace, IReadOnlyCollection<ulong> untrace, TraceHandler handler, int? callerVcpu = null)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        foreach (var page in trace.Concat(untrace))
+            _ = Pages4K(page << TracedPages.PageShift, PageSize);
+        if (trace.Count == 0 && untrace.Count == 0)
+            return;
+        lock (_gate)
+        {
+            Change(() =>
+            {
+                if (_splitSlots)
+                {
+                    foreach (var (start, end) in Runs(untrace))
+                        TracedSlots.SetReadOnly(_memory, start, end, readOnly: false);
+                    foreach (var (start, end) in Runs(trace))
+                        TracedSlots.SetReadOnly(_memory, start, end, readOnly: true);
+                }
+                lock (_handlersGate)
+                {
+                    foreach (var page in untrace)
+                    {
+                        _handlers.Remove(page);
+                        Pages.Set(page, traced: false);
+                    }
+                    foreach (var page in trace)
+                    {
+                        _handlers[page] = handler;
+                        Pages.Set(page, traced: true);
+                    }
+                }
+            }, callerVcpu);
+        }
+    }
+
+    /// <summary>
     /// A vCPU's write to a traced page: decides it, applies it through the host mapping on <see cref="TraceDecision.Apply"/>,
     /// records it. <paramref name="rip"/> is the vCPU's RIP as the engine reports it at the write.
     /// </summary>
@@ -173,15 +216,34 @@ public sealed class WriteTracer : IDeviceWriteCheck
         }
     }
 
-    private void Change(Action change)
+    private void Change(Action change, int? callerVcpu = null)
     {
-        var run = RunPaused ?? (static a => a());
+        var run = callerVcpu is { } vcpu && RunPausedFromVcpu is { } fromVcpu ? a => fromVcpu(vcpu, a) : RunPaused ?? (static a => a());
         run(() =>
         {
             change();
             _memory.DeviceWriteCheck = TracedPageCount > 0 ? this : null;
             _memory.InvalidateCachedTranslations(); // software TLBs drop store tags of newly traced pages, or regain them
         });
+    }
+
+    /// <summary>Page numbers as runs of consecutive pages, [start, end) in bytes.</summary>
+    private static IEnumerable<(ulong Start, ulong End)> Runs(IEnumerable<ulong> pages)
+    {
+        ulong? first = null, last = null;
+        foreach (var page in pages.Order())
+        {
+            if (last is { } l && page == l + 1)
+            {
+                last = page;
+                continue;
+            }
+            if (first is { } f)
+                yield return (f << TracedPages.PageShift, (last!.Value + 1) << TracedPages.PageShift);
+            first = last = page;
+        }
+        if (first is { } start)
+            yield return (start << TracedPages.PageShift, (last!.Value + 1) << TracedPages.PageShift);
     }
 
     private (ulong Start, ulong End) Pages4K(ulong address, ulong length)

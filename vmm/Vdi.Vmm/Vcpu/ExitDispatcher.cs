@@ -89,7 +89,7 @@ public sealed class ExitDispatcher
         if (port == PortMap.Hypercall && exit.Reason == VcpuExitReason.IoOut && size == 4 && exit.IoCount == 1)
         {
             var regs = registers.GetRegisters();
-            var result = _hypercalls.Dispatch(vcpuId, regs);
+            var result = _hypercalls.Dispatch(vcpuId, regs, registers as IVcpuControlRegisters);
             registers.SetRegisters(regs with { Rax = result });
             return ExitResult.Continue;
         }

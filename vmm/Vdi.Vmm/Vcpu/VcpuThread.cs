@@ -15,7 +15,7 @@ public sealed record VcpuStop(int VcpuId, ExitAction Action, string? Reason, Vcp
 /// (<see cref="ExitStormSwitch"/>) a dispatched exit may be followed by a software slice; the pause and
 /// stop checks run between slices as between exits.
 /// </summary>
-internal sealed class VcpuThread : VcpuThreadBase, IVcpuRegisterAccess
+internal sealed class VcpuThread : VcpuThreadBase, IVcpuRegisterAccess, Hypercalls.IVcpuControlRegisters
 {
     private const int EINTR = 4, EAGAIN = 11;
 
@@ -57,6 +57,8 @@ internal sealed class VcpuThread : VcpuThreadBase, IVcpuRegisterAccess
     }
 
     public void SetRegisters(in VcpuRegisters registers) => _vcpu.SetRegs(registers.ToKvm());
+
+    public ulong ReadCr3() => _vcpu.GetSregs().cr3;
 
     protected override void PrepareThread()
     {

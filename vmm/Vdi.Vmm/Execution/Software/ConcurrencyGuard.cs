@@ -101,6 +101,31 @@ public sealed class ConcurrencyGuard
         }
     }
 
+    /// <summary>
+    /// On vCPU <paramref name="vcpu"/>'s own thread (a hypercall's handler): runs <paramref name="work"/> with every
+    /// other vCPU parked, the way a guarded segment runs; without vCPU threads attached it just runs it.
+    /// </summary>
+    internal void RunWithOthersParked(int vcpu, Action work)
+    {
+        if (_rendezvous is not { } rendezvous)
+        {
+            work();
+            return;
+        }
+        while (!rendezvous.TryPauseOthers())
+            _park!(vcpu);
+        _kickOthers!(vcpu);
+        rendezvous.WaitOthersParked();
+        try
+        {
+            work();
+        }
+        finally
+        {
+            rendezvous.ResumeOthers();
+        }
+    }
+
     /// <summary>Releases the other vCPUs; parks this one at once if the host asked for a pause meanwhile.</summary>
     internal void Exit(SoftCpu cpu)
     {

@@ -18,8 +18,10 @@ internal readonly record struct SoftControlRegisters(ulong Cr0, ulong Cr2, ulong
 /// <see cref="SoftwareEngineException"/>. A CR3 write empties the TLB but for global pages (CR4.PGE) and drops decoded
 /// code; a change of CR0.WP, CR4 or EFER.NXE empties it all.
 /// </summary>
-internal sealed partial class SoftCpu
+internal sealed partial class SoftCpu : Hypercalls.IVcpuControlRegisters
 {
+    public ulong ReadCr3() => Cr3;
+
     public const ulong Cr0ProtectionEnable = 1UL << 0;
     public const ulong Cr0WriteProtect = 1UL << 16;
     public const ulong Cr0NotWriteThrough = 1UL << 29;

@@ -130,7 +130,7 @@ internal sealed class SoftMachineBus : ISoftBus
         cpu.DeviceAccesses++;
         if (port == PortMap.Hypercall && size == 4)
         {
-            cpu.Registers[(int)SoftCpu.Gpr.Rax] = _hypercalls.Dispatch(cpu.Index, cpu.GetRegisters());
+            cpu.Registers[(int)SoftCpu.Gpr.Rax] = _hypercalls.Dispatch(cpu.Index, cpu.GetRegisters(), cpu);
             return;
         }
         Span<byte> data = stackalloc byte[8];

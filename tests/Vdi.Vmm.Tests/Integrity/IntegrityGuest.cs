@@ -1,0 +1,148 @@
+using Iced.Intel;
+using Vdi.Vmm.Boot;
+using Vdi.Vmm.Devices;
+using Vdi.Vmm.Execution;
+using Vdi.Vmm.Images;
+using Vdi.Vmm.Integrity;
+using Vdi.Vmm.Tests.Machine;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Vdi.Vmm.Tests.Integrity;
+
+/// <summary>What a scenario's body can reach: the driver's routines.</summary>
+internal sealed record IntegrityDriverLabels(Label Link, Label Entry, Label Body);
+
+/// <summary>
+/// A guest with an integrity driver, for the integrity tests. It builds its own 4-level tables (4 KiB pages below
+/// 2 MiB, 2 MiB pages above; accessed and dirty preset, as the kernel region of an OS has them), an IDT, and a
+/// protected-page tree, then registers its driver and runs the scenario's body:
+/// <list type="bullet">
+/// <item>node A protects its code (two pages, refuse), B the IDT page (alert), C a kernel data page (refuse), D the tree's own page
+/// (refuse); node E (the page after C, refuse) is written but not linked: the driver's <c>link</c> routine links it.</item>
+/// <item><c>link</c> (rbx = the child slot to set, rcx = the node) enters integrity mode through the driver's one entry
+/// point, stores, and leaves; its body past the entry point is <see cref="IntegrityDriverLabels.Body"/>.</item>
+/// </list>
+/// Results go to <see cref="Results"/> (qwords): the registration's result first, then what the body stores.
+/// </summary>
+internal static class IntegrityGuest
+{
+    public const ulong Pml4 = 0x20_0000, Pdpt = 0x20_1000, Pd = 0x20_2000, Pt = 0x20_3000;
+    public const ulong Idt = 0x11_0000, Results = 0x14_0000, Unprotected = 0x15_0000;
+    public const ulong KernelData = 0x17_0000, NextData = 0x17_1000, Tree = 0x18_0000, RemapTarget = 0x19_0000;
+    public const ulong NodeA = Tree, NodeB = Tree + 0x40, NodeC = Tree + 0x80, NodeD = Tree + 0xC0, NodeE = Tree + 0x100;
+    public const ulong DataMarker = 0xD47A_D47A_D47A_D47A, TargetMarker = 0x7A26_E700_7A26_E700;
+    public const uint CodeTag = 1, IdtTag = 2, DataTag = 3, TreeTag = 4, NextTag = 5;
+    public const ulong Entry = 0x63; // P, RW, A, D
+    public const int MemoryMiB = 8;
+    public const ulong CodePages = 2; // the image is smaller
+
+    public static ulong Out(int n) => Results + 8 + ((ulong)n * 8);
+
+    public static ulong Pte(ulong linear) => Pt + ((linear >> 12) * 8);
+
+    public static GuestImage Build(Action<Assembler, IntegrityDriverLabels> body) =>
+        GuestAssembly.Build("integrity", GuestLayout.ImageBase, g =>
+        {
+            var a = g.Asm;
+            var link = a.CreateLabel("link");
+            var entry = a.CreateLabel("entry");
+            var driverBody = a.CreateLabel("body");
+            var labels = new IntegrityDriverLabels(link, entry, driverBody);
+            var codeEnd = a.CreateLabel("code_end");
+
+            var fill = a.CreateLabel("fill_pt");
+            a.mov(rdi, Pt);
+            a.mov(eax, (uint)Entry);
+            a.mov(ecx, 512);
+            a.Label(ref fill);
+            a.mov(__qword_ptr[rdi], rax);
+            a.add(rax, 0x1000);
+            a.add(rdi, 8);
+            a.dec(ecx);
+            a.jnz(fill);
+            Store(a, Pd, Pt | Entry);
+            for (var large = 1UL; large < MemoryMiB / 2; large++)
+                Store(a, Pd + (large * 8), (large << 21) | Entry | 0x80);
+            Store(a, Pdpt, Pd | Entry);
+            Store(a, Pml4, Pdpt | Entry);
+            Store(a, KernelData, DataMarker);
+            Store(a, RemapTarget, TargetMarker);
+            Node(a, NodeA, GuestLayout.ImageBase, CodePages, ProtectionAction.Refuse, CodeTag, 0, NodeB);
+            Node(a, NodeB, Idt, 1, ProtectionAction.Alert, IdtTag, 0, NodeC);
+            Node(a, NodeC, KernelData, 1, ProtectionAction.Refuse, DataTag, 0, NodeD);
+            Node(a, NodeD, Tree, 1, ProtectionAction.Refuse, TreeTag, 0, 0);
+            Node(a, NodeE, NextData, 1, ProtectionAction.Refuse, NextTag, 0, 0);
+            a.mov(rbx, Results + 0xF00);
+            a.mov(__word_ptr[rbx], (ushort)0xFFF);
+            a.mov(rax, Idt);
+            a.mov(__qword_ptr[rbx + 2], rax);
+            a.lidt(__[rbx]);
+            a.mov(rax, Pml4);
+            a.mov(cr3, rax);
+
+            EmitRegister(a, labels.Entry, codeEnd);
+            a.mov(__qword_ptr[Results], rax);
+            body(a, labels);
+            PowerPortEmitter.EmitPowerOff(a, 0);
+
+            // The driver: link rcx into the child slot at rbx, inside integrity mode.
+            var done = a.CreateLabel("link_done");
+            a.Label(ref link);
+            a.mov(eax, IntegrityHypercalls.Enter);
+            a.mov(dx, PortMap.Hypercall);
+            a.Label(ref entry);
+            a.@out(dx, eax);
+            a.test(rax, rax);
+            a.jnz(done);
+            a.Label(ref driverBody);
+            a.mov(__qword_ptr[rbx], rcx);
+            a.mov(eax, IntegrityHypercalls.Leave);
+            a.mov(dx, PortMap.Hypercall);
+            a.@out(dx, eax);
+            a.Label(ref done);
+            a.ret();
+            a.Label(ref codeEnd);
+            a.nop();
+        });
+
+    /// <summary>The registration hypercall of the driver this guest carries (rax: its result).</summary>
+    public static void EmitRegister(Assembler a, Label entry, Label codeEnd)
+    {
+        a.mov(rbx, GuestLayout.ImageBase);
+        a.lea(rcx, __[codeEnd]);
+        a.lea(rsi, __[entry]);
+        a.mov(rdi, Tree);
+        Hypercall(a, IntegrityHypercalls.Register);
+    }
+
+    /// <summary><c>out</c> of hypercall <paramref name="number"/> from here (not the entry point); result in rax.</summary>
+    public static void Hypercall(Assembler a, uint number)
+    {
+        a.mov(eax, number);
+        a.mov(dx, PortMap.Hypercall);
+        a.@out(dx, eax);
+    }
+
+    public static void Store(Assembler a, ulong address, ulong value)
+    {
+        a.mov(rax, value);
+        a.mov(rdx, address);
+        a.mov(__qword_ptr[rdx], rax);
+    }
+
+    public static Vmm.Machine.Machine Machine(EngineChoice engine, GuestImage image, IntegrityLevel level = IntegrityLevel.Enforce)
+    {
+        var machine = KvmMachines.Build(image, memoryMiB: MemoryMiB, engine: engine, exitStormSwitching: false);
+        machine.Integrity.Level = level;
+        return machine;
+    }
+
+    private static void Node(Assembler a, ulong node, ulong start, ulong pages, ProtectionAction action, uint tag, ulong left, ulong right)
+    {
+        Store(a, node + ProtectionTree.StartOffset, start);
+        Store(a, node + ProtectionTree.PagesOffset, pages);
+        Store(a, node + ProtectionTree.ActionOffset, (ulong)action | ((ulong)tag << 32));
+        Store(a, node + ProtectionTree.LeftOffset, left);
+        Store(a, node + ProtectionTree.RightOffset, right);
+    }
+}
