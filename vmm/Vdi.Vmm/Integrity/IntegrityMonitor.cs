@@ -50,6 +50,9 @@ public sealed class IntegrityMonitor
     /// <summary>Raised on the thread that caught it (a vCPU's or a device's): must be quick and must not throw.</summary>
     public event Action<IntegrityAlert>? AlertRaised;
 
+    /// <summary>Raised (on the vCPU's thread) when a driver registered or the protected set changed: see <see cref="Protected"/>.</summary>
+    public event Action? ProtectionChanged;
+
     public IntegrityDriver? Driver
     {
         get
@@ -113,6 +116,7 @@ public sealed class IntegrityMonitor
             _map = map;
         }
         _tracer.Update(map.TracedPages, [], OnWrite, call.VcpuId);
+        Notify(ProtectionChanged);
         return IntegrityResults.Ok;
     }
 
@@ -161,6 +165,7 @@ public sealed class IntegrityMonitor
         if (map is null)
             return Refuse(call, IntegrityAlertKind.Protocol, IntegrityResults.Invalid, $"the changed tree is refused, the protections stay as they were: {error}");
         _tracer.Update([.. map.TracedPages.Except(old.TracedPages)], [.. old.TracedPages.Except(map.TracedPages)], OnWrite, call.VcpuId);
+        Notify(ProtectionChanged);
         return IntegrityResults.Ok;
     }
 
@@ -229,11 +234,16 @@ public sealed class IntegrityMonitor
             if (_alerts.Count > AlertCapacity)
                 _alerts.Dequeue();
         }
+        Notify(() => AlertRaised?.Invoke(alert));
+    }
+
+    private static void Notify(Action? subscribers)
+    {
         try
         {
-            AlertRaised?.Invoke(alert);
+            subscribers?.Invoke();
         }
-#pragma warning disable CA1031 // A failing subscriber must not decide a guest's write.
+#pragma warning disable CA1031 // A failing subscriber must not decide a guest's write or hypercall.
         catch (Exception)
 #pragma warning restore CA1031
         {
