@@ -101,6 +101,23 @@ public sealed unsafe class KvmVcpu : IDisposable
         }
     }
 
+    internal kvm_vcpu_events GetVcpuEvents()
+    {
+        kvm_vcpu_events events;
+        // SAFETY: the kernel writes exactly sizeof(kvm_vcpu_events) bytes into the local.
+        KvmException.ThrowIfFailed(LibcCalls.Ioctl(_fd.Value, KvmIoctls.KVM_GET_VCPU_EVENTS, &events), nameof(KvmIoctls.KVM_GET_VCPU_EVENTS));
+        return events;
+    }
+
+    internal void SetVcpuEvents(in kvm_vcpu_events events)
+    {
+        fixed (kvm_vcpu_events* p = &events)
+        {
+            // SAFETY: p points at a caller-owned kvm_vcpu_events that the kernel only reads.
+            KvmException.ThrowIfFailed(LibcCalls.Ioctl(_fd.Value, KvmIoctls.KVM_SET_VCPU_EVENTS, p), nameof(KvmIoctls.KVM_SET_VCPU_EVENTS));
+        }
+    }
+
     internal void SetCpuid2(ReadOnlySpan<kvm_cpuid_entry2> entries)
     {
         var bytes = sizeof(kvm_cpuid2) + (entries.Length * sizeof(kvm_cpuid_entry2));

@@ -17,7 +17,7 @@ namespace Vdi.Vmm.Machine;
 /// One machine failing never affects another: all state is per machine and nothing here throws
 /// on a guest's behalf.
 /// </summary>
-public sealed class Machine : IDisposable
+public sealed partial class Machine : IDisposable
 {
     private static readonly TimeSpan s_joinTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan s_tracePauseTimeout = TimeSpan.FromSeconds(10);

@@ -31,4 +31,13 @@ internal interface IVcpuRunner : IDisposable
     void RequestStop();
 
     bool Join(TimeSpan timeout);
+
+    /// <summary>The vCPU's CR3. Only while the vCPU is parked (or not started).</summary>
+    ulong ReadCr3();
+
+    /// <summary>
+    /// Makes the vCPU take a page fault for <paramref name="address"/> with <paramref name="errorCode"/> before its next
+    /// instruction, as if that instruction had faulted; a halted vCPU wakes for it. Only while the vCPU is parked.
+    /// </summary>
+    void InjectPageFault(ulong address, uint errorCode);
 }

@@ -58,7 +58,23 @@ internal sealed class VcpuThread : VcpuThreadBase, IVcpuRegisterAccess, Hypercal
 
     public void SetRegisters(in VcpuRegisters registers) => _vcpu.SetRegs(registers.ToKvm());
 
-    public ulong ReadCr3() => _vcpu.GetSregs().cr3;
+    public override ulong ReadCr3() => _vcpu.GetSregs().cr3;
+
+    public override void InjectPageFault(ulong address, uint errorCode)
+    {
+        var sregs = _vcpu.GetSregs();
+        sregs.cr2 = address;
+        _vcpu.SetSregs(sregs);
+        var events = _vcpu.GetVcpuEvents();
+        events.exception_injected = 1;
+        events.exception_pending = 0;
+        events.exception_nr = 14;
+        events.exception_has_error_code = 1;
+        events.exception_error_code = errorCode;
+        events.flags = 0; // only the exception, interrupt and NMI state given here, as read
+        _vcpu.SetVcpuEvents(events);
+        _vcpu.SetMpState(KvmConstants.KVM_MP_STATE_RUNNABLE); // a halted vCPU takes it now
+    }
 
     protected override void PrepareThread()
     {

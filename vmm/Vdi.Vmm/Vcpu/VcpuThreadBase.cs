@@ -10,6 +10,10 @@ namespace Vdi.Vmm.Vcpu;
 /// </summary>
 internal abstract class VcpuThreadBase : IVcpuRunner
 {
+    public abstract ulong ReadCr3();
+
+    public abstract void InjectPageFault(ulong address, uint errorCode);
+
     private readonly PauseRendezvous _pause;
     private readonly Action<VcpuStop> _stopped;
     private readonly Thread _thread;

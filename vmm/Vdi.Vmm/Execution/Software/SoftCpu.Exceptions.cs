@@ -12,6 +12,9 @@ internal sealed partial class SoftCpu
     /// <summary>Delivers exception <paramref name="vector"/> (with a zero error code where it has one), escalating to #GP, #DF and shutdown when gates are missing.</summary>
     public void RaiseException(byte vector) => RaiseFault(vector, HasErrorCode(vector) ? 0 : null, 0);
 
+    /// <summary>Delivers a page fault for <paramref name="address"/> now (host introspection forwarding one); only while parked.</summary>
+    public void InjectPageFault(ulong address, uint errorCode) => RaiseFault(GuestFault.PageFault, errorCode, address);
+
     private static bool HasErrorCode(byte vector) => vector is 8 or (>= 10 and <= 14) or 17 or 21;
 
     /// <summary>An instruction (or its fetch) faulted and was rolled back: delivers the fault to the guest.</summary>

@@ -49,6 +49,14 @@ internal sealed class SoftVcpuThread : VcpuThreadBase
         base.Dispose();
     }
 
+    public override ulong ReadCr3() => _cpu.Cr3;
+
+    public override void InjectPageFault(ulong address, uint errorCode)
+    {
+        _cpu.InjectPageFault(address, errorCode);
+        Wake();
+    }
+
     private void Wake()
     {
         try
