@@ -10,7 +10,7 @@ using static Iced.Intel.AssemblerRegisters;
 namespace Vdi.Vmm.Tests.Integrity;
 
 /// <summary>What a scenario's body can reach: the driver's routines.</summary>
-internal sealed record IntegrityDriverLabels(Label Link, Label Entry, Label Body);
+internal sealed record IntegrityDriverLabels(Label Link, Label Entry, Label Body, Label Privileged);
 
 /// <summary>
 /// A guest with an integrity driver, for the integrity tests. It builds its own 4-level tables (4 KiB pages below
@@ -26,7 +26,7 @@ internal sealed record IntegrityDriverLabels(Label Link, Label Entry, Label Body
 /// </summary>
 internal static class IntegrityGuest
 {
-    public const ulong Pml4 = 0x20_0000, Pdpt = 0x20_1000, Pd = 0x20_2000, Pt = 0x20_3000;
+    public const ulong Pml4 = 0x20_0000, Pdpt = 0x20_1000, Pd = 0x20_2000, Pt = 0x20_3000, RegionPd = 0x20_4000, WindowPd = 0x20_5000;
     public const ulong Idt = 0x11_0000, Results = 0x14_0000, Unprotected = 0x15_0000;
     public const ulong KernelData = 0x17_0000, NextData = 0x17_1000, Tree = 0x18_0000, RemapTarget = 0x19_0000;
     public const ulong NodeA = Tree, NodeB = Tree + 0x40, NodeC = Tree + 0x80, NodeD = Tree + 0xC0, NodeE = Tree + 0x100;
@@ -40,70 +40,171 @@ internal static class IntegrityGuest
 
     public static ulong Pte(ulong linear) => Pt + ((linear >> 12) * 8);
 
-    public static GuestImage Build(Action<Assembler, IntegrityDriverLabels> body) =>
+    public static GuestImage Build(Action<Assembler, IntegrityDriverLabels> body) => Build(body, null, null);
+
+    /// <summary>
+    /// As <see cref="Build(Action{Assembler, IntegrityDriverLabels})"/>, with code for vCPUs other than 0 (each starts it
+    /// once vCPU 0 set up and registered, on the same tables and IDT, with r12 = its index) and privileged code: assembled
+    /// for <see cref="RegionBase"/>, carried in the image, loaded by the driver at boot (its result in <see cref="LoadResult"/>) and run by <see cref="IntegrityDriverLabels.Privileged"/> (a near call; it ends with <c>ret</c>).
+    /// </summary>
+    public static GuestImage Build(Action<Assembler, IntegrityDriverLabels> body, Action<Assembler, IntegrityDriverLabels>? otherVcpus, Action<Assembler>? privileged) =>
         GuestAssembly.Build("integrity", GuestLayout.ImageBase, g =>
         {
             var a = g.Asm;
             var link = a.CreateLabel("link");
             var entry = a.CreateLabel("entry");
             var driverBody = a.CreateLabel("body");
-            var labels = new IntegrityDriverLabels(link, entry, driverBody);
+            var privilegedCall = a.CreateLabel("privileged");
+            var labels = new IntegrityDriverLabels(link, entry, driverBody, privilegedCall);
             var codeEnd = a.CreateLabel("code_end");
+            var other = a.CreateLabel("other_vcpu");
 
-            var fill = a.CreateLabel("fill_pt");
-            a.mov(rdi, Pt);
-            a.mov(eax, (uint)Entry);
-            a.mov(ecx, 512);
-            a.Label(ref fill);
-            a.mov(__qword_ptr[rdi], rax);
-            a.add(rax, 0x1000);
-            a.add(rdi, 8);
-            a.dec(ecx);
-            a.jnz(fill);
-            Store(a, Pd, Pt | Entry);
-            for (var large = 1UL; large < MemoryMiB / 2; large++)
-                Store(a, Pd + (large * 8), (large << 21) | Entry | 0x80);
-            Store(a, Pdpt, Pd | Entry);
-            Store(a, Pml4, Pdpt | Entry);
-            Store(a, KernelData, DataMarker);
-            Store(a, RemapTarget, TargetMarker);
-            Node(a, NodeA, GuestLayout.ImageBase, CodePages, ProtectionAction.Refuse, CodeTag, 0, NodeB);
-            Node(a, NodeB, Idt, 1, ProtectionAction.Alert, IdtTag, 0, NodeC);
-            Node(a, NodeC, KernelData, 1, ProtectionAction.Refuse, DataTag, 0, NodeD);
-            Node(a, NodeD, Tree, 1, ProtectionAction.Refuse, TreeTag, 0, 0);
-            Node(a, NodeE, NextData, 1, ProtectionAction.Refuse, NextTag, 0, 0);
-            a.mov(rbx, Results + 0xF00);
-            a.mov(__word_ptr[rbx], (ushort)0xFFF);
-            a.mov(rax, Idt);
-            a.mov(__qword_ptr[rbx + 2], rax);
-            a.lidt(__[rbx]);
-            a.mov(rax, Pml4);
-            a.mov(cr3, rax);
-
-            EmitRegister(a, labels.Entry, codeEnd);
+            a.mov(r12, rdi);
+            a.test(r12, r12);
+            a.jnz(other);
+            EmitTables(a);
+            EmitLoadIdtAndCr3(a);
+            EmitRegister(a, entry, codeEnd);
             a.mov(__qword_ptr[Results], rax);
+            if (privileged is not null)
+            {
+                var code = PrivilegedCode(privileged);
+                var template = g.Data("privileged_code", code, 64);
+                a.lea(rbx, __[template]);
+                a.mov(ecx, code.Length);
+                a.mov(r8d, 2);
+                a.call(link);
+                a.mov(__qword_ptr[LoadResult], rax);
+            }
+            a.mov(__qword_ptr[Ready], 1);
             body(a, labels);
             PowerPortEmitter.EmitPowerOff(a, 0);
 
-            // The driver: link rcx into the child slot at rbx, inside integrity mode.
-            var done = a.CreateLabel("link_done");
+            a.Label(ref other); // wait until vCPU 0 is ready
+            a.pause();
+            a.cmp(__qword_ptr[Ready], 1);
+            a.jne(other);
+            EmitLoadIdtAndCr3(a);
+            otherVcpus?.Invoke(a, labels);
+            var idle = a.CreateLabel("idle");
+            a.Label(ref idle);
+            a.pause();
+            a.jmp(idle);
+
+            // The driver. link: link node rcx into the child slot at rbx; privileged: run the privileged code; load (r8 = 2):
+            // load the privileged code at rbx, rcx bytes. Each goes through the one entry point.
+            var done = a.CreateLabel("driver_done");
+            var runPrivileged = a.CreateLabel("run_privileged");
+            var load = a.CreateLabel("load");
+            var go = a.CreateLabel("go");
+            a.Label(ref privilegedCall);
+            a.mov(r8d, 1);
+            a.mov(eax, IntegrityHypercalls.PrivilegedEnter);
+            a.jmp(go);
             a.Label(ref link);
             a.mov(eax, IntegrityHypercalls.Enter);
+            a.Label(ref go);
             a.mov(dx, PortMap.Hypercall);
             a.Label(ref entry);
             a.@out(dx, eax);
             a.test(rax, rax);
             a.jnz(done);
+            a.cmp(r8d, 1);
+            a.je(runPrivileged);
+            a.cmp(r8d, 2);
+            a.je(load);
             a.Label(ref driverBody);
             a.mov(__qword_ptr[rbx], rcx);
-            a.mov(eax, IntegrityHypercalls.Leave);
-            a.mov(dx, PortMap.Hypercall);
+            EmitLeave(a, IntegrityHypercalls.Leave);
+            a.jmp(done);
+            a.Label(ref load);
+            a.mov(eax, IntegrityHypercalls.PrivilegedLoad);
             a.@out(dx, eax);
+            a.mov(r9, rax);
+            EmitLeave(a, IntegrityHypercalls.Leave);
+            a.mov(rax, r9);
+            a.jmp(done);
+            a.Label(ref runPrivileged);
+            a.mov(rax, RegionBase);
+            a.call(rax);
+            EmitLeave(a, IntegrityHypercalls.PrivilegedLeave);
             a.Label(ref done);
+            a.xor(r8d, r8d);
             a.ret();
             a.Label(ref codeEnd);
             a.nop();
         });
+
+    /// <summary>The privileged region's address for this guest's RAM (<see cref="PrivilegedMode"/>: 4 GiB for small machines).</summary>
+    public const ulong RegionBase = 4UL << 30;
+
+    /// <summary>All of RAM, seen through the window while a vCPU is in privileged mode.</summary>
+    public const ulong WindowBase = RegionBase + PrivilegedMode.WindowOffset;
+
+    /// <summary>What the privileged-code load returned: the region's address, or an error.</summary>
+    public const ulong LoadResult = Results + 0xE00;
+
+    /// <summary>Set by vCPU 0 once the tables, the IDT and the driver are ready; the other vCPUs wait for it.</summary>
+    public const ulong Ready = Results + 0xE80;
+
+    private static byte[] PrivilegedCode(Action<Assembler> emit)
+    {
+        var asm = new Assembler(64);
+        emit(asm);
+        using var stream = new MemoryStream();
+        asm.Assemble(new StreamCodeWriter(stream), RegionBase);
+        return stream.ToArray();
+    }
+
+    private static void EmitLeave(Assembler a, uint number)
+    {
+        a.mov(eax, number);
+        a.mov(dx, PortMap.Hypercall);
+        a.@out(dx, eax);
+    }
+
+    private static void EmitTables(Assembler a)
+    {
+        var fill = a.CreateLabel("fill_pt");
+        a.mov(rdi, Pt);
+        a.mov(eax, (uint)Entry);
+        a.mov(ecx, 512);
+        a.Label(ref fill);
+        a.mov(__qword_ptr[rdi], rax);
+        a.add(rax, 0x1000);
+        a.add(rdi, 8);
+        a.dec(ecx);
+        a.jnz(fill);
+        Store(a, Pd, Pt | Entry);
+        for (var large = 1UL; large < MemoryMiB / 2; large++)
+            Store(a, Pd + (large * 8), (large << 21) | Entry | 0x80);
+        Store(a, Pdpt, Pd | Entry);
+        // 2 MiB pages (KVM's vCPUs may lack 1 GiB pages) for the privileged region and the window, unbacked outside the mode.
+        Store(a, Pdpt + 32, RegionPd | Entry);
+        Store(a, RegionPd, RegionBase | Entry | 0x80);
+        Store(a, Pdpt + 40, WindowPd | Entry);
+        for (var large = 0UL; large < MemoryMiB / 2; large++)
+            Store(a, WindowPd + (large * 8), (WindowBase + (large << 21)) | Entry | 0x80);
+        Store(a, Pml4, Pdpt | Entry);
+        Store(a, KernelData, DataMarker);
+        Store(a, RemapTarget, TargetMarker);
+        Node(a, NodeA, GuestLayout.ImageBase, CodePages, ProtectionAction.Refuse, CodeTag, 0, NodeB);
+        Node(a, NodeB, Idt, 1, ProtectionAction.Alert, IdtTag, 0, NodeC);
+        Node(a, NodeC, KernelData, 1, ProtectionAction.Refuse, DataTag, 0, NodeD);
+        Node(a, NodeD, Tree, 1, ProtectionAction.Refuse, TreeTag, 0, 0);
+        Node(a, NodeE, NextData, 1, ProtectionAction.Refuse, NextTag, 0, 0);
+    }
+
+    private static void EmitLoadIdtAndCr3(Assembler a)
+    {
+        a.mov(rbx, Results + 0xF00);
+        a.mov(__word_ptr[rbx], (ushort)0xFFF);
+        a.mov(rax, Idt);
+        a.mov(__qword_ptr[rbx + 2], rax);
+        a.lidt(__[rbx]);
+        a.mov(rax, Pml4);
+        a.mov(cr3, rax);
+    }
 
     /// <summary>The registration hypercall of the driver this guest carries (rax: its result).</summary>
     public static void EmitRegister(Assembler a, Label entry, Label codeEnd)
@@ -130,9 +231,9 @@ internal static class IntegrityGuest
         a.mov(__qword_ptr[rdx], rax);
     }
 
-    public static Vmm.Machine.Machine Machine(EngineChoice engine, GuestImage image, IntegrityLevel level = IntegrityLevel.Enforce)
+    public static Vmm.Machine.Machine Machine(EngineChoice engine, GuestImage image, IntegrityLevel level = IntegrityLevel.Enforce, int vcpus = 1)
     {
-        var machine = KvmMachines.Build(image, memoryMiB: MemoryMiB, engine: engine, exitStormSwitching: false);
+        var machine = KvmMachines.Build(image, vcpus, MemoryMiB, engine, exitStormSwitching: false);
         machine.Integrity.Level = level;
         return machine;
     }

@@ -44,4 +44,10 @@ public sealed class SoftwareIntegrityTests
 
     [Fact]
     public Task A_device_cannot_write_a_protected_page() => IntegrityCases.DeviceWriteIsRefusedAsync(Engine);
+
+    [Fact]
+    public Task While_one_vCPU_is_in_privileged_mode_the_others_stand_still() => PrivilegedModeCases.OthersStandStillAsync(Engine, cycles: 50, spin: 200_000);
+
+    [Fact]
+    public Task A_thousand_privileged_mode_cycles_on_four_vCPUs_finish() => PrivilegedModeCases.ManyCyclesOnFourVcpusAsync(Engine, cyclesPerVcpu: 250);
 }

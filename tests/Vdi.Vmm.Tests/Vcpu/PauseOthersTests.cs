@@ -10,7 +10,7 @@ public sealed class PauseOthersTests
     {
         var rendezvous = new PauseRendezvous();
         rendezvous.Join();
-        Assert.True(rendezvous.TryPauseOthers());
+        Assert.True(rendezvous.TryPauseOthers(0));
         var waiter = new Thread(rendezvous.WaitOthersParked) { IsBackground = true };
         waiter.Start();
         Assert.True(waiter.Join(TimeSpan.FromSeconds(5)));
@@ -28,7 +28,7 @@ public sealed class PauseOthersTests
         var inside = 0;
         var overlaps = 0;
         long plainCounter = 0;
-        var workers = Enumerable.Range(0, Threads).Select(_ =>
+        var workers = Enumerable.Range(0, Threads).Select(index =>
         {
             rendezvous.Join();
             return new Thread(() =>
@@ -37,9 +37,9 @@ public sealed class PauseOthersTests
                 {
                     for (var round = 0; round < Rounds; round++)
                     {
-                        rendezvous.Checkpoint(); // between "instructions"
-                        while (!rendezvous.TryPauseOthers())
-                            rendezvous.Checkpoint();
+                        rendezvous.Checkpoint(index); // between "instructions"
+                        while (!rendezvous.TryPauseOthers(index))
+                            rendezvous.Checkpoint(index);
                         rendezvous.WaitOthersParked();
                         if (Interlocked.Increment(ref inside) != 1)
                             Interlocked.Increment(ref overlaps);
@@ -67,21 +67,46 @@ public sealed class PauseOthersTests
         var rendezvous = new PauseRendezvous();
         rendezvous.Join(); // the stalling vCPU
         rendezvous.Join(); // another vCPU, parked by the stall
-        Assert.True(rendezvous.TryPauseOthers());
-        var other = new Thread(() => rendezvous.Checkpoint()) { IsBackground = true };
+        Assert.True(rendezvous.TryPauseOthers(0));
+        var other = new Thread(() => rendezvous.Checkpoint(1)) { IsBackground = true };
         other.Start();
         rendezvous.WaitOthersParked();
         rendezvous.RequestPause(); // the host, meanwhile
-        Assert.False(rendezvous.TryPauseOthers()); // nobody else may stall now
+        Assert.False(rendezvous.TryPauseOthers(0)); // nobody else may stall now
 
         rendezvous.ResumeOthers();
         Assert.True(rendezvous.PauseRequested);
         Assert.False(other.Join(200)); // still parked: the host's pause holds
-        var stallerParked = new Thread(() => rendezvous.Checkpoint()) { IsBackground = true };
+        var stallerParked = new Thread(() => rendezvous.Checkpoint(0)) { IsBackground = true };
         stallerParked.Start();
         Assert.True(rendezvous.WaitAllParked(TimeSpan.FromSeconds(5)));
         rendezvous.Resume();
         Assert.True(other.Join(TimeSpan.FromSeconds(5)));
         Assert.True(stallerParked.Join(TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
+    public void The_stalling_vcpu_runs_on_through_its_own_checkpoints_until_the_host_pauses()
+    {
+        var rendezvous = new PauseRendezvous();
+        rendezvous.Join(); // vCPU 0 stalls the others across guest entries (privileged mode)
+        rendezvous.Join();
+        Assert.True(rendezvous.TryPauseOthers(0));
+        var other = new Thread(() => rendezvous.Checkpoint(1)) { IsBackground = true };
+        other.Start();
+        rendezvous.WaitOthersParked();
+
+        Assert.False(rendezvous.Checkpoint(0)); // its own stall does not park it
+        Assert.False(other.Join(100));
+
+        rendezvous.RequestPause();
+        var staller = new Thread(() => rendezvous.Checkpoint(0)) { IsBackground = true };
+        staller.Start();
+        Assert.True(rendezvous.WaitAllParked(TimeSpan.FromSeconds(5))); // a host pause parks it too
+        rendezvous.Resume();
+        Assert.True(staller.Join(TimeSpan.FromSeconds(5)));
+        Assert.False(other.Join(100)); // still stalled by vCPU 0
+        rendezvous.ResumeOthers();
+        Assert.True(other.Join(TimeSpan.FromSeconds(5)));
     }
 }

@@ -52,7 +52,7 @@ public sealed class PauseRendezvousTests : IDisposable
             {
                 while (!_stop)
                 {
-                    if (_rendezvous.Checkpoint(() => Interlocked.Increment(ref _parkCallbacks), () => Interlocked.Increment(ref _resumeCallbacks)))
+                    if (_rendezvous.Checkpoint(0, () => Interlocked.Increment(ref _parkCallbacks), () => Interlocked.Increment(ref _resumeCallbacks)))
                         Interlocked.Increment(ref _parks);
                     Interlocked.Increment(ref _progress);
                     while (_heldInGuest)
@@ -126,7 +126,7 @@ public sealed class PauseRendezvousTests : IDisposable
     {
         var parked = false;
 
-        Assert.False(_rendezvous.Checkpoint(() => parked = true));
+        Assert.False(_rendezvous.Checkpoint(0, () => parked = true));
 
         Assert.False(parked);
         Assert.Equal(0, _rendezvous.ParkedCount);

@@ -19,6 +19,23 @@ public static class IntegrityHypercalls
 
     /// <summary>Leaves integrity mode: the VMM reads the tree again and traces what it now protects.</summary>
     public const uint Leave = 0x102;
+
+    /// <summary>
+    /// In integrity mode: rbx = the driver's privileged code (guest-virtual), rcx = its length (up to
+    /// <see cref="PrivilegedMode.RegionSize"/>). The VMM copies it into the privileged region, which is outside the
+    /// guest's physical address space, and returns the region's guest-physical address (at least 4 GiB; the window onto
+    /// all of RAM is <see cref="PrivilegedMode.WindowOffset"/> above it) — or an <see cref="IntegrityResults"/> code.
+    /// </summary>
+    public const uint PrivilegedLoad = 0x103;
+
+    /// <summary>
+    /// From the entry point: waits until no other vCPU is in privileged mode, parks every other vCPU, maps the region and
+    /// the window, and returns <see cref="IntegrityResults.Ok"/>; the caller then runs the region's code.
+    /// </summary>
+    public const uint PrivilegedEnter = 0x104;
+
+    /// <summary>From the vCPU in privileged mode: unmaps the region and the window and lets the others run again.</summary>
+    public const uint PrivilegedLeave = 0x105;
 }
 
 /// <summary>What the integrity hypercalls return in rax.</summary>

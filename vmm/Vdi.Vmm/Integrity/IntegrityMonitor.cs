@@ -124,19 +124,30 @@ public sealed class IntegrityMonitor
     {
         if (Level == IntegrityLevel.Off)
             return IntegrityResults.Disabled;
+        if (CheckEntryPoint(call, "integrity mode") is { } refused)
+            return refused;
+        lock (_gate)
+            _inMode.Add(call.VcpuId);
+        return IntegrityResults.Ok;
+    }
+
+    /// <summary>
+    /// Null when <paramref name="call"/> was issued from the registered entry point with the driver's CR3; otherwise
+    /// the refusal's result, with its alert raised. <paramref name="what"/> names what was asked for.
+    /// </summary>
+    internal ulong? CheckEntryPoint(in HypercallContext call, string what)
+    {
         if (Driver is not { } driver)
-            return Refuse(call, IntegrityAlertKind.Protocol, IntegrityResults.WrongState, "integrity mode asked for before a driver registered");
+            return Refuse(call, IntegrityAlertKind.Protocol, IntegrityResults.WrongState, $"{what} asked for before a driver registered");
         var rip = call.Registers.Rip;
         // Engines report the hypercall's RIP at its `out` (hardware KVM) or just past it (the software engine, some
         // nested KVMs); registration made sure no other `out` sits at either place.
         if (rip != driver.EntryPoint && rip != driver.EntryPoint + 1)
-            return Refuse(call, IntegrityAlertKind.EntryPoint, IntegrityResults.Refused, $"integrity mode asked for from 0x{rip:X}, not the entry point 0x{driver.EntryPoint:X}");
+            return Refuse(call, IntegrityAlertKind.EntryPoint, IntegrityResults.Refused, $"{what} asked for from 0x{rip:X}, not the entry point 0x{driver.EntryPoint:X}");
         var cr3 = call.Control?.ReadCr3();
         if (cr3 != driver.Cr3)
-            return Refuse(call, IntegrityAlertKind.EntryPoint, IntegrityResults.Refused, $"integrity mode asked for with CR3 0x{cr3:X}, not the driver's 0x{driver.Cr3:X}");
-        lock (_gate)
-            _inMode.Add(call.VcpuId);
-        return IntegrityResults.Ok;
+            return Refuse(call, IntegrityAlertKind.EntryPoint, IntegrityResults.Refused, $"{what} asked for with CR3 0x{cr3:X}, not the driver's 0x{driver.Cr3:X}");
+        return null;
     }
 
     private ulong Leave(in HypercallContext call)
@@ -217,7 +228,7 @@ public sealed class IntegrityMonitor
             : $"the entry point 0x{d.EntryPoint:X} is not a lone `out dx, eax` ({Convert.ToHexString(bytes)})";
     }
 
-    private ulong Refuse(in HypercallContext call, IntegrityAlertKind kind, ulong result, string detail)
+    internal ulong Refuse(in HypercallContext call, IntegrityAlertKind kind, ulong result, string detail)
     {
         Raise(kind, call.VcpuId, null, call.Registers.Rip, 0, null, [], [], ProtectionAction.Refuse, false, $"hypercall 0x{call.Number:X}: {detail}");
         _tracer.Ring.RecordRefused(call.VcpuId, call.Registers.Rip, $"integrity: {detail}");

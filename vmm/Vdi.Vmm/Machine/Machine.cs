@@ -52,6 +52,7 @@ public sealed partial class Machine : IDisposable
         Devices = devices;
         _release = release;
         Integrity = new IntegrityMonitor(memory, Tracer, devices.Hypercalls, config.Integrity, devices.Hypercalls.TimeProvider);
+        Privileged = new PrivilegedMode(memory, Guard, Integrity, devices.Hypercalls, config.MemoryBytes);
         Dispatcher = new ExitDispatcher(devices.Pio, devices.Mmio, memory, devices.Hypercalls, devices.Accesses, Tracer);
         _vcpus = [.. createVcpus(this, _rendezvous, OnVcpuStopped)];
     }
@@ -73,6 +74,9 @@ public sealed partial class Machine : IDisposable
 
     /// <summary>Guest integrity: the driver's registration, its protected set, integrity mode and the alerts.</summary>
     public IntegrityMonitor Integrity { get; }
+
+    /// <summary>Privileged mode: the driver's code outside the guest's memory, entered by one vCPU with the others parked.</summary>
+    public PrivilegedMode Privileged { get; }
 
     /// <summary>The machine's trace ring: traced writes with their decisions, hypercalls and refused accesses.</summary>
     public TraceRing Trace => Devices.Trace;
@@ -283,6 +287,7 @@ public sealed partial class Machine : IDisposable
         foreach (var vcpu in _vcpus)
             vcpu.Dispose();
         _release();
+        Privileged.Dispose();
         _leases.Dispose();
     }
 }

@@ -13,7 +13,8 @@ public sealed class PauseRendezvous
     private int _parked;
     private bool _pauseRequested; // _hostPause || _othersPause
     private bool _hostPause;
-    private bool _othersPause; // a vCPU stalls the others (the concurrency guard)
+    private bool _othersPause; // a vCPU stalls the others (the concurrency guard, privileged mode)
+    private int _othersOwner = -1; // the vCPU that stalls the others: it keeps running
     private bool _released; // set when the machine stops: nobody parks any more
 
     public bool PauseRequested => Volatile.Read(ref _pauseRequested);
@@ -61,7 +62,7 @@ public sealed class PauseRendezvous
     /// tries again, so two vCPUs asking at once never wait for each other. After true: kick the others, call
     /// <see cref="WaitOthersParked"/>, do the work, then <see cref="ResumeOthers"/>.
     /// </summary>
-    public bool TryPauseOthers()
+    public bool TryPauseOthers(int owner)
     {
         lock (_gate)
         {
@@ -70,6 +71,7 @@ public sealed class PauseRendezvous
             if (_pauseRequested)
                 return false;
             _othersPause = true;
+            _othersOwner = owner;
             _pauseRequested = true;
             return true;
         }
@@ -91,6 +93,7 @@ public sealed class PauseRendezvous
         lock (_gate)
         {
             _othersPause = false;
+            _othersOwner = -1;
             _pauseRequested = _hostPause;
             Monitor.PulseAll(_gate);
         }
@@ -154,23 +157,28 @@ public sealed class PauseRendezvous
         }
     }
 
-    /// <summary>Called by a vCPU thread outside the guest: parks while a pause is requested. Returns true if it parked.</summary>
-    public bool Checkpoint(Action? onParked = null, Action? onResumed = null)
+    /// <summary>
+    /// Called by vCPU <paramref name="vcpu"/>'s thread outside the guest: parks while a pause is requested — by the host,
+    /// or by another vCPU (the one stalling the others runs on). Returns true if it parked.
+    /// </summary>
+    public bool Checkpoint(int vcpu, Action? onParked = null, Action? onResumed = null)
     {
         if (!Volatile.Read(ref _pauseRequested))
             return false;
         lock (_gate)
         {
-            if (!_pauseRequested)
+            if (!MustPark(vcpu))
                 return false;
             _parked++;
             onParked?.Invoke();
             Monitor.PulseAll(_gate);
-            while (_pauseRequested && !_released)
+            while (MustPark(vcpu) && !_released)
                 Monitor.Wait(_gate);
             _parked--;
             onResumed?.Invoke();
             return true;
         }
     }
+
+    private bool MustPark(int vcpu) => _hostPause || (_othersPause && vcpu != _othersOwner);
 }

@@ -87,6 +87,7 @@ internal abstract class VcpuThreadBase : IVcpuRunner
     /// <summary>Parks while a pause is requested, showing the vCPU as paused meanwhile.</summary>
     protected void Checkpoint() =>
         _pause.Checkpoint(
+            Id,
             () => Volatile.Write(ref _state, (int)VcpuState.Paused),
             () => Volatile.Write(ref _state, (int)VcpuState.Running));
 

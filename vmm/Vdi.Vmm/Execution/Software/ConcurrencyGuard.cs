@@ -89,7 +89,7 @@ public sealed class ConcurrencyGuard
     {
         var rendezvous = _rendezvous!;
         // Someone else (the host or another vCPU) holds a pause: park at our own checkpoint first, then try again.
-        while (!rendezvous.TryPauseOthers())
+        while (!rendezvous.TryPauseOthers(cpu.Index))
             _park!(cpu.Index);
         _kickOthers!(cpu.Index);
         rendezvous.WaitOthersParked();
@@ -103,28 +103,39 @@ public sealed class ConcurrencyGuard
 
     /// <summary>
     /// On vCPU <paramref name="vcpu"/>'s own thread (a hypercall's handler): runs <paramref name="work"/> with every
-    /// other vCPU parked, the way a guarded segment runs; without vCPU threads attached it just runs it.
+    /// other vCPU parked, the way a guarded segment runs.
     /// </summary>
     internal void RunWithOthersParked(int vcpu, Action work)
     {
-        if (_rendezvous is not { } rendezvous)
-        {
-            work();
-            return;
-        }
-        while (!rendezvous.TryPauseOthers())
-            _park!(vcpu);
-        _kickOthers!(vcpu);
-        rendezvous.WaitOthersParked();
+        ParkOthers(vcpu);
         try
         {
             work();
         }
         finally
         {
-            rendezvous.ResumeOthers();
+            ReleaseOthers();
         }
     }
+
+    /// <summary>
+    /// On vCPU <paramref name="vcpu"/>'s own thread: returns once every other vCPU is parked, and keeps them parked —
+    /// across guest entries of this one — until <see cref="ReleaseOthers"/>. While another vCPU (or the host) holds
+    /// them, this one parks at its own checkpoint first and then tries again, so two callers never wait for each other.
+    /// Without vCPU threads attached it returns at once.
+    /// </summary>
+    internal void ParkOthers(int vcpu)
+    {
+        if (_rendezvous is not { } rendezvous)
+            return;
+        while (!rendezvous.TryPauseOthers(vcpu))
+            _park!(vcpu);
+        _kickOthers!(vcpu);
+        rendezvous.WaitOthersParked();
+    }
+
+    /// <summary>Lets the vCPUs <see cref="ParkOthers"/> parked run again.</summary>
+    internal void ReleaseOthers() => _rendezvous?.ResumeOthers();
 
     /// <summary>Releases the other vCPUs; parks this one at once if the host asked for a pause meanwhile.</summary>
     internal void Exit(SoftCpu cpu)
