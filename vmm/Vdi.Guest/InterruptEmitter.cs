@@ -45,7 +45,7 @@ internal sealed class InterruptEmitter
         _serial = serial;
         _idt = g.Data("idt", IdtSize, alignment: 64);
         _idtr = g.Data("idtr", 10, alignment: 16);
-        HostRequestPending = g.Data("host_request_pending", GuestAssembly.DataSectionAlignment, alignment: 64);
+        HostRequestPending = g.Data("host_request_pending", 64, alignment: 64); // a cache line of its own
         for (var i = 0; i < ExceptionCount; i++)
             _exceptionStubs[i] = g.CreateLabel($"exception_{i}");
         _exceptionCommon = g.CreateLabel("exception_common");
