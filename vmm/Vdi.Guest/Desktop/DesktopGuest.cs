@@ -1,4 +1,5 @@
 using Vdi.Guest.Drivers;
+using Vdi.Guest.Paging;
 using Vdi.Vmm.Boot;
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Images;
@@ -76,8 +77,9 @@ public static class DesktopGuest
         var input = new InputDriverEmitter(g, virtio, state);
         var interrupts = new DesktopInterruptEmitter(runtime, state);
         var idle = new IdleLoopEmitter(runtime);
+        var paging = new PagingEmitter(g);
 
-        new DesktopLoopEmitter(runtime, state).Emit(gpu, input, motion, interrupts, idle);
+        new DesktopLoopEmitter(runtime, state).Emit(new(paging, gpu, input, motion, interrupts, idle));
         idle.EmitBootstrap();
         idle.EmitApplicationProcessor();
         virtio.EmitRoutines();
@@ -91,6 +93,7 @@ public static class DesktopGuest
         motion.EmitRoutines();
         interrupts.EmitHandlers();
         runtime.EmitRoutines();
+        paging.EmitRoutines();
 
         g.Export(WidthSymbol, state.Width);
         g.Export(HeightSymbol, state.Height);

@@ -1,5 +1,6 @@
 using Iced.Intel;
 using Vdi.Guest.Drivers;
+using Vdi.Guest.Paging;
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Devices.Virtio;
 using Vdi.Vmm.Images;
@@ -7,12 +8,22 @@ using static Iced.Intel.AssemblerRegisters;
 
 namespace Vdi.Guest.Desktop;
 
+/// <summary>What the main loop drives.</summary>
+internal sealed record DesktopParts(
+    PagingEmitter Paging,
+    GpuDriverEmitter Gpu,
+    InputDriverEmitter Input,
+    MotionEmitter Motion,
+    DesktopInterruptEmitter Interrupts,
+    IdleLoopEmitter Idle);
+
 /// <summary>
-/// The desktop's entry and main loop. vCPU 0 announces itself, starts the GPU (falling back to the plain idle loop,
-/// which still serves power-off, when there is none), shows the first mode, starts input, enables interrupts and then
-/// loops: with interrupts disabled it serves host requests (switching the motion panel if asked, see
-/// <see cref="MotionEmitter"/>), a display event (events_read bit 0 → events_clear, <see cref="GpuDriverEmitter.Configure"/>),
-/// timer ticks, pending input and a repaint the terminal asked for; then <c>sti; hlt</c>. Other vCPUs idle.
+/// The desktop's entry and main loop. vCPU 0 loads its own page tables, announces itself, starts the GPU (falling back
+/// to the plain idle loop, which still serves power-off, when there is none), shows the first mode, starts input,
+/// enables interrupts and then loops: with interrupts disabled it serves host requests (switching the motion panel if
+/// asked, see <see cref="MotionEmitter"/>), a display event (events_read bit 0 → events_clear,
+/// <see cref="GpuDriverEmitter.Configure"/>), timer ticks, pending input and a repaint the terminal asked for; then
+/// <c>sti; hlt</c>. Other vCPUs load the same page tables once vCPU 0 has built them, and idle.
 /// </summary>
 internal sealed class DesktopLoopEmitter
 {
@@ -29,19 +40,22 @@ internal sealed class DesktopLoopEmitter
         _state = state;
     }
 
-    public void Emit(GpuDriverEmitter gpu, InputDriverEmitter input, MotionEmitter motion, DesktopInterruptEmitter interrupts, IdleLoopEmitter idle)
+    public void Emit(DesktopParts parts)
     {
+        var (paging, gpu, input, motion, interrupts, idle) = parts;
         var a = _runtime.Assembly.Asm;
         var serial = _runtime.Serial;
         var gpuReady = a.CreateLabel("desktop_gpu_ready");
         var loop = a.CreateLabel("desktop_loop");
+        var applicationProcessor = a.CreateLabel("desktop_application_processor");
 
         a.mov(r12, rdi);
         a.mov(r13, rsi);
         _runtime.EmitCpuSetup();
         a.test(r12, r12);
-        a.jnz(idle.ApplicationProcessor);
+        a.jnz(applicationProcessor);
         PowerPortEmitter.EmitBootMarker(a, BootMarkers.Entered);
+        a.call(paging.Build);
         serial.EmitPrint("Vdi desktop guest\n");
 
         ApicEmitter.EmitRouteIoApicPin(a, PortMap.HostRequestIrq, InterruptEmitter.HostRequestVector, destinationApicId: 0);
@@ -83,6 +97,10 @@ internal sealed class DesktopLoopEmitter
         a.sti();
         a.hlt();
         a.jmp(loop);
+
+        a.Label(ref applicationProcessor);
+        paging.EmitWaitAndLoad();
+        a.jmp(idle.ApplicationProcessor);
     }
 
     private void EmitDisplayEvent(GpuDriverEmitter gpu)
