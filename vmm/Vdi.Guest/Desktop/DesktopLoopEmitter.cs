@@ -21,9 +21,9 @@ internal sealed record DesktopParts(
 /// The desktop's entry and main loop. vCPU 0 loads its own page tables, announces itself, starts the GPU (falling back
 /// to the plain idle loop, which still serves power-off, when there is none), shows the first mode, starts input,
 /// enables interrupts and then loops: with interrupts disabled it serves host requests (switching the motion panel if
-/// asked, see <see cref="MotionEmitter"/>), a display event (events_read bit 0 → events_clear,
-/// <see cref="GpuDriverEmitter.Configure"/>), timer ticks, pending input and a repaint the terminal asked for; then
-/// <c>sti; hlt</c>. Other vCPUs load the same page tables once vCPU 0 has built them, and idle.
+/// asked, see <see cref="MotionEmitter"/>), a display event (a GPU that asks for a reset is restarted first; events_read
+/// bit 0 → events_clear, <see cref="GpuDriverEmitter.Configure"/>), timer ticks, pending input and a repaint the
+/// terminal asked for; then <c>sti; hlt</c>. Other vCPUs load the same page tables once vCPU 0 has built them, and idle.
 /// </summary>
 internal sealed class DesktopLoopEmitter
 {
@@ -110,6 +110,7 @@ internal sealed class DesktopLoopEmitter
         a.test(__dword_ptr[_state.GpuPending], VirtioMmio.InterruptConfigChange);
         a.mov(__dword_ptr[_state.GpuPending], 0);
         a.jz(none);
+        a.call(gpu.Recover); // a device that asked for a reset comes back first; its events went with it
         a.mov(eax, GpuCommandEmitter.Window);
         a.mov(ecx, __dword_ptr[rax + GpuConfigEventsRead]);
         a.test(ecx, DisplayEvent);
