@@ -1,5 +1,6 @@
 using Iced.Intel;
 using Vdi.Guest.Drivers;
+using Vdi.Guest.Integrity;
 using Vdi.Guest.Paging;
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Devices.Virtio;
@@ -11,6 +12,7 @@ namespace Vdi.Guest.Desktop;
 /// <summary>What the main loop drives.</summary>
 internal sealed record DesktopParts(
     PagingEmitter Paging,
+    IntegrityDriverEmitter Integrity,
     GpuDriverEmitter Gpu,
     InputDriverEmitter Input,
     MotionEmitter Motion,
@@ -18,12 +20,13 @@ internal sealed record DesktopParts(
     IdleLoopEmitter Idle);
 
 /// <summary>
-/// The desktop's entry and main loop. vCPU 0 loads its own page tables, announces itself, starts the GPU (falling back
-/// to the plain idle loop, which still serves power-off, when there is none), shows the first mode, starts input,
-/// enables interrupts and then loops: with interrupts disabled it serves host requests (switching the motion panel if
-/// asked, see <see cref="MotionEmitter"/>), a display event (a GPU that asks for a reset is restarted first; events_read
-/// bit 0 → events_clear, <see cref="GpuDriverEmitter.Configure"/>), timer ticks, pending input and a repaint the
-/// terminal asked for; then <c>sti; hlt</c>. Other vCPUs load the same page tables once vCPU 0 has built them, and idle.
+/// The desktop's entry and main loop. vCPU 0 loads its own page tables, announces itself, registers its integrity
+/// driver, starts the GPU (falling back to the plain idle loop, which still serves power-off, when there is none), shows
+/// the first mode, starts input, enables interrupts and then loops: with interrupts disabled it serves host requests
+/// (switching the motion panel if asked, see <see cref="MotionEmitter"/>), a display event (a GPU that asks for a reset
+/// is restarted first; events_read bit 0 → events_clear, <see cref="GpuDriverEmitter.Configure"/>), timer ticks,
+/// pending input (with the commands typed in the terminal) and a repaint the terminal asked for; then
+/// <c>sti; hlt</c>. Other vCPUs load the same page tables once vCPU 0 has built them, and idle.
 /// </summary>
 internal sealed class DesktopLoopEmitter
 {
@@ -42,7 +45,7 @@ internal sealed class DesktopLoopEmitter
 
     public void Emit(DesktopParts parts)
     {
-        var (paging, gpu, input, motion, interrupts, idle) = parts;
+        var (paging, integrity, gpu, input, motion, interrupts, idle) = parts;
         var a = _runtime.Assembly.Asm;
         var serial = _runtime.Serial;
         var gpuReady = a.CreateLabel("desktop_gpu_ready");
@@ -57,6 +60,7 @@ internal sealed class DesktopLoopEmitter
         PowerPortEmitter.EmitBootMarker(a, BootMarkers.Entered);
         a.call(paging.Build);
         serial.EmitPrint("Vdi desktop guest\n");
+        a.call(integrity.Start);
 
         ApicEmitter.EmitRouteIoApicPin(a, PortMap.HostRequestIrq, InterruptEmitter.HostRequestVector, destinationApicId: 0);
         a.mov(__byte_ptr[_runtime.Interrupts.HostRequestPending], 1); // poll once for a request posted before the route
