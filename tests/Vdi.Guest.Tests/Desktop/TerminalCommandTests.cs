@@ -6,7 +6,7 @@ namespace Vdi.Guest.Tests.Desktop;
 
 /// <summary>
 /// Commands typed in the terminal, on the emulator's machine (no integrity monitor: the driver reports it unavailable and
-/// every attack lands). Caught attacks: <c>Integrity/DesktopIntegrityCases</c>.
+/// every attack lands). Caught attacks: <see cref="Integrity.DesktopIntegrityTestsBase"/>.
 /// </summary>
 public sealed class TerminalCommandTests
 {

@@ -8,8 +8,21 @@ using Vdi.Vmm.Integrity;
 
 namespace Vdi.Guest.Tests.Integrity;
 
-/// <summary>The desktop's integrity cases, run on the software engine (<see cref="SoftwareDesktopIntegrityTests"/>) and on KVM (<see cref="KvmDesktopIntegrityTests"/>).</summary>
-public static class DesktopIntegrityCases
+/// <summary>
+/// The desktop guest with its integrity driver on the software engine: it registers and protects its kernel, each
+/// attack typed in its terminal is caught (refused in enforce mode, landing in audit mode) and the desktop works on;
+/// without integrity it runs unprotected.
+/// </summary>
+public sealed class SoftwareDesktopIntegrityTests() : DesktopIntegrityTestsBase(EngineChoice.Software);
+
+/// <summary>
+/// The same on KVM, where every traced page is a read-only memory slot: the desktop's page tables have their accessed
+/// and dirty bits preset and its GDT its accessed bits set, so the hardware never writes a traced page.
+/// </summary>
+[Trait("Requires", "kvm")]
+public sealed class KvmDesktopIntegrityTests() : DesktopIntegrityTestsBase(EngineChoice.Kvm);
+
+public abstract class DesktopIntegrityTestsBase(EngineChoice engine)
 {
     private static readonly DisplayProperties s_after = new(1024, 768, 96);
 
@@ -24,7 +37,8 @@ public static class DesktopIntegrityCases
 
     private static ulong Symbol(string name) => IntegrityDesktop.Image.Symbol(name);
 
-    public static async Task RegistersAndProtectsTheKernelAsync(EngineChoice engine)
+    [Fact]
+    public async Task The_desktop_registers_its_driver_and_protects_its_kernel()
     {
         using var desktop = await IntegrityDesktop.BootAsync(engine, IntegrityLevel.Enforce);
 
@@ -55,7 +69,9 @@ public static class DesktopIntegrityCases
     }
 
     /// <summary>An attack typed in the terminal: the alert it raises, what the terminal says, and a desktop that repaints and takes typing afterwards.</summary>
-    public static async Task AttackIsCaughtAsync(EngineChoice engine, string attack, IntegrityLevel level)
+    [Theory]
+    [MemberData(nameof(Attacks))]
+    public async Task An_attack_typed_in_the_terminal_is_caught_and_the_desktop_works_on(string attack, IntegrityLevel level)
     {
         using var desktop = await IntegrityDesktop.BootAsync(engine, level);
         var applied = level == IntegrityLevel.Audit;
@@ -96,7 +112,8 @@ public static class DesktopIntegrityCases
         Assert.True(desktop.Machine.Devices.Gpu.Capture() is { Width: 1024, Height: 768 });
     }
 
-    public static async Task WithIntegrityOffTheDesktopRunsUnprotectedAsync(EngineChoice engine)
+    [Fact]
+    public async Task With_integrity_off_the_desktop_runs_unprotected()
     {
         using var desktop = await IntegrityDesktop.BootAsync(engine, IntegrityLevel.Off);
 
