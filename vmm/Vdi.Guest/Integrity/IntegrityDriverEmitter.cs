@@ -9,12 +9,12 @@ using static Iced.Intel.AssemblerRegisters;
 namespace Vdi.Guest.Integrity;
 
 /// <summary>
-/// The desktop's integrity driver (<c>docs/vmm.md</c>, "Guest integrity" and "Desktop guest: paging and integrity
-/// driver"). Its protected-page tree lives in a page of its own (<see cref="Page"/>): four 64-byte nodes, filled in when
+/// The desktop's integrity driver for the VMM's guest integrity (<c>vmm/Vdi.Vmm/Integrity/</c>; <c>docs/vmm.md</c>,
+/// "Desktop guest: paging and integrity driver"). Its protected-page tree lives in a page of its own (<see cref="Page"/>): four 64-byte nodes, filled in when
 /// the image is assembled — kernel code (the root), the driver's page (its right child), the IDT and the GDT with the TSS
 /// (<see cref="ProtectedRegions"/>), all refused. At boot vCPU 0, on the desktop's own page tables, registers the driver
 /// with the root and the driver's page linked, the rest of the tree written but not linked; then it links the IDT's
-/// and the GDT's nodes through <see cref="Protect"/>, the driver's one way to change its tree: a search for the free
+/// and the GDT's nodes through <c>integrity_protect</c>, the driver's one way to change its tree: a search for the free
 /// child slot, then integrity mode entered from the lone <c>out dx, eax</c> at the driver's entry point, the link
 /// stored, and integrity mode left (the VMM reads the tree again and traces what it now names).
 /// Serial: <c>integrity: registered, N pages protected</c>, <c>integrity: off</c> when the machine's integrity is
