@@ -10,9 +10,12 @@ namespace Vdi.Guest.Desktop;
 /// <summary>
 /// The built-in desktop guest: drives the machine's virtio-gpu, keyboard and tablet (see <c>docs/vmm.md</c>,
 /// "Desktop guest") and draws a desktop — a top bar with the mode, DPI and UTC clock, and a terminal window showing
-/// what is typed — scaled to the display's DPI. vCPU 0 runs it; other vCPUs idle. Serial output:
+/// what is typed, with its attack commands — scaled to the display's DPI. It runs on page tables of its own and protects
+/// its kernel with an integrity driver ("Desktop guest: paging and integrity driver"). vCPU 0 runs it; other vCPUs
+/// idle. Serial output:
 /// <code>
 /// Vdi desktop guest
+/// integrity: registered, N pages protected   (or: integrity: off, integrity: unavailable)
 /// desktop WxH @ D dpi        (after every full repaint)
 /// </code>
 /// and <c>power off</c> when the host asks for it, as the plain built-in guest does. For benchmarks the host can switch
