@@ -12,6 +12,8 @@ namespace Vdi.Guest;
 /// Gates: vectors 0–31 (exceptions) print <c>exception &lt;vector&gt;\n</c> and power off with exit code 0x80 + vector;
 /// <see cref="HostRequestVector"/> sets <see cref="HostRequestPending"/> and EOIs; <see cref="SpuriousVector"/> just
 /// returns. Every other gate is not present, so a stray vector raises #NP and is reported as exception 11.
+/// The IDT is exactly one page of its own (page aligned), so it can be write-protected without anything the guest
+/// writes sharing its page.
 /// </summary>
 internal sealed class InterruptEmitter
 {
@@ -43,15 +45,18 @@ internal sealed class InterruptEmitter
     {
         _g = g;
         _serial = serial;
-        _idt = g.Data("idt", IdtSize, alignment: 64);
+        _idt = g.Data("idt", IdtSize, alignment: GuestAssembly.MaxDataAlignment);
         _idtr = g.Data("idtr", 10, alignment: 16);
-        HostRequestPending = g.Data("host_request_pending", GuestAssembly.DataSectionAlignment, alignment: 64);
+        HostRequestPending = g.Data("host_request_pending", 64, alignment: 64); // a cache line of its own
         for (var i = 0; i < ExceptionCount; i++)
             _exceptionStubs[i] = g.CreateLabel($"exception_{i}");
         _exceptionCommon = g.CreateLabel("exception_common");
         _spuriousHandler = g.CreateLabel("spurious_interrupt");
         _hostRequestHandler = g.CreateLabel("host_request_interrupt");
     }
+
+    /// <summary>The IDT: <see cref="IdtSize"/> bytes, one page.</summary>
+    public Label Idt => _idt;
 
     /// <summary>Byte set to 1 by the host-request interrupt handler; whoever consumes the request clears it.</summary>
     public Label HostRequestPending { get; }

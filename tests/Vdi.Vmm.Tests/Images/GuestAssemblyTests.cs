@@ -59,6 +59,24 @@ public class GuestAssemblyTests
     }
 
     [Fact]
+    public void APageAlignedItemHasItsPagesToItself()
+    {
+        var image = GuestAssembly.Build("t", Load, g =>
+        {
+            g.Export("a", g.Data("a", [1]));
+            g.Export("table", g.Data("table", GuestAssembly.DataSectionStart, alignment: GuestAssembly.MaxDataAlignment));
+            g.Export("b", g.Data("b", [2]));
+            for (var i = 0; i < 77; i++)
+                g.Asm.nop();
+        });
+
+        var table = image.Symbols["table"];
+        Assert.Equal(0UL, table % 4096);
+        Assert.Equal(image.Symbols["a"] + 4096, table);
+        Assert.Equal(table + 4096, image.Symbols["b"]);
+    }
+
+    [Fact]
     public void StringsAreNulTerminatedAsciiAndShared()
     {
         Label first = default, second = default, other = default;
@@ -131,8 +149,8 @@ public class GuestAssemblyTests
     [Theory]
     [InlineData(0)]
     [InlineData(3)]
-    [InlineData(128)]
-    public void DataAlignmentMustBeAPowerOfTwoUpTo64(int alignment) =>
+    [InlineData(8192)]
+    public void DataAlignmentMustBeAPowerOfTwoUpToAPage(int alignment) =>
         Assert.Throws<ArgumentOutOfRangeException>(() => GuestAssembly.Build("t", Load, g => g.Data("x", 8, alignment)));
 
     [Fact]

@@ -1,4 +1,6 @@
 using Vdi.Guest.Drivers;
+using Vdi.Guest.Integrity;
+using Vdi.Guest.Paging;
 using Vdi.Vmm.Boot;
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Images;
@@ -8,9 +10,12 @@ namespace Vdi.Guest.Desktop;
 /// <summary>
 /// The built-in desktop guest: drives the machine's virtio-gpu, keyboard and tablet (see <c>docs/vmm.md</c>,
 /// "Desktop guest") and draws a desktop — a top bar with the mode, DPI and UTC clock, and a terminal window showing
-/// what is typed — scaled to the display's DPI. vCPU 0 runs it; other vCPUs idle. Serial output:
+/// what is typed, with its attack commands — scaled to the display's DPI. It runs on page tables of its own and protects
+/// its kernel with an integrity driver ("Desktop guest: paging and integrity driver"). vCPU 0 runs it; other vCPUs
+/// idle. Serial output:
 /// <code>
 /// Vdi desktop guest
+/// integrity: registered, N pages protected   (or: integrity: off, integrity: unavailable)
 /// desktop WxH @ D dpi        (after every full repaint)
 /// </code>
 /// and <c>power off</c> when the host asks for it, as the plain built-in guest does. For benchmarks the host can switch
@@ -34,6 +39,18 @@ public static class DesktopGuest
 
     /// <summary>Dword: motion frames drawn and flushed since boot.</summary>
     public const string MotionFramesSymbol = "motion_frames";
+
+    /// <summary>Dword: the integrity driver's registration result (<c>IntegrityResults</c>); all ones until it ran.</summary>
+    public const string IntegrityStatusSymbol = "integrity_status";
+
+    /// <summary>The integrity driver's page: its protected-page tree (<see cref="Integrity.ProtectedRegions"/>).</summary>
+    public const string IntegrityDriverSymbol = "integrity_driver";
+
+    /// <summary>The IDT, one page.</summary>
+    public const string IdtSymbol = "idt";
+
+    /// <summary>The never-executed code byte the terminal's <c>attack code</c> writes.</summary>
+    public const string AttackCodeTargetSymbol = "attack_code_target";
 
     /// <summary>Height of the top bar (mode, DPI, clock) in units; a unit is <see cref="UnitSymbol"/> device pixels.</summary>
     public const int TopBarUnits = DesktopLayout.BarHeight;
@@ -68,29 +85,38 @@ public static class DesktopGuest
         var virtio = new VirtioMmioEmitter(g);
         var drawing = new DrawingEmitter(g, state);
         var format = new TextFormatEmitter(g);
-        var commands = new GpuCommandEmitter(g, virtio, state);
-        var gpu = new GpuDriverEmitter(runtime, virtio, commands, state);
-        var terminal = new TerminalEmitter(g, state, drawing, commands.FlushRect);
+        var gpuCommands = new GpuCommandEmitter(g, virtio, state);
+        var gpu = new GpuDriverEmitter(runtime, virtio, gpuCommands, state);
+        var terminal = new TerminalEmitter(g, state, drawing, gpuCommands.FlushRect);
         var painter = new DesktopPainter(g, state, drawing, format);
-        var motion = new MotionEmitter(g, state, painter, commands.FlushRect);
+        var motion = new MotionEmitter(g, state, painter, gpuCommands.FlushRect);
         var input = new InputDriverEmitter(g, virtio, state);
         var interrupts = new DesktopInterruptEmitter(runtime, state);
         var idle = new IdleLoopEmitter(runtime);
+        var paging = new PagingEmitter(g);
+        var integrity = new IntegrityDriverEmitter(runtime);
+        var commands = new TerminalCommandEmitter(g, state, terminal.Key);
+        var attacks = new AttackEmitter(g, commands, runtime.Interrupts.Idt, integrity, virtio, gpuCommands);
 
-        new DesktopLoopEmitter(runtime, state).Emit(gpu, input, motion, interrupts, idle);
+        new DesktopLoopEmitter(runtime, state).Emit(new(paging, integrity, gpu, input, motion, interrupts, idle));
         idle.EmitBootstrap();
         idle.EmitApplicationProcessor();
         virtio.EmitRoutines();
-        commands.EmitRoutines();
+        gpuCommands.EmitRoutines();
         gpu.EmitRoutines(motion.PaintScreen);
-        input.EmitRoutines(terminal.Key, commands.MoveCursorRoutine);
+        input.EmitRoutines(commands.Key, gpuCommands.MoveCursorRoutine);
         drawing.EmitRoutines();
         format.EmitRoutines();
-        painter.EmitRoutines(terminal.Replay, commands.FlushRect);
+        painter.EmitRoutines(terminal.Replay, gpuCommands.FlushRect);
         terminal.EmitRoutines();
+        commands.EmitRoutines();
         motion.EmitRoutines();
         interrupts.EmitHandlers();
         runtime.EmitRoutines();
+        paging.EmitRoutines();
+        integrity.EmitRoutines();
+        attacks.EmitRoutines();
+        integrity.EmitKernelCodeEnd();
 
         g.Export(WidthSymbol, state.Width);
         g.Export(HeightSymbol, state.Height);
@@ -101,5 +127,9 @@ public static class DesktopGuest
         g.Export(TextSymbol, state.Text);
         g.Export(MotionOnSymbol, state.MotionOn);
         g.Export(MotionFramesSymbol, state.MotionFrames);
+        g.Export(IntegrityStatusSymbol, integrity.Status);
+        g.Export(IntegrityDriverSymbol, integrity.Page);
+        g.Export(IdtSymbol, runtime.Interrupts.Idt);
+        g.Export(AttackCodeTargetSymbol, attacks.CodeTarget);
     });
 }

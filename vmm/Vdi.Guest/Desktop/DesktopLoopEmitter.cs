@@ -1,5 +1,7 @@
 using Iced.Intel;
 using Vdi.Guest.Drivers;
+using Vdi.Guest.Integrity;
+using Vdi.Guest.Paging;
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Devices.Virtio;
 using Vdi.Vmm.Images;
@@ -7,12 +9,24 @@ using static Iced.Intel.AssemblerRegisters;
 
 namespace Vdi.Guest.Desktop;
 
+/// <summary>What the main loop drives.</summary>
+internal sealed record DesktopParts(
+    PagingEmitter Paging,
+    IntegrityDriverEmitter Integrity,
+    GpuDriverEmitter Gpu,
+    InputDriverEmitter Input,
+    MotionEmitter Motion,
+    DesktopInterruptEmitter Interrupts,
+    IdleLoopEmitter Idle);
+
 /// <summary>
-/// The desktop's entry and main loop. vCPU 0 announces itself, starts the GPU (falling back to the plain idle loop,
-/// which still serves power-off, when there is none), shows the first mode, starts input, enables interrupts and then
-/// loops: with interrupts disabled it serves host requests (switching the motion panel if asked, see
-/// <see cref="MotionEmitter"/>), a display event (events_read bit 0 → events_clear, <see cref="GpuDriverEmitter.Configure"/>),
-/// timer ticks, pending input and a repaint the terminal asked for; then <c>sti; hlt</c>. Other vCPUs idle.
+/// The desktop's entry and main loop. vCPU 0 loads its own page tables, announces itself, registers its integrity
+/// driver, starts the GPU (falling back to the plain idle loop, which still serves power-off, when there is none), shows
+/// the first mode, starts input, enables interrupts and then loops: with interrupts disabled it serves host requests
+/// (switching the motion panel if asked, see <see cref="MotionEmitter"/>), a display event (a GPU that asks for a reset
+/// is restarted first; events_read bit 0 → events_clear, <see cref="GpuDriverEmitter.Configure"/>), timer ticks,
+/// pending input (with the commands typed in the terminal) and a repaint the terminal asked for; then
+/// <c>sti; hlt</c>. Other vCPUs load the same page tables once vCPU 0 has built them, and idle.
 /// </summary>
 internal sealed class DesktopLoopEmitter
 {
@@ -29,20 +43,24 @@ internal sealed class DesktopLoopEmitter
         _state = state;
     }
 
-    public void Emit(GpuDriverEmitter gpu, InputDriverEmitter input, MotionEmitter motion, DesktopInterruptEmitter interrupts, IdleLoopEmitter idle)
+    public void Emit(DesktopParts parts)
     {
+        var (paging, integrity, gpu, input, motion, interrupts, idle) = parts;
         var a = _runtime.Assembly.Asm;
         var serial = _runtime.Serial;
         var gpuReady = a.CreateLabel("desktop_gpu_ready");
         var loop = a.CreateLabel("desktop_loop");
+        var applicationProcessor = a.CreateLabel("desktop_application_processor");
 
         a.mov(r12, rdi);
         a.mov(r13, rsi);
         _runtime.EmitCpuSetup();
         a.test(r12, r12);
-        a.jnz(idle.ApplicationProcessor);
+        a.jnz(applicationProcessor);
         PowerPortEmitter.EmitBootMarker(a, BootMarkers.Entered);
+        a.call(paging.Build);
         serial.EmitPrint("Vdi desktop guest\n");
+        a.call(integrity.Start);
 
         ApicEmitter.EmitRouteIoApicPin(a, PortMap.HostRequestIrq, InterruptEmitter.HostRequestVector, destinationApicId: 0);
         a.mov(__byte_ptr[_runtime.Interrupts.HostRequestPending], 1); // poll once for a request posted before the route
@@ -83,6 +101,10 @@ internal sealed class DesktopLoopEmitter
         a.sti();
         a.hlt();
         a.jmp(loop);
+
+        a.Label(ref applicationProcessor);
+        paging.EmitWaitAndLoad();
+        a.jmp(idle.ApplicationProcessor);
     }
 
     private void EmitDisplayEvent(GpuDriverEmitter gpu)
@@ -92,6 +114,7 @@ internal sealed class DesktopLoopEmitter
         a.test(__dword_ptr[_state.GpuPending], VirtioMmio.InterruptConfigChange);
         a.mov(__dword_ptr[_state.GpuPending], 0);
         a.jz(none);
+        a.call(gpu.Recover); // a device that asked for a reset comes back first; its events went with it
         a.mov(eax, GpuCommandEmitter.Window);
         a.mov(ecx, __dword_ptr[rax + GpuConfigEventsRead]);
         a.test(ecx, DisplayEvent);

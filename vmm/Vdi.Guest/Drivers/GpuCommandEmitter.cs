@@ -73,7 +73,7 @@ internal sealed class GpuCommandEmitter
     /// <summary>A dword of the request being built (after <see cref="EmitBegin"/>).</summary>
     public static AssemblerMemoryOperand Field(int offset) => __dword_ptr[r11 + offset];
 
-    /// <summary>Submits the control request of <paramref name="length"/> bytes and waits; eax = response type.</summary>
+    /// <summary>Submits the control request of <paramref name="length"/> bytes and waits; eax = response type (0 when the device gave no answer).</summary>
     public void EmitSubmit(int length)
     {
         _g.Asm.mov(edx, length);
@@ -87,6 +87,7 @@ internal sealed class GpuCommandEmitter
     {
         var a = _g.Asm;
         _g.Bind(ref _command); // edx = request length
+        a.mov(__dword_ptr[DesktopMemoryMap.GpuResponse], 0); // a device that needs a reset answers nothing
         a.mov(edi, DesktopMemoryMap.GpuControlQueue);
         a.mov(esi, DesktopMemoryMap.GpuRequest);
         a.mov(ecx, DesktopMemoryMap.GpuResponse);

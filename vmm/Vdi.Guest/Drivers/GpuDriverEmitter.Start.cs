@@ -5,9 +5,47 @@ using static Vdi.Guest.Drivers.GpuCommandEmitter;
 
 namespace Vdi.Guest.Drivers;
 
-/// <summary>Bringing the GPU up: virtio initialisation and the cursor (resource 1, 64×64 B8G8R8A8, the arrow of <see cref="CursorArrow"/>).</summary>
+/// <summary>
+/// Bringing the GPU up: virtio initialisation and the cursor (resource 1, 64×64 B8G8R8A8, the arrow of
+/// <see cref="CursorArrow"/>); and bringing it back when it asks for a reset.
+/// </summary>
 internal sealed partial class GpuDriverEmitter
 {
+    /// <summary>
+    /// A device that broke down — the VMM refused one of its writes to guest memory (a protected page), or the driver
+    /// broke the contract — sets DEVICE_NEEDS_RESET and answers nothing until it is reset, and it forgets every
+    /// resource then. Reset and start it again, show the mode again (a new resource, a full repaint) and put the cursor
+    /// back where the pointer is. Prints one line on COM1. Clobbers what the drivers' routines do.
+    /// </summary>
+    private void EmitRecover()
+    {
+        var a = _runtime.Assembly.Asm;
+        var serial = _runtime.Serial;
+        var done = a.CreateLabel("gpu_recover_done");
+        var failed = a.CreateLabel("gpu_recover_failed");
+        _runtime.Assembly.Bind(ref _recover);
+        a.mov(eax, Window);
+        a.mov(ecx, __dword_ptr[rax + VirtioMmio.RegStatus]);
+        a.test(ecx, VirtioMmio.StatusDeviceNeedsReset);
+        a.jz(done);
+        serial.EmitPrint("desktop: virtio-gpu needs a reset, restarting it\n");
+        a.mov(__dword_ptr[_state.ResourceId], 0); // no resource survives the reset
+        a.call(_start);
+        a.test(eax, eax);
+        a.jnz(failed);
+        a.call(_configure);
+        a.mov(edi, __dword_ptr[_state.PointerX]);
+        a.mov(esi, __dword_ptr[_state.PointerY]);
+        a.call(_commands.MoveCursorRoutine);
+        a.ret();
+        a.Label(ref failed);
+        serial.EmitPrint("desktop: virtio-gpu did not come back, error ");
+        a.call(serial.PutDecimal);
+        serial.EmitPrintChar('\n');
+        a.Label(ref done);
+        a.ret();
+    }
+
     private void EmitStart()
     {
         var a = _runtime.Assembly.Asm;

@@ -21,6 +21,7 @@ internal sealed partial class GpuDriverEmitter
     private readonly Label _arrow;
     private Label _start;
     private Label _configure;
+    private Label _recover;
 
     public GpuDriverEmitter(GuestRuntime runtime, VirtioMmioEmitter virtio, GpuCommandEmitter commands, DesktopState state)
     {
@@ -31,6 +32,7 @@ internal sealed partial class GpuDriverEmitter
         _arrow = runtime.Assembly.Data("cursor_arrow", CursorArrow.Build(), 8);
         _start = runtime.Assembly.CreateLabel("gpu_start");
         _configure = runtime.Assembly.CreateLabel("gpu_configure");
+        _recover = runtime.Assembly.CreateLabel("gpu_recover");
     }
 
     /// <summary><c>gpu_start()</c> → eax = 0 when the GPU is live and the cursor defined (see <see cref="VirtioMmioEmitter.Init"/>).</summary>
@@ -39,10 +41,14 @@ internal sealed partial class GpuDriverEmitter
     /// <summary><c>gpu_configure()</c>: shows the device's current mode (calls <paramref name="paint"/> of <see cref="EmitRoutines"/>).</summary>
     public Label Configure => _configure;
 
+    /// <summary><c>gpu_recover()</c>: when the device asks for a reset, resets it and shows the mode again; else nothing.</summary>
+    public Label Recover => _recover;
+
     public void EmitRoutines(Label paint)
     {
         EmitStart();
         EmitConfigure(paint);
+        EmitRecover();
     }
 
     private void EmitAttachBacking(Action resourceToEax, Action addressToEax, Action lengthToEax)

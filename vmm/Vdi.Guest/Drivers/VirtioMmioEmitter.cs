@@ -44,7 +44,9 @@ internal sealed class VirtioMmioEmitter
     /// <summary>
     /// <c>virtq_submit(rdi = queue page, rsi = request, edx = request length, rcx = response, r8d = response length
     /// (0: none), r9 = window, r10d = queue index)</c>: one request at a time on descriptors 0 and 1; notifies and waits
-    /// (with <c>pause</c>) until the device has used it.
+    /// (with <c>pause</c>) until the device has used it, or gives up when the device asks for a reset
+    /// (DEVICE_NEEDS_RESET: it will never use it). The devices answer during the notify, so the wait normally ends
+    /// before the first <c>pause</c> and the status register is read only when something went wrong.
     /// </summary>
     public Label Submit => _submit;
 
@@ -160,6 +162,7 @@ internal sealed class VirtioMmioEmitter
         var publish = a.CreateLabel("virtq_submit_publish");
         var wait = a.CreateLabel("virtq_submit_wait");
         var check = a.CreateLabel("virtq_submit_check");
+        var gaveUp = a.CreateLabel("virtq_submit_gave_up");
         _g.Bind(ref _submit);
         a.mov(__qword_ptr[rdi], rsi);
         a.mov(__dword_ptr[rdi + 8], edx);
@@ -186,10 +189,14 @@ internal sealed class VirtioMmioEmitter
         a.jmp(check);
         a.Label(ref wait);
         a.pause();
+        a.mov(ecx, __dword_ptr[r9 + VirtioMmio.RegStatus]);
+        a.test(ecx, VirtioMmio.StatusDeviceNeedsReset);
+        a.jnz(gaveUp);
         a.Label(ref check);
         a.cmp(__word_ptr[rdi + DesktopMemoryMap.UsedOffset + 2], ax);
         a.jne(wait);
         a.mov(__word_ptr[rdi + DesktopMemoryMap.LastUsedOffset], ax);
+        a.Label(ref gaveUp);
         a.ret();
     }
 

@@ -18,11 +18,14 @@ namespace Vdi.Vmm.Images;
 /// </remarks>
 public sealed class GuestAssembly
 {
-    /// <summary>The largest alignment a data item may ask for.</summary>
-    public const int DataSectionAlignment = 64;
-
     /// <summary>Alignment of the data section's start: a page.</summary>
     public const int DataSectionStart = 4096;
+
+    /// <summary>
+    /// The largest alignment a data item may ask for: a page, so that an item can have whole pages of its own (a
+    /// write-protected table, say, next to nothing the guest writes often).
+    /// </summary>
+    public const int MaxDataAlignment = DataSectionStart;
 
     /// <summary>Symbol every image with data exports: the first data byte, which is also the end of the code.</summary>
     public const string DataStartSymbol = "data_start";
@@ -92,8 +95,8 @@ public sealed class GuestAssembly
     {
         ArgumentNullException.ThrowIfNull(bytes);
         ArgumentOutOfRangeException.ThrowIfLessThan(bytes.Length, 1);
-        if (alignment < 1 || alignment > DataSectionAlignment || !int.IsPow2(alignment))
-            throw new ArgumentOutOfRangeException(nameof(alignment), alignment, $"Must be a power of two up to {DataSectionAlignment}.");
+        if (alignment < 1 || alignment > MaxDataAlignment || !int.IsPow2(alignment))
+            throw new ArgumentOutOfRangeException(nameof(alignment), alignment, $"Must be a power of two up to {MaxDataAlignment}.");
 
         var item = new DataItem(CreateLabel(name), bytes, alignment);
         _data.Add(item);
