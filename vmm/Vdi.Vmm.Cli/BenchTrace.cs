@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Vdi.Vmm.Boot;
 using Vdi.Vmm.Devices;
@@ -80,21 +79,19 @@ internal static class BenchTrace
         (double)iterations * InstructionsPerIteration / Seconds(EngineChoice.Software, iterations, StoreArea, 0xFFF8, trace: traceElsewhere);
 
     /// <summary>Wall time from start to power-off of a loop of <paramref name="iterations"/> 8-byte stores.</summary>
-    private static double Seconds(EngineChoice engine, int iterations, ulong area, uint mask, bool trace)
-    {
-        using var machine = MachineBuilder.Build(new MachineConfig { Vcpus = 1, MemoryMiB = 8, Image = StoreLoop(iterations, area, mask), Engine = engine, ExitStormSwitching = false });
-        if (trace)
-            machine.Tracer.Trace(TracedPage, 0x1000, static _ => TraceDecision.Apply);
-        var started = Stopwatch.GetTimestamp();
-        machine.Start();
-        var exit = machine.WaitForExitAsync(TimeSpan.FromMinutes(5)).GetAwaiter().GetResult();
-        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        if (exit.Kind != MachineExitKind.PoweredOff)
-            throw new InvalidOperationException($"the store loop did not power off: {exit.Crash?.ToString() ?? exit.Kind.ToString()}");
-        if (trace && area == TracedPage && machine.Tracer.Hits != iterations)
-            throw new InvalidOperationException($"{iterations} stores to the traced page, {machine.Tracer.Hits} decided");
-        return seconds;
-    }
+    private static double Seconds(EngineChoice engine, int iterations, ulong area, uint mask, bool trace) =>
+        PowerOffTimer.Seconds(
+            new MachineConfig { Vcpus = 1, MemoryMiB = 8, Image = StoreLoop(iterations, area, mask), Engine = engine, ExitStormSwitching = false },
+            machine =>
+            {
+                if (trace)
+                    machine.Tracer.Trace(TracedPage, 0x1000, static _ => TraceDecision.Apply);
+            },
+            machine =>
+            {
+                if (trace && area == TracedPage && machine.Tracer.Hits != iterations)
+                    throw new InvalidOperationException($"{iterations} stores to the traced page, {machine.Tracer.Hits} decided");
+            });
 
     /// <summary><c>mov [rbx+rdx], rax; add edx, 8; and edx, mask; dec ecx; jnz</c>, then power off.</summary>
     private static GuestImage StoreLoop(int iterations, ulong area, uint mask)

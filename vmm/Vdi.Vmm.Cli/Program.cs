@@ -27,6 +27,7 @@ namespace Vdi.Vmm.Cli
                     ["bench", "engines", .. var rest] => await BenchEngines.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     ["bench", "host", .. var rest] => await BenchHost.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     ["bench", "trace", .. var rest] => await BenchTrace.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
+                    ["bench", "integrity", .. var rest] => await BenchIntegrity.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     ["bench", "boot", .. var rest] => await BenchBoot.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     _ => Usage(stderr),
                 };
@@ -58,6 +59,7 @@ namespace Vdi.Vmm.Cli
             stderr.WriteLine("       vdi-vmm bench host [--keys N] [--engine E] [--sandbox] [--motion-seconds N]");
             stderr.WriteLine("       vdi-vmm bench engines [--runs N] [--repaints N] [--storm-iterations N]");
             stderr.WriteLine("       vdi-vmm bench trace [--runs N] [--software-writes N] [--kvm-writes N] [--store-iterations N]");
+            stderr.WriteLine("       vdi-vmm bench integrity [--runs N] [--software-writes N] [--kvm-writes N] [--cycles N] [--kvm-cycles N] [--repaints N]");
             return ExitUsage;
         }
     }
