@@ -40,6 +40,9 @@ public static class DesktopGuest
     /// <summary>Dword: motion frames drawn and flushed since boot.</summary>
     public const string MotionFramesSymbol = "motion_frames";
 
+    /// <summary>Qword: the host's wall clock (ms since the Unix epoch) when the desktop booted.</summary>
+    public const string BootTimeSymbol = "boot_time";
+
     /// <summary>Dword: the integrity driver's registration result (<c>IntegrityResults</c>); all ones until it ran.</summary>
     public const string IntegrityStatusSymbol = "integrity_status";
 
@@ -127,6 +130,7 @@ public static class DesktopGuest
         g.Export(TextSymbol, state.Text);
         g.Export(MotionOnSymbol, state.MotionOn);
         g.Export(MotionFramesSymbol, state.MotionFrames);
+        g.Export(BootTimeSymbol, state.BootTime);
         g.Export(IntegrityStatusSymbol, integrity.Status);
         g.Export(IntegrityDriverSymbol, integrity.Page);
         g.Export(IdtSymbol, runtime.Interrupts.Idt);

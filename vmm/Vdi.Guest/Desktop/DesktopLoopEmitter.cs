@@ -4,6 +4,7 @@ using Vdi.Guest.Integrity;
 using Vdi.Guest.Paging;
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Devices.Virtio;
+using Vdi.Vmm.Hypercalls;
 using Vdi.Vmm.Images;
 using static Iced.Intel.AssemblerRegisters;
 
@@ -60,6 +61,10 @@ internal sealed class DesktopLoopEmitter
         PowerPortEmitter.EmitBootMarker(a, BootMarkers.Entered);
         a.call(paging.Build);
         serial.EmitPrint("Vdi desktop guest\n");
+        a.mov(eax, HypercallNumbers.WallClock);
+        a.mov(dx, PortMap.Hypercall);
+        a.@out(dx, eax);
+        a.mov(__qword_ptr[_state.BootTime], rax);
         a.call(integrity.Start);
 
         ApicEmitter.EmitRouteIoApicPin(a, PortMap.HostRequestIrq, InterruptEmitter.HostRequestVector, destinationApicId: 0);

@@ -46,6 +46,7 @@ internal sealed class DesktopState
         MotionOn = g.Data("motion_on", 4, 4);
         MotionTicks = g.Data("motion_ticks", 4, 4);
         MotionFrames = g.Data("motion_frames", 4, 4);
+        BootTime = g.Data("boot_time", 8, 8);
         Text = g.Data("text", TextCapacity + TextSlack, 8);
         Line = g.Data("line", LineCapacity, 8);
     }
@@ -123,6 +124,9 @@ internal sealed class DesktopState
     public Label MotionFrames { get; }
 
     public Label Text { get; }
+
+    /// <summary>Qword: the host's wall clock (ms since the Unix epoch) when the desktop booted, for its uptime.</summary>
+    public Label BootTime { get; }
 
     /// <summary>Scratch line for the top bar's text.</summary>
     public Label Line { get; }
