@@ -44,6 +44,16 @@ internal sealed class CliOptions
             : throw new ArgumentException($"--engine must be auto, kvm or software, not '{text}'");
     }
 
+    /// <summary>`--integrity off|audit|enforce`: how the guest's integrity driver's protections are treated.</summary>
+    public Integrity.IntegrityLevel Integrity(Integrity.IntegrityLevel defaultValue)
+    {
+        if (Text("integrity") is not { } text)
+            return defaultValue;
+        return Enum.TryParse<Integrity.IntegrityLevel>(text, ignoreCase: true, out var level) && Enum.IsDefined(level) && !int.TryParse(text, out _)
+            ? level
+            : throw new ArgumentException($"--integrity must be off, audit or enforce, not '{text}'");
+    }
+
     public string? Text(string name)
     {
         if (!_values.Remove(name, out var text))

@@ -80,6 +80,14 @@ public sealed class DesktopHostTests
 
         public event Action<int, int>? CursorMoved { add { } remove { } }
 
+        public DesktopIntegrity Integrity => DesktopIntegrity.None(Vdi.Vmm.Integrity.IntegrityLevel.Off);
+
+        public event Action<Vdi.Vmm.Integrity.IntegrityAlert>? IntegrityAlertRaised { add { } remove { } }
+
+        public event Action? IntegrityChanged { add { } remove { } }
+
+        public string? SetIntegrityLevel(Vdi.Vmm.Integrity.IntegrityLevel level) => "a fake desktop has no integrity";
+
         public void End(DesktopExit exit) => _completion.TrySetResult(exit);
 
         public Task StartAsync(CancellationToken cancellationToken = default) => Task.CompletedTask;
