@@ -38,7 +38,7 @@ public sealed partial class DesktopHost
     private void WatchIntegrity(IDesktopMachine desktop)
     {
         Interlocked.Exchange(ref _alertCount, 0);
-        desktop.IntegrityAlertRaised += alert =>
+        desktop.Integrity.AlertRaised += alert =>
         {
             Interlocked.Increment(ref _alertCount);
             IntegrityAlerted?.Invoke(this, alert);

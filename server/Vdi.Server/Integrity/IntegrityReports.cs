@@ -14,7 +14,7 @@ public static class IntegrityReports
     public static IntegrityReport Of(string setting, DesktopHost? host)
     {
         var desktop = host?.Desktop;
-        var integrity = desktop?.Integrity;
+        var integrity = desktop?.Integrity.Snapshot;
         return new IntegrityReport(
             IntegrityLevels.Normalize(setting) ?? IntegrityLevels.Enforce,
             integrity is null ? null : Name(integrity.Level),

@@ -80,11 +80,7 @@ public sealed class DesktopHostTests
 
         public event Action<int, int>? CursorMoved { add { } remove { } }
 
-        public DesktopIntegrity Integrity => DesktopIntegrity.None(Vdi.Vmm.Integrity.IntegrityLevel.Off);
-
-        public event Action<Vdi.Vmm.Integrity.IntegrityAlert>? IntegrityAlertRaised { add { } remove { } }
-
-        public event Action? IntegrityChanged { add { } remove { } }
+        public IntegrityFeed Integrity { get; } = new(Vdi.Vmm.Integrity.IntegrityLevel.Off);
 
         public string? SetIntegrityLevel(Vdi.Vmm.Integrity.IntegrityLevel level) => "a fake desktop has no integrity";
 

@@ -55,7 +55,7 @@ public sealed class DesktopIntegrityTests
             Assert.Null(desktop.SetIntegrityLevel(IntegrityLevel.Audit));
             await WaitForAsync(() => machine.Integrity.Level == IntegrityLevel.Audit, "the host's level to change");
             Assert.Equal(IntegrityLevel.Audit, desktop.Integrity.Level);
-            await WaitForAsync(() => desktop.Integrity.Alerts[^1].Applied, "an alert whose write landed (audit)");
+            await WaitForAsync(() => desktop.Integrity.Snapshot.Alerts[^1].Applied, "an alert whose write landed (audit)");
             Assert.Contains("cannot be switched off", desktop.SetIntegrityLevel(IntegrityLevel.Off), StringComparison.Ordinal);
         }
         await served.WaitAsync(TimeSpan.FromSeconds(30));
@@ -64,16 +64,16 @@ public sealed class DesktopIntegrityTests
     private static async Task AssertBoundedFloodAsync(IDesktopMachine desktop, Action start)
     {
         var received = 0;
-        desktop.IntegrityAlertRaised += _ => Interlocked.Increment(ref received);
+        desktop.Integrity.AlertRaised += _ => Interlocked.Increment(ref received);
         var started = DateTime.UtcNow;
         start();
-        await WaitForAsync(() => desktop.Integrity is { DriverRegistered: true, Protected.Count: 4 }, "the driver's registration");
+        await WaitForAsync(() => desktop.Integrity.Snapshot is { DriverRegistered: true, Protected.Count: 4 }, "the driver's registration");
         Assert.Equal(IntegrityLevel.Enforce, desktop.Integrity.Level);
-        Assert.Equal([IntegrityGuest.CodeTag, IntegrityGuest.IdtTag, IntegrityGuest.DataTag, IntegrityGuest.TreeTag], desktop.Integrity.Protected.Select(r => r.Tag));
+        Assert.Equal([IntegrityGuest.CodeTag, IntegrityGuest.IdtTag, IntegrityGuest.DataTag, IntegrityGuest.TreeTag], desktop.Integrity.Snapshot.Protected.Select(r => r.Tag));
         await WaitForAsync(() => Volatile.Read(ref received) > 0, "the first alert");
         await Task.Delay(1500);
         var seconds = (DateTime.UtcNow - started).TotalSeconds;
-        var integrity = desktop.Integrity;
+        var integrity = desktop.Integrity.Snapshot;
         Assert.InRange(Volatile.Read(ref received), 1, (int)Math.Ceiling(seconds + 1) * AlertThrottle.DefaultPerSecond);
         var alert = integrity.Alerts[^1];
         Assert.Equal((IntegrityAlertKind.ProtectedPage, ProtectionAction.Refuse, false), (alert.Kind, alert.Action, alert.Applied));

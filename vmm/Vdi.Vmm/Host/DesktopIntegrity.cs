@@ -20,7 +20,4 @@ public sealed record DesktopIntegrity(
     IReadOnlyList<IntegrityRange> Protected,
     int ProtectedTotal,
     IReadOnlyList<IntegrityAlert> Alerts,
-    long SuppressedAlerts)
-{
-    public static DesktopIntegrity None(IntegrityLevel level) => new(level, false, [], 0, [], 0);
-}
+    long SuppressedAlerts);

@@ -59,14 +59,12 @@ public interface IDesktopMachine : IAsyncDisposable
 
     event Action<int, int>? CursorMoved;
 
-    /// <summary>The guest's integrity now: level, driver, protected set, recent alerts, alerts over the rate limit.</summary>
-    DesktopIntegrity Integrity { get; }
-
-    /// <summary>An integrity alert (at most <see cref="AlertThrottle.DefaultPerSecond"/> a second; the rest are counted in <see cref="Integrity"/>).</summary>
-    event Action<IntegrityAlert>? IntegrityAlertRaised;
-
-    /// <summary>The integrity level, the driver's registration or the protected set changed.</summary>
-    event Action? IntegrityChanged;
+    /// <summary>
+    /// The guest's integrity: <see cref="IntegrityFeed.Snapshot"/> (level, driver, protected set, recent alerts, alerts
+    /// over the rate limit), <see cref="IntegrityFeed.AlertRaised"/> (at most <see cref="AlertThrottle.DefaultPerSecond"/>
+    /// a second) and <see cref="IntegrityFeed.Changed"/>.
+    /// </summary>
+    IntegrityFeed Integrity { get; }
 
     /// <summary>
     /// Swaps <see cref="IntegrityLevel.Audit"/> and <see cref="IntegrityLevel.Enforce"/> while the desktop runs; null

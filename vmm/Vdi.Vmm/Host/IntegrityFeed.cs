@@ -3,7 +3,7 @@ using Vdi.Vmm.Integrity;
 namespace Vdi.Vmm.Host;
 
 /// <summary>
-/// The broker's side of one desktop's integrity, for <see cref="LocalDesktop"/> and <see cref="RemoteDesktop"/> alike:
+/// The broker's view of one desktop's integrity, for <see cref="LocalDesktop"/> and <see cref="RemoteDesktop"/> alike:
 /// the status last known (level, driver, protected set), the newest alerts, and the events. Alerts pass an
 /// <see cref="AlertThrottle"/> here too — a host is not trusted to keep its own rate limit — and those over it are
 /// only counted. <see cref="Offer"/> runs on vCPU threads in process: it is quick and never blocks for long.
@@ -38,11 +38,14 @@ public sealed class IntegrityFeed(IntegrityLevel level, TimeProvider? time = nul
         get
         {
             lock (_gate)
-                return new DesktopIntegrity(_status.Level, _status.Driver, _status.Ranges, _status.Total, [.. _recent], _throttle.Suppressed + Interlocked.Read(ref _hostSuppressed));
+                return new DesktopIntegrity(_status.Level, _status.Driver, _status.Ranges, _status.Total, [.. _recent], SuppressedAlerts);
         }
     }
 
-    public void Offer(IntegrityAlert alert)
+    /// <summary>Alerts not passed on: over this side's rate limit, and those the host reported it did not send.</summary>
+    public long SuppressedAlerts => _throttle.Suppressed + Interlocked.Read(ref _hostSuppressed);
+
+    internal void Offer(IntegrityAlert alert)
     {
         if (!_throttle.TryPass())
             return;
@@ -55,14 +58,14 @@ public sealed class IntegrityFeed(IntegrityLevel level, TimeProvider? time = nul
         AlertRaised?.Invoke(alert);
     }
 
-    public void SetStatus(IntegrityLevel level, bool driver, IReadOnlyList<IntegrityRange> ranges, int total)
+    internal void SetStatus(IntegrityLevel level, bool driver, IReadOnlyList<IntegrityRange> ranges, int total)
     {
         lock (_gate)
             _status = (level, driver, ranges, Math.Max(total, ranges.Count));
         Changed?.Invoke();
     }
 
-    public void SetLevel(IntegrityLevel level)
+    internal void SetLevel(IntegrityLevel level)
     {
         lock (_gate)
             _status = _status with { Level = level };
@@ -70,7 +73,7 @@ public sealed class IntegrityFeed(IntegrityLevel level, TimeProvider? time = nul
     }
 
     /// <summary>The host's own count of alerts it did not send (it only grows; a smaller number is ignored).</summary>
-    public void SetHostSuppressed(long total)
+    internal void SetHostSuppressed(long total)
     {
         long seen;
         while ((seen = Interlocked.Read(ref _hostSuppressed)) < total && Interlocked.CompareExchange(ref _hostSuppressed, total, seen) != seen)
@@ -79,7 +82,7 @@ public sealed class IntegrityFeed(IntegrityLevel level, TimeProvider? time = nul
     }
 
     /// <summary>Whether <paramref name="level"/> can replace <paramref name="current"/> while the desktop runs: Audit and Enforce swap; Off neither comes nor goes.</summary>
-    public static string? CheckLiveChange(IntegrityLevel current, IntegrityLevel level) => (current, level) switch
+    internal static string? CheckLiveChange(IntegrityLevel current, IntegrityLevel level) => (current, level) switch
     {
         _ when !Enum.IsDefined(level) => $"integrity level {(int)level} is not off, audit or enforce",
         _ when current == level => null,

@@ -5,19 +5,7 @@ namespace Vdi.Vmm.Host;
 /// <summary>The in-process desktop's integrity: straight from the machine's <see cref="IntegrityMonitor"/>, through an <see cref="IntegrityFeed"/>.</summary>
 public sealed partial class LocalDesktop
 {
-    public DesktopIntegrity Integrity => _integrity.Snapshot;
-
-    public event Action<IntegrityAlert>? IntegrityAlertRaised
-    {
-        add => _integrity.AlertRaised += value;
-        remove => _integrity.AlertRaised -= value;
-    }
-
-    public event Action? IntegrityChanged
-    {
-        add => _integrity.Changed += value;
-        remove => _integrity.Changed -= value;
-    }
+    public IntegrityFeed Integrity => _integrity;
 
     public string? SetIntegrityLevel(IntegrityLevel level)
     {

@@ -10,19 +10,7 @@ public sealed partial class RemoteDesktop
 {
     private readonly IntegrityFeed _integrity = new(IntegrityLevel.Off); // the host's status follows its welcome
 
-    public DesktopIntegrity Integrity => _integrity.Snapshot;
-
-    public event Action<IntegrityAlert>? IntegrityAlertRaised
-    {
-        add => _integrity.AlertRaised += value;
-        remove => _integrity.AlertRaised -= value;
-    }
-
-    public event Action? IntegrityChanged
-    {
-        add => _integrity.Changed += value;
-        remove => _integrity.Changed -= value;
-    }
+    public IntegrityFeed Integrity => _integrity;
 
     /// <summary>Sends the change; the host confirms with a status frame, or refuses with an error frame (code 4, text starting <c>integrity:</c>).</summary>
     public string? SetIntegrityLevel(IntegrityLevel level)
