@@ -34,15 +34,21 @@ public sealed partial class IntegrityAudit(IServiceScopeFactory scopes, AuditLog
     {
         using var tick = new PeriodicTimer(TimeSpan.FromSeconds(1), time);
         var ticking = tick.WaitForNextTickAsync(stoppingToken).AsTask();
+        var reading = _queue.Reader.WaitToReadAsync(stoppingToken).AsTask();
         while (!stoppingToken.IsCancellationRequested)
         {
-            var reading = _queue.Reader.WaitToReadAsync(stoppingToken).AsTask();
             try
             {
+                // Either more alerts or the next second (windows to close); one wait of each kind at a time.
                 if (await Task.WhenAny(reading, ticking).ConfigureAwait(false) == ticking)
                 {
                     await ticking.ConfigureAwait(false);
                     ticking = tick.WaitForNextTickAsync(stoppingToken).AsTask();
+                }
+                else
+                {
+                    await reading.ConfigureAwait(false);
+                    reading = _queue.Reader.WaitToReadAsync(stoppingToken).AsTask();
                 }
                 await WriteAsync(stoppingToken).ConfigureAwait(false);
             }
