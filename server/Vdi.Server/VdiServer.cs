@@ -43,6 +43,7 @@ public static class VdiServer
         app.MapGet("/healthz", () => TypedResults.Ok(new { status = "ok" })).AllowAnonymous();
         app.MapAuthEndpoints();
         app.MapDesktopEndpoints();
+        app.MapIntegrityEndpoints();
         app.MapSessionEndpoints();
         app.MapUserEndpoints();
         app.MapAdminEndpoints();
@@ -104,6 +105,9 @@ public static class VdiServer
         services.AddSingleton<AuditLog>();
         services.AddHostedService<AccountBootstrap>();
         services.AddSingleton<DesktopPool>();
+        services.Configure<Integrity.IntegrityAuditOptions>(configuration.GetSection("Vdi:Integrity"));
+        services.AddSingleton<Integrity.IntegrityAudit>();
+        services.AddHostedService(sp => sp.GetRequiredService<Integrity.IntegrityAudit>());
         services.AddSingleton<DisplayRules>();
         services.AddHostedService(sp => sp.GetRequiredService<DesktopPool>());
         services.Configure<SessionBrokerOptions>(configuration.GetSection("Vdi:Sessions"));

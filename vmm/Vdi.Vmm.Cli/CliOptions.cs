@@ -35,13 +35,20 @@ internal sealed class CliOptions
     public bool Flag(string name) => _values.Remove(name);
 
     /// <summary>`--engine auto|kvm|software`: what runs the guest.</summary>
-    public Execution.EngineChoice Engine(Execution.EngineChoice defaultValue)
+    public Execution.EngineChoice Engine(Execution.EngineChoice defaultValue) => Choice("engine", defaultValue, "auto, kvm or software");
+
+    /// <summary>`--integrity off|audit|enforce`: how the guest's integrity driver's protections are treated.</summary>
+    public Integrity.IntegrityLevel Integrity(Integrity.IntegrityLevel defaultValue) => Choice("integrity", defaultValue, "off, audit or enforce");
+
+    /// <summary>An option naming one of <typeparamref name="T"/>'s values (any case, never a number).</summary>
+    private T Choice<T>(string name, T defaultValue, string choices)
+        where T : struct, Enum
     {
-        if (Text("engine") is not { } text)
+        if (Text(name) is not { } text)
             return defaultValue;
-        return Enum.TryParse<Execution.EngineChoice>(text, ignoreCase: true, out var engine) && Enum.IsDefined(engine) && !int.TryParse(text, out _)
-            ? engine
-            : throw new ArgumentException($"--engine must be auto, kvm or software, not '{text}'");
+        return Enum.TryParse<T>(text, ignoreCase: true, out var value) && Enum.IsDefined(value) && !int.TryParse(text, out _)
+            ? value
+            : throw new ArgumentException($"--{name} must be {choices}, not '{text}'");
     }
 
     public string? Text(string name)

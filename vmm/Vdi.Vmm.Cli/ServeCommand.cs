@@ -25,6 +25,7 @@ internal static class ServeCommand
         var maxWidth = options.Int("max-width", DefaultMaxWidth, Devices.Display.DisplayProperties.MinWidth, 16384);
         var maxHeight = options.Int("max-height", DefaultMaxHeight, Devices.Display.DisplayProperties.MinHeight, 16384);
         var display = DisplaySpec.Parse(options.Text("display") ?? "1280x720@96");
+        var integrity = options.Integrity(Integrity.IntegrityLevel.Enforce);
         var testHooks = options.Flag("test-hooks");
         var reconnect = options.Int("reconnect-seconds", 0, 0, 24 * 3600);
         var arenaKiB = options.Int("arena-kib", int.MaxValue, 0, int.MaxValue);
@@ -43,7 +44,7 @@ internal static class ServeCommand
         var config = new MachineConfig
         {
             Vcpus = vcpus, MemoryMiB = memory, Image = DesktopGuest.Build(), Display = display, Engine = engine,
-            Gpu = new Devices.Gpu.GpuOptions { MaxWidth = maxWidth, MaxHeight = maxHeight },
+            Gpu = new Devices.Gpu.GpuOptions { MaxWidth = maxWidth, MaxHeight = maxHeight }, Integrity = integrity,
         };
         // Made before the machine, so it is unmapped after the machine's vCPUs (which write resource images into it) are joined.
         using var scanout = ScanoutWriter.Create(maxWidth, maxHeight);

@@ -9,13 +9,15 @@ namespace Vdi.Protocol;
 /// <param name="MaxWidth">Largest display width in device pixels; default 7680.</param>
 /// <param name="MaxHeight">Largest display height in device pixels; default 4320.</param>
 /// <param name="OwnerUserName">The user the desktop is assigned to; null leaves it unassigned.</param>
+/// <param name="Integrity">Guest integrity: off, audit or enforce (<see cref="IntegrityLevels"/>); default enforce.</param>
 public sealed record CreateDesktopRequest(
     string Name,
     int Vcpus,
     int MemoryMiB,
     int? MaxWidth = null,
     int? MaxHeight = null,
-    string? OwnerUserName = null)
+    string? OwnerUserName = null,
+    string? Integrity = null)
 {
     /// <summary>Checks every field; an empty list means the request is acceptable.</summary>
     /// <param name="request">The request as received; null (an empty JSON body) is reported as missing.</param>
@@ -44,6 +46,8 @@ public sealed record CreateDesktopRequest(
         {
             errors.Add(ownerError);
         }
+        if (Integrity is not null && IntegrityLevels.Check("integrity", Integrity) is { } integrityError)
+            errors.Add(integrityError);
         return errors;
     }
 

@@ -10,6 +10,8 @@ namespace Vdi.Protocol;
 /// <param name="MaxHeight">Largest display height in device pixels.</param>
 /// <param name="StateReason">Why the desktop is in its state, when that needs saying (a crash, an admin stop).</param>
 /// <param name="Engine">The engine the running VM uses and why.</param>
+/// <param name="Integrity">Guest integrity: off, audit or enforce (the setting; <c>GET /api/desktops/{id}/integrity</c> has the rest).</param>
+/// <param name="IntegrityAlerts">Integrity alerts since the desktop started.</param>
 /// <param name="Sandbox">Where the desktop runs in a host process of its own: the sandbox it got (its level — Full, Partial or None — then one line per step); null in process.</param>
 public sealed record DesktopSummary(
     Guid Id,
@@ -21,4 +23,6 @@ public sealed record DesktopSummary(
     int MaxHeight,
     string? StateReason = null,
     string? Engine = null,
-    string? Sandbox = null);
+    string? Sandbox = null,
+    string Integrity = IntegrityLevels.Enforce,
+    long IntegrityAlerts = 0);

@@ -55,6 +55,7 @@ public static class DesktopEndpoints
                 MaxHeight = request.MaxHeight ?? 4320,
                 OwnerUserId = ownerId,
                 CreatedAt = time.GetUtcNow(),
+                Integrity = IntegrityLevels.Normalize(request.Integrity) ?? IntegrityLevels.Enforce,
             };
             db.Desktops.Add(record);
             audit.Add(db, Caller.From(user).UserId, "desktop.create", $"{record.Name} ({record.Id})");
@@ -97,6 +98,7 @@ public static class DesktopEndpoints
     internal static DesktopSummary Summary(DesktopRecord d, DesktopPool pool)
     {
         var host = pool.Get(d.Id);
-        return new DesktopSummary(d.Id, d.Name, (host?.State ?? DesktopState.Stopped).ToString(), d.Vcpus, d.MemoryMiB, d.MaxWidth, d.MaxHeight, host?.StateReason, host?.Engine, host?.Sandbox);
+        return new DesktopSummary(d.Id, d.Name, (host?.State ?? DesktopState.Stopped).ToString(), d.Vcpus, d.MemoryMiB, d.MaxWidth, d.MaxHeight, host?.StateReason, host?.Engine, host?.Sandbox,
+            IntegrityLevels.Normalize(d.Integrity) ?? IntegrityLevels.Enforce, host?.IntegrityAlertCount ?? 0);
     }
 }

@@ -30,6 +30,7 @@ public sealed partial class DesktopHost
                 var answer = await Task.WhenAny(desktop.WhenStarted, desktop.Completion, Task.Delay(ReattachTimeout)).ConfigureAwait(false);
                 if (answer != desktop.WhenStarted)
                     throw new IOException("the host did not say its guest runs");
+                WatchIntegrity(desktop);
                 _desktop = desktop;
                 State = DesktopState.Running;
                 _ = WatchAsync(desktop);

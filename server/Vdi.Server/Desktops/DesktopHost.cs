@@ -75,7 +75,7 @@ public sealed partial class DesktopHost : IAsyncDisposable
     internal RemoteDesktopOptions? HostOptions { get; private set; }
 
     /// <summary>Tests: makes the desktop instead of <see cref="DesktopMachines.CreateAsync"/>.</summary>
-    internal Func<MachineConfig, Task<IDesktopMachine>>? CreateMachine { get; init; }
+    internal Func<MachineConfig, Task<IDesktopMachine>>? CreateMachine { get; set; }
 
     /// <summary>The running desktop, or null.</summary>
     public IDesktopMachine? Desktop => State == DesktopState.Running && !_stopping ? _desktop : null;
@@ -122,6 +122,7 @@ public sealed partial class DesktopHost : IAsyncDisposable
                     Gpu = new GpuOptions { MaxWidth = MaxWidth, MaxHeight = MaxHeight },
                     KvmDevicePath = _options.KvmDevicePath,
                     Engine = _options.Engine,
+                    Integrity = Integrity,
                 };
                 string? hostDirectory = null;
                 if (_options.Isolation == DesktopIsolation.Process)
@@ -143,6 +144,7 @@ public sealed partial class DesktopHost : IAsyncDisposable
                         ProcessStarted = p => HostRecord.Write(o.WorkDirectory, p, o.SocketPath, _options.DataDirectory, DateTimeOffset.UtcNow),
                     })
                     .ConfigureAwait(false);
+                WatchIntegrity(desktop); // before the guest runs: its driver registers at boot
                 await desktop.StartAsync().ConfigureAwait(false);
                 _desktop = desktop;
                 State = DesktopState.Running;

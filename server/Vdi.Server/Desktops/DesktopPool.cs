@@ -16,6 +16,7 @@ public sealed class DesktopPool(IServiceProvider services, TimeProvider time, Mi
 
     private readonly ConcurrentDictionary<Guid, DesktopHost> _hosts = new();
     private Func<Guid, string, Task>? _endSessions;
+    private Action<DesktopHost, Vmm.Integrity.IntegrityAlert>? _integrityAlerted;
 
     public IReadOnlyCollection<DesktopHost> Hosts => [.. _hosts.Values];
 
@@ -25,11 +26,13 @@ public sealed class DesktopPool(IServiceProvider services, TimeProvider time, Mi
     {
         // Stopping a desktop ends its sessions first (created here, not in the constructor: the broker needs the pool).
         _endSessions = services.GetRequiredService<Sessions.SessionBroker>().EndDesktopAsync;
+        _integrityAlerted = services.GetRequiredService<Integrity.IntegrityAudit>().Record;
         List<DesktopRecord> records;
         await using (var scope = services.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<VdiDbContext>();
             await db.Database.EnsureCreatedAsync(cancellationToken);
+            await SchemaUpgrade.ApplyAsync(db, cancellationToken);
             if (!await db.Desktops.AnyAsync(cancellationToken))
             {
                 db.Desktops.Add(new DesktopRecord { Id = Guid.NewGuid(), Name = BuiltInName, CreatedAt = time.GetUtcNow() });
@@ -61,6 +64,8 @@ public sealed class DesktopPool(IServiceProvider services, TimeProvider time, Mi
         _hosts.GetOrAdd(record.Id, _ => new DesktopHost(record.Id, record.Name, record.Vcpus, record.MemoryMiB, record.MaxWidth, record.MaxHeight, options.Value, log)
         {
             EndSessions = (id, why) => _endSessions?.Invoke(id, why) ?? Task.CompletedTask,
+            IntegrityAlerted = (host, alert) => _integrityAlerted?.Invoke(host, alert),
+            Integrity = Integrity.IntegrityNames.Parse(record.Integrity),
         });
 
     public async Task RemoveAsync(Guid id)

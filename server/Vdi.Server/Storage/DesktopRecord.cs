@@ -22,4 +22,7 @@ public sealed class DesktopRecord
     public string? OwnerUserId { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>Guest integrity: off, audit or enforce (<see cref="Protocol.IntegrityLevels"/>); used at each start.</summary>
+    public string Integrity { get; set; } = Protocol.IntegrityLevels.Enforce;
 }

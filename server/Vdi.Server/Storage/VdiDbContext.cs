@@ -20,6 +20,7 @@ public sealed class VdiDbContext(DbContextOptions<VdiDbContext> options) : Ident
         {
             e.HasIndex(d => d.Name).IsUnique();
             e.Property(d => d.Name).HasMaxLength(64);
+            e.Property(d => d.Integrity).HasMaxLength(8).HasDefaultValue(Protocol.IntegrityLevels.Enforce);
         });
         builder.Entity<SessionRecord>(e =>
         {

@@ -41,6 +41,12 @@ public static partial class PageContract
         return page.Locator($"table#desktops tr[data-name=\"{name}\"]");
     }
 
+    /// <summary>The dashboard's integrity panel (the desktop chosen with its row's Integrity button; the first listed by default).</summary>
+    public static ILocator IntegrityPanel(IPage page) => page.Locator("section#integrity");
+
+    /// <summary>The integrity panel's alerts, newest first: each row has <c>data-kind</c> and <c>data-applied</c>.</summary>
+    public static ILocator IntegrityAlerts(IPage page) => page.Locator("table#integrity-alerts tbody tr");
+
     public static ILocator Screen(IPage page) => page.Locator("canvas#screen");
 
     /// <summary>The one element allowed over the desktop: a narrow tab at the window's right edge that opens <c>#panel</c>.</summary>

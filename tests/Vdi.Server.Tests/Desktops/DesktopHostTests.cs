@@ -80,6 +80,10 @@ public sealed class DesktopHostTests
 
         public event Action<int, int>? CursorMoved { add { } remove { } }
 
+        public IntegrityFeed Integrity { get; } = new(Vdi.Vmm.Integrity.IntegrityLevel.Off);
+
+        public string? SetIntegrityLevel(Vdi.Vmm.Integrity.IntegrityLevel level) => "a fake desktop has no integrity";
+
         public void End(DesktopExit exit) => _completion.TrySetResult(exit);
 
         public Task StartAsync(CancellationToken cancellationToken = default) => Task.CompletedTask;

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Devices.Gpu;
 using Vdi.Vmm.Host;
+using Vdi.Vmm.Integrity;
 using Vdi.Vmm.Tests.Sandbox;
 
 namespace Vdi.Vmm.Tests.Host;
@@ -33,6 +34,14 @@ public sealed class HostProtocolTests
         new StartedMessage(),
         new PausedMessage(),
         new ErrorMessage(HostProtocol.ErrorMalformed, "bad"),
+        new SetIntegrityLevelMessage(IntegrityLevel.Audit),
+        IntegrityStatusMessage.Of(IntegrityLevel.Enforce, true, [new(0x10_0000, 2, ProtectionAction.Refuse, 1), new(0x11_0000, 1, ProtectionAction.Alert, 2)]),
+        IntegrityStatusMessage.Of(IntegrityLevel.Off, false, []),
+        new IntegrityAlertMessage(new IntegrityAlert(7, DateTimeOffset.FromUnixTimeMilliseconds(1_765_000_000_123), IntegrityAlertKind.ProtectedPage, 1, null,
+            0xFFFF_8000_0010_0000, 0x10_0000, 0xFFFF_8000_0010_0000, [0x0F, 0x0B], [0xCC, 0xCC], ProtectionAction.Refuse, false, "code page, tag 1")),
+        new IntegrityAlertMessage(new IntegrityAlert(8, DateTimeOffset.FromUnixTimeMilliseconds(0), IntegrityAlertKind.PageTable, -1, "virtio-gpu",
+            null, 0x20_3000, null, [], [1], ProtectionAction.Stop, true, "")),
+        new IntegritySuppressedMessage(12345),
     };
 
     [Theory]

@@ -34,6 +34,14 @@ public sealed class ServeHandshakeTests
         Assert.Contains("serve needs --socket PATH", run.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task An_unknown_integrity_level_is_a_usage_error_naming_it()
+    {
+        var run = await VmmProcess.RunAsync("serve", "--socket", "unused.sock", "--integrity", "paranoid");
+        Assert.Equal(64, run.ExitCode);
+        Assert.Contains("--integrity must be off, audit or enforce, not 'paranoid'", run.Stderr, StringComparison.Ordinal);
+    }
+
     private static async Task<(HostMessage? Answer, int ExitCode)> HandshakeAsync(HostMessage first)
     {
         using var work = VmmProcess.Folder("host");

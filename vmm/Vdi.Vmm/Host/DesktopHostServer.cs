@@ -70,9 +70,14 @@ public sealed partial class DesktopHostServer : IDisposable
         gpu.Flushed += OnFlushed;
         gpu.CursorChanged += OnCursorChanged;
         gpu.CursorMoved += OnCursorMoved;
+        WatchIntegrity();
         var eventThread = new Thread(EventLoop) { Name = "host events", IsBackground = true };
         eventThread.Start();
-        using var counters = new Timer(_ => Post(SendCounters), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        using var counters = new Timer(_ => Post(() =>
+        {
+            SendCounters();
+            SendSuppressed();
+        }), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         _machine.Completion.ContinueWith(t => Post(() => SendExit(t.Result)), TaskScheduler.Default);
 
         var protocolError = false;
@@ -179,6 +184,7 @@ public sealed partial class DesktopHostServer : IDisposable
                 _scanout.Size, _scanout.Stride, (int)_scanout.CursorOffset, engine.ToString()), _scanout.Descriptor);
             if (Sandbox is { } report)
                 channel.Send(new SandboxReportMessage((byte)report.Level, string.Join('\n', report.Lines())));
+            channel.Send(IntegrityStatus());
             _channel = channel;
             if (reattached)
             {
@@ -235,6 +241,9 @@ public sealed partial class DesktopHostServer : IDisposable
             case MotionMessage motion:
                 if (!_machine.SetMotion(motion.On))
                     Refuse(HostProtocol.ErrorState, "motion: the guest is not reading host requests");
+                break;
+            case SetIntegrityLevelMessage integrity:
+                SetIntegrityLevel(integrity.Level);
                 break;
             case KeyMessage key:
                 Interlocked.Increment(ref _inputEvents);

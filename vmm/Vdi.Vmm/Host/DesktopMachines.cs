@@ -22,7 +22,7 @@ public static class DesktopMachines
         {
             WorkDirectory = hostDirectory, Vcpus = config.Vcpus, MemoryMiB = config.MemoryMiB, Engine = config.Engine,
             Display = config.Display, MaxWidth = config.Gpu.MaxWidth, MaxHeight = config.Gpu.MaxHeight, Sandbox = sandbox, Log = log,
-            KvmDevicePath = config.KvmDevicePath,
+            KvmDevicePath = config.KvmDevicePath, Integrity = config.Integrity,
         };
         return await RemoteDesktop.LaunchAsync(configure?.Invoke(options) ?? options, cancellationToken).ConfigureAwait(false);
     }

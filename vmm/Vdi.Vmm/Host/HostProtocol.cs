@@ -13,6 +13,7 @@ public enum HostMessageType : byte
     Resume = 0x05,
     DisplayRequest = 0x06,
     Motion = 0x07,
+    SetIntegrityLevel = 0x08,
     Key = 0x10,
     PointerInput = 0x11,
     TestForbiddenCall = 0x7E,
@@ -29,6 +30,9 @@ public enum HostMessageType : byte
     Counters = 0x8A,
     Started = 0x8B,
     Paused = 0x8C,
+    IntegrityStatus = 0x8D,
+    IntegrityAlert = 0x8E,
+    IntegritySuppressed = 0x8F,
     Error = 0xFF,
 }
 
@@ -42,7 +46,7 @@ public sealed class HostProtocolException(string message) : Exception(message);
 /// </summary>
 public static class HostProtocol
 {
-    public const byte Version = 2;
+    public const byte Version = 3;
     public const int HeaderSize = 8;
     public const int MaxPayload = 4096;
     public const int MaxText = 1024;
@@ -58,6 +62,7 @@ public static class HostProtocol
         HostMessageType.Stop => (4, 4),
         HostMessageType.DisplayRequest => (36, 36),
         HostMessageType.Motion => (1, 1),
+        HostMessageType.SetIntegrityLevel => (1, 1),
         HostMessageType.Key => (3, 3),
         HostMessageType.PointerInput => (16, 16),
         HostMessageType.TestForbiddenCall => (2, 2 + 64),
@@ -72,6 +77,9 @@ public static class HostProtocol
         HostMessageType.SandboxReport => (3, 3 + MaxText),
         HostMessageType.Counters => (32, 32),
         HostMessageType.Started or HostMessageType.Paused => (0, 0),
+        HostMessageType.IntegrityStatus => IntegrityStatusMessage.PayloadLimits,
+        HostMessageType.IntegrityAlert => IntegrityAlertMessage.PayloadLimits,
+        HostMessageType.IntegritySuppressed => (8, 8),
         HostMessageType.Error => (4, 4 + MaxText),
         _ => null,
     };
@@ -142,6 +150,23 @@ public sealed class FrameBuilder
         return this;
     }
 
+    public FrameBuilder U64(ulong value)
+    {
+        BinaryPrimitives.WriteUInt64LittleEndian(_buffer.AsSpan(_length), value);
+        _length += 8;
+        return this;
+    }
+
+    /// <summary>Bytes with a 2-byte length, cut at <paramref name="max"/>.</summary>
+    public FrameBuilder Bytes(ReadOnlySpan<byte> value, int max)
+    {
+        var n = Math.Min(value.Length, max);
+        U16((ushort)n);
+        value[..n].CopyTo(_buffer.AsSpan(_length));
+        _length += n;
+        return this;
+    }
+
     public FrameBuilder F64(double value)
     {
         BinaryPrimitives.WriteDoubleLittleEndian(_buffer.AsSpan(_length), value);
@@ -199,7 +224,18 @@ public ref struct PayloadReader(HostMessageType type, ReadOnlySpan<byte> payload
 
     public long I64() => BinaryPrimitives.ReadInt64LittleEndian(Take(8));
 
+    public ulong U64() => BinaryPrimitives.ReadUInt64LittleEndian(Take(8));
+
     public double F64() => BinaryPrimitives.ReadDoubleLittleEndian(Take(8));
+
+    /// <summary>Bytes with a 2-byte length of at most <paramref name="max"/>.</summary>
+    public byte[] Bytes(int max)
+    {
+        var n = U16();
+        if (n > max)
+            throw new HostProtocolException($"{type}: {n} bytes in a field of at most {max}");
+        return Take(n).ToArray();
+    }
 
     public string Text(int max = HostProtocol.MaxText)
     {

@@ -1,6 +1,7 @@
 using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Devices.Gpu;
 using Vdi.Vmm.Devices.Input;
+using Vdi.Vmm.Integrity;
 
 namespace Vdi.Vmm.Host;
 
@@ -57,6 +58,19 @@ public interface IDesktopMachine : IAsyncDisposable
     event Action<CursorImage>? CursorChanged;
 
     event Action<int, int>? CursorMoved;
+
+    /// <summary>
+    /// The guest's integrity: <see cref="IntegrityFeed.Snapshot"/> (level, driver, protected set, recent alerts, alerts
+    /// over the rate limit), <see cref="IntegrityFeed.AlertRaised"/> (at most <see cref="AlertThrottle.DefaultPerSecond"/>
+    /// a second) and <see cref="IntegrityFeed.Changed"/>.
+    /// </summary>
+    IntegrityFeed Integrity { get; }
+
+    /// <summary>
+    /// Swaps <see cref="IntegrityLevel.Audit"/> and <see cref="IntegrityLevel.Enforce"/> while the desktop runs; null
+    /// when done (or asked), else why not (Off is chosen when the desktop starts).
+    /// </summary>
+    string? SetIntegrityLevel(IntegrityLevel level);
 
     /// <summary>Starts the guest; completes when it runs.</summary>
     Task StartAsync(CancellationToken cancellationToken = default);

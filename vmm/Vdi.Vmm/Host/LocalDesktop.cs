@@ -7,13 +7,14 @@ using Vdi.Vmm.Machine;
 namespace Vdi.Vmm.Host;
 
 /// <summary>A desktop whose VM runs in this process: <see cref="IDesktopMachine"/> over a <see cref="Machine"/> it owns.</summary>
-public sealed class LocalDesktop : IDesktopMachine
+public sealed partial class LocalDesktop : IDesktopMachine
 {
     private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(30);
 
     private readonly Machine.Machine _machine;
     private readonly VirtioGpu _gpu;
     private readonly Task<DesktopExit> _completion;
+    private readonly IntegrityFeed _integrity;
     private long _mode; // width << 32 | height; 0: no scanout
     private CursorImage? _cursor;
 
@@ -26,6 +27,8 @@ public sealed class LocalDesktop : IDesktopMachine
         _gpu.CursorChanged += OnCursorChanged;
         _gpu.CursorMoved += OnCursorMoved;
         _completion = MapExitAsync(machine.Completion);
+        _integrity = new IntegrityFeed(machine.Integrity.Level);
+        WatchIntegrity();
     }
 
     /// <summary>Builds the desktop guest's VM from <paramref name="config"/> (its image is replaced by the desktop guest's).</summary>
@@ -136,6 +139,7 @@ public sealed class LocalDesktop : IDesktopMachine
         _gpu.Flushed -= OnFlushed;
         _gpu.CursorChanged -= OnCursorChanged;
         _gpu.CursorMoved -= OnCursorMoved;
+        UnwatchIntegrity();
         _machine.Dispose();
         return ValueTask.CompletedTask;
     }

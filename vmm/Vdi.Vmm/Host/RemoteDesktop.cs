@@ -328,7 +328,9 @@ public sealed partial class RemoteDesktop : IDesktopMachine
                 _log?.Invoke($"vdi-vmm client: the desktop host reports error {m.Code}: {m.Text}");
                 break;
             default:
-                throw new HostProtocolException($"{message.Type} is not a host-to-broker frame");
+                if (!HandleIntegrity(message))
+                    throw new HostProtocolException($"{message.Type} is not a host-to-broker frame");
+                break;
         }
     }
 

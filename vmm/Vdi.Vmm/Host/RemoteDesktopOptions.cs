@@ -1,5 +1,6 @@
 using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Execution;
+using Vdi.Vmm.Integrity;
 
 namespace Vdi.Vmm.Host;
 
@@ -28,6 +29,9 @@ public sealed record RemoteDesktopOptions
     public int MaxWidth { get; init; } = 3840;
 
     public int MaxHeight { get; init; } = 2160;
+
+    /// <summary>How the guest's integrity driver's protections are treated (`serve --integrity`).</summary>
+    public IntegrityLevel Integrity { get; init; } = IntegrityLevel.Enforce;
 
     /// <summary>Apply the sandbox (docs/sandbox.md) before the guest runs.</summary>
     public bool Sandbox { get; init; }
@@ -73,6 +77,7 @@ public sealed record RemoteDesktopOptions
             "serve", "--socket", SocketPath, "--vcpus", $"{Vcpus}", "--memory", $"{MemoryMiB}", "--engine", Engine.ToString().ToLowerInvariant(),
             "--max-width", $"{MaxWidth}", "--max-height", $"{MaxHeight}",
             "--display", FormattableString.Invariant($"{Display.Width}x{Display.Height}@{Display.Dpi}"),
+            "--integrity", Integrity.ToString().ToLowerInvariant(),
         ];
         foreach (var a in args)
             yield return a;

@@ -72,6 +72,16 @@ public sealed class ApiClient(HttpClient http)
         return await ReadAsync(response, Protocol.DesktopSummary).ConfigureAwait(false);
     }
 
+    /// <summary>A desktop's guest integrity: level, driver, protected set, recent alerts newest first.</summary>
+    public Task<IntegrityReport> GetIntegrityAsync(Guid desktopId) => GetAsync($"api/desktops/{desktopId}/integrity", Protocol.IntegrityReport);
+
+    /// <summary>Sets a desktop's integrity level (administrators); the answer says whether it applies now or at the next start.</summary>
+    public async Task<IntegritySettingResult> SetIntegrityAsync(Guid desktopId, string level)
+    {
+        using var response = await http.PutAsJsonAsync($"api/desktops/{desktopId}/integrity", new SetIntegrityRequest(level), Protocol.SetIntegrityRequest).ConfigureAwait(false);
+        return await ReadAsync(response, Protocol.IntegritySettingResult).ConfigureAwait(false);
+    }
+
     public async Task DisconnectSessionAsync(Guid sessionId)
     {
         using var response = await http.PostAsync($"api/sessions/{sessionId}/disconnect", null).ConfigureAwait(false);
