@@ -12,6 +12,7 @@ namespace Vdi.Protocol;
 /// <param name="Alerts">The recent alerts, newest first (at most 100).</param>
 /// <param name="AlertCount">Alerts since the desktop started, those over the rate limit included.</param>
 /// <param name="SuppressedAlerts">Alerts over the rate limit (20 a second): counted, not listed.</param>
+/// <param name="Inside">What the VMM reads from inside the running guest (fault-safe introspection); null when it does not run or a read failed.</param>
 public sealed record IntegrityReport(
     string Level,
     string? RunningLevel,
@@ -20,7 +21,11 @@ public sealed record IntegrityReport(
     int ProtectedTotal,
     IReadOnlyList<IntegrityAlertSummary> Alerts,
     long AlertCount,
-    long SuppressedAlerts);
+    long SuppressedAlerts,
+    GuestViewSummary? Inside = null);
+
+/// <summary>From inside the guest: seconds since it booted, and its terminal's last line (printable ASCII, at most 200 characters).</summary>
+public sealed record GuestViewSummary(long UptimeSeconds, string LastLine);
 
 /// <summary>A protected range: guest-virtual start, 4 KiB pages, the action a write gets (alert, refuse, stop), the driver's tag.</summary>
 public sealed record IntegrityRangeSummary(string Start, long Pages, string Action, uint Tag);

@@ -23,9 +23,14 @@ public static class IntegrityEndpoints
             var record = await db.Desktops.AsNoTracking().FirstOrDefaultAsync(d => d.Id == id);
             if (record is null || !Caller.From(user).CanUse(record))
                 return NotFound(id);
-            return TypedResults.Ok(IntegrityReports.Of(record.Integrity, pool.Get(id)));
+            var host = pool.Get(id);
+            var report = IntegrityReports.Of(record.Integrity, host);
+            if (host is not null && await host.InspectAsync() is { } inside)
+                report = report with { Inside = new GuestViewSummary((long)inside.Uptime.TotalSeconds, inside.LastLine) };
+            return TypedResults.Ok(report);
         }).WithDescription("The desktop's guest integrity: the level stored and the one running, whether the guest's driver registered, " +
-            "the protected ranges, the recent alerts (newest first) and how many there were.");
+            "the protected ranges, the recent alerts (newest first) and how many there were, and what the VMM reads from inside the running guest " +
+            "(its uptime and its terminal's last line).");
 
         desktops.MapPut("/{id:guid}/integrity", async Task<IResult> (Guid id, SetIntegrityRequest? request, ClaimsPrincipal user, VdiDbContext db, DesktopPool pool, AuditLog audit) =>
         {

@@ -1,3 +1,4 @@
+using Vdi.Guest.Desktop;
 using Vdi.Vmm.Host;
 using Vdi.Vmm.Integrity;
 
@@ -10,6 +11,7 @@ namespace Vdi.Server.Desktops;
 public sealed partial class DesktopHost
 {
     private long _alertCount; // alerts raised since the desktop last started
+    private Inspection? _inspection; // the last look inside the guest
     private volatile IntegrityLevel _integrity = IntegrityLevel.Enforce;
 
     /// <summary>The stored setting: the level the next start uses.</summary>
@@ -34,6 +36,30 @@ public sealed partial class DesktopHost
         Integrity = level;
         return Desktop is not { } desktop || desktop.SetIntegrityLevel(level) is null;
     }
+
+    /// <summary>
+    /// What the dashboard shows from inside the running guest — its uptime and its terminal's last line — read through
+    /// the VMM's fault-safe introspection; null when the desktop does not run or a read failed.
+    /// </summary>
+    /// <remarks>
+    /// Each read pauses the guest for a moment (its CR3 is read with the vCPUs parked), so one view serves every caller
+    /// for <see cref="InspectionReuse"/>: however many dashboards poll, the guest is looked into a few times a second at most.
+    /// </remarks>
+    public async Task<DesktopView?> InspectAsync(CancellationToken cancellationToken = default)
+    {
+        if (Desktop is not { } desktop)
+            return null;
+        if (Volatile.Read(ref _inspection) is { } last && last.Desktop == desktop && Environment.TickCount64 - last.At < InspectionReuse.TotalMilliseconds)
+            return last.View;
+        var view = await DesktopInspection.ReadAsync(s_image.Value, (address, length) => desktop.ReadGuestAsync(address, length, cancellationToken), DateTimeOffset.UtcNow).ConfigureAwait(false);
+        Volatile.Write(ref _inspection, new Inspection(desktop, Environment.TickCount64, view));
+        return view;
+    }
+
+    /// <summary>How long one look inside the guest is reused.</summary>
+    public static TimeSpan InspectionReuse { get; } = TimeSpan.FromSeconds(1);
+
+    private sealed record Inspection(IDesktopMachine Desktop, long At, DesktopView? View);
 
     private void WatchIntegrity(IDesktopMachine desktop)
     {

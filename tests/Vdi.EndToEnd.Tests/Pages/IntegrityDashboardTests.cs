@@ -41,6 +41,8 @@ public sealed class IntegrityDashboardTests(SiteWithDesktop site) : IClassFixtur
         await Expect(alert.Locator("td.action")).Not.ToBeEmptyAsync();
         await Expect(alert.Locator("td.result")).ToHaveTextAsync(new Regex("^(applied|refused)$"));
         await Expect(row.Locator(".alert-badge")).ToHaveTextAsync(new Regex(@"^\d+ alerts?$"), new() { Timeout = 6000 });
+        await Expect(panel.Locator("#guest-last-line")).ToHaveTextAsync(new Regex("^attack idt: "), new() { Timeout = 6000 }); // read from inside the guest
+        await Expect(panel.Locator("#guest-uptime")).ToHaveTextAsync(new Regex(@"^\d+ (s|min \d+ s)$"));
         await Screenshots.SaveAsync(dashboard, "integrity");
         Assert.True(shownAfter < TimeSpan.FromSeconds(1), $"the alert took {shownAfter.TotalMilliseconds:F0} ms to show");
     }

@@ -96,6 +96,8 @@ public sealed class DesktopHostTests
 
         public Task<bool> PauseAsync() => Task.FromResult(false);
 
+        public Task<byte[]?> ReadGuestAsync(ulong address, int length, CancellationToken cancellationToken = default) => Task.FromResult<byte[]?>(null);
+
         public Task ResumeAsync() => Task.CompletedTask;
 
         public Task<DisplayAcknowledgement> RequestDisplayAsync(DisplayProperties properties, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>

@@ -9,7 +9,8 @@ namespace Vdi.Server.Tests.Integrity;
 
 /// <summary>
 /// The built-in desktop's own integrity driver (registered at boot) and its terminal's <c>attack idt</c> command, seen
-/// through the API: the protected set is listed, and the attack shows as an alert on the IDT. Desktops run where
+/// through the API: the protected set is listed, the attack shows as an alert on the IDT, and the terminal's line about
+/// it is read from inside the guest. Desktops run where
 /// <c>VDI_TEST_ISOLATION</c> says (by default in host processes, so the alert crosses the host protocol).
 /// </summary>
 public sealed class BuiltInDesktopIntegrityTests : IDisposable
@@ -38,6 +39,10 @@ public sealed class BuiltInDesktopIntegrityTests : IDisposable
         Assert.NotNull(alert.Rip);
         Assert.NotEqual(alert.Before, alert.After);
         Assert.True((await admin.GetFromJsonAsync<DesktopSummary>($"/api/desktops/{id}"))!.IntegrityAlerts >= 1);
+
+        // What the VMM reads from inside the guest: its uptime, and the terminal's last line — the attack's report.
+        report = await RunningDesktopIntegrityTests.WaitForAsync(admin, id, r => r.Inside?.LastLine.StartsWith("attack idt:", StringComparison.Ordinal) == true, "the attack's line read from inside the guest");
+        Assert.InRange(report.Inside!.UptimeSeconds, 0, 600);
     }
 
     public void Dispose()

@@ -109,6 +109,34 @@ public abstract class DesktopContractTests
     }
 
     [Fact]
+    public async Task The_guest_is_read_by_virtual_address_and_a_fault_reads_as_nothing()
+    {
+        using var work = VmmProcess.Folder("host");
+        await using var desktop = await CreateAsync(work.Path);
+        await desktop.StartAsync();
+        foreach (var c in "hello")
+        {
+            Assert.True(UsKeyboardLayout.TryMap(c, out var code, out _));
+            Assert.True(desktop.SendKey(code, true));
+            Assert.True(desktop.SendKey(code, false));
+        }
+
+        var image = DesktopGuest.Build();
+        DesktopView? view = null;
+        await HostedDesktops.UntilAsync(() =>
+        {
+            view = DesktopInspection.ReadAsync(image, (address, length) => desktop.ReadGuestAsync(address, length), DateTimeOffset.UtcNow).GetAwaiter().GetResult();
+            return view?.LastLine == "hello";
+        }, "'hello' read from inside the guest", 30);
+        Assert.InRange(view!.Uptime, TimeSpan.Zero, TimeSpan.FromMinutes(5));
+        Assert.Null(await desktop.ReadGuestAsync(0x7FFF_0000_0000, 8)); // not mapped by the guest's tables
+        Assert.Null(await desktop.ReadGuestAsync(0xFFFF_8000_0000_0000 - 0x1000, 16)); // non-canonical
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => desktop.ReadGuestAsync(image.Symbol(DesktopGuest.TextSymbol), 0));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => desktop.ReadGuestAsync(image.Symbol(DesktopGuest.TextSymbol), ReadGuestMessage.MaxLength + 1));
+        Assert.Equal(MachineState.Running, desktop is LocalDesktop local ? local.Machine.State : MachineState.Running);
+    }
+
+    [Fact]
     public async Task A_display_beyond_the_largest_mode_is_refused_naming_the_field()
     {
         using var work = VmmProcess.Folder("host");

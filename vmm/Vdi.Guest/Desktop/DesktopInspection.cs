@@ -18,23 +18,23 @@ public static class DesktopInspection
     public const int MaxLine = 200;
 
     /// <summary>
-    /// The view, or null when a read failed. <paramref name="read"/> fills the span from a guest-virtual address and
-    /// says whether it could; <paramref name="now"/> is the host's wall clock.
+    /// The view, or null when a read failed. <paramref name="read"/> reads a length of bytes at a guest-virtual address,
+    /// null when it could not (<c>IDesktopMachine.ReadGuestAsync</c>); <paramref name="now"/> is the host's wall clock.
     /// </summary>
-    public static DesktopView? Read(GuestImage image, Func<ulong, byte[], bool> read, DateTimeOffset now)
+    public static async Task<DesktopView?> ReadAsync(GuestImage image, Func<ulong, int, Task<byte[]?>> read, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(read);
-        var boot = new byte[8];
-        var length = new byte[4];
-        if (!read(image.Symbol(DesktopGuest.BootTimeSymbol), boot) || !read(image.Symbol(DesktopGuest.TextLengthSymbol), length))
+        if (await read(image.Symbol(DesktopGuest.BootTimeSymbol), 8).ConfigureAwait(false) is not { Length: 8 } boot
+            || await read(image.Symbol(DesktopGuest.TextLengthSymbol), 4).ConfigureAwait(false) is not { Length: 4 } length)
             return null;
         var bootMs = BinaryPrimitives.ReadInt64LittleEndian(boot);
         var uptime = bootMs <= 0 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Max(0, now.ToUnixTimeMilliseconds() - bootMs));
         var textLength = (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(length), (uint)DesktopState.TextCapacity);
         var tail = Math.Min(textLength, 4 * MaxLine); // the last line lies in the text's last few hundred bytes
-        var text = new byte[tail];
-        if (tail > 0 && !read(image.Symbol(DesktopGuest.TextSymbol) + (ulong)(textLength - tail), text))
+        if (tail == 0)
+            return new DesktopView(uptime, "");
+        if (await read(image.Symbol(DesktopGuest.TextSymbol) + (ulong)(textLength - tail), tail).ConfigureAwait(false) is not { } text || text.Length != tail)
             return null;
         return new DesktopView(uptime, LastLine(text));
     }

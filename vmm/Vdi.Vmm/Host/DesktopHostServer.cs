@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Vdi.Vmm.Devices.Gpu;
 using Vdi.Vmm.Devices.Input;
+using Vdi.Vmm.Introspection;
 using Vdi.Vmm.Machine;
 using Vdi.Vmm.Sandbox;
 
@@ -244,6 +245,14 @@ public sealed partial class DesktopHostServer : IDisposable
                 break;
             case SetIntegrityLevelMessage integrity:
                 SetIntegrityLevel(integrity.Level);
+                break;
+            case ReadGuestMessage read:
+                _ = Task.Run(() => // the read pauses the machine for its CR3: off the receive thread
+                {
+                    var bytes = new byte[read.Length];
+                    var result = _machine.ReadVirtualAs(0, read.Address, bytes);
+                    Post(() => _channel.Send(new GuestBytesMessage(read.RequestId, result.Succeeded ? WalkFault.None : result.Fault!.Value.Fault, result.Succeeded ? bytes : [])));
+                });
                 break;
             case KeyMessage key:
                 Interlocked.Increment(ref _inputEvents);

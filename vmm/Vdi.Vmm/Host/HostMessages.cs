@@ -200,6 +200,7 @@ public static class HostMessages
             HostMessageType.DisplayRequest => DecodeDisplayRequest(ref r),
             HostMessageType.Motion => new MotionMessage(r.Bool()),
             HostMessageType.SetIntegrityLevel => SetIntegrityLevelMessage.Read(ref r),
+            HostMessageType.ReadGuest => ReadGuestMessage.Read(ref r),
             HostMessageType.Key => new KeyMessage(r.U16(), r.Bool()),
             HostMessageType.PointerInput => new PointerMessage(r.I32(), r.I32(), r.U32(), r.I32()),
             HostMessageType.TestForbiddenCall => new TestForbiddenCallMessage(r.Text(64)),
@@ -218,6 +219,7 @@ public static class HostMessages
             HostMessageType.IntegrityStatus => IntegrityStatusMessage.Read(ref r),
             HostMessageType.IntegrityAlert => IntegrityAlertMessage.Read(ref r),
             HostMessageType.IntegritySuppressed => IntegritySuppressedMessage.Read(ref r),
+            HostMessageType.GuestBytes => GuestBytesMessage.Read(ref r),
             HostMessageType.Error => new ErrorMessage(r.U16(), r.Text()),
             _ => throw new HostProtocolException($"unknown frame type 0x{(byte)type:X2}"),
         };

@@ -14,6 +14,7 @@ public enum HostMessageType : byte
     DisplayRequest = 0x06,
     Motion = 0x07,
     SetIntegrityLevel = 0x08,
+    ReadGuest = 0x09,
     Key = 0x10,
     PointerInput = 0x11,
     TestForbiddenCall = 0x7E,
@@ -33,6 +34,7 @@ public enum HostMessageType : byte
     IntegrityStatus = 0x8D,
     IntegrityAlert = 0x8E,
     IntegritySuppressed = 0x8F,
+    GuestBytes = 0x90,
     Error = 0xFF,
 }
 
@@ -46,7 +48,7 @@ public sealed class HostProtocolException(string message) : Exception(message);
 /// </summary>
 public static class HostProtocol
 {
-    public const byte Version = 3;
+    public const byte Version = 4;
     public const int HeaderSize = 8;
     public const int MaxPayload = 4096;
     public const int MaxText = 1024;
@@ -63,6 +65,7 @@ public static class HostProtocol
         HostMessageType.DisplayRequest => (36, 36),
         HostMessageType.Motion => (1, 1),
         HostMessageType.SetIntegrityLevel => (1, 1),
+        HostMessageType.ReadGuest => (14, 14),
         HostMessageType.Key => (3, 3),
         HostMessageType.PointerInput => (16, 16),
         HostMessageType.TestForbiddenCall => (2, 2 + 64),
@@ -80,6 +83,7 @@ public static class HostProtocol
         HostMessageType.IntegrityStatus => IntegrityStatusMessage.PayloadLimits,
         HostMessageType.IntegrityAlert => IntegrityAlertMessage.PayloadLimits,
         HostMessageType.IntegritySuppressed => (8, 8),
+        HostMessageType.GuestBytes => GuestBytesMessage.PayloadLimits,
         HostMessageType.Error => (4, 4 + MaxText),
         _ => null,
     };

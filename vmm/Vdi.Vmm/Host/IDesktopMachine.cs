@@ -81,6 +81,13 @@ public interface IDesktopMachine : IAsyncDisposable
     /// <summary>Pauses every vCPU; false when the machine could not be paused.</summary>
     Task<bool> PauseAsync();
 
+    /// <summary>
+    /// Reads <paramref name="length"/> bytes (1 to <see cref="ReadGuestMessage.MaxLength"/>) at a guest-virtual address
+    /// through vCPU 0's page tables, fault-safe (the VMM's introspection): null when the address does not translate or
+    /// the desktop does not run (or its host does not answer within a few seconds). Never throws for the guest's state.
+    /// </summary>
+    Task<byte[]?> ReadGuestAsync(ulong address, int length, CancellationToken cancellationToken = default);
+
     Task ResumeAsync();
 
     /// <summary>As <see cref="DisplayController.RequestAsync"/>: completes once the guest shows exactly this display.</summary>

@@ -96,6 +96,17 @@ public sealed partial class LocalDesktop : IDesktopMachine
 
     public Task<bool> PauseAsync() => Task.Run(() => _machine.State == MachineState.Running && _machine.PauseAll(TimeSpan.FromSeconds(2)));
 
+    public Task<byte[]?> ReadGuestAsync(ulong address, int length, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(length, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, ReadGuestMessage.MaxLength);
+        return Task.Run(() =>
+        {
+            var bytes = new byte[length];
+            return _machine.ReadVirtualAs(0, address, bytes).Succeeded ? bytes : null;
+        }, cancellationToken);
+    }
+
     public Task ResumeAsync()
     {
         _machine.ResumeAll();

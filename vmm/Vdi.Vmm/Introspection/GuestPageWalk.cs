@@ -2,22 +2,22 @@ using Vdi.Vmm.Memory;
 
 namespace Vdi.Vmm.Introspection;
 
-/// <summary>Why a guest-virtual address does not translate.</summary>
-public enum WalkFault
+/// <summary>Why a guest-virtual address does not translate. The values travel in the host protocol's <c>GuestBytes</c>.</summary>
+public enum WalkFault : byte
 {
-    None,
+    None = 0,
 
     /// <summary>Bits 63:48 are not the sign extension of bit 47 (the guest would take #GP).</summary>
-    NonCanonical,
+    NonCanonical = 1,
 
     /// <summary>An entry on the way is not present (#PF, P clear).</summary>
-    NotPresent,
+    NotPresent = 2,
 
     /// <summary>An entry on the way has reserved bits set (#PF with RSVD).</summary>
-    Reserved,
+    Reserved = 3,
 
     /// <summary>A paging-structure entry, or the page itself, lies outside guest RAM.</summary>
-    OutsideRam,
+    OutsideRam = 4,
 }
 
 /// <summary>

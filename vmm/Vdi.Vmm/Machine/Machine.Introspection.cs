@@ -24,6 +24,24 @@ public sealed partial class Machine
     }
 
     /// <summary>
+    /// Reads through vCPU <paramref name="vcpu"/>'s tables (its CR3 read once, the machine paused for it); a fault, or a
+    /// machine that does not run, is an error result.
+    /// </summary>
+    public GuestRead ReadVirtualAs(int vcpu, ulong linear, Span<byte> destination)
+    {
+        ulong cr3;
+        try
+        {
+            cr3 = ReadCr3(vcpu);
+        }
+        catch (InvalidOperationException)
+        {
+            return new GuestRead(false, 0, new IntrospectionFault(linear, WalkFault.OutsideRam));
+        }
+        return ReadVirtual(cr3, linear, destination);
+    }
+
+    /// <summary>
     /// Reads through vCPU <paramref name="vcpu"/>'s tables; a page fault on the way is forwarded: with the machine paused,
     /// the vCPU is made to take the #PF the guest would have taken (CR2, error code), the machine resumes, the guest's
     /// own handler runs, and the read is retried until it translates or <paramref name="timeout"/> passes. A fault the
