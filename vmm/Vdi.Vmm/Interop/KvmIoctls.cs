@@ -44,6 +44,8 @@ internal static class KvmIoctls
     public static readonly int KVM_SET_CPUID2 = IOW(0x90, 8);                         // KVM_CAP_EXT_CPUID
     public static readonly int KVM_GET_MP_STATE = IOR(0x98, 4);                       // KVM_CAP_MP_STATE
     public static readonly int KVM_SET_MP_STATE = IOW(0x99, 4);                       // KVM_CAP_MP_STATE
+    public static readonly int KVM_GET_LAPIC = IOR(0x8e, 1024);                        // struct kvm_lapic_state: the register page
+    public static readonly int KVM_SET_LAPIC = IOW(0x8f, 1024);
     public static readonly int KVM_GET_VCPU_EVENTS = IOR(0x9f, 64);                   // KVM_CAP_VCPU_EVENTS
     public static readonly int KVM_SET_VCPU_EVENTS = IOW(0xa0, 64);                   // KVM_CAP_VCPU_EVENTS
 }

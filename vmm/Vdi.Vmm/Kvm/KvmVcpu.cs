@@ -101,6 +101,37 @@ public sealed unsafe class KvmVcpu : IDisposable
         }
     }
 
+    /// <summary><c>KVM_GET_LAPIC</c>: the in-kernel local APIC's register page (1 KiB).</summary>
+    internal byte[] GetLapic()
+    {
+        var page = new byte[1024];
+        fixed (byte* p = page)
+        {
+            // SAFETY: p points at 1024 bytes, the size of struct kvm_lapic_state the kernel writes.
+            KvmException.ThrowIfFailed(LibcCalls.Ioctl(_fd.Value, KvmIoctls.KVM_GET_LAPIC, p), nameof(KvmIoctls.KVM_GET_LAPIC));
+        }
+        return page;
+    }
+
+    internal void SetLapic(ReadOnlySpan<byte> page)
+    {
+        if (page.Length != 1024)
+            throw new ArgumentException("a local APIC page is 1024 bytes", nameof(page));
+        fixed (byte* p = page)
+        {
+            // SAFETY: p points at 1024 caller-owned bytes the kernel only reads.
+            KvmException.ThrowIfFailed(LibcCalls.Ioctl(_fd.Value, KvmIoctls.KVM_SET_LAPIC, p), nameof(KvmIoctls.KVM_SET_LAPIC));
+        }
+    }
+
+    public uint GetMpState()
+    {
+        kvm_mp_state mp;
+        // SAFETY: the kernel writes exactly sizeof(kvm_mp_state) bytes into the local.
+        KvmException.ThrowIfFailed(LibcCalls.Ioctl(_fd.Value, KvmIoctls.KVM_GET_MP_STATE, &mp), nameof(KvmIoctls.KVM_GET_MP_STATE));
+        return mp.mp_state;
+    }
+
     internal kvm_vcpu_events GetVcpuEvents()
     {
         kvm_vcpu_events events;

@@ -40,4 +40,10 @@ internal interface IVcpuRunner : IDisposable
     /// instruction, as if that instruction had faulted; a halted vCPU wakes for it. Only while the vCPU is parked.
     /// </summary>
     void InjectPageFault(ulong address, uint errorCode);
+
+    /// <summary>The vCPU's state, engine-neutral. Only while the vCPU is parked, not started, or finished.</summary>
+    State.VcpuSnapshot SaveState();
+
+    /// <summary>Takes <paramref name="snapshot"/>; only before the vCPU starts. Refused (a <see cref="State.StateFormatException"/>) when this engine cannot run it.</summary>
+    void RestoreState(State.VcpuSnapshot snapshot);
 }

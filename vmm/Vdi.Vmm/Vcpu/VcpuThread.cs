@@ -60,6 +60,10 @@ internal sealed class VcpuThread : VcpuThreadBase, IVcpuRegisterAccess, Hypercal
 
     public override ulong ReadCr3() => _vcpu.GetSregs().cr3;
 
+    public override State.VcpuSnapshot SaveState() => KvmVcpuState.Save(_vcpu);
+
+    public override void RestoreState(State.VcpuSnapshot snapshot) => KvmVcpuState.Restore(_vcpu, snapshot);
+
     public override void InjectPageFault(ulong address, uint errorCode)
     {
         var sregs = _vcpu.GetSregs();

@@ -14,6 +14,10 @@ internal abstract class VcpuThreadBase : IVcpuRunner
 
     public abstract void InjectPageFault(ulong address, uint errorCode);
 
+    public abstract State.VcpuSnapshot SaveState();
+
+    public abstract void RestoreState(State.VcpuSnapshot snapshot);
+
     private readonly PauseRendezvous _pause;
     private readonly Action<VcpuStop> _stopped;
     private readonly Thread _thread;

@@ -60,6 +60,25 @@ internal sealed class InterruptRequests
         }
     }
 
+    /// <summary>Copies of the request and in-service sets (a snapshot).</summary>
+    public (ulong[] Requested, ulong[] InService) Export()
+    {
+        lock (_gate)
+            return ((ulong[])_requested.Clone(), (ulong[])_inService.Clone());
+    }
+
+    /// <summary>Replaces both sets (a restore).</summary>
+    public void Import(ulong[] requested, ulong[] inService)
+    {
+        lock (_gate)
+        {
+            requested.AsSpan(0, 4).CopyTo(_requested);
+            inService.AsSpan(0, 4).CopyTo(_inService);
+            _anyPending = Highest(_requested) is not null;
+            _anyInService = Highest(_inService) is not null;
+        }
+    }
+
     /// <summary>Retires the highest vector in service (an EOI); returns it, or null when none was.</summary>
     public byte? EndOfInterrupt()
     {

@@ -59,6 +59,39 @@ internal sealed class SoftLocalApic
         return null;
     }
 
+    /// <summary>The register page as <c>kvm_lapic_state</c> lays it out: each register's 32 bits at its offset.</summary>
+    public byte[] ExportPage()
+    {
+        var page = new byte[State.VcpuSnapshot.ApicPageSize];
+        for (var r = 0; r < 64; r++)
+            BitConverter.TryWriteBytes(page.AsSpan(r << 4, 4), _registers[r]);
+        return page;
+    }
+
+    /// <summary>Nanoseconds until the timer expires at <paramref name="now"/> (a Stopwatch timestamp); -1 when stopped.</summary>
+    public long NanosecondsLeft(long now) =>
+        _deadline == long.MaxValue ? -1 : (long)(Math.Max(0, _deadline - now) / s_ticksPerNanosecond);
+
+    /// <summary>Takes a register page and the timer's time left (a restore); a periodic timer keeps its period.</summary>
+    public void ImportPage(ReadOnlySpan<byte> page, long nanosecondsLeft, long now)
+    {
+        for (var r = 0; r < 64; r++)
+        {
+            _registers[r] = BitConverter.ToUInt32(page.Slice(r << 4, 4));
+            _written[r] = _registers[r] != 0;
+        }
+        for (var r = 64; r < 256; r++)
+            (_registers[r], _written[r]) = (0, false);
+        _registers[CurrentCountRegister >> 4] = 0; // read live from the deadline
+        if (nanosecondsLeft < 0)
+        {
+            (_deadline, _periodTicks) = (long.MaxValue, 0);
+            return;
+        }
+        Arm(now); // the period, from the initial count and the divider
+        _deadline = now + (long)(nanosecondsLeft * s_ticksPerNanosecond);
+    }
+
     /// <summary>Posts the timer's vector when it has expired at <paramref name="now"/>; re-arms a periodic timer.</summary>
     public void PollTimer(long now)
     {

@@ -57,6 +57,10 @@ internal sealed class SoftVcpuThread : VcpuThreadBase
         Wake();
     }
 
+    public override State.VcpuSnapshot SaveState() => _cpu.TakeSnapshot(System.Diagnostics.Stopwatch.GetTimestamp());
+
+    public override void RestoreState(State.VcpuSnapshot snapshot) => _cpu.RestoreSnapshot(snapshot, System.Diagnostics.Stopwatch.GetTimestamp());
+
     private void Wake()
     {
         try

@@ -1,0 +1,60 @@
+using Vdi.Vmm.State;
+
+namespace Vdi.Vmm.Execution.Software;
+
+/// <summary>The software vCPU's whole state as a <see cref="VcpuSnapshot"/>, out and back in (snapshots, migration).</summary>
+internal sealed partial class SoftCpu
+{
+    /// <summary>Only while the vCPU is parked or not started.</summary>
+    public VcpuSnapshot TakeSnapshot(long now)
+    {
+        var (irr, isr) = _interrupts.Export();
+        return new VcpuSnapshot
+        {
+            Gprs = (ulong[])_regs.Clone(),
+            Rip = Rip,
+            Rflags = Rflags | _carriedFlags,
+            Cr0 = Cr0,
+            Cr2 = Cr2,
+            Cr3 = Cr3,
+            Cr4 = Cr4,
+            Efer = Efer,
+            IdtBase = IdtBase,
+            IdtLimit = IdtLimit,
+            Halted = Halted,
+            InterruptShadow = _interruptShadow,
+            InstructionsRetired = InstructionsRetired,
+            Apic = LocalApic.ExportPage(),
+            ApicTimerNanoseconds = LocalApic.NanosecondsLeft(now),
+            Irr = irr,
+            Isr = isr,
+        };
+    }
+
+    /// <summary>
+    /// Takes <paramref name="s"/>; only while parked or not started. Refused (nothing changed) when the engine cannot run
+    /// it: control registers outside what it models, RFLAGS bits it does not hold.
+    /// </summary>
+    public void RestoreSnapshot(VcpuSnapshot s, long now)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        var control = new SoftControlRegisters(s.Cr0, s.Cr2, s.Cr3, s.Cr4, s.Efer);
+        if (!Models(control))
+            throw new StateFormatException($"vcpu {Index}: control registers {control} are outside what the software engine runs");
+        if ((s.Rflags & ~(ModelledFlags | CarriedFlags)) != 0)
+            throw new StateFormatException($"vcpu {Index}: RFLAGS 0x{s.Rflags:X} has bits the software engine does not hold");
+        SetControlRegisters(control);
+        s.Gprs.CopyTo(_regs, 0);
+        Rip = s.Rip;
+        Rflags = s.Rflags;
+        _carriedFlags = s.Rflags & CarriedFlags;
+        IdtBase = s.IdtBase;
+        IdtLimit = s.IdtLimit;
+        Halted = s.Halted;
+        _interruptShadow = s.InterruptShadow;
+        InstructionsRetired = s.InstructionsRetired;
+        LocalApic.ImportPage(s.Apic, s.ApicTimerNanoseconds, now);
+        _interrupts.Import(s.Irr, s.Isr);
+        InvalidateDecodedCode();
+    }
+}

@@ -1,0 +1,109 @@
+namespace Vdi.Vmm.State;
+
+/// <summary>
+/// One vCPU's state, engine-neutral (<c>docs/vmm.md</c>, "Machine state"): general registers, RIP, RFLAGS, control
+/// registers and EFER, the IDT register, whether it is halted or in an interrupt shadow, its retired-instruction count,
+/// and its local APIC — the register page (1 KiB, each 32-bit register at its offset, as <c>kvm_lapic_state</c> holds
+/// it), the timer's time left and the interrupt request and in-service sets. Each engine converts to and from it;
+/// a state saved on one engine restores on the other where the other can run it. Section <c>vcpu.N</c>, version 1.
+/// </summary>
+public sealed record VcpuSnapshot
+{
+    public const ushort Version = 1;
+    public const int ApicPageSize = 1024;
+
+    public required ulong[] Gprs { get; init; }
+
+    public required ulong Rip { get; init; }
+
+    public required ulong Rflags { get; init; }
+
+    public required ulong Cr0 { get; init; }
+
+    public required ulong Cr2 { get; init; }
+
+    public required ulong Cr3 { get; init; }
+
+    public required ulong Cr4 { get; init; }
+
+    public required ulong Efer { get; init; }
+
+    public required ulong IdtBase { get; init; }
+
+    public required ushort IdtLimit { get; init; }
+
+    public required bool Halted { get; init; }
+
+    public required bool InterruptShadow { get; init; }
+
+    public required long InstructionsRetired { get; init; }
+
+    /// <summary>The local APIC's register page (IRR and ISR are in <see cref="Irr"/> and <see cref="Isr"/>, not here).</summary>
+    public required byte[] Apic { get; init; }
+
+    /// <summary>Nanoseconds until the APIC timer expires; -1 when it is stopped.</summary>
+    public required long ApicTimerNanoseconds { get; init; }
+
+    /// <summary>Requested vectors, 256 bits.</summary>
+    public required ulong[] Irr { get; init; }
+
+    /// <summary>Vectors in service, 256 bits.</summary>
+    public required ulong[] Isr { get; init; }
+
+    public static string SectionName(int vcpu) => $"vcpu.{vcpu}";
+
+    public void Write(StateWriter writer, int vcpu) => writer.Section(SectionName(vcpu), Version, s => s
+        .U64s("gprs", Gprs)
+        .U64("rip", Rip)
+        .U64("rflags", Rflags)
+        .U64("cr0", Cr0)
+        .U64("cr2", Cr2)
+        .U64("cr3", Cr3)
+        .U64("cr4", Cr4)
+        .U64("efer", Efer)
+        .U64("idt_base", IdtBase)
+        .U64("idt_limit", IdtLimit)
+        .Bool("halted", Halted)
+        .Bool("interrupt_shadow", InterruptShadow)
+        .I64("instructions", InstructionsRetired)
+        .Bytes("apic", Apic)
+        .I64("apic_timer_ns", ApicTimerNanoseconds)
+        .U64s("irr", Irr)
+        .U64s("isr", Isr));
+
+    /// <summary>Reads vCPU <paramref name="vcpu"/>'s section; every field checked, none left unread.</summary>
+    public static VcpuSnapshot Read(SavedState state, int vcpu)
+    {
+        var s = state.Take(SectionName(vcpu), Version);
+        var snapshot = new VcpuSnapshot
+        {
+            Gprs = Exactly(s, "gprs", 16),
+            Rip = s.U64("rip"),
+            Rflags = s.U64("rflags"),
+            Cr0 = s.U64("cr0"),
+            Cr2 = s.U64("cr2"),
+            Cr3 = s.U64("cr3"),
+            Cr4 = s.U64("cr4"),
+            Efer = s.U64("efer"),
+            IdtBase = s.U64("idt_base"),
+            IdtLimit = (ushort)s.U64("idt_limit", 0, ushort.MaxValue),
+            Halted = s.Bool("halted"),
+            InterruptShadow = s.Bool("interrupt_shadow"),
+            InstructionsRetired = s.I64("instructions"),
+            Apic = s.Bytes("apic", ApicPageSize),
+            ApicTimerNanoseconds = s.I64("apic_timer_ns"),
+            Irr = Exactly(s, "irr", 4),
+            Isr = Exactly(s, "isr", 4),
+        };
+        s.EnsureAllRead();
+        if (snapshot.ApicTimerNanoseconds < -1 || snapshot.InstructionsRetired < 0)
+            throw new StateFormatException($"section '{s.Name}': a negative timer or instruction count");
+        return snapshot;
+    }
+
+    private static ulong[] Exactly(SavedSection s, string field, int count)
+    {
+        var values = s.U64s(field);
+        return values.Length == count ? values : throw new StateFormatException($"section '{s.Name}': field '{field}' has {values.Length} values, not {count}");
+    }
+}

@@ -1,0 +1,119 @@
+using System.Buffers.Binary;
+using Vdi.Vmm.Interop;
+using Vdi.Vmm.Kvm;
+using Vdi.Vmm.State;
+
+namespace Vdi.Vmm.Vcpu;
+
+/// <summary>
+/// A KVM vCPU's state to and from the engine-neutral <see cref="VcpuSnapshot"/>: <c>KVM_GET/SET_REGS</c>, the control
+/// registers and IDT of <c>KVM_GET/SET_SREGS</c> (segments and the GDT stay as the long-mode setup made them, which is
+/// what every guest of this VMM runs on), the in-kernel local APIC's page (IRR and ISR taken out into their sets, the
+/// timer's current count turned into time left), the interrupt shadow of <c>KVM_GET/SET_VCPU_EVENTS</c> and the MP
+/// state (halted or runnable). Only while the vCPU is out of <c>KVM_RUN</c>.
+/// </summary>
+internal static class KvmVcpuState
+{
+    private const int IsrOffset = 0x100, IrrOffset = 0x200, IdOffset = 0x20, VersionOffset = 0x30;
+    private const int TimerCurrentOffset = 0x390, TimerDivideOffset = 0x3E0;
+    private const uint ValidShadow = 0x4; // KVM_VCPUEVENT_VALID_SHADOW
+
+    public static VcpuSnapshot Save(KvmVcpu vcpu)
+    {
+        var events = vcpu.GetVcpuEvents();
+        if (events.exception_injected != 0 || events.exception_pending != 0 || events.nmi_injected != 0)
+            throw new InvalidOperationException($"vcpu {vcpu.Id} is delivering an exception or NMI; its state is saved once that is done");
+        var r = vcpu.GetRegs();
+        var s = vcpu.GetSregs();
+        var page = vcpu.GetLapic();
+        var irr = Set(page, IrrOffset);
+        var isr = Set(page, IsrOffset);
+        if (events.interrupt_injected != 0) // taken into service but not yet delivered: requested again, as before the take
+        {
+            var vector = events.interrupt_nr;
+            isr[vector >> 6] &= ~(1UL << (vector & 63));
+            irr[vector >> 6] |= 1UL << (vector & 63);
+        }
+        var current = BinaryPrimitives.ReadUInt32LittleEndian(page.AsSpan(TimerCurrentOffset));
+        var timer = current == 0 ? -1 : (long)current * Divisor(page);
+        Clear(page, IrrOffset);
+        Clear(page, IsrOffset);
+        page.AsSpan(TimerCurrentOffset, 4).Clear();
+        return new VcpuSnapshot
+        {
+            Gprs = [r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15],
+            Rip = r.rip,
+            Rflags = r.rflags,
+            Cr0 = s.cr0,
+            Cr2 = s.cr2,
+            Cr3 = s.cr3,
+            Cr4 = s.cr4,
+            Efer = s.efer,
+            IdtBase = s.idt.@base,
+            IdtLimit = s.idt.limit,
+            Halted = vcpu.GetMpState() == KvmConstants.KVM_MP_STATE_HALTED,
+            InterruptShadow = events.interrupt_shadow != 0,
+            InstructionsRetired = 0, // KVM does not count them
+            Apic = page,
+            ApicTimerNanoseconds = timer,
+            Irr = irr,
+            Isr = isr,
+        };
+    }
+
+    public static void Restore(KvmVcpu vcpu, VcpuSnapshot snapshot)
+    {
+        var g = snapshot.Gprs;
+        var r = vcpu.GetRegs();
+        (r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi) = (g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]);
+        (r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15) = (g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
+        (r.rip, r.rflags) = (snapshot.Rip, snapshot.Rflags);
+        var s = vcpu.GetSregs();
+        (s.cr0, s.cr2, s.cr3, s.cr4, s.efer) = (snapshot.Cr0, snapshot.Cr2, snapshot.Cr3, snapshot.Cr4, snapshot.Efer);
+        (s.idt.@base, s.idt.limit) = (snapshot.IdtBase, snapshot.IdtLimit);
+        var page = (byte[])snapshot.Apic.Clone();
+        var own = vcpu.GetLapic(); // this vCPU's APIC ID and version stay its own
+        own.AsSpan(IdOffset, 4).CopyTo(page.AsSpan(IdOffset));
+        own.AsSpan(VersionOffset, 4).CopyTo(page.AsSpan(VersionOffset));
+        Write(page, IrrOffset, snapshot.Irr);
+        Write(page, IsrOffset, snapshot.Isr);
+        var current = snapshot.ApicTimerNanoseconds < 0 ? 0 : Math.Max(1, snapshot.ApicTimerNanoseconds / Divisor(page));
+        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(TimerCurrentOffset), (uint)Math.Min(uint.MaxValue, current));
+        var events = vcpu.GetVcpuEvents();
+        events = new kvm_vcpu_events { interrupt_shadow = snapshot.InterruptShadow ? (byte)1 : (byte)0, nmi_masked = events.nmi_masked, flags = ValidShadow };
+        vcpu.SetSregs(s);
+        vcpu.SetRegs(r);
+        vcpu.SetLapic(page);
+        vcpu.SetVcpuEvents(events);
+        vcpu.SetMpState(snapshot.Halted ? KvmConstants.KVM_MP_STATE_HALTED : KvmConstants.KVM_MP_STATE_RUNNABLE);
+    }
+
+    /// <summary>The timer's divide configuration: bits 0, 1 and 3 encode 2, 4, …, 128, or 1 (one count per nanosecond at KVM's 1 GHz bus).</summary>
+    private static long Divisor(byte[] page)
+    {
+        var code = BinaryPrimitives.ReadUInt32LittleEndian(page.AsSpan(TimerDivideOffset));
+        var shift = (code & 3) | ((code >> 1) & 4);
+        return shift == 7 ? 1 : 2L << (int)shift;
+    }
+
+    /// <summary>A 256-bit register (eight 32-bit registers 16 bytes apart) as four qwords.</summary>
+    private static ulong[] Set(byte[] page, int offset)
+    {
+        var set = new ulong[4];
+        for (var i = 0; i < 8; i++)
+            set[i >> 1] |= (ulong)BinaryPrimitives.ReadUInt32LittleEndian(page.AsSpan(offset + (i * 16))) << (32 * (i & 1));
+        return set;
+    }
+
+    private static void Write(byte[] page, int offset, ulong[] set)
+    {
+        for (var i = 0; i < 8; i++)
+            BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(offset + (i * 16)), (uint)(set[i >> 1] >> (32 * (i & 1))));
+    }
+
+    private static void Clear(byte[] page, int offset)
+    {
+        for (var i = 0; i < 8; i++)
+            page.AsSpan(offset + (i * 16), 4).Clear();
+    }
+}
