@@ -13,7 +13,7 @@ public readonly record struct BootMarker(byte Value, TimeSpan SinceCreation);
 /// requests posted in quick succession (motion on, then power off) are all seen, in order: each
 /// read takes the oldest one, and reads <see cref="PortMap.HostRequestNone"/> once it is empty.
 /// </summary>
-public sealed class PowerDebugPort : IBusDevice
+public sealed class PowerDebugPort : IBusDevice, State.IDeviceState
 {
     private readonly Lock _gate = new();
     private readonly long _createdTimestamp;
@@ -66,6 +66,37 @@ public sealed class PowerDebugPort : IBusDevice
         _requestLine?.SetLevel(true);
         _requestLine?.SetLevel(false);
         return true;
+    }
+
+    public string SectionName => "power";
+
+    public ushort SectionVersion => 1;
+
+    /// <summary>The host requests the guest has not read yet (boot markers are the host's record, not the device's state).</summary>
+    public void SaveState(State.SectionWriter section)
+    {
+        lock (_gate)
+            section.Bytes("requests", _hostRequests.ToArray());
+    }
+
+    /// <summary>Takes the unread requests; the guest learns of them as of a post (the line pulses once).</summary>
+    public void RestoreState(State.SavedSection section)
+    {
+        var requests = section.Bytes("requests");
+        if (requests.Length > PortMap.HostRequestQueueLength)
+            throw new State.StateFormatException($"section '{section.Name}': {requests.Length} requests, more than the queue's {PortMap.HostRequestQueueLength}");
+        section.EnsureAllRead();
+        lock (_gate)
+        {
+            _hostRequests.Clear();
+            foreach (var r in requests)
+                _hostRequests.Enqueue(r);
+        }
+        if (requests.Length > 0)
+        {
+            _requestLine?.SetLevel(true);
+            _requestLine?.SetLevel(false);
+        }
     }
 
     public bool Read(in BusAccess access, Span<byte> data)

@@ -5,7 +5,7 @@ namespace Vdi.Vmm.Devices;
 /// goes to <see cref="Output"/>. Receive has a 16-byte FIFO fed by <see cref="Inject"/>. Interrupts
 /// (THR empty, received data) drive the line given at construction, as a level.
 /// </summary>
-public sealed class Serial16550 : IBusDevice
+public sealed class Serial16550 : IBusDevice, State.IDeviceState
 {
     private const byte IerReceivedData = 0x01, IerThrEmpty = 0x02;
     private const byte IirNone = 0x01, IirThrEmpty = 0x02, IirReceivedData = 0x04, IirFifoEnabled = 0xC0;
@@ -106,6 +106,40 @@ public sealed class Serial16550 : IBusDevice
         if (transmit)
             Output.Append(value);
         return true;
+    }
+
+    /// <summary>The section's name: the port's (a machine has one UART today).</summary>
+    public string SectionName { get; init; } = "uart.com1";
+
+    public ushort SectionVersion => 1;
+
+    /// <summary>The registers and the receive FIFO (what the host already read from the transmitter is not state).</summary>
+    public void SaveState(State.SectionWriter section)
+    {
+        lock (_gate)
+        {
+            section.U64("ier", _ier).U64("lcr", _lcr).U64("mcr", _mcr).U64("scr", _scr).U64("dll", _dll).U64("dlm", _dlm)
+                .Bool("thr_pending", _thrInterruptPending).Bytes("rx", _rx.ToArray());
+        }
+    }
+
+    public void RestoreState(State.SavedSection section)
+    {
+        var (ier, lcr, mcr) = ((byte)section.U64("ier", 0, 0x0F), (byte)section.U64("lcr", 0, 0xFF), (byte)section.U64("mcr", 0, 0x1F));
+        var (scr, dll, dlm) = ((byte)section.U64("scr", 0, 0xFF), (byte)section.U64("dll", 0, 0xFF), (byte)section.U64("dlm", 0, 0xFF));
+        var pending = section.Bool("thr_pending");
+        var rx = section.Bytes("rx");
+        if (rx.Length > FifoSize)
+            throw new State.StateFormatException($"section '{section.Name}': field 'rx' holds {rx.Length} bytes, more than the FIFO's {FifoSize}");
+        section.EnsureAllRead();
+        lock (_gate)
+        {
+            (_ier, _lcr, _mcr, _scr, _dll, _dlm, _thrInterruptPending) = (ier, lcr, mcr, scr, dll, dlm, pending);
+            _rx.Clear();
+            foreach (var b in rx)
+                _rx.Enqueue(b);
+            UpdateInterruptLocked();
+        }
     }
 
     /// <summary>In loopback the modem outputs feed the inputs: RTS→CTS, DTR→DSR, OUT1→RI, OUT2→DCD.</summary>

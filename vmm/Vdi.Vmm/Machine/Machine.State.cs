@@ -31,4 +31,28 @@ public sealed partial class Machine
         for (var i = 0; i < _vcpus.Length; i++)
             _vcpus[i].RestoreState(snapshots[i]);
     }
+
+    /// <summary>Writes every device's section (<see cref="MachineDevices.States"/>). The machine must be paused, not started, or ended.</summary>
+    public void SaveDevices(StateWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        if (State == MachineState.Running)
+            throw new InvalidOperationException("the machine is running: pause it before saving its devices");
+        foreach (var device in Devices.States)
+            writer.Section(device.SectionName, device.SectionVersion, device.SaveState);
+    }
+
+    /// <summary>
+    /// Restores every device from <paramref name="state"/> before the machine starts (guest memory first: a live virtio
+    /// device is activated on its restored queues). A device whose section does not restore refuses it before changing.
+    /// </summary>
+    public void RestoreDevices(SavedState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (State != MachineState.Created)
+            throw new InvalidOperationException($"devices are restored before the machine starts; it is {State}");
+        var sections = Devices.States.Select(d => (Device: d, Section: state.Take(d.SectionName, d.SectionVersion))).ToList();
+        foreach (var (device, section) in sections)
+            device.RestoreState(section);
+    }
 }

@@ -47,6 +47,15 @@ public sealed class MachineDevices
     /// <summary>Display requests and their acknowledgement by the guest.</summary>
     public DisplayController Display { get; private init; } = null!;
 
+    /// <summary>The virtio-mmio transports, in slot order.</summary>
+    public IReadOnlyList<VirtioMmioTransport> Transports { get; private init; } = [];
+
+    /// <summary>
+    /// The devices that save and restore themselves (<c>docs/vmm.md</c>, "Machine state"), one section each. The
+    /// virtio devices' own state (the GPU's resources, the input devices' queues) is not among them yet.
+    /// </summary>
+    public IReadOnlyList<State.IDeviceState> States => [Com1, Power, .. Transports];
+
     /// <summary>
     /// Asks the desktop guest to switch its full-motion workload panel on or off (<see cref="PortMap.HostRequestMotionOn"/>,
     /// <see cref="PortMap.HostRequestMotionOff"/>); the guest applies it at its next wakeup, other guests ignore it.
@@ -77,6 +86,7 @@ public sealed class MachineDevices
         var sequence = new SequenceDevice();
         pio.Register(PortMap.Sequence, PortMap.SequenceLength, sequence);
 
+        var transports = new List<VirtioMmioTransport>();
         var gpu = new VirtioGpu(config.Gpu, config.Display);
         var keyboard = new VirtioKeyboard();
         var tablet = new VirtioTablet();
@@ -101,9 +111,14 @@ public sealed class MachineDevices
             Keyboard = keyboard,
             Tablet = tablet,
             Display = new DisplayController(gpu),
+            Transports = transports,
         };
 
-        void AddVirtio(int slot, IVirtioDevice device) =>
-            mmio.Register(MmioMap.VirtioAddress(slot), VirtioMmio.WindowSize, new VirtioMmioTransport(device, memory, interruptLine(MmioMap.VirtioGsi(slot))));
+        void AddVirtio(int slot, IVirtioDevice device)
+        {
+            var transport = new VirtioMmioTransport(device, memory, interruptLine(MmioMap.VirtioGsi(slot))) { SectionName = $"virtio.{slot}" };
+            transports.Add(transport);
+            mmio.Register(MmioMap.VirtioAddress(slot), VirtioMmio.WindowSize, transport);
+        }
     }
 }

@@ -10,7 +10,7 @@ namespace Vdi.Vmm.Devices.Virtio;
 /// interrupt, as the specification asks) until it resets the device; the VMM is never affected.
 /// Interrupts are level: the line is high while InterruptStatus has a bit set.
 /// </summary>
-public sealed class VirtioMmioTransport : IBusDevice
+public sealed partial class VirtioMmioTransport : IBusDevice
 {
     private readonly IVirtioDevice _device;
     private readonly IInterruptLine? _irq;

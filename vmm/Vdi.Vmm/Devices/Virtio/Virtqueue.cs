@@ -41,6 +41,13 @@ public sealed class Virtqueue
 
     public ulong UsedRing { get; internal set; }
 
+    /// <summary>The next available-ring index the device will take, and the used-ring index it last published (state).</summary>
+    internal (ushort LastAvail, ushort Used) Indexes
+    {
+        get => (_lastAvail, _used);
+        set => (_lastAvail, _used) = value;
+    }
+
     /// <summary>Checks placement before the queue goes live (QueueReady = 1).</summary>
     internal void Validate()
     {

@@ -1,0 +1,138 @@
+using Vdi.Guest.Desktop;
+using Vdi.Vmm.Devices;
+using Vdi.Vmm.Execution;
+using Vdi.Vmm.Host;
+using Vdi.Vmm.Machine;
+using Vdi.Vmm.State;
+
+namespace Vdi.Vmm.Tests.State;
+
+/// <summary>Devices' sections: the UART's registers and FIFO, the host requests not yet read, the virtio transports — out and back, and hostile values refused.</summary>
+public sealed class DeviceStateTests
+{
+    [Fact]
+    public void The_uart_keeps_its_registers_and_the_bytes_waiting_in_its_fifo()
+    {
+        var uart = new Serial16550();
+        Write(uart, 1, 0x01); // IER: received-data interrupts
+        Write(uart, 7, 0x5A); // scratch
+        uart.Inject("abc"u8);
+        var restored = new Serial16550();
+        restored.RestoreState(RoundTrip(uart));
+
+        Assert.Equal(0x5A, Read(restored, 7));
+        Assert.Equal(0xC4, Read(restored, 2)); // IIR: received data pending, FIFOs on
+        Assert.Equal("abc", string.Concat(Enumerable.Range(0, 3).Select(_ => (char)Read(restored, 0))));
+        Assert.Equal(0xC1, Read(restored, 2)); // nothing left
+    }
+
+    [Fact]
+    public void A_fifo_larger_than_the_uarts_is_refused()
+    {
+        var state = Section("uart.com1", s => s.U64("ier", 0).U64("lcr", 3).U64("mcr", 8).U64("scr", 0).U64("dll", 12).U64("dlm", 0).Bool("thr_pending", false).Bytes("rx", new byte[17]));
+        Assert.Contains("FIFO", Assert.Throws<StateFormatException>(() => new Serial16550().RestoreState(state)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Host_requests_not_yet_read_are_kept_in_order()
+    {
+        var power = new PowerDebugPort(0, _ => { }, null);
+        Assert.True(power.PostRequest(PortMap.HostRequestMotionOn));
+        Assert.True(power.PostRequest(PortMap.HostRequestPowerOff));
+        var restored = new PowerDebugPort(0, _ => { }, null);
+        restored.RestoreState(RoundTrip(power));
+        Assert.Equal([PortMap.HostRequestMotionOn, PortMap.HostRequestPowerOff, PortMap.HostRequestNone], Enumerable.Range(0, 3).Select(_ => ReadRequest(restored)));
+        Assert.Throws<StateFormatException>(() => restored.RestoreState(Section("power", s => s.Bytes("requests", new byte[PortMap.HostRequestQueueLength + 1]))));
+    }
+
+    [Fact]
+    public async Task A_live_desktops_transports_restore_to_the_same_state_and_a_misplaced_queue_changes_nothing()
+    {
+        using var source = MachineBuilder.Build(new MachineConfig { Image = DesktopGuest.Build(), MemoryMiB = 128, Engine = EngineChoice.Software });
+        source.Start();
+        await LocalDesktop.WhenIdleAsync(source, TimeSpan.FromSeconds(30));
+        Assert.True(source.PauseAll(TimeSpan.FromSeconds(10)));
+        var saved = Save(source);
+        var memory = new byte[128 << 20];
+        Assert.True(source.Memory.TryRead(0, memory));
+        source.Stop();
+
+        using var destination = MachineBuilder.Build(new MachineConfig { Image = DesktopGuest.Build(), MemoryMiB = 128, Engine = EngineChoice.Software });
+        destination.Memory.Write(0, memory);
+        destination.RestoreDevices(StateReader.Read(new MemoryStream(saved)));
+        Assert.Equal(saved, Save(destination));
+        Assert.All(destination.Devices.Transports, t => Assert.Equal(source.Devices.Transports[0].Status, t.Status)); // every driver live
+
+        // The GPU's control queue placed outside RAM: refused, and the transport is as it was.
+        var gpu = StateReader.Read(new MemoryStream(saved)).Take("virtio.0", 1);
+        var hostile = Section("virtio.0", s =>
+        {
+            foreach (var field in gpu.FieldNames)
+            {
+                if (field.StartsWith("q_", StringComparison.Ordinal))
+                {
+                    var values = gpu.U64s(field);
+                    if (field == "q_desc")
+                        values[0] = 0x7FFF_0000_0000;
+                    s.U64s(field, values);
+                }
+                else if (field == "last_error")
+                {
+                    s.Text(field, gpu.Text(field));
+                }
+                else
+                {
+                    s.U64(field, gpu.U64(field));
+                }
+            }
+        });
+        Assert.Contains("outside guest RAM", Assert.Throws<StateFormatException>(() => destination.Devices.Transports[0].RestoreState(hostile)).Message, StringComparison.Ordinal);
+        Assert.Equal(saved, Save(destination));
+    }
+
+    private static byte[] Save(Vmm.Machine.Machine machine)
+    {
+        using var stream = new MemoryStream();
+        var writer = new StateWriter(stream);
+        machine.SaveDevices(writer);
+        writer.Finish();
+        return stream.ToArray();
+    }
+
+    private static SavedSection RoundTrip(IDeviceState device)
+    {
+        using var stream = new MemoryStream();
+        var writer = new StateWriter(stream);
+        writer.Section(device.SectionName, device.SectionVersion, device.SaveState);
+        writer.Finish();
+        stream.Position = 0;
+        return StateReader.Read(stream).Take(device.SectionName, device.SectionVersion);
+    }
+
+    private static SavedSection Section(string name, Action<SectionWriter> fields)
+    {
+        using var stream = new MemoryStream();
+        var writer = new StateWriter(stream);
+        writer.Section(name, 1, fields);
+        writer.Finish();
+        stream.Position = 0;
+        return StateReader.Read(stream).Take(name, 1);
+    }
+
+    private static void Write(IBusDevice device, int offset, byte value) =>
+        device.Write(new BusAccess((ulong)offset, (ulong)(PortMap.Com1 + offset), 0), [value]);
+
+    private static byte Read(IBusDevice device, int offset)
+    {
+        Span<byte> data = stackalloc byte[1];
+        device.Read(new BusAccess((ulong)offset, (ulong)(PortMap.Com1 + offset), 0), data);
+        return data[0];
+    }
+
+    private static byte ReadRequest(PowerDebugPort power)
+    {
+        Span<byte> data = stackalloc byte[1];
+        power.Read(new BusAccess(PortMap.HostRequest - PortMap.PowerBase, PortMap.HostRequest, 0), data);
+        return data[0];
+    }
+}
