@@ -136,3 +136,55 @@ public sealed class DeviceStateTests
         return data[0];
     }
 }
+
+/// <summary>A running desktop's input devices, vCPUs and memory restored into a fresh machine: every key typed before the save reaches the terminal after it.</summary>
+public sealed class InputStateTests
+{
+    [Fact]
+    public async Task Keys_waiting_in_the_keyboard_at_the_save_are_typed_after_the_restore()
+    {
+        var image = DesktopGuest.Build();
+        using var source = MachineBuilder.Build(new MachineConfig { Image = image, MemoryMiB = 128, Engine = EngineChoice.Software });
+        source.Start();
+        await LocalDesktop.WhenIdleAsync(source, TimeSpan.FromSeconds(30));
+        Assert.True(source.PauseAll(TimeSpan.FromSeconds(10)));
+        var text = string.Concat(Enumerable.Repeat("snapshot ", 12)); // more events than the driver has buffers posted
+        Assert.Equal("", Vdi.Vmm.Devices.Input.UsKeyboardLayout.Type(source.Devices.Keyboard, text));
+        Assert.True(source.Devices.Keyboard.PendingEvents > 0, "every event found a buffer: nothing waits in the device");
+        using var stream = new MemoryStream();
+        var writer = new StateWriter(stream);
+        source.SaveVcpus(writer);
+        source.SaveDevices(writer);
+        writer.Finish();
+        var memory = new byte[128 << 20];
+        Assert.True(source.Memory.TryRead(0, memory));
+        var sourceDelivered = source.Devices.Keyboard.DeliveredEvents;
+        source.Stop();
+
+        using var destination = MachineBuilder.Build(new MachineConfig { Image = image, MemoryMiB = 128, Engine = EngineChoice.Software });
+        destination.Memory.Write(0, memory);
+        stream.Position = 0;
+        var state = StateReader.Read(stream);
+        destination.RestoreVcpus(state);
+        destination.RestoreDevices(state);
+        state.EnsureAllTaken();
+        Assert.True(destination.Devices.Keyboard.PendingEvents > 0, $"restored keyboard: pending {destination.Devices.Keyboard.PendingEvents}, delivered {destination.Devices.Keyboard.DeliveredEvents}; sections {string.Join(",", state.Sections.Select(x => x.Name))}");
+        destination.Start();
+
+        string Typed()
+        {
+            var length = destination.Memory.Read<uint>(image.Symbol(DesktopGuest.TextLengthSymbol));
+            var bytes = new byte[Math.Min(length, 4096u)];
+            destination.Memory.Read(image.Symbol(DesktopGuest.TextSymbol), bytes);
+            return System.Text.Encoding.ASCII.GetString(bytes);
+        }
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!Typed().EndsWith(text, StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the terminal shows '{Typed()}'; keyboard pending {destination.Devices.Keyboard.PendingEvents} delivered {destination.Devices.Keyboard.DeliveredEvents} (source {sourceDelivered}); transport {destination.Devices.Transports[1].Status} {destination.Devices.Transports[1].LastError}; vcpu {string.Join(",", destination.VcpuStates)}");
+            await Task.Delay(10);
+        }
+        Assert.Equal(0, destination.Devices.Keyboard.DroppedEvents);
+        destination.Stop();
+    }
+}

@@ -176,7 +176,8 @@ public static class MachineBuilder
                 },
                 memory.Dispose,
                 guard,
-                tracer);
+                tracer,
+                ioApic);
             return machine;
         }
         catch

@@ -51,10 +51,11 @@ public sealed class MachineDevices
     public IReadOnlyList<VirtioMmioTransport> Transports { get; private init; } = [];
 
     /// <summary>
-    /// The devices that save and restore themselves (<c>docs/vmm.md</c>, "Machine state"), one section each. The
-    /// virtio devices' own state (the GPU's resources, the input devices' queues) is not among them yet.
+    /// The devices that save and restore themselves (<c>docs/vmm.md</c>, "Machine state"), one section each; devices
+    /// come before their transports, which activate them on restore. The GPU's own state (its resources, scanout and
+    /// cursor) is not among them yet.
     /// </summary>
-    public IReadOnlyList<State.IDeviceState> States => [Com1, Power, .. Transports];
+    public IReadOnlyList<State.IDeviceState> States => [Com1, Power, Keyboard, Tablet, .. Transports];
 
     /// <summary>
     /// Asks the desktop guest to switch its full-motion workload panel on or off (<see cref="PortMap.HostRequestMotionOn"/>,
@@ -88,8 +89,8 @@ public sealed class MachineDevices
 
         var transports = new List<VirtioMmioTransport>();
         var gpu = new VirtioGpu(config.Gpu, config.Display);
-        var keyboard = new VirtioKeyboard();
-        var tablet = new VirtioTablet();
+        var keyboard = new VirtioKeyboard { SectionName = "input.keyboard" };
+        var tablet = new VirtioTablet { SectionName = "input.tablet" };
         AddVirtio(MmioMap.GpuSlot, gpu);
         AddVirtio(MmioMap.KeyboardSlot, keyboard);
         AddVirtio(MmioMap.TabletSlot, tablet);

@@ -67,6 +67,19 @@ internal sealed class PendingInput
         return true;
     }
 
+    /// <summary>The waiting events, the keys they leave pressed, and where the newest report starts among them (-1: none to fold into).</summary>
+    public (InputEvent[] Events, bool[] Pressed, int LastReportStart) Export() =>
+        ([.. _events.Skip(_head)], (bool[])_pressed.Clone(), _lastReportStart >= _head ? _lastReportStart - _head : -1);
+
+    public void Import(IReadOnlyList<InputEvent> events, bool[] pressed, int lastReportStart)
+    {
+        _events.Clear();
+        _events.AddRange(events);
+        _head = 0;
+        _lastReportStart = lastReportStart;
+        pressed.AsSpan(0, KeyCodes).CopyTo(_pressed);
+    }
+
     public void Clear()
     {
         _events.Clear();

@@ -57,4 +57,11 @@ internal sealed class VirtioInputConfig
     }
 
     public void Reset() => _select = _subsel = 0;
+
+    /// <summary>The select and subselect the driver last wrote (state).</summary>
+    public (byte Select, byte Subsel) Selection
+    {
+        get => (_select, _subsel);
+        set => (_select, _subsel) = value;
+    }
 }

@@ -16,7 +16,7 @@ namespace Vdi.Vmm.Devices.Input;
 /// counted in <see cref="DroppedEvents"/>. A reset drops pending events, so input typed before
 /// the driver starts (its probe resets the device) is discarded rather than replayed late.
 /// </remarks>
-public abstract class VirtioInputDevice : IVirtioDevice
+public abstract partial class VirtioInputDevice : IVirtioDevice
 {
     public const int EventQueue = 0;
     public const int StatusQueue = 1;

@@ -39,6 +39,19 @@ public sealed class VirtioTablet : VirtioInputDevice
     /// <summary>The current pointer area in pixels.</summary>
     public (int Width, int Height) Extent => Locked(() => (MaxX + 1, MaxY + 1));
 
+    /// <summary>The extent the tablet reports (it follows the scanout).</summary>
+    protected override void SaveDevice(State.SectionWriter section) => section.U64("width", (ulong)(MaxX + 1)).U64("height", (ulong)(MaxY + 1));
+
+    protected override Action RestoreDevice(State.SavedSection section)
+    {
+        var (width, height) = ((int)section.U64("width", 1, MaxExtent), (int)section.U64("height", 1, MaxExtent));
+        return () =>
+        {
+            Capabilities.SetAbsInfo(Evdev.AbsX, new InputAbsInfo(0, width - 1));
+            Capabilities.SetAbsInfo(Evdev.AbsY, new InputAbsInfo(0, height - 1));
+        };
+    }
+
     private int MaxX => Capabilities.GetAbsInfo(Evdev.AbsX)!.Value.Max;
 
     private int MaxY => Capabilities.GetAbsInfo(Evdev.AbsY)!.Value.Max;

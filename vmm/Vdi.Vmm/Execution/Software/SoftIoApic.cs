@@ -9,7 +9,7 @@ namespace Vdi.Vmm.Execution.Software;
 /// and host threads), so every operation takes the APIC's lock; a delivery is posted to the destination vCPU under it.
 /// A write the model has no register for is ignored.
 /// </summary>
-internal sealed class SoftIoApic
+internal sealed class SoftIoApic : State.IDeviceState
 {
     public const int Pins = 24;
 
@@ -81,6 +81,38 @@ internal sealed class SoftIoApic
             var index = (int)(_select - ApicRegisters.IoRedirectionTable);
             _redirection[index] = value;
             Evaluate(index / 2); // unmasking a pin whose level line is high delivers it
+        }
+    }
+
+    public string SectionName => "ioapic";
+
+    public ushort SectionVersion => 1;
+
+    /// <summary>The redirection table, the register select and Remote IRR (line levels are the devices': they raise them again on restore).</summary>
+    public void SaveState(State.SectionWriter section)
+    {
+        lock (_gate)
+        {
+            section.U64s("redirection", [.. _redirection.Select(r => (ulong)r)]).U64("select", _select)
+                .U64s("remote_irr", [.. _remoteIrr.Select(b => b ? 1UL : 0)]);
+        }
+    }
+
+    public void RestoreState(State.SavedSection section)
+    {
+        var redirection = section.U64s("redirection");
+        var remote = section.U64s("remote_irr");
+        var select = (uint)section.U64("select", 0, uint.MaxValue);
+        if (redirection.Length != Pins * 2 || remote.Length != Pins || redirection.Any(r => r > uint.MaxValue) || remote.Any(r => r > 1))
+            throw new State.StateFormatException($"section '{section.Name}': the redirection table or Remote IRR is not {Pins} pins");
+        section.EnsureAllRead();
+        lock (_gate)
+        {
+            for (var i = 0; i < redirection.Length; i++)
+                _redirection[i] = (uint)redirection[i];
+            for (var pin = 0; pin < Pins; pin++)
+                _remoteIrr[pin] = remote[pin] == 1;
+            _select = select;
         }
     }
 
