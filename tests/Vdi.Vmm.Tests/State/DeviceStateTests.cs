@@ -65,30 +65,48 @@ public sealed class DeviceStateTests
 
         // The GPU's control queue placed outside RAM: refused, and the transport is as it was.
         var gpu = StateReader.Read(new MemoryStream(saved)).Take("virtio.0", 1);
-        var hostile = Section("virtio.0", s =>
-        {
-            foreach (var field in gpu.FieldNames)
-            {
-                if (field.StartsWith("q_", StringComparison.Ordinal))
-                {
-                    var values = gpu.U64s(field);
-                    if (field == "q_desc")
-                        values[0] = 0x7FFF_0000_0000;
-                    s.U64s(field, values);
-                }
-                else if (field == "last_error")
-                {
-                    s.Text(field, gpu.Text(field));
-                }
-                else
-                {
-                    s.U64(field, gpu.U64(field));
-                }
-            }
-        });
+        var hostile = Rewrite(gpu, "q_desc", s => s.U64s("q_desc", [0x7FFF_0000_0000, .. gpu.U64s("q_desc")[1..]]));
         Assert.Contains("outside guest RAM", Assert.Throws<StateFormatException>(() => destination.Devices.Transports[0].RestoreState(hostile)).Message, StringComparison.Ordinal);
         Assert.Equal(saved, Save(destination));
+
+        // The GPU's own section, each field made one the guest could never have caused: refused, nothing changed.
+        var device = StateReader.Read(new MemoryStream(saved)).Take("gpu", 1);
+        var widths = device.U64s("res_widths");
+        SavedSection[] hostileGpu =
+        [
+            Rewrite(device, "res_widths", s => s.U64s("res_widths", [8000, .. widths[1..]])),
+            Rewrite(device, "res_pixels", s => s.Bytes("res_pixels", device.Bytes("res_pixels").AsSpan(..^4))),
+            Rewrite(device, "scanout_rect", s => s.U64s("scanout_rect", [0, 0, 7681, 1])),
+            Rewrite(device, "res_backing", s => s.U64s("res_backing", [.. device.U64s("res_backing")[..^2], 0x7FFF_0000_0000, 4096])),
+            Rewrite(device, "edid", s => s.Bytes("edid", new byte[100])),
+        ];
+        foreach (var bad in hostileGpu)
+            Assert.Throws<StateFormatException>(() => destination.Devices.Gpu.RestoreState(bad));
+        Assert.Equal(saved, Save(destination));
     }
+
+    /// <summary><paramref name="section"/> again, with <paramref name="field"/> written by <paramref name="write"/> instead.</summary>
+    private static SavedSection Rewrite(SavedSection section, string field, Action<SectionWriter> write) => Section(section.Name, s =>
+    {
+        foreach (var name in section.FieldNames)
+        {
+            if (name == field)
+            {
+                write(s);
+                continue;
+            }
+            _ = section.TypeOf(name) switch
+            {
+                StateFieldType.U64 => s.U64(name, section.U64(name)),
+                StateFieldType.I64 => s.I64(name, section.I64(name)),
+                StateFieldType.F64 => s.F64(name, section.F64(name)),
+                StateFieldType.Bool => s.Bool(name, section.Bool(name)),
+                StateFieldType.Bytes => s.Bytes(name, section.Bytes(name)),
+                StateFieldType.Text => s.Text(name, section.Text(name)),
+                _ => s.U64s(name, section.U64s(name)),
+            };
+        }
+    });
 
     private static byte[] Save(Vmm.Machine.Machine machine)
     {
@@ -185,6 +203,8 @@ public sealed class InputStateTests
             await Task.Delay(10);
         }
         Assert.Equal(0, destination.Devices.Keyboard.DroppedEvents);
+        Assert.Equal(0, destination.Devices.Gpu.ErrorResponses); // the GPU came along: the guest's flushes find their resources
+        Assert.Equal(source.Devices.Gpu.Display, destination.Devices.Gpu.Display);
         destination.Stop();
     }
 }

@@ -52,10 +52,9 @@ public sealed class MachineDevices
 
     /// <summary>
     /// The devices that save and restore themselves (<c>docs/vmm.md</c>, "Machine state"), one section each; devices
-    /// come before their transports, which activate them on restore. The GPU's own state (its resources, scanout and
-    /// cursor) is not among them yet.
+    /// come before their transports, which activate them on restore.
     /// </summary>
-    public IReadOnlyList<State.IDeviceState> States => [Com1, Power, Keyboard, Tablet, .. Transports];
+    public IReadOnlyList<State.IDeviceState> States => [Com1, Power, Gpu, Keyboard, Tablet, .. Transports];
 
     /// <summary>
     /// Asks the desktop guest to switch its full-motion workload panel on or off (<see cref="PortMap.HostRequestMotionOn"/>,

@@ -64,6 +64,10 @@ public sealed class SavedSection
 
     public bool Has(string field) => _fields.ContainsKey(field);
 
+    /// <summary>The type a field was written with.</summary>
+    public StateFieldType TypeOf(string field) =>
+        _fields.TryGetValue(field, out var entry) ? entry.Type : throw new StateFormatException($"section '{Name}' has no field '{field}'");
+
     public ulong U64(string field) => (ulong)Get(field, StateFieldType.U64);
 
     public long I64(string field) => unchecked((long)(ulong)Get(field, StateFieldType.I64));

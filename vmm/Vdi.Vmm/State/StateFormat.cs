@@ -21,8 +21,8 @@ public static class StateFormat
 
     public const int MaxName = 64;
 
-    /// <summary>The largest section payload (a GPU resource's pixels travel as one bytes field: 8K × 4 bytes is 127 MiB).</summary>
-    public const int MaxSectionBytes = 256 << 20;
+    /// <summary>The largest section payload: the GPU's resources travel in one, up to its 512 MiB budget.</summary>
+    public const int MaxSectionBytes = 512 << 20;
 
     /// <summary>The most sections a stream may hold.</summary>
     public const int MaxSections = 4096;

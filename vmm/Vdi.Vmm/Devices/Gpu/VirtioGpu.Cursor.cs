@@ -8,6 +8,10 @@ public sealed partial class VirtioGpu
 {
     private const int MaxCursorSize = 256;
 
+    // The cursor as the guest last defined and moved it (state: a restored device shows it again).
+    private CursorImage _cursor = new(0, 0, 0, 0, null, GpuFormat.B8G8R8A8);
+    private (int X, int Y) _cursorPos;
+
     private uint HandleCursor(DescriptorChain chain)
     {
         // Cursor commands get no meaningful response; a writable part, if any, receives OK_NODATA.
@@ -20,7 +24,10 @@ public sealed partial class VirtioGpu
                 break;
             case VIRTIO_GPU_CMD_MOVE_CURSOR:
                 if (c.pos.scanout_id == 0)
-                    CursorMoved?.Invoke((int)Math.Min(c.pos.x, int.MaxValue), (int)Math.Min(c.pos.y, int.MaxValue));
+                {
+                    _cursorPos = ((int)Math.Min(c.pos.x, int.MaxValue), (int)Math.Min(c.pos.y, int.MaxValue));
+                    CursorMoved?.Invoke(_cursorPos.X, _cursorPos.Y);
+                }
                 else
                     Error(VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID, $"MOVE_CURSOR on scanout {c.pos.scanout_id}");
                 break;
@@ -35,7 +42,8 @@ public sealed partial class VirtioGpu
     {
         if (c.resource_id == 0)
         {
-            CursorChanged?.Invoke(new CursorImage(0, 0, 0, 0, null, GpuFormat.B8G8R8A8));
+            _cursor = new CursorImage(0, 0, 0, 0, null, GpuFormat.B8G8R8A8);
+            CursorChanged?.Invoke(_cursor);
             return;
         }
         if (!_resources.TryGetValue(c.resource_id, out var resource) || resource.Width > MaxCursorSize || resource.Height > MaxCursorSize)
@@ -45,7 +53,9 @@ public sealed partial class VirtioGpu
         }
         var hotX = (int)Math.Min(c.hot_x, (uint)resource.Width - 1);
         var hotY = (int)Math.Min(c.hot_y, (uint)resource.Height - 1);
-        CursorChanged?.Invoke(new CursorImage(resource.Width, resource.Height, hotX, hotY, [.. resource.Pixels], resource.Format));
-        CursorMoved?.Invoke((int)Math.Min(c.pos.x, int.MaxValue), (int)Math.Min(c.pos.y, int.MaxValue));
+        _cursor = new CursorImage(resource.Width, resource.Height, hotX, hotY, [.. resource.Pixels], resource.Format);
+        _cursorPos = ((int)Math.Min(c.pos.x, int.MaxValue), (int)Math.Min(c.pos.y, int.MaxValue));
+        CursorChanged?.Invoke(_cursor);
+        CursorMoved?.Invoke(_cursorPos.X, _cursorPos.Y);
     }
 }

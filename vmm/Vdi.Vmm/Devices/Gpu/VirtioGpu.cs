@@ -15,7 +15,7 @@ namespace Vdi.Vmm.Devices.Gpu;
 /// Guest commands run on the notifying vCPU's thread under the transport's gate, and the events
 /// below are raised there too: handlers must be quick and must not call back into the device.
 /// </remarks>
-public sealed partial class VirtioGpu : IVirtioDevice
+public sealed partial class VirtioGpu : IVirtioDevice, State.IDeviceState
 {
     private const int ControlQueue = 0, CursorQueue = 1;
 
@@ -258,6 +258,7 @@ public sealed partial class VirtioGpu : IVirtioDevice
         _resources.Clear();
         _resourceBytes = 0;
         _eventsRead = 0;
+        (_cursor, _cursorPos) = (new CursorImage(0, 0, 0, 0, null, GpuFormat.B8G8R8A8), default);
         if (_scanout is not null)
         {
             _scanout = null;
