@@ -1,4 +1,5 @@
 using Iced.Intel;
+using Vdi.Guest.Bench;
 using Vdi.Vmm.Boot;
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Execution;
@@ -26,13 +27,13 @@ internal sealed record IntegrityDriverLabels(Label Link, Label Entry, Label Body
 /// </summary>
 internal static class IntegrityGuest
 {
-    public const ulong Pml4 = 0x20_0000, Pdpt = 0x20_1000, Pd = 0x20_2000, Pt = 0x20_3000, RegionPd = 0x20_4000, WindowPd = 0x20_5000;
+    public const ulong Pml4 = SmallGuestTables.Pml4, Pdpt = SmallGuestTables.Pdpt, Pd = SmallGuestTables.Pd, Pt = SmallGuestTables.Pt;
     public const ulong Idt = 0x11_0000, Results = 0x14_0000, Unprotected = 0x15_0000;
     public const ulong KernelData = 0x17_0000, NextData = 0x17_1000, Tree = 0x18_0000, RemapTarget = 0x19_0000;
     public const ulong NodeA = Tree, NodeB = Tree + 0x40, NodeC = Tree + 0x80, NodeD = Tree + 0xC0, NodeE = Tree + 0x100;
     public const ulong DataMarker = 0xD47A_D47A_D47A_D47A, TargetMarker = 0x7A26_E700_7A26_E700;
     public const uint CodeTag = 1, IdtTag = 2, DataTag = 3, TreeTag = 4, NextTag = 5;
-    public const ulong Entry = 0x63; // P, RW, A, D
+    public const ulong Entry = SmallGuestTables.Entry;
     public const int MemoryMiB = 8;
     public const ulong CodePages = 2; // the image is smaller
 
@@ -136,10 +137,10 @@ internal static class IntegrityGuest
         });
 
     /// <summary>The privileged region's address for this guest's RAM (<see cref="PrivilegedMode"/>: 4 GiB for small machines).</summary>
-    public const ulong RegionBase = 4UL << 30;
+    public const ulong RegionBase = SmallGuestTables.RegionBase;
 
     /// <summary>All of RAM, seen through the window while a vCPU is in privileged mode.</summary>
-    public const ulong WindowBase = RegionBase + PrivilegedMode.WindowOffset;
+    public const ulong WindowBase = SmallGuestTables.WindowBase;
 
     /// <summary>What the privileged-code load returned: the region's address, or an error.</summary>
     public const ulong LoadResult = Results + 0xE00;
@@ -165,34 +166,14 @@ internal static class IntegrityGuest
 
     private static void EmitTables(Assembler a)
     {
-        var fill = a.CreateLabel("fill_pt");
-        a.mov(rdi, Pt);
-        a.mov(eax, (uint)Entry);
-        a.mov(ecx, 512);
-        a.Label(ref fill);
-        a.mov(__qword_ptr[rdi], rax);
-        a.add(rax, 0x1000);
-        a.add(rdi, 8);
-        a.dec(ecx);
-        a.jnz(fill);
-        Store(a, Pd, Pt | Entry);
-        for (var large = 1UL; large < MemoryMiB / 2; large++)
-            Store(a, Pd + (large * 8), (large << 21) | Entry | 0x80);
-        Store(a, Pdpt, Pd | Entry);
-        // 2 MiB pages (KVM's vCPUs may lack 1 GiB pages) for the privileged region and the window, unbacked outside the mode.
-        Store(a, Pdpt + 32, RegionPd | Entry);
-        Store(a, RegionPd, RegionBase | Entry | 0x80);
-        Store(a, Pdpt + 40, WindowPd | Entry);
-        for (var large = 0UL; large < MemoryMiB / 2; large++)
-            Store(a, WindowPd + (large * 8), (WindowBase + (large << 21)) | Entry | 0x80);
-        Store(a, Pml4, Pdpt | Entry);
+        SmallGuestTables.EmitTables(a, MemoryMiB);
         Store(a, KernelData, DataMarker);
         Store(a, RemapTarget, TargetMarker);
-        Node(a, NodeA, GuestLayout.ImageBase, CodePages, ProtectionAction.Refuse, CodeTag, 0, NodeB);
-        Node(a, NodeB, Idt, 1, ProtectionAction.Alert, IdtTag, 0, NodeC);
-        Node(a, NodeC, KernelData, 1, ProtectionAction.Refuse, DataTag, 0, NodeD);
-        Node(a, NodeD, Tree, 1, ProtectionAction.Refuse, TreeTag, 0, 0);
-        Node(a, NodeE, NextData, 1, ProtectionAction.Refuse, NextTag, 0, 0);
+        SmallGuestTables.EmitNode(a, NodeA, GuestLayout.ImageBase, CodePages, ProtectionAction.Refuse, CodeTag, 0, NodeB);
+        SmallGuestTables.EmitNode(a, NodeB, Idt, 1, ProtectionAction.Alert, IdtTag, 0, NodeC);
+        SmallGuestTables.EmitNode(a, NodeC, KernelData, 1, ProtectionAction.Refuse, DataTag, 0, NodeD);
+        SmallGuestTables.EmitNode(a, NodeD, Tree, 1, ProtectionAction.Refuse, TreeTag, 0, 0);
+        SmallGuestTables.EmitNode(a, NodeE, NextData, 1, ProtectionAction.Refuse, NextTag, 0, 0);
     }
 
     private static void EmitLoadIdtAndCr3(Assembler a)
@@ -224,26 +205,12 @@ internal static class IntegrityGuest
         a.@out(dx, eax);
     }
 
-    public static void Store(Assembler a, ulong address, ulong value)
-    {
-        a.mov(rax, value);
-        a.mov(rdx, address);
-        a.mov(__qword_ptr[rdx], rax);
-    }
+    public static void Store(Assembler a, ulong address, ulong value) => SmallGuestTables.Store(a, address, value);
 
     public static Vmm.Machine.Machine Machine(EngineChoice engine, GuestImage image, IntegrityLevel level = IntegrityLevel.Enforce, int vcpus = 1)
     {
         var machine = KvmMachines.Build(image, vcpus, MemoryMiB, engine, exitStormSwitching: false);
         machine.Integrity.Level = level;
         return machine;
-    }
-
-    private static void Node(Assembler a, ulong node, ulong start, ulong pages, ProtectionAction action, uint tag, ulong left, ulong right)
-    {
-        Store(a, node + ProtectionTree.StartOffset, start);
-        Store(a, node + ProtectionTree.PagesOffset, pages);
-        Store(a, node + ProtectionTree.ActionOffset, (ulong)action | ((ulong)tag << 32));
-        Store(a, node + ProtectionTree.LeftOffset, left);
-        Store(a, node + ProtectionTree.RightOffset, right);
     }
 }

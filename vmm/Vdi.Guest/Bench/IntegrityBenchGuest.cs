@@ -20,13 +20,10 @@ public static class IntegrityBenchGuest
     public const ulong Protected = 0x17_0000;
 
     /// <summary>The guest's CR3 once it runs on its own tables.</summary>
-    public const ulong Cr3 = Pml4;
+    public const ulong Cr3 = SmallGuestTables.Pml4;
     public const int MemoryMiB = 8;
 
-    private const ulong Pml4 = 0x20_0000, Pdpt = 0x20_1000, Pd = 0x20_2000, Pt = 0x20_3000, RegionPd = 0x20_4000, WindowPd = 0x20_5000;
     private const ulong Tree = 0x18_0000, Ready = 0x14_0000;
-    private const ulong Entry = 0x63; // P, RW, A, D
-    private const ulong RegionBase = 4UL << 30; // PrivilegedMode's region for a machine this small
 
     public static GuestImage Build(int writes, int cycles)
     {
@@ -111,7 +108,7 @@ public static class IntegrityBenchGuest
             a.@out(dx, eax);
             a.jmp(done);
             a.Label(ref run);
-            a.mov(rax, RegionBase);
+            a.mov(rax, SmallGuestTables.RegionBase);
             a.call(rax);
             a.mov(eax, IntegrityHypercalls.PrivilegedLeave);
             a.mov(dx, PortMap.Hypercall);
@@ -125,47 +122,14 @@ public static class IntegrityBenchGuest
 
     private static void EmitTables(Assembler a)
     {
-        var fill = a.CreateLabel("fill_pt");
-        a.mov(rdi, Pt);
-        a.mov(eax, (uint)Entry);
-        a.mov(ecx, 512);
-        a.Label(ref fill);
-        a.mov(__qword_ptr[rdi], rax);
-        a.add(rax, 0x1000);
-        a.add(rdi, 8);
-        a.dec(ecx);
-        a.jnz(fill);
-        Store(a, Pd, Pt | Entry);
-        for (var large = 1UL; large < MemoryMiB / 2; large++)
-            Store(a, Pd + (large * 8), (large << 21) | Entry | 0x80);
-        Store(a, Pdpt, Pd | Entry);
-        Store(a, Pdpt + 32, RegionPd | Entry);
-        Store(a, RegionPd, RegionBase | Entry | 0x80);
-        Store(a, Pdpt + 40, WindowPd | Entry);
-        Store(a, Pml4, Pdpt | Entry);
-        Node(a, Tree, GuestLayout.ImageBase, 2, right: Tree + 0x40);
-        Node(a, Tree + 0x40, Protected, 1, right: 0);
+        SmallGuestTables.EmitTables(a, MemoryMiB);
+        SmallGuestTables.EmitNode(a, Tree, GuestLayout.ImageBase, 2, ProtectionAction.Refuse, 0, 0, Tree + 0x40);
+        SmallGuestTables.EmitNode(a, Tree + 0x40, Protected, 1, ProtectionAction.Refuse, 0, 0, 0);
     }
 
     private static void EmitLoadCr3(Assembler a)
     {
-        a.mov(rax, Pml4);
+        a.mov(rax, SmallGuestTables.Pml4);
         a.mov(cr3, rax);
-    }
-
-    private static void Node(Assembler a, ulong node, ulong start, ulong pages, ulong right)
-    {
-        Store(a, node + ProtectionTree.StartOffset, start);
-        Store(a, node + ProtectionTree.PagesOffset, pages);
-        Store(a, node + ProtectionTree.ActionOffset, (ulong)ProtectionAction.Refuse);
-        Store(a, node + ProtectionTree.LeftOffset, 0);
-        Store(a, node + ProtectionTree.RightOffset, right);
-    }
-
-    private static void Store(Assembler a, ulong address, ulong value)
-    {
-        a.mov(rax, value);
-        a.mov(rdx, address);
-        a.mov(__qword_ptr[rdx], rax);
     }
 }
