@@ -57,4 +57,12 @@ public static class PortMap
     /// </summary>
     public const ushort Calibration = 0x530;
     public const int CalibrationLength = 8;
+
+    /// <summary>
+    /// The DMA exerciser (<see cref="Devices.DmaExerciser"/>, 12 bytes): +0 write (4 bytes) the window's first page
+    /// number, +4 its length in pages, +8 a value the device writes into the window by DMA. The migration tests' and
+    /// benchmark's device that writes guest memory all the time.
+    /// </summary>
+    public const ushort DmaExerciser = 0x540;
+    public const int DmaExerciserLength = 12;
 }

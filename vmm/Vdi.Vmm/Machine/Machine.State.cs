@@ -65,4 +65,27 @@ public sealed partial class Machine
         foreach (var (device, section) in sections)
             device.RestoreState(section);
     }
+
+    /// <summary>The whole machine state — every vCPU, the interrupt controller and every device — in the state format.</summary>
+    public byte[] SaveState()
+    {
+        using var stream = new MemoryStream();
+        var writer = new StateWriter(stream);
+        SaveVcpus(writer);
+        SaveDevices(writer);
+        writer.Finish();
+        return stream.ToArray();
+    }
+
+    /// <summary>
+    /// Restores vCPUs and devices from a state written by <see cref="SaveState"/> before the machine starts; a section
+    /// left over (a device this machine lacks) is refused by name. A state that does not restore leaves the machine
+    /// unfit to start: discard it.
+    /// </summary>
+    public void RestoreState(SavedState state)
+    {
+        RestoreVcpus(state);
+        RestoreDevices(state);
+        state.EnsureAllTaken();
+    }
 }

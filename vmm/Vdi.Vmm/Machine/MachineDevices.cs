@@ -38,6 +38,9 @@ public sealed class MachineDevices
 
     public SequenceDevice Sequence { get; private init; } = null!;
 
+    /// <summary>The device that writes guest memory by DMA when the guest asks (the migration tests' and benchmark's).</summary>
+    public DmaExerciser DmaExerciser { get; private init; } = null!;
+
     public VirtioGpu Gpu { get; private init; } = null!;
 
     public VirtioKeyboard Keyboard { get; private init; } = null!;
@@ -54,7 +57,7 @@ public sealed class MachineDevices
     /// The devices that save and restore themselves (<c>docs/vmm.md</c>, "Machine state"), one section each; devices
     /// come before their transports, which activate them on restore.
     /// </summary>
-    public IReadOnlyList<State.IDeviceState> States => [Com1, Power, Gpu, Keyboard, Tablet, .. Transports];
+    public IReadOnlyList<State.IDeviceState> States => [Com1, Power, DmaExerciser, Gpu, Keyboard, Tablet, .. Transports];
 
     /// <summary>
     /// Asks the desktop guest to switch its full-motion workload panel on or off (<see cref="PortMap.HostRequestMotionOn"/>,
@@ -85,6 +88,8 @@ public sealed class MachineDevices
         pio.Register(PortMap.NullDevice, 1, nullDevice);
         var sequence = new SequenceDevice();
         pio.Register(PortMap.Sequence, PortMap.SequenceLength, sequence);
+        var dmaExerciser = new DmaExerciser(memory);
+        pio.Register(PortMap.DmaExerciser, PortMap.DmaExerciserLength, dmaExerciser);
 
         var transports = new List<VirtioMmioTransport>();
         var gpu = new VirtioGpu(config.Gpu, config.Display);
@@ -107,6 +112,7 @@ public sealed class MachineDevices
             Power = power,
             Null = nullDevice,
             Sequence = sequence,
+            DmaExerciser = dmaExerciser,
             Gpu = gpu,
             Keyboard = keyboard,
             Tablet = tablet,

@@ -14,7 +14,7 @@ public sealed partial class GuestMemory
         if (source.MappingOffset + size > source.Mapping.Size)
             throw new GuestMemoryException($"an alias of {size} bytes runs past the host memory of {source}");
         lock (_gate)
-            return AddSlotLocked(guestAddress, size, source.Mapping, source.MappingOffset, flags);
+            return AddSlotLocked(guestAddress, size, source.Mapping, source.MappingOffset, flags, alias: true);
     }
 
     /// <summary>

@@ -78,6 +78,8 @@ public sealed unsafe partial class GuestMemory : IDisposable
     {
         lock (_gate)
         {
+            if (slot.IsAlias)
+                FoldAliasDirtyLocked(slot); // KVM forgets a removed slot's log: its writes become RAM's host writes
             RemoveSlotLocked(slot);
             slot.Mapping.Release();
         }
@@ -142,12 +144,20 @@ public sealed unsafe partial class GuestMemory : IDisposable
         {
             if (Array.IndexOf(_slots, slot) < 0)
                 throw new GuestMemoryException($"{slot} is not in this memory map");
+            if (_dirtyLogging)
+                flags |= MemorySlotFlags.LogDirty;
             var readOnlyChanges = ((slot.Flags ^ flags) & MemorySlotFlags.ReadOnly) != 0;
+            ulong[]? pending = null;
             if (readOnlyChanges)
+            {
+                pending = TakeDirtyLocked(slot); // KVM forgets the log of a slot it re-creates
                 _sink?.RemoveSlot(slot);
+            }
             slot.Flags = flags;
             Interlocked.Increment(ref _generation);
             _sink?.SetSlot(slot);
+            if (pending is not null)
+                MarkDirty(slot, 0, pending, slot.PageCount);
         }
     }
 
@@ -333,13 +343,15 @@ public sealed unsafe partial class GuestMemory : IDisposable
         return new Span<byte>((byte*)slot.HostAddress + (address - slot.GuestAddress), length);
     }
 
-    private MemorySlot AddSlotLocked(ulong guestAddress, ulong size, MemoryMapping mapping, ulong mappingOffset, MemorySlotFlags flags)
+    private MemorySlot AddSlotLocked(ulong guestAddress, ulong size, MemoryMapping mapping, ulong mappingOffset, MemorySlotFlags flags, bool alias = false)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var slots = _slots;
         if (slots.Any(s => guestAddress < s.End && s.GuestAddress < guestAddress + size))
             throw new GuestMemoryException($"[0x{guestAddress:X}, 0x{guestAddress + size:X}) overlaps an existing slot");
-        var slot = new MemorySlot(NextFreeId(slots), guestAddress, size, mapping, mappingOffset, flags);
+        if (_dirtyLogging)
+            flags |= MemorySlotFlags.LogDirty; // a slot made while migration logs writes logs them too
+        var slot = new MemorySlot(NextFreeId(slots), guestAddress, size, mapping, mappingOffset, flags) { IsAlias = alias };
         _sink?.SetSlot(slot);
         mapping.AddReference();
         _slots = [.. slots.Append(slot).OrderBy(s => s.GuestAddress)];

