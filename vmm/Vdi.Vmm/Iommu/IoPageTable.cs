@@ -124,6 +124,13 @@ public sealed class IoPageTable
         return true;
     }
 
+    /// <summary>The leaf entry for <paramref name="iova"/> as it stands (0 when no table on the path exists), for tests and diagnostics.</summary>
+    internal ulong LeafEntry(ulong iova)
+    {
+        ref var leaf = ref Leaf(iova);
+        return Unsafe.IsNullRef(ref leaf) ? 0 : Volatile.Read(ref leaf);
+    }
+
     /// <summary>
     /// The translation step of a DMA: checks the leaf (present; writable for a write), sets its accessed bit and hands
     /// back where it is, so the dirty bit can be set once the data has landed (<see cref="MarkDirty"/>).

@@ -36,6 +36,9 @@ public sealed partial class VirtioMmioTransport : IBusDevice
 
     public IVirtioDevice Device => _device;
 
+    /// <summary>The device's IOMMU domain, through which all its DMA goes.</summary>
+    public IommuDomain Dma => _host.Dma;
+
     /// <summary>The last contract violation that put the device into DEVICE_NEEDS_RESET.</summary>
     public string? LastError { get; private set; }
 
