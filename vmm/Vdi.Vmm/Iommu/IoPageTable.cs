@@ -12,7 +12,9 @@ namespace Vdi.Vmm.Iommu;
 /// Translation and harvest take no lock: entries are read with acquire loads and their A/D bits set or cleared with
 /// atomics (a check first, so an access to a page already marked is a plain load). <see cref="Map"/> and
 /// <see cref="Unmap"/> serialise on <c>_gate</c>. Tables are never freed while the table lives (an unmapped range keeps
-/// its tables for the next map), so a walk racing an unmap reads a table that still exists.
+/// its tables for the next map), so a walk racing an unmap reads a table that still exists. Upper entries, once present,
+/// never change (unmapping clears leaves only), so the leaf table of the last 2 MiB region walked is kept and reused
+/// without invalidation: a DMA over consecutive pages (a row of pixels) costs one load per page, not a 4-level walk.
 /// </remarks>
 public sealed class IoPageTable
 {
@@ -28,6 +30,7 @@ public sealed class IoPageTable
     private int _tableCount = 1; // under _gate
     private long _mappedPages;
     private readonly List<ulong> _unmappedDirty = []; // guest-physical pages whose dirty leaf was unmapped before a harvest
+    private volatile LeafTable? _lastLeafTable; // the last 2 MiB region's leaf table: always valid (see remarks)
 
     /// <summary>Tables in the pool (4 KiB each), the PML4 included.</summary>
     public int TableCount
@@ -141,15 +144,9 @@ public sealed class IoPageTable
         leaf = default;
         if (iova >= AddressLimit)
             return IoFault.OutOfRange;
-        var tables = _tables;
-        var table = tables[0];
-        for (var shift = PageShift + 27; shift > PageShift; shift -= 9)
-        {
-            var entry = Volatile.Read(ref table[(int)(iova >> shift) & (EntriesPerTable - 1)]);
-            if (!IoPte.IsPresent(entry))
-                return IoFault.NotPresent;
-            table = Next(ref tables, entry);
-        }
+        var table = LeafTableFor(iova);
+        if (table is null)
+            return IoFault.NotPresent;
         var index = (int)(iova >> PageShift) & (EntriesPerTable - 1);
         ref var slot = ref table[index];
         var value = Volatile.Read(ref slot);
@@ -283,18 +280,26 @@ public sealed class IoPageTable
     }
 
     /// <summary>Where the leaf entry for <paramref name="iova"/> lives; its table is null when a table on the path is absent.</summary>
-    private LeafSlot FindLeaf(ulong iova)
+    private LeafSlot FindLeaf(ulong iova) =>
+        iova < AddressLimit && LeafTableFor(iova) is { } table ? new LeafSlot(table, (int)(iova >> PageShift) & (EntriesPerTable - 1)) : default;
+
+    /// <summary>The leaf table (PT) covering <paramref name="iova"/>'s 2 MiB region, or null when none exists yet.</summary>
+    private ulong[]? LeafTableFor(ulong iova)
     {
+        var region = iova >> (PageShift + 9);
+        if (_lastLeafTable is { } last && last.Region == region)
+            return last.Entries;
         var tables = _tables;
         var table = tables[0];
         for (var shift = PageShift + 27; shift > PageShift; shift -= 9)
         {
             var entry = Volatile.Read(ref table[(int)(iova >> shift) & (EntriesPerTable - 1)]);
             if (!IoPte.IsPresent(entry))
-                return default;
+                return null;
             table = Next(ref tables, entry);
         }
-        return new LeafSlot(table, (int)(iova >> PageShift) & (EntriesPerTable - 1));
+        _lastLeafTable = new LeafTable(region, table);
+        return table;
     }
 
     /// <summary>The leaf entry for <paramref name="iova"/>, making the tables on its path. Hold <c>_gate</c>.</summary>
@@ -329,6 +334,14 @@ public sealed class IoPageTable
         tables[_tableCount] = new ulong[EntriesPerTable];
         _tables = tables;
         return _tableCount++;
+    }
+
+    /// <summary>A 2 MiB region's leaf table, kept as the walk's cache (immutable: replaced whole).</summary>
+    private sealed class LeafTable(ulong region, ulong[] entries)
+    {
+        public ulong Region { get; } = region;
+
+        public ulong[] Entries { get; } = entries;
     }
 
     /// <summary>Where a leaf entry lives: its table and index (a DMA keeps it to set the dirty bit after its write).</summary>

@@ -133,17 +133,31 @@ public sealed class IommuDomain
     {
         if (destination.IsEmpty)
             return null;
-        if ((address & PageMask) + (ulong)destination.Length <= PageSize)
+        // The common case, checked page by page without collecting runs: every page translates to the one after the
+        // last (an identity map; a row of pixels, a ring entry, a request).
+        var fault = Table.Access(address, write: false, out var first, out _);
+        if (fault != IoFault.None)
+            return Fault(address, fault, write: false);
+        var end = address + (ulong)destination.Length;
+        var expected = (first | PageMask) + 1;
+        for (var iova = (address | PageMask) + 1; iova < end && iova != 0; iova += PageSize, expected += PageSize)
         {
-            // One page: ring entries, descriptors, most requests.
-            var fault = Table.Access(address, write: false, out var physical, out _);
+            fault = Table.Access(iova, write: false, out var physical, out _);
             if (fault != IoFault.None)
-                return Fault(address, fault, write: false);
-            if (!_memory.TryRead(physical, destination))
-                return new GuestMemoryException(physical, (ulong)destination.Length);
-            Interlocked.Increment(ref _reads);
-            return null;
+                return Fault(iova, fault, write: false);
+            if (physical != expected)
+                return ReadScattered(address, destination);
         }
+        if (end < address)
+            return Fault(address, IoFault.OutOfRange, write: false);
+        if (!_memory.TryRead(first, destination))
+            return new GuestMemoryException(first, (ulong)destination.Length);
+        Interlocked.Increment(ref _reads);
+        return null;
+    }
+
+    private GuestMemoryException? ReadScattered(ulong address, Span<byte> destination)
+    {
         var runs = Translate(address, destination.Length, write: false, stackalloc DmaRun[StackRuns], out var error);
         if (error is not null)
             return error;
