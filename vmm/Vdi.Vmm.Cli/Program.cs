@@ -29,6 +29,7 @@ namespace Vdi.Vmm.Cli
                     ["bench", "trace", .. var rest] => await BenchTrace.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     ["bench", "integrity", .. var rest] => await BenchIntegrity.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     ["bench", "boot", .. var rest] => await BenchBoot.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
+                    ["bench", "dma", .. var rest] => await BenchDma.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     _ => Usage(stderr),
                 };
             }
@@ -56,6 +57,7 @@ namespace Vdi.Vmm.Cli
             stderr.WriteLine("       vdi-vmm bench exits [--iterations N] [--runs N]");
             stderr.WriteLine("       vdi-vmm bench boot [--runs N]");
             stderr.WriteLine("       vdi-vmm bench display [--runs N]");
+            stderr.WriteLine("       vdi-vmm bench dma [--runs N]");
             stderr.WriteLine("       vdi-vmm bench host [--keys N] [--engine E] [--sandbox] [--motion-seconds N]");
             stderr.WriteLine("       vdi-vmm bench engines [--runs N] [--repaints N] [--storm-iterations N]");
             stderr.WriteLine("       vdi-vmm bench trace [--runs N] [--software-writes N] [--kvm-writes N] [--store-iterations N]");

@@ -83,6 +83,9 @@ public sealed partial class Machine : IDisposable
     /// <summary>The machine's trace ring: traced writes with their decisions, hypercalls and refused accesses.</summary>
     public TraceRing Trace => Devices.Trace;
 
+    /// <summary>The virtual IOMMU every device DMA goes through, with the dirty bits live migration harvests.</summary>
+    public Iommu.VirtualIommu Iommu => Devices.Iommu;
+
     public SerialOutput Serial => Devices.Com1.Output;
 
     public AccessLog Accesses => Devices.Accesses;

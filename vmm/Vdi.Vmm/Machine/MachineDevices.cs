@@ -3,6 +3,7 @@ using Vdi.Vmm.Devices.Gpu;
 using Vdi.Vmm.Devices.Input;
 using Vdi.Vmm.Devices.Virtio;
 using Vdi.Vmm.Hypercalls;
+using Vdi.Vmm.Iommu;
 using Vdi.Vmm.Memory;
 
 namespace Vdi.Vmm.Machine;
@@ -10,8 +11,9 @@ namespace Vdi.Vmm.Machine;
 /// <summary>The buses and standard devices of one machine.</summary>
 public sealed class MachineDevices
 {
-    private MachineDevices(AccessLog accesses, Bus pio, Bus mmio, HypercallDispatcher hypercalls)
+    private MachineDevices(AccessLog accesses, Bus pio, Bus mmio, HypercallDispatcher hypercalls, VirtualIommu iommu)
     {
+        Iommu = iommu;
         Trace = hypercalls.Ring!;
         Accesses = accesses;
         Pio = pio;
@@ -29,6 +31,9 @@ public sealed class MachineDevices
     public Bus Mmio { get; }
 
     public HypercallDispatcher Hypercalls { get; }
+
+    /// <summary>The virtual IOMMU: one identity domain per virtio device, named after the device's type, carrying its DMA.</summary>
+    public VirtualIommu Iommu { get; }
 
     public Serial16550 Com1 { get; private init; } = null!;
 
@@ -91,6 +96,7 @@ public sealed class MachineDevices
         var dmaExerciser = new DmaExerciser(memory);
         pio.Register(PortMap.DmaExerciser, PortMap.DmaExerciserLength, dmaExerciser);
 
+        var iommu = new VirtualIommu(memory, config.MemoryBytes);
         var transports = new List<VirtioMmioTransport>();
         var gpu = new VirtioGpu(config.Gpu, config.Display);
         var keyboard = new VirtioKeyboard { SectionName = "input.keyboard" };
@@ -106,7 +112,7 @@ public sealed class MachineDevices
                 tablet.SetExtent(change.Width, change.Height);
         };
 
-        return new MachineDevices(accesses, pio, mmio, new HypercallDispatcher(accesses, ring: new Tracing.TraceRing()))
+        return new MachineDevices(accesses, pio, mmio, new HypercallDispatcher(accesses, ring: new Tracing.TraceRing()), iommu)
         {
             Com1 = com1,
             Power = power,
@@ -122,7 +128,9 @@ public sealed class MachineDevices
 
         void AddVirtio(int slot, IVirtioDevice device)
         {
-            var transport = new VirtioMmioTransport(device, memory, interruptLine(MmioMap.VirtioGsi(slot))) { SectionName = $"virtio.{slot}" };
+            // One identity domain per device, named as the device's writes always were (the trace's writer).
+            var dma = iommu.CreateIdentityDomain(device.GetType().Name);
+            var transport = new VirtioMmioTransport(device, dma, interruptLine(MmioMap.VirtioGsi(slot))) { SectionName = $"virtio.{slot}" };
             transports.Add(transport);
             mmio.Register(MmioMap.VirtioAddress(slot), VirtioMmio.WindowSize, transport);
         }

@@ -6,10 +6,12 @@ namespace Vdi.Vmm.Memory;
 /// <summary>
 /// Guest RAM: anonymous host mappings registered as memory slots. Host code reads and writes guest
 /// memory only through this class, by guest-physical address; every access is bounds-checked and
-/// every host write is recorded for the dirty harvest. While pages are write-traced, a write made for a device (every
-/// public write here; the <c>writer</c> names the device) is first offered to <see cref="DeviceWriteCheck"/>, and a
-/// refused one writes nothing and fails as an access outside RAM does; the VMM's own writes after a trace decision
-/// and the software engine's stores go through the untraced internal writes.
+/// every write through the public and untraced paths is recorded for the dirty harvest (<see cref="MemorySlot.HostWrites"/>).
+/// While pages are write-traced, a write made for a device (every public write here; the <c>writer</c> names the
+/// device) is first offered to <see cref="DeviceWriteCheck"/>, and a refused one writes nothing and fails as an access
+/// outside RAM does; the VMM's own writes after a trace decision and the software engine's stores go through the
+/// untraced internal writes. Device DMA comes through the IOMMU domains and the DMA path (<c>GuestMemory.Dma.cs</c>):
+/// trace-checked the same way, but recorded by the domains' dirty bits instead of the host-write bitmap.
 /// </summary>
 /// <remarks>
 /// Lookups read an immutable, sorted slot array (copy-on-write), so accesses from vCPU and device

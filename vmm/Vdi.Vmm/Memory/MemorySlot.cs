@@ -31,7 +31,10 @@ public sealed class MemorySlot
 
     public ulong PageCount => Size >> DirtyBitmap.PageShift;
 
-    /// <summary>Pages written by host code (devices, the VMM) through <see cref="GuestMemory"/>; KVM cannot see those.</summary>
+    /// <summary>
+    /// Pages written by the VMM through <see cref="GuestMemory"/> and by the software engine's stores; KVM cannot see
+    /// those. Device DMA is not here: the IOMMU domains' dirty bits record it (<see cref="Iommu.VirtualIommu.HarvestDirty"/>).
+    /// </summary>
     internal DirtyBitmap HostWrites { get; }
 
     internal MemoryMapping Mapping { get; }

@@ -21,13 +21,16 @@ internal sealed class GpuGuestDriver : IDisposable
         Memory = new GuestMemory();
         Memory.AddRam(0, RamSize);
         Gpu = new VirtioGpu(options, initial);
-        Transport = new Vdi.Vmm.Devices.Virtio.VirtioMmioTransport(Gpu, Memory, Irq);
+        Iommu = new Vdi.Vmm.Iommu.VirtualIommu(Memory, RamSize);
+        Transport = new Vdi.Vmm.Devices.Virtio.VirtioMmioTransport(Gpu, Iommu.CreateIdentityDomain(nameof(VirtioGpu)), Irq);
         Driver = new VirtioTestDriver(Transport, Memory, ScratchBase, FramebufferBase - ScratchBase);
         Display = new DisplayController(Gpu);
         Driver.Initialize(driverFeatures: (1UL << 32) | (1UL << GpuCommands.VIRTIO_GPU_F_EDID), queueSize: 64);
     }
 
     public GuestMemory Memory { get; }
+
+    public Vdi.Vmm.Iommu.VirtualIommu Iommu { get; }
 
     public VirtioGpu Gpu { get; }
 

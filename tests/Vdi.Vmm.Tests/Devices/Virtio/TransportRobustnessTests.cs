@@ -1,5 +1,6 @@
 using Vdi.Vmm.Devices;
 using Vdi.Vmm.Devices.Virtio;
+using Vdi.Vmm.Iommu;
 using Vdi.Vmm.Memory;
 
 namespace Vdi.Vmm.Tests.Devices.Virtio;
@@ -62,7 +63,7 @@ public sealed class TransportRobustnessTests
         memory.AddRam(0, 0x1_0000);
         var high = memory.AddRam(0x1_0000, 0x1_0000);
         var device = new EchoDevice();
-        var transport = new VirtioMmioTransport(device, memory, null);
+        var transport = new VirtioMmioTransport(device, new VirtualIommu(memory, 0x2_0000).CreateIdentityDomain(nameof(EchoDevice)), null);
         var driver = new VirtioTestDriver(transport, memory, 0x1_0000, 0x1_0000);
         driver.Initialize();
         memory.Remove(high);

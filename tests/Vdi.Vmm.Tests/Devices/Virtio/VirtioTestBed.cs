@@ -1,9 +1,13 @@
 using Vdi.Vmm.Devices.Virtio;
+using Vdi.Vmm.Iommu;
 using Vdi.Vmm.Memory;
 
 namespace Vdi.Vmm.Tests.Devices.Virtio;
 
-/// <summary>1 MiB of guest RAM, a device behind a virtio-mmio transport with a recording interrupt line, and a driver using RAM above 4 KiB as scratch.</summary>
+/// <summary>
+/// 1 MiB of guest RAM, a device behind a virtio-mmio transport with a recording interrupt line, its DMA through an identity
+/// IOMMU domain named after the device (as the machine makes them), and a driver using RAM above 4 KiB as scratch.
+/// </summary>
 internal sealed class VirtioTestBed<TDevice> : IDisposable
     where TDevice : IVirtioDevice
 {
@@ -15,13 +19,20 @@ internal sealed class VirtioTestBed<TDevice> : IDisposable
         Device = device;
         Memory = new GuestMemory();
         Memory.AddRam(0, RamSize);
-        Transport = new VirtioMmioTransport(device, Memory, Irq);
+        Iommu = new VirtualIommu(Memory, RamSize);
+        Dma = Iommu.CreateIdentityDomain(device.GetType().Name);
+        Transport = new VirtioMmioTransport(device, Dma, Irq);
         Driver = new VirtioTestDriver(Transport, Memory, ScratchBase, RamSize - ScratchBase);
     }
 
     public TDevice Device { get; }
 
     public GuestMemory Memory { get; }
+
+    public VirtualIommu Iommu { get; }
+
+    /// <summary>The device's IOMMU domain.</summary>
+    public IommuDomain Dma { get; }
 
     public RecordingInterruptLine Irq { get; } = new();
 

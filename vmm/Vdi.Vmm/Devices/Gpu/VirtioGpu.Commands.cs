@@ -108,7 +108,7 @@ public sealed partial class VirtioGpu
         for (var i = 0; i < entries.Length; i++)
         {
             var e = entries[i];
-            if (e.length == 0 || e.addr + e.length < e.addr || !_host!.Memory.IsRam(e.addr, e.length))
+            if (e.length == 0 || e.addr + e.length < e.addr || !_host!.Dma.IsMapped(e.addr, e.length))
                 return Error(VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER, $"ATTACH_BACKING entry {i} [0x{e.addr:X}, +0x{e.length:X}) is not guest RAM");
             backing[i] = (e.addr, e.length);
         }
@@ -202,7 +202,7 @@ public sealed partial class VirtioGpu
                 continue;
             }
             var n = (int)Math.Min(length - offset, (ulong)destination.Length);
-            if (!_host!.Memory.TryRead(address + offset, destination[..n]))
+            if (!_host!.Dma.TryRead(address + offset, destination[..n]))
                 return false;
             destination = destination[n..];
             offset = 0;

@@ -80,7 +80,7 @@ public sealed partial class VirtioGpu
             throw new StateFormatException($"section '{s.Name}': {pixels.Length} bytes of pixels or {backing.Length / 2} backing entries for its resources");
         for (var e = 0; e < backing.Length; e += 2)
         {
-            if (backing[e + 1] is 0 or > uint.MaxValue || !_host!.Memory.IsRam(backing[e], backing[e + 1]))
+            if (backing[e + 1] is 0 or > uint.MaxValue || !_host!.Dma.IsMapped(backing[e], backing[e + 1]))
                 throw new StateFormatException($"section '{s.Name}': a backing entry [0x{backing[e]:X}, +0x{backing[e + 1]:X}) is not guest RAM");
         }
         var scanoutIndex = Array.IndexOf(ids, scanoutId);

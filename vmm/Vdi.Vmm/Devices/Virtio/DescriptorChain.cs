@@ -1,26 +1,24 @@
-using Vdi.Vmm.Memory;
+using Vdi.Vmm.Iommu;
 
 namespace Vdi.Vmm.Devices.Virtio;
 
-/// <summary>One guest buffer of a descriptor chain, already checked to lie inside guest RAM.</summary>
+/// <summary>One guest buffer of a descriptor chain, already checked to be mapped in the device's IOMMU domain.</summary>
 public readonly record struct DescriptorSegment(ulong Address, uint Length, bool Writable);
 
 /// <summary>
 /// A validated descriptor chain popped from a virtqueue: device-readable segments, then
-/// device-writable ones, all inside guest RAM. Reads and writes address the concatenation of
-/// the readable (resp. writable) segments and go through <see cref="GuestMemory"/>.
+/// device-writable ones, all mapped in the device's IOMMU domain. Reads and writes address the concatenation of
+/// the readable (resp. writable) segments and go through the domain (<see cref="IommuDomain"/>): DMA.
 /// </summary>
 public sealed class DescriptorChain
 {
-    private readonly GuestMemory _memory;
+    private readonly IommuDomain _dma;
     private readonly DescriptorSegment[] _segments;
     private readonly int _firstWritable;
-    private readonly string _writer;
 
-    internal DescriptorChain(GuestMemory memory, ushort head, DescriptorSegment[] segments, string writer = "virtio")
+    internal DescriptorChain(IommuDomain dma, ushort head, DescriptorSegment[] segments)
     {
-        _memory = memory;
-        _writer = writer;
+        _dma = dma;
         Head = head;
         _segments = segments;
         _firstWritable = Array.FindIndex(segments, s => s.Writable);
@@ -53,7 +51,7 @@ public sealed class DescriptorChain
                 continue;
             }
             var n = (int)Math.Min(s.Length - offset, destination.Length);
-            _memory.Read(s.Address + (ulong)offset, destination[..n]);
+            _dma.Read(s.Address + (ulong)offset, destination[..n]);
             destination = destination[n..];
             copied += n;
             offset = 0;
@@ -82,7 +80,7 @@ public sealed class DescriptorChain
                 continue;
             }
             var n = (int)Math.Min(s.Length - offset, source.Length);
-            _memory.Write(s.Address + (ulong)offset, source[..n], _writer);
+            _dma.Write(s.Address + (ulong)offset, source[..n]);
             source = source[n..];
             copied += n;
             offset = 0;

@@ -1,4 +1,4 @@
-using Vdi.Vmm.Memory;
+using Vdi.Vmm.Iommu;
 
 namespace Vdi.Vmm.Devices.Virtio;
 
@@ -12,15 +12,16 @@ public sealed class VirtioHost
 {
     private readonly VirtioMmioTransport _transport;
 
-    internal VirtioHost(VirtioMmioTransport transport, GuestMemory memory)
+    internal VirtioHost(VirtioMmioTransport transport, IommuDomain dma)
     {
         _transport = transport;
-        Memory = memory;
+        Dma = dma;
     }
 
     public Lock Gate { get; } = new();
 
-    public GuestMemory Memory { get; }
+    /// <summary>The device's IOMMU domain: every read and write the device makes in guest memory goes through it.</summary>
+    public IommuDomain Dma { get; }
 
     /// <summary>Raises the used-buffer interrupt (after <see cref="Virtqueue.PushUsed"/>). Hold <see cref="Gate"/>.</summary>
     public void SignalUsedBuffers() => _transport.RaiseInterrupt(VirtioMmio.InterruptUsedBuffer);

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Vdi.Vmm.Iommu;
 using Vdi.Vmm.Memory;
 
 namespace Vdi.Vmm.Devices.Virtio;
@@ -20,16 +21,23 @@ public sealed partial class VirtioMmioTransport : IBusDevice
     private ulong _driverFeatures;
     private bool _line;
 
-    public VirtioMmioTransport(IVirtioDevice device, GuestMemory memory, IInterruptLine? irq)
+    /// <param name="dma">The device's IOMMU domain: its rings and buffers are DMA through it, and its name is the writer
+    /// the write trace sees.</param>
+    public VirtioMmioTransport(IVirtioDevice device, IommuDomain dma, IInterruptLine? irq)
     {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(dma);
         _device = device;
         _irq = irq;
-        _queues = [.. Enumerable.Range(0, device.QueueCount).Select(i => new Virtqueue(memory, i, device.MaxQueueSize, device.GetType().Name))];
-        _host = new VirtioHost(this, memory);
+        _queues = [.. Enumerable.Range(0, device.QueueCount).Select(i => new Virtqueue(dma, i, device.MaxQueueSize))];
+        _host = new VirtioHost(this, dma);
         device.Attach(_host);
     }
 
     public IVirtioDevice Device => _device;
+
+    /// <summary>The device's IOMMU domain, through which all its DMA goes.</summary>
+    public IommuDomain Dma => _host.Dma;
 
     /// <summary>The last contract violation that put the device into DEVICE_NEEDS_RESET.</summary>
     public string? LastError { get; private set; }
@@ -114,7 +122,8 @@ public sealed partial class VirtioMmioTransport : IBusDevice
             }
             catch (Exception e) when (e is VirtioException or GuestMemoryException)
             {
-                // GuestMemoryException: RAM under a live ring went away (a slot was removed).
+                // GuestMemoryException: a DMA faulted in the device's IOMMU domain, the trace refused a write, or RAM under a
+                // live ring went away (a slot was removed).
                 NeedsReset(e.Message);
                 return true;
             }

@@ -1,3 +1,4 @@
+using Vdi.Vmm.Iommu;
 using Vdi.Vmm.Memory;
 
 namespace Vdi.Vmm.Devices.Virtio;
@@ -5,23 +6,22 @@ namespace Vdi.Vmm.Devices.Virtio;
 /// <summary>
 /// A split virtqueue (virtio 1.x §2.7) as the device sees it. Every guest-supplied value is
 /// checked: ring placement and alignment, queue size, avail index progress, descriptor indexes,
-/// chain length (loops), buffer placement inside RAM and readable-before-writable order. A
-/// violation throws <see cref="VirtioException"/>; nothing outside guest RAM is ever touched.
+/// chain length (loops), buffer placement inside what the device's IOMMU domain maps (all of guest RAM for the
+/// VMM's identity domains) and readable-before-writable order. A violation throws <see cref="VirtioException"/>;
+/// nothing outside the domain is ever touched. Every ring access is DMA through the domain.
 /// </summary>
 public sealed class Virtqueue
 {
     private const ushort DescFlagNext = 1, DescFlagWrite = 2, DescFlagIndirect = 4;
     private const int DescriptorSize = 16;
 
-    private readonly GuestMemory _memory;
-    private readonly string _writer; // the device's name on its writes into guest memory (write tracing)
+    private readonly IommuDomain _dma; // the device's DMA: its name is the writer the write trace sees
     private ushort _lastAvail;
     private ushort _used;
 
-    internal Virtqueue(GuestMemory memory, int index, ushort maxSize, string writer = "virtio")
+    internal Virtqueue(IommuDomain dma, int index, ushort maxSize)
     {
-        _memory = memory;
-        _writer = writer;
+        _dma = dma;
         Index = index;
         MaxSize = maxSize;
         Size = maxSize;
@@ -62,7 +62,7 @@ public sealed class Virtqueue
     {
         if ((address & (alignment - 1)) != 0)
             throw new VirtioException($"queue {Index}: {what} at 0x{address:X} is not {alignment}-byte aligned");
-        if (address + length < address || !_memory.IsRam(address, length))
+        if (address + length < address || !_dma.IsMapped(address, length))
             throw new VirtioException($"queue {Index}: {what} [0x{address:X}, +0x{length:X}) is outside guest RAM");
     }
 
@@ -82,7 +82,7 @@ public sealed class Virtqueue
         {
             if (!Ready)
                 return 0;
-            var pending = (ushort)(_memory.Read<ushort>(AvailRing + 2) - _lastAvail);
+            var pending = (ushort)(_dma.Read<ushort>(AvailRing + 2) - _lastAvail);
             if (pending > Size)
                 throw new VirtioException($"queue {Index}: available index moved {pending} entries ahead of a {Size}-entry ring");
             return pending;
@@ -96,7 +96,7 @@ public sealed class Virtqueue
         if (!Ready || PendingCount == 0)
             return false;
         Interlocked.MemoryBarrier(); // read the ring entry only after the index that published it
-        var head = _memory.Read<ushort>(AvailRing + 4 + (2UL * (ulong)(_lastAvail % Size)));
+        var head = _dma.Read<ushort>(AvailRing + 4 + (2UL * (ulong)(_lastAvail % Size)));
         _lastAvail++;
         chain = Walk(head);
         return true;
@@ -115,10 +115,10 @@ public sealed class Virtqueue
             if (segments.Count == Size)
                 throw new VirtioException($"queue {Index}: descriptor chain from {head} loops or exceeds the ring size");
             var d = DescriptorTable + ((ulong)index * DescriptorSize);
-            var address = _memory.Read<ulong>(d);
-            var length = _memory.Read<uint>(d + 8);
-            var flags = _memory.Read<ushort>(d + 12);
-            var next = _memory.Read<ushort>(d + 14);
+            var address = _dma.Read<ulong>(d);
+            var length = _dma.Read<uint>(d + 8);
+            var flags = _dma.Read<ushort>(d + 12);
+            var next = _dma.Read<ushort>(d + 14);
             if ((flags & DescFlagIndirect) != 0)
                 throw new VirtioException($"queue {Index}: indirect descriptors were not negotiated");
             var writable = (flags & DescFlagWrite) != 0;
@@ -128,11 +128,11 @@ public sealed class Virtqueue
             total += length;
             if (total > 1UL << 32)
                 throw new VirtioException($"queue {Index}: chain from {head} is longer than 4 GiB");
-            if (length > 0 && (address + length < address || !_memory.IsRam(address, length)))
+            if (length > 0 && (address + length < address || !_dma.IsMapped(address, length)))
                 throw new VirtioException($"queue {Index}: buffer [0x{address:X}, +0x{length:X}) of descriptor {index} is outside guest RAM");
             segments.Add(new DescriptorSegment(address, length, writable));
             if ((flags & DescFlagNext) == 0)
-                return new DescriptorChain(_memory, head, [.. segments], _writer);
+                return new DescriptorChain(_dma, head, [.. segments]);
             index = next;
         }
     }
@@ -145,10 +145,10 @@ public sealed class Virtqueue
     public void PushUsed(DescriptorChain chain, uint written)
     {
         var slot = UsedRing + 4 + (8UL * (ulong)(_used % Size));
-        _memory.Write(slot, (uint)chain.Head, _writer);
-        _memory.Write(slot + 4, written, _writer);
+        _dma.Write(slot, (uint)chain.Head);
+        _dma.Write(slot + 4, written);
         Interlocked.MemoryBarrier(); // the entry is visible before the index that publishes it
-        _memory.Write(UsedRing + 2, (ushort)(_used + 1), _writer);
+        _dma.Write(UsedRing + 2, (ushort)(_used + 1));
         _used++;
     }
 }
