@@ -21,6 +21,11 @@ internal sealed partial class SoftCpu
             Efer = Efer,
             IdtBase = IdtBase,
             IdtLimit = IdtLimit,
+            Segments = (SegmentRegister[])_segments.Clone(),
+            GdtBase = GdtBase,
+            GdtLimit = GdtLimit,
+            Msrs = ExportMsrs(),
+            Fpu = FxsaveArea.Reset(), // the engine has no x87/SSE: the state after reset
             Halted = Halted,
             InterruptShadow = _interruptShadow,
             InstructionsRetired = InstructionsRetired,
@@ -33,7 +38,8 @@ internal sealed partial class SoftCpu
 
     /// <summary>
     /// Takes <paramref name="s"/>; only while parked or not started. Refused (nothing changed) when the engine cannot run
-    /// it: control registers outside what it models, RFLAGS bits it does not hold.
+    /// it: control registers outside what it models, RFLAGS bits it does not hold, segments that are not flat or have a
+    /// base, an MSR value it does not model, x87/SSE state other than the reset state (the engine has no x87/SSE).
     /// </summary>
     public void RestoreSnapshot(VcpuSnapshot s, long now)
     {
@@ -43,6 +49,12 @@ internal sealed partial class SoftCpu
             throw new StateFormatException($"vcpu {Index}: control registers {control} are outside what the software engine runs");
         if ((s.Rflags & ~(ModelledFlags | CarriedFlags)) != 0)
             throw new StateFormatException($"vcpu {Index}: RFLAGS 0x{s.Rflags:X} has bits the software engine does not hold");
+        if (RefusedSegments(s.Segments) is { } segments)
+            throw new StateFormatException($"vcpu {Index}: {segments}");
+        if (RefusedMsrs(s.Msrs) is { } msr)
+            throw new StateFormatException($"vcpu {Index}: {msr}");
+        if (!FxsaveArea.IsReset(s.Fpu))
+            throw new StateFormatException($"vcpu {Index}: the x87/SSE state is not the reset state ({FxsaveArea.Difference(s.Fpu)}); the software engine has no x87/SSE to run it");
         SetControlRegisters(control);
         s.Gprs.CopyTo(_regs, 0);
         Rip = s.Rip;
@@ -50,6 +62,8 @@ internal sealed partial class SoftCpu
         _carriedFlags = s.Rflags & CarriedFlags;
         IdtBase = s.IdtBase;
         IdtLimit = s.IdtLimit;
+        ImportDescriptors(s);
+        ImportMsrs(s.Msrs);
         Halted = s.Halted;
         _interruptShadow = s.InterruptShadow;
         InstructionsRetired = s.InstructionsRetired;
