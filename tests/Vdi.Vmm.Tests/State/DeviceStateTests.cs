@@ -86,36 +86,10 @@ public sealed class DeviceStateTests
     }
 
     /// <summary><paramref name="section"/> again, with <paramref name="field"/> written by <paramref name="write"/> instead.</summary>
-    private static SavedSection Rewrite(SavedSection section, string field, Action<SectionWriter> write) => Section(section.Name, s =>
-    {
-        foreach (var name in section.FieldNames)
-        {
-            if (name == field)
-            {
-                write(s);
-                continue;
-            }
-            _ = section.TypeOf(name) switch
-            {
-                StateFieldType.U64 => s.U64(name, section.U64(name)),
-                StateFieldType.I64 => s.I64(name, section.I64(name)),
-                StateFieldType.F64 => s.F64(name, section.F64(name)),
-                StateFieldType.Bool => s.Bool(name, section.Bool(name)),
-                StateFieldType.Bytes => s.Bytes(name, section.Bytes(name)),
-                StateFieldType.Text => s.Text(name, section.Text(name)),
-                _ => s.U64s(name, section.U64s(name)),
-            };
-        }
-    });
+    private static SavedSection Rewrite(SavedSection section, string field, Action<SectionWriter> write) =>
+        Section(section.Name, s => StateStreams.CopyFields(section, s, (field, write)));
 
-    private static byte[] Save(Vmm.Machine.Machine machine)
-    {
-        using var stream = new MemoryStream();
-        var writer = new StateWriter(stream);
-        machine.SaveDevices(writer);
-        writer.Finish();
-        return stream.ToArray();
-    }
+    private static byte[] Save(Vmm.Machine.Machine machine) => StateStreams.DevicesWithoutTime(machine);
 
     private static SavedSection RoundTrip(IDeviceState device)
     {

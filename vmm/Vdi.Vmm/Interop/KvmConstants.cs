@@ -22,6 +22,7 @@ internal static class KvmConstants
     public const int KVM_CAP_SYNC_REGS = 74;
     public const int KVM_CAP_ADJUST_CLOCK = 39;
     public const int KVM_CAP_PIT_STATE2 = 35;
+    public const int KVM_CAP_XSAVE = 55;
 
     // kvm_irqchip.chip_id
     public const uint KVM_IRQCHIP_PIC_MASTER = 0;

@@ -50,8 +50,6 @@ internal static class KvmIoctls
     public static readonly int KVM_GET_MSRS = IOWR(0x88, 8);                          // struct kvm_msrs header
     public static readonly int KVM_SET_MSRS = IOW(0x89, 8);
     public static readonly int KVM_SET_SIGNAL_MASK = IOW(0x8b, 4);
-    public static readonly int KVM_GET_FPU = IOR(0x8c, 416);
-    public static readonly int KVM_SET_FPU = IOW(0x8d, 416);
     public static readonly int KVM_SET_CPUID2 = IOW(0x90, 8);                         // KVM_CAP_EXT_CPUID
     public static readonly int KVM_GET_MP_STATE = IOR(0x98, 4);                       // KVM_CAP_MP_STATE
     public static readonly int KVM_SET_MP_STATE = IOW(0x99, 4);                       // KVM_CAP_MP_STATE
@@ -59,4 +57,6 @@ internal static class KvmIoctls
     public static readonly int KVM_SET_LAPIC = IOW(0x8f, 1024);
     public static readonly int KVM_GET_VCPU_EVENTS = IOR(0x9f, 64);                   // KVM_CAP_VCPU_EVENTS
     public static readonly int KVM_SET_VCPU_EVENTS = IOW(0xa0, 64);                   // KVM_CAP_VCPU_EVENTS
+    public static readonly int KVM_GET_XSAVE = IOR(0xa4, 4096);                       // KVM_CAP_XSAVE
+    public static readonly int KVM_SET_XSAVE = IOW(0xa5, 4096);                       // KVM_CAP_XSAVE
 }

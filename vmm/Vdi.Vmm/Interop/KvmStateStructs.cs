@@ -28,21 +28,14 @@ internal struct kvm_msrs
     [FieldOffset(4)] public uint pad;
 }
 
-/// <summary><c>struct kvm_fpu</c> (416 bytes): x87 registers (16 bytes each, 10 used), control words, XMM0–15, MXCSR.</summary>
-[StructLayout(LayoutKind.Explicit, Size = 416)]
-internal unsafe struct kvm_fpu
+/// <summary>
+/// <c>struct kvm_xsave</c> (KVM_CAP_XSAVE; 4 KiB): the guest's x87/SSE/extended state in the XSAVE standard format —
+/// the 512-byte FXSAVE legacy region, then the header (XSTATE_BV at 512), then the extended components.
+/// </summary>
+[StructLayout(LayoutKind.Explicit, Size = 4096)]
+internal unsafe struct kvm_xsave
 {
-    [FieldOffset(0)] public fixed byte fpr[128];
-    [FieldOffset(128)] public ushort fcw;
-    [FieldOffset(130)] public ushort fsw;
-    [FieldOffset(132)] public byte ftwx; // abridged tag word, as FXSAVE stores it
-    [FieldOffset(133)] public byte pad1;
-    [FieldOffset(134)] public ushort last_opcode;
-    [FieldOffset(136)] public ulong last_ip;
-    [FieldOffset(144)] public ulong last_dp;
-    [FieldOffset(152)] public fixed byte xmm[256];
-    [FieldOffset(408)] public uint mxcsr;
-    [FieldOffset(412)] public uint pad2;
+    [FieldOffset(0)] public fixed uint region[1024];
 }
 
 /// <summary><c>struct kvm_pic_state</c>: one 8259 of the in-kernel PIC.</summary>

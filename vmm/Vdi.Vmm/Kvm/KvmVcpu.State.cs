@@ -3,7 +3,7 @@ using Vdi.Vmm.Interop;
 
 namespace Vdi.Vmm.Kvm;
 
-/// <summary>The vCPU ioctls of machine state beyond the registers: MSRs and the FPU/SSE state.</summary>
+/// <summary>The vCPU ioctls of machine state beyond the registers: MSRs and the x87/SSE state (XSAVE).</summary>
 public sealed unsafe partial class KvmVcpu
 {
     /// <summary><c>KVM_GET_MSRS</c>: the values of <paramref name="indices"/>, in order; every one must be read.</summary>
@@ -56,21 +56,26 @@ public sealed unsafe partial class KvmVcpu
         }
     }
 
-    /// <summary><c>KVM_GET_FPU</c>: x87, SSE registers and MXCSR.</summary>
-    internal kvm_fpu GetFpu()
+    /// <summary><c>KVM_GET_XSAVE</c>: the x87/SSE/extended state, 4 KiB in the XSAVE standard format.</summary>
+    internal byte[] GetXsave()
     {
-        kvm_fpu fpu;
-        // SAFETY: the kernel writes exactly sizeof(kvm_fpu) bytes into the local.
-        KvmException.ThrowIfFailed(LibcCalls.Ioctl(_fd.Value, KvmIoctls.KVM_GET_FPU, &fpu), nameof(KvmIoctls.KVM_GET_FPU));
-        return fpu;
+        var area = new byte[sizeof(kvm_xsave)];
+        fixed (byte* p = area)
+        {
+            // SAFETY: p points at sizeof(kvm_xsave) bytes, what the kernel writes.
+            KvmException.ThrowIfFailed(LibcCalls.Ioctl(_fd.Value, KvmIoctls.KVM_GET_XSAVE, p), nameof(KvmIoctls.KVM_GET_XSAVE));
+        }
+        return area;
     }
 
-    internal void SetFpu(in kvm_fpu fpu)
+    internal void SetXsave(ReadOnlySpan<byte> area)
     {
-        fixed (kvm_fpu* p = &fpu)
+        if (area.Length != sizeof(kvm_xsave))
+            throw new ArgumentException($"an XSAVE area is {sizeof(kvm_xsave)} bytes", nameof(area));
+        fixed (byte* p = area)
         {
-            // SAFETY: p points at a caller-owned kvm_fpu that the kernel only reads.
-            KvmException.ThrowIfFailed(LibcCalls.Ioctl(_fd.Value, KvmIoctls.KVM_SET_FPU, p), nameof(KvmIoctls.KVM_SET_FPU));
+            // SAFETY: p points at sizeof(kvm_xsave) caller-owned bytes the kernel only reads.
+            KvmException.ThrowIfFailed(LibcCalls.Ioctl(_fd.Value, KvmIoctls.KVM_SET_XSAVE, p), nameof(KvmIoctls.KVM_SET_XSAVE));
         }
     }
 }

@@ -27,6 +27,29 @@ public static class FxsaveArea
 
     public static bool IsReset(ReadOnlySpan<byte> area) => area.SequenceEqual(Reset());
 
+    /// <summary>The control words: the x87 control word and MXCSR (settings, not data).</summary>
+    public static (ushort Fcw, uint Mxcsr) Controls(ReadOnlySpan<byte> area) =>
+        (BinaryPrimitives.ReadUInt16LittleEndian(area[FcwOffset..]), BinaryPrimitives.ReadUInt32LittleEndian(area[MxcsrOffset..]));
+
+    /// <summary>The reset state with the control words <paramref name="fcw"/> and <paramref name="mxcsr"/>.</summary>
+    public static byte[] WithControls(ushort fcw, uint mxcsr)
+    {
+        var area = Reset();
+        BinaryPrimitives.WriteUInt16LittleEndian(area.AsSpan(FcwOffset), fcw);
+        BinaryPrimitives.WriteUInt32LittleEndian(area.AsSpan(MxcsrOffset), mxcsr);
+        return area;
+    }
+
+    /// <summary>
+    /// Whether the area holds data beyond its control words: a register's value, a tag, a status bit, the last
+    /// instruction's opcode or pointers. An FPU that never ran an x87 or SSE instruction holds none.
+    /// </summary>
+    public static bool HoldsData(ReadOnlySpan<byte> area)
+    {
+        var (fcw, mxcsr) = Controls(area);
+        return !area.SequenceEqual(WithControls(fcw, mxcsr));
+    }
+
     /// <summary>Where <paramref name="area"/> leaves the reset state, in words (for a refusal's message).</summary>
     public static string Difference(ReadOnlySpan<byte> area)
     {

@@ -1,7 +1,7 @@
 namespace Vdi.Vmm.State;
 
 /// <summary>
-/// The fixed set of MSRs a vCPU's section carries (<c>msrs</c>: index/value pairs, every one of them, in this order).
+/// The fixed set of MSRs a vCPU's section carries (<c>msrs</c>: index/value pairs in this order; <c>msrs_absent</c>: those the saving vCPU does not have).
 /// EFER has its own field; FS and GS base are the segments' bases. The set is what a 64-bit guest kernel programs:
 /// the syscall and sysenter entry points, the swapgs base, PAT, the time-stamp counter and its TSC_AUX, and
 /// MISC_ENABLE. <c>TSC</c> is the guest's time-stamp counter when saved; a restore sets it, so the guest's TSC goes on
@@ -25,8 +25,15 @@ public static class ModelSpecificRegisters
     /// <summary>PAT at reset: WB, WT, UC-, UC, repeated.</summary>
     public const ulong PatReset = 0x0007_0406_0007_0406;
 
-    /// <summary>MISC_ENABLE as KVM resets it: branch-trace and PEBS unavailable (bits 11 and 12).</summary>
-    public const ulong MiscEnableReset = 0x1800;
+    /// <summary>MISC_ENABLE as a vCPU of this VMM starts with it: fast-string operations enabled (bit 0), as KVM reports it.</summary>
+    public const ulong MiscEnableReset = 0x1;
+
+    /// <summary>
+    /// MISC_ENABLE bits that change nothing an engine executes: fast strings (0), performance monitoring available (7),
+    /// branch trace and PEBS unavailable (11, 12), Enhanced SpeedStep (16). Not among them: MONITOR/MWAIT (18), the
+    /// CPUID limit (22), XD disable (34).
+    /// </summary>
+    public const ulong MiscEnableInert = (1UL << 0) | (1UL << 7) | (1UL << 11) | (1UL << 12) | (1UL << 16);
 
     /// <summary>Every MSR of the set, in section order, with its name.</summary>
     public static IReadOnlyList<(uint Index, string Name)> Saved { get; } =

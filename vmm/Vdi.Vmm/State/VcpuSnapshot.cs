@@ -41,8 +41,11 @@ public sealed record VcpuSnapshot
 
     public required ushort GdtLimit { get; init; }
 
-    /// <summary>The values of <see cref="ModelSpecificRegisters.Saved"/>, in its order.</summary>
-    public required ulong[] Msrs { get; init; }
+    /// <summary>
+    /// The values of <see cref="ModelSpecificRegisters.Saved"/>, in its order; null for an MSR the saving vCPU does not
+    /// have (its host's KVM does not list it: the guest there has no such MSR).
+    /// </summary>
+    public required ulong?[] Msrs { get; init; }
 
     /// <summary>The x87/SSE state, 512 bytes in FXSAVE layout.</summary>
     public required byte[] Fpu { get; init; }
@@ -81,7 +84,8 @@ public sealed record VcpuSnapshot
         .U64s("segments", [.. Segments.SelectMany(g => (ulong[])[g.Selector, g.Base, g.Limit, g.Attributes])])
         .U64("gdt_base", GdtBase)
         .U64("gdt_limit", GdtLimit)
-        .U64s("msrs", [.. ModelSpecificRegisters.Saved.SelectMany((m, i) => (ulong[])[m.Index, Msrs[i]])])
+        .U64s("msrs", [.. ModelSpecificRegisters.Saved.SelectMany((m, i) => Msrs[i] is { } value ? (ulong[])[m.Index, value] : [])])
+        .U64s("msrs_absent", [.. ModelSpecificRegisters.Saved.Where((_, i) => Msrs[i] is null).Select(m => (ulong)m.Index)])
         .Bytes("fpu", Fpu)
         .Bool("halted", Halted)
         .Bool("interrupt_shadow", InterruptShadow)
@@ -142,17 +146,34 @@ public sealed record VcpuSnapshot
         return segments;
     }
 
-    /// <summary>Index/value pairs: exactly the set of <see cref="ModelSpecificRegisters.Saved"/>, in its order.</summary>
-    private static ulong[] ReadMsrs(SavedSection s)
+    /// <summary>
+    /// Index/value pairs (<c>msrs</c>) and the indices the saving vCPU did not have (<c>msrs_absent</c>): together
+    /// exactly the set of <see cref="ModelSpecificRegisters.Saved"/>, each in its order, none twice.
+    /// </summary>
+    private static ulong?[] ReadMsrs(SavedSection s)
     {
         var saved = ModelSpecificRegisters.Saved;
-        var pairs = Exactly(s, "msrs", saved.Count * 2);
-        var values = new ulong[saved.Count];
+        var pairs = s.U64s("msrs");
+        var absent = s.U64s("msrs_absent");
+        if (pairs.Length % 2 != 0 || (pairs.Length / 2) + absent.Length != saved.Count)
+            throw new StateFormatException($"section '{s.Name}': the MSRs saved and absent are not the {saved.Count} of the set");
+        var values = new ulong?[saved.Count];
+        var (pair, gap) = (0, 0);
         for (var i = 0; i < saved.Count; i++)
         {
-            if (pairs[i * 2] != saved[i].Index)
-                throw new StateFormatException($"section '{s.Name}': MSR pair {i} is 0x{pairs[i * 2]:X}, not {ModelSpecificRegisters.Name(saved[i].Index)}");
-            values[i] = pairs[(i * 2) + 1];
+            if (pair < pairs.Length && pairs[pair] == saved[i].Index)
+            {
+                values[i] = pairs[pair + 1];
+                pair += 2;
+            }
+            else if (gap < absent.Length && absent[gap] == saved[i].Index)
+            {
+                gap++;
+            }
+            else
+            {
+                throw new StateFormatException($"section '{s.Name}': MSR {ModelSpecificRegisters.Name(saved[i].Index)} is neither saved nor said absent, in the set's order");
+            }
         }
         return values;
     }

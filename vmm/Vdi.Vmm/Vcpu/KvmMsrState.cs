@@ -5,37 +5,46 @@ namespace Vdi.Vmm.Vcpu;
 
 /// <summary>
 /// The MSRs of <see cref="ModelSpecificRegisters.Saved"/> through <c>KVM_GET_MSRS</c>/<c>KVM_SET_MSRS</c>. Only MSRs
-/// this host's KVM lists in <c>KVM_GET_MSR_INDEX_LIST</c> are asked for; one of the set it does not list is said — the
-/// save or the restore is refused, naming it — never dropped.
+/// this host's KVM lists in <c>KVM_GET_MSR_INDEX_LIST</c> are asked for. One of the set it does not list (TSC_AUX on a
+/// host without RDTSCP or RDPID) does not exist for the guest here: the section says it is absent. A restore writes the
+/// MSRs this host lists and the state holds; one the state holds that this host does not list is refused, naming it,
+/// unless it holds its reset value (nothing of the guest's would be lost); one the state says absent keeps its reset value.
 /// </summary>
 internal static class KvmMsrState
 {
-    private static readonly uint[] s_indices = [.. ModelSpecificRegisters.Saved.Select(m => m.Index)];
-
-    public static ulong[] Save(KvmVcpu vcpu)
+    public static ulong?[] Save(KvmVcpu vcpu)
     {
-        if (Unlisted(vcpu) is { } missing)
-            throw new InvalidOperationException($"vcpu {vcpu.Id}: this host's KVM does not list MSR {ModelSpecificRegisters.Name(missing)} (KVM_GET_MSR_INDEX_LIST), so its state cannot be saved whole");
-        return vcpu.GetMsrs(s_indices);
+        var saved = ModelSpecificRegisters.Saved;
+        var listed = Listed(vcpu);
+        var values = vcpu.GetMsrs([.. saved.Where((_, i) => listed[i]).Select(m => m.Index)]);
+        var result = new ulong?[saved.Count];
+        for (int i = 0, v = 0; i < saved.Count; i++)
+            result[i] = listed[i] ? values[v++] : null;
+        return result;
     }
 
-    /// <summary>Refuses (nothing changed) when this host's KVM cannot take every MSR of the set.</summary>
-    public static void Check(KvmVcpu vcpu)
+    /// <summary>Refuses (nothing changed) an MSR value this host's KVM cannot take.</summary>
+    public static void Check(KvmVcpu vcpu, ulong?[] values)
     {
-        if (Unlisted(vcpu) is { } missing)
-            throw new StateFormatException($"vcpu {vcpu.Id}: this host's KVM does not list MSR {ModelSpecificRegisters.Name(missing)} (KVM_GET_MSR_INDEX_LIST) and cannot restore it");
-    }
-
-    public static void Restore(KvmVcpu vcpu, ulong[] values) => vcpu.SetMsrs(s_indices, values);
-
-    private static uint? Unlisted(KvmVcpu vcpu)
-    {
-        var listed = vcpu.System.MsrIndexList;
-        foreach (var index in s_indices)
+        var listed = Listed(vcpu);
+        var reset = ModelSpecificRegisters.ResetValues();
+        for (var i = 0; i < values.Length; i++)
         {
-            if (!listed.Contains(index))
-                return index;
+            if (!listed[i] && values[i] is { } value && value != reset[i])
+                throw new StateFormatException($"vcpu {vcpu.Id}: MSR {ModelSpecificRegisters.Name(ModelSpecificRegisters.Saved[i].Index)} = 0x{value:X}, but this host's KVM does not list it (KVM_GET_MSR_INDEX_LIST)");
         }
-        return null;
+    }
+
+    public static void Restore(KvmVcpu vcpu, ulong?[] values)
+    {
+        var listed = Listed(vcpu);
+        var write = Enumerable.Range(0, values.Length).Where(i => listed[i] && values[i] is not null).ToArray();
+        vcpu.SetMsrs([.. write.Select(i => ModelSpecificRegisters.Saved[i].Index)], [.. write.Select(i => values[i]!.Value)]);
+    }
+
+    private static bool[] Listed(KvmVcpu vcpu)
+    {
+        var list = vcpu.System.MsrIndexList;
+        return [.. ModelSpecificRegisters.Saved.Select(m => list.Contains(m.Index))];
     }
 }

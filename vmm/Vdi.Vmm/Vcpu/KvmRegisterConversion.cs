@@ -3,7 +3,7 @@ using Vdi.Vmm.State;
 
 namespace Vdi.Vmm.Vcpu;
 
-/// <summary>KVM's segment and FPU structs to and from the state format's <see cref="SegmentRegister"/> and FXSAVE area.</summary>
+/// <summary>KVM's segments and XSAVE area to and from the state format's <see cref="SegmentRegister"/> and FXSAVE area.</summary>
 internal static unsafe class KvmRegisterConversion
 {
     public static SegmentRegister ToSegment(in kvm_segment s) => new(s.selector, s.@base, s.limit,
@@ -35,42 +35,36 @@ internal static unsafe class KvmRegisterConversion
         (s.gs, s.ss, s.tr, s.ldt) = (ToKvm(g[SegmentRegister.Gs]), ToKvm(g[SegmentRegister.Ss]), ToKvm(g[SegmentRegister.Tr]), ToKvm(g[SegmentRegister.Ldtr]));
     }
 
-    /// <summary><c>kvm_fpu</c> as a 512-byte FXSAVE area (MXCSR_MASK 0: KVM does not report it).</summary>
-    public static byte[] ToFxsave(in kvm_fpu f)
+    private const int XstateBvOffset = 512, ExtendedOffset = 576;
+    private const ulong X87AndSse = 0x3;
+
+    /// <summary>
+    /// The FXSAVE legacy region of a <c>KVM_GET_XSAVE</c> area (KVM fills components in their initial state with their
+    /// initial values), MXCSR_MASK and the bytes past the XMM registers zeroed; null when an extended component (AVX
+    /// and up) holds state the format would lose.
+    /// </summary>
+    public static byte[]? ToFxsave(ReadOnlySpan<byte> xsave)
     {
-        var area = new byte[FxsaveArea.Size];
-        var span = area.AsSpan();
-        BitConverter.TryWriteBytes(span[FxsaveArea.FcwOffset..], f.fcw);
-        BitConverter.TryWriteBytes(span[FxsaveArea.FswOffset..], f.fsw);
-        span[FxsaveArea.FtwOffset] = f.ftwx;
-        BitConverter.TryWriteBytes(span[FxsaveArea.FopOffset..], f.last_opcode);
-        BitConverter.TryWriteBytes(span[FxsaveArea.FipOffset..], f.last_ip);
-        BitConverter.TryWriteBytes(span[FxsaveArea.FdpOffset..], f.last_dp);
-        BitConverter.TryWriteBytes(span[FxsaveArea.MxcsrOffset..], f.mxcsr);
-        fixed (byte* fpr = f.fpr, xmm = f.xmm)
-        {
-            // SAFETY: fpr holds 8 registers of 16 bytes and xmm 16 of 16 bytes, inside the pinned struct.
-            new ReadOnlySpan<byte>(fpr, 128).CopyTo(span[FxsaveArea.StOffset..]);
-            new ReadOnlySpan<byte>(xmm, FxsaveArea.XmmBytes).CopyTo(span[FxsaveArea.XmmOffset..]);
-        }
+        var xstateBv = BitConverter.ToUInt64(xsave[XstateBvOffset..]);
+        if ((xstateBv & ~X87AndSse) != 0 && xsave[ExtendedOffset..].ContainsAnyExcept((byte)0))
+            return null;
+        var area = xsave[..FxsaveArea.Size].ToArray();
+        area.AsSpan(FxsaveArea.MxcsrMaskOffset, 4).Clear();
+        area.AsSpan(FxsaveArea.EndOffset).Clear();
         return area;
     }
 
-    public static kvm_fpu ToKvmFpu(ReadOnlySpan<byte> area)
+    /// <summary>
+    /// <paramref name="current"/> (a vCPU's own XSAVE area) with its legacy region replaced by <paramref name="fxsave"/>
+    /// (its MXCSR_MASK kept) and x87 and SSE marked in use, so XRSTOR loads them rather than their initial state.
+    /// </summary>
+    public static byte[] WithFxsave(byte[] current, ReadOnlySpan<byte> fxsave)
     {
-        var f = new kvm_fpu
-        {
-            fcw = BitConverter.ToUInt16(area[FxsaveArea.FcwOffset..]),
-            fsw = BitConverter.ToUInt16(area[FxsaveArea.FswOffset..]),
-            ftwx = area[FxsaveArea.FtwOffset],
-            last_opcode = BitConverter.ToUInt16(area[FxsaveArea.FopOffset..]),
-            last_ip = BitConverter.ToUInt64(area[FxsaveArea.FipOffset..]),
-            last_dp = BitConverter.ToUInt64(area[FxsaveArea.FdpOffset..]),
-            mxcsr = BitConverter.ToUInt32(area[FxsaveArea.MxcsrOffset..]),
-        };
-        // SAFETY: f is a local; fpr holds 128 bytes and xmm 256, the lengths copied.
-        area.Slice(FxsaveArea.StOffset, 128).CopyTo(new Span<byte>(f.fpr, 128));
-        area.Slice(FxsaveArea.XmmOffset, FxsaveArea.XmmBytes).CopyTo(new Span<byte>(f.xmm, FxsaveArea.XmmBytes));
-        return f;
+        var area = (byte[])current.Clone();
+        fxsave[..FxsaveArea.MxcsrMaskOffset].CopyTo(area);
+        fxsave[FxsaveArea.StOffset..FxsaveArea.EndOffset].CopyTo(area.AsSpan(FxsaveArea.StOffset));
+        var xstateBv = BitConverter.ToUInt64(area, XstateBvOffset) | X87AndSse;
+        BitConverter.TryWriteBytes(area.AsSpan(XstateBvOffset), xstateBv);
+        return area;
     }
 }

@@ -8,8 +8,9 @@ namespace Vdi.Vmm.Vcpu;
 /// <summary>
 /// A KVM vCPU's state to and from the engine-neutral <see cref="VcpuSnapshot"/>: <c>KVM_GET/SET_REGS</c>, the control
 /// registers, segments, GDT and IDT of <c>KVM_GET/SET_SREGS</c>, the MSRs of <see cref="ModelSpecificRegisters.Saved"/>
-/// (<see cref="KvmMsrState"/>), the x87/SSE state of <c>KVM_GET/SET_FPU</c> — the legacy FXSAVE region is the whole
-/// state of a guest without XSAVE, and a vCPU with CR4.OSXSAVE set is refused rather than saved without its AVX state —,
+/// (<see cref="KvmMsrState"/>), the x87/SSE state as the legacy region of <c>KVM_GET/SET_XSAVE</c> — not
+/// <c>KVM_GET_FPU</c>, whose MXCSR is the raw buffer's (0 on a vCPU that never used SSE, and a KVM_SET_FPU'd one read
+/// back as 0 on some hosts); a vCPU with AVX or later state in use is refused rather than saved without it —,
 /// the in-kernel local APIC's page (IRR and ISR taken out into their sets, the timer's current count turned into time
 /// left), the interrupt shadow of <c>KVM_GET/SET_VCPU_EVENTS</c> and the MP state (halted or runnable). Only while the
 /// vCPU is out of <c>KVM_RUN</c>.
@@ -19,7 +20,6 @@ internal static class KvmVcpuState
     private const int IsrOffset = 0x100, IrrOffset = 0x200, IdOffset = 0x20, VersionOffset = 0x30;
     private const int TimerCurrentOffset = 0x390, TimerDivideOffset = 0x3E0;
     private const uint ValidShadow = 0x4; // KVM_VCPUEVENT_VALID_SHADOW
-    private const ulong Cr4OsXsave = 1UL << 18;
 
     public static VcpuSnapshot Save(KvmVcpu vcpu)
     {
@@ -28,10 +28,9 @@ internal static class KvmVcpuState
             throw new InvalidOperationException($"vcpu {vcpu.Id} is delivering an exception or NMI; its state is saved once that is done");
         var r = vcpu.GetRegs();
         var s = vcpu.GetSregs();
-        if ((s.cr4 & Cr4OsXsave) != 0)
-            throw new InvalidOperationException($"vcpu {vcpu.Id} has CR4.OSXSAVE set: its extended (XSAVE) state is not in the format");
         var msrs = KvmMsrState.Save(vcpu);
-        var fpu = KvmRegisterConversion.ToFxsave(vcpu.GetFpu());
+        var fpu = KvmRegisterConversion.ToFxsave(vcpu.GetXsave())
+            ?? throw new InvalidOperationException($"vcpu {vcpu.Id} holds extended (AVX or later) state, which the format does not carry");
         var page = vcpu.GetLapic();
         var irr = Set(page, IrrOffset);
         var isr = Set(page, IsrOffset);
@@ -75,7 +74,7 @@ internal static class KvmVcpuState
 
     public static void Restore(KvmVcpu vcpu, VcpuSnapshot snapshot)
     {
-        KvmMsrState.Check(vcpu);
+        KvmMsrState.Check(vcpu, snapshot.Msrs);
         var g = snapshot.Gprs;
         var r = vcpu.GetRegs();
         (r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi) = (g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]);
@@ -99,7 +98,7 @@ internal static class KvmVcpuState
         vcpu.SetSregs(s);
         vcpu.SetRegs(r);
         KvmMsrState.Restore(vcpu, snapshot.Msrs);
-        vcpu.SetFpu(KvmRegisterConversion.ToKvmFpu(snapshot.Fpu));
+        vcpu.SetXsave(KvmRegisterConversion.WithFxsave(vcpu.GetXsave(), snapshot.Fpu));
         vcpu.SetLapic(page);
         vcpu.SetVcpuEvents(events);
         vcpu.SetMpState(snapshot.Halted ? KvmConstants.KVM_MP_STATE_HALTED : KvmConstants.KVM_MP_STATE_RUNNABLE);

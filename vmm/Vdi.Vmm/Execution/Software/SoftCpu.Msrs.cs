@@ -8,7 +8,7 @@ namespace Vdi.Vmm.Execution.Software;
 /// has no <c>syscall</c>, <c>sysenter</c>, <c>swapgs</c>, <c>rdtscp</c> or caches, so STAR, LSTAR, CSTAR, SFMASK,
 /// KERNEL_GS_BASE, SYSENTER_CS/ESP/EIP, PAT and TSC_AUX are inert: stored values that <c>rdmsr</c> and <c>wrmsr</c> read
 /// and write with the architecture's checks (#GP for a non-canonical address, a PAT byte that is no memory type,
-/// reserved bits). MISC_ENABLE reads as KVM resets it and is not written. TSC is carried for the state only: the
+/// reserved bits). MISC_ENABLE is stored too, and a restore takes only its inert bits (<see cref="ModelSpecificRegisters.MiscEnableInert"/>); <c>wrmsr</c> of it stops the machine. TSC is carried for the state only: the
 /// engine has no time-stamp counter, so <c>rdmsr</c>/<c>wrmsr</c> of it stop the machine rather than show a counter
 /// that does not count. In hybrid slices KVM owns every MSR but EFER, so the stored ones are not reached there.
 /// </summary>
@@ -16,24 +16,29 @@ internal sealed partial class SoftCpu
 {
     private readonly ulong[] _msrs = ResetValues();
 
-    /// <summary>The stored values, in <see cref="ModelSpecificRegisters.Saved"/>'s order.</summary>
-    private ulong[] ExportMsrs() => (ulong[])_msrs.Clone();
+    /// <summary>The stored values, in <see cref="ModelSpecificRegisters.Saved"/>'s order (the engine has every one).</summary>
+    private ulong?[] ExportMsrs() => [.. _msrs.Select(v => (ulong?)v)];
 
     /// <summary>Why the engine cannot take <paramref name="values"/>, or null when it can.</summary>
-    private static string? RefusedMsrs(ulong[] values)
+    private static string? RefusedMsrs(ulong?[] values)
     {
         for (var i = 0; i < values.Length; i++)
         {
             var index = Saved[i].Index;
-            if (index == Tsc)
-                continue; // carried, whatever it is
-            if (index == MiscEnable ? values[i] != MiscEnableReset : !IsWritable(index, values[i]))
-                return $"MSR {ModelSpecificRegisters.Name(index)} = 0x{values[i]:X} is a value the software engine does not model";
+            if (index == Tsc || values[i] is not { } value)
+                continue; // TSC is carried, whatever it is; an MSR the saving vCPU did not have keeps its reset value
+            if (index == MiscEnable ? (value & ~MiscEnableInert) != 0 : !IsWritable(index, value))
+                return $"MSR {ModelSpecificRegisters.Name(index)} = 0x{value:X} is a value the software engine does not model";
         }
         return null;
     }
 
-    private void ImportMsrs(ulong[] values) => values.CopyTo(_msrs, 0);
+    private void ImportMsrs(ulong?[] values)
+    {
+        var reset = ResetValues();
+        for (var i = 0; i < values.Length; i++)
+            _msrs[i] = values[i] ?? reset[i];
+    }
 
     /// <summary><c>rdmsr</c> of a stored MSR: true with its value, false when the engine does not model <paramref name="index"/>.</summary>
     private bool TryReadStoredMsr(uint index, out ulong value)

@@ -5,6 +5,12 @@ namespace Vdi.Vmm.Execution.Software;
 /// <summary>The software vCPU's whole state as a <see cref="VcpuSnapshot"/>, out and back in (snapshots, migration).</summary>
 internal sealed partial class SoftCpu
 {
+    /// <summary>
+    /// The x87 control word and MXCSR, carried: the engine runs no x87 or SSE instruction, so they govern nothing here,
+    /// and a state from KVM takes them back as they were (KVM may report an MXCSR of 0 for a vCPU that never used SSE).
+    /// </summary>
+    private (ushort Fcw, uint Mxcsr) _fpuControl = (FxsaveArea.ResetFcw, FxsaveArea.ResetMxcsr);
+
     /// <summary>Only while the vCPU is parked or not started.</summary>
     public VcpuSnapshot TakeSnapshot(long now)
     {
@@ -25,7 +31,7 @@ internal sealed partial class SoftCpu
             GdtBase = GdtBase,
             GdtLimit = GdtLimit,
             Msrs = ExportMsrs(),
-            Fpu = FxsaveArea.Reset(), // the engine has no x87/SSE: the state after reset
+            Fpu = FxsaveArea.WithControls(_fpuControl.Fcw, _fpuControl.Mxcsr), // no x87/SSE data: only the carried control words
             Halted = Halted,
             InterruptShadow = _interruptShadow,
             InstructionsRetired = InstructionsRetired,
@@ -39,7 +45,7 @@ internal sealed partial class SoftCpu
     /// <summary>
     /// Takes <paramref name="s"/>; only while parked or not started. Refused (nothing changed) when the engine cannot run
     /// it: control registers outside what it models, RFLAGS bits it does not hold, segments that are not flat or have a
-    /// base, an MSR value it does not model, x87/SSE state other than the reset state (the engine has no x87/SSE).
+    /// base, an MSR value it does not model, x87/SSE state holding data (the engine has no x87/SSE; it carries the control words).
     /// </summary>
     public void RestoreSnapshot(VcpuSnapshot s, long now)
     {
@@ -53,8 +59,8 @@ internal sealed partial class SoftCpu
             throw new StateFormatException($"vcpu {Index}: {segments}");
         if (RefusedMsrs(s.Msrs) is { } msr)
             throw new StateFormatException($"vcpu {Index}: {msr}");
-        if (!FxsaveArea.IsReset(s.Fpu))
-            throw new StateFormatException($"vcpu {Index}: the x87/SSE state is not the reset state ({FxsaveArea.Difference(s.Fpu)}); the software engine has no x87/SSE to run it");
+        if (FxsaveArea.HoldsData(s.Fpu))
+            throw new StateFormatException($"vcpu {Index}: the x87/SSE state holds data ({FxsaveArea.Difference(s.Fpu)}); the software engine has no x87/SSE to run it");
         SetControlRegisters(control);
         s.Gprs.CopyTo(_regs, 0);
         Rip = s.Rip;
@@ -64,6 +70,7 @@ internal sealed partial class SoftCpu
         IdtLimit = s.IdtLimit;
         ImportDescriptors(s);
         ImportMsrs(s.Msrs);
+        _fpuControl = FxsaveArea.Controls(s.Fpu);
         Halted = s.Halted;
         _interruptShadow = s.InterruptShadow;
         InstructionsRetired = s.InstructionsRetired;
