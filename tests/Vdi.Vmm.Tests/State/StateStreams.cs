@@ -47,6 +47,16 @@ internal static class StateStreams
         return StateReader.Read(stream);
     }
 
+    /// <summary>One section written alone: two sections hold the same state when these bytes are equal.</summary>
+    public static byte[] SectionBytes(SavedSection section)
+    {
+        using var stream = new MemoryStream();
+        var writer = new StateWriter(stream);
+        writer.Section(section.Name, section.Version, w => CopyFields(section, w));
+        writer.Finish();
+        return stream.ToArray();
+    }
+
     /// <summary>Every field of <paramref name="from"/> into <paramref name="to"/>, in order; the one named in <paramref name="replace"/> written by it instead.</summary>
     public static void CopyFields(SavedSection from, SectionWriter to, (string Field, Action<SectionWriter> Write)? replace = null)
     {
