@@ -4,7 +4,7 @@ using Vdi.Vmm.State;
 namespace Vdi.Vmm.Vcpu;
 
 /// <summary>KVM's segments and XSAVE area to and from the state format's <see cref="SegmentRegister"/> and FXSAVE area.</summary>
-internal static unsafe class KvmRegisterConversion
+internal static class KvmRegisterConversion
 {
     public static SegmentRegister ToSegment(in kvm_segment s) => new(s.selector, s.@base, s.limit,
         (s.type & 0xFu) | ((s.s & 1u) << 4) | ((s.dpl & 3u) << 5) | ((s.present & 1u) << 7) | ((s.avl & 1u) << 12)
