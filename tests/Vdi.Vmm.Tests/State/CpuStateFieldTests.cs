@@ -76,6 +76,26 @@ public sealed class CpuStateFieldTests
     }
 
     [Fact]
+    [Trait("Requires", KvmMachines.Trait)]
+    public void A_kvm_vcpus_xmm_values_are_refused_by_the_software_engine_which_stays_as_it_was()
+    {
+        using var kvm = KvmMachines.Build(MsrGuest(1), memoryMiB: 8, engine: EngineChoice.Kvm, exitStormSwitching: false);
+        var fresh = kvm.Vcpus0Snapshot();
+        var fpu = (byte[])fresh.Fpu.Clone();
+        fpu.AsSpan(FxsaveArea.XmmOffset + (3 * 16), 16).Fill(0xA5); // XMM3
+        kvm.RestoreVcpus(State(fresh with { Fpu = fpu }));
+        var fromKvm = kvm.Vcpus0Snapshot();
+        Assert.Equal(0xA5, fromKvm.Fpu[FxsaveArea.XmmOffset + (3 * 16)]); // KVM really holds it
+
+        using var software = KvmMachines.Build(MsrGuest(1), memoryMiB: 8, engine: EngineChoice.Software, exitStormSwitching: false);
+        var before = software.Vcpus0Snapshot();
+        var e = Assert.Throws<StateFormatException>(() => software.RestoreVcpus(State(fromKvm)));
+        Assert.Contains("the x87/SSE state holds data (XMM registers hold values); the software engine has no x87/SSE to run it", e.Message, StringComparison.Ordinal);
+        Assert.Equivalent(before, software.Vcpus0Snapshot(), strict: true);
+        software.RestoreVcpus(State(fromKvm with { Fpu = fresh.Fpu })); // the same state without the XMM value: taken
+    }
+
+    [Fact]
     public async Task The_software_engines_rdmsr_and_wrmsr_keep_the_inert_msrs_with_the_architectures_checks()
     {
         using var machine = KvmMachines.Build(MsrGuest(0), memoryMiB: 8, engine: EngineChoice.Software, exitStormSwitching: false);
@@ -142,7 +162,7 @@ public sealed class CpuStateFieldTests
     /// <summary>The guest writes STAR and LSTAR on <paramref name="from"/>, is saved while halted between timer ticks, and reads them back on <paramref name="to"/>.</summary>
     private static async Task AcrossAsync(EngineChoice from, EngineChoice to)
     {
-        var image = MsrGuest(400);
+        var image = MsrGuest(1500); // 1.5 s at 1 kHz: a slow poll on a loaded host still pauses it mid-way
         using var source = KvmMachines.Build(image, memoryMiB: 8, engine: from, exitStormSwitching: false);
         source.Start();
         var deadline = DateTime.UtcNow.AddSeconds(30);
@@ -165,7 +185,7 @@ public sealed class CpuStateFieldTests
         var exit = await KvmMachines.RunToExitAsync(destination, 60);
 
         Assert.Equal(new MachineExit(MachineExitKind.PoweredOff, 0, null), exit); // 0: both MSRs read back as written
-        Assert.Equal(400u, destination.Memory.Read<uint>(image.Symbol("ticks")));
+        Assert.Equal(1500u, destination.Memory.Read<uint>(image.Symbol("ticks")));
     }
 
     /// <summary>
