@@ -76,6 +76,24 @@ public sealed class CpuStateFieldTests
     }
 
     [Fact]
+    public void A_refused_vcpu_leaves_every_vcpu_as_it_was()
+    {
+        using var machine = KvmMachines.Build(MsrGuest(1), vcpus: 2, memoryMiB: 8, engine: EngineChoice.Software, exitStormSwitching: false);
+        var saved = StateStreams.Save(machine, devices: false);
+        var (first, second) = (VcpuSnapshot.Read(saved, 0), VcpuSnapshot.Read(saved, 1));
+        var fpu = FxsaveArea.Reset();
+        fpu[FxsaveArea.XmmOffset] = 1;
+        using var stream = new MemoryStream();
+        var writer = new StateWriter(stream);
+        (first with { Rip = 0x1234 }).Write(writer, 0);
+        (second with { Fpu = fpu }).Write(writer, 1);
+        writer.Finish();
+        stream.Position = 0;
+        Assert.Contains("vcpu 1: the x87/SSE state holds data", Assert.Throws<StateFormatException>(() => machine.RestoreVcpus(StateReader.Read(stream))).Message, StringComparison.Ordinal);
+        Assert.Equal(first.Rip, machine.Vcpus0Snapshot().Rip); // vCPU 0 was not restored before vCPU 1 was refused
+    }
+
+    [Fact]
     [Trait("Requires", KvmMachines.Trait)]
     public void A_kvm_vcpus_xmm_values_are_refused_by_the_software_engine_which_stays_as_it_was()
     {

@@ -29,6 +29,8 @@ public sealed partial class Machine
         if (state.TryTake(VcpuSnapshot.SectionName(_vcpus.Length), VcpuSnapshot.Version) is not null)
             throw new StateFormatException($"the state holds more vCPUs than this machine's {_vcpus.Length}");
         for (var i = 0; i < _vcpus.Length; i++)
+            _vcpus[i].CheckState(snapshots[i]); // every vCPU's refusal before any vCPU changes
+        for (var i = 0; i < _vcpus.Length; i++)
             _vcpus[i].RestoreState(snapshots[i]);
     }
 

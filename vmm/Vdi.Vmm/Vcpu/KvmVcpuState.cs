@@ -72,9 +72,12 @@ internal static class KvmVcpuState
         };
     }
 
+    /// <summary>Refuses (nothing changed) what this host's KVM cannot take: an MSR value it does not list.</summary>
+    public static void Check(KvmVcpu vcpu, VcpuSnapshot snapshot) => KvmMsrState.Check(vcpu, snapshot.Msrs);
+
     public static void Restore(KvmVcpu vcpu, VcpuSnapshot snapshot)
     {
-        KvmMsrState.Check(vcpu, snapshot.Msrs);
+        Check(vcpu, snapshot);
         var g = snapshot.Gprs;
         var r = vcpu.GetRegs();
         (r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi) = (g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]);

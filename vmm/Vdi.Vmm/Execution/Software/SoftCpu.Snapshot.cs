@@ -42,12 +42,8 @@ internal sealed partial class SoftCpu
         };
     }
 
-    /// <summary>
-    /// Takes <paramref name="s"/>; only while parked or not started. Refused (nothing changed) when the engine cannot run
-    /// it: control registers outside what it models, RFLAGS bits it does not hold, segments that are not flat or have a
-    /// base, an MSR value it does not model, x87/SSE state holding data (the engine has no x87/SSE; it carries the control words).
-    /// </summary>
-    public void RestoreSnapshot(VcpuSnapshot s, long now)
+    /// <summary>Refuses (a <see cref="StateFormatException"/> saying why) a snapshot the engine cannot run; changes nothing.</summary>
+    public void CheckSnapshot(VcpuSnapshot s)
     {
         ArgumentNullException.ThrowIfNull(s);
         var control = new SoftControlRegisters(s.Cr0, s.Cr2, s.Cr3, s.Cr4, s.Efer);
@@ -61,6 +57,17 @@ internal sealed partial class SoftCpu
             throw new StateFormatException($"vcpu {Index}: {msr}");
         if (FxsaveArea.HoldsData(s.Fpu))
             throw new StateFormatException($"vcpu {Index}: the x87/SSE state holds data ({FxsaveArea.Difference(s.Fpu)}); the software engine has no x87/SSE to run it");
+    }
+
+    /// <summary>
+    /// Takes <paramref name="s"/>; only while parked or not started. Refused (nothing changed) when the engine cannot run
+    /// it: control registers outside what it models, RFLAGS bits it does not hold, segments that are not flat or have a
+    /// base, an MSR value it does not model, x87/SSE state holding data (the engine has no x87/SSE; it carries the control words).
+    /// </summary>
+    public void RestoreSnapshot(VcpuSnapshot s, long now)
+    {
+        CheckSnapshot(s);
+        var control = new SoftControlRegisters(s.Cr0, s.Cr2, s.Cr3, s.Cr4, s.Efer);
         SetControlRegisters(control);
         s.Gprs.CopyTo(_regs, 0);
         Rip = s.Rip;
