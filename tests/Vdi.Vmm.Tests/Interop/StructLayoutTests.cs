@@ -24,8 +24,36 @@ public sealed unsafe class StructLayoutTests
     [InlineData(typeof(kvm_run_io), 16)]
     [InlineData(typeof(kvm_run_mmio), 24)]
     [InlineData(typeof(kvm_vcpu_events), 64)]
+    [InlineData(typeof(kvm_msr_list), 4)]
+    [InlineData(typeof(kvm_msr_entry), 16)]
+    [InlineData(typeof(kvm_msrs), 8)]
+    [InlineData(typeof(kvm_xsave), 4096)]
+    [InlineData(typeof(kvm_pic_state), 16)]
+    [InlineData(typeof(kvm_ioapic_state), 216)]
+    [InlineData(typeof(kvm_irqchip), 520)]
+    [InlineData(typeof(kvm_pit_channel_state), 24)]
+    [InlineData(typeof(kvm_pit_state2), 112)]
+    [InlineData(typeof(kvm_clock_data), 48)]
     public void Struct_has_the_kernel_size(Type type, int size) =>
         Assert.Equal(size, System.Runtime.InteropServices.Marshal.SizeOf(type));
+
+    [Fact]
+    public void The_state_structs_key_offsets_match_the_kernel()
+    {
+        var chip = default(kvm_irqchip);
+        Assert.Equal(8, Offset(ref chip, ref chip.pic.last_irr));
+        Assert.Equal(8 + 15, Offset(ref chip, ref chip.pic.elcr_mask));
+        Assert.Equal(8 + 16, Offset(ref chip, ref Unsafe.As<uint, byte>(ref chip.ioapic.irr)));
+        Assert.Equal(8 + 24, (int)((byte*)chip.ioapic.redirtbl - (byte*)&chip));
+        var pit = default(kvm_pit_state2);
+        Assert.Equal(48 + 13, Offset(ref pit, ref pit.channel2.mode));
+        Assert.Equal(16, Offset(ref pit, ref Unsafe.As<long, byte>(ref pit.channel0.count_load_time)));
+        Assert.Equal(72, Offset(ref pit, ref Unsafe.As<uint, byte>(ref pit.flags)));
+        var entry = default(kvm_msr_entry);
+        Assert.Equal(8, Offset(ref entry, ref Unsafe.As<ulong, byte>(ref entry.data)));
+        var clock = default(kvm_clock_data);
+        Assert.Equal(8, Offset(ref clock, ref Unsafe.As<uint, byte>(ref clock.flags)));
+    }
 
     [Fact]
     public void Kvm_regs_puts_rip_at_128_and_rflags_at_136()

@@ -1,5 +1,7 @@
 using Vdi.Vmm.Interop;
 using Vdi.Vmm.Memory;
+using Vdi.Vmm.State;
+using Vdi.Vmm.Vcpu;
 using static Vdi.Vmm.Interop.X86Constants;
 
 namespace Vdi.Vmm.Boot;
@@ -47,15 +49,30 @@ public static class LongModeSetup
         }
     }
 
-    /// <summary>Long-mode special registers on top of the vCPU's current ones (APIC base and the rest kept).</summary>
+    public const ushort GdtLimit = (GdtEntries * 8) - 1;
+
+    /// <summary>
+    /// The segment registers every vCPU starts with, as KVM describes them: flat 64-bit code (type 11: execute/read,
+    /// accessed), flat data (type 3: read/write, accessed) in DS, ES, FS, GS and SS, the busy 64-bit TSS, and LDTR as a
+    /// vCPU resets it (selector 0, limit 0xFFFF, a present LDT).
+    /// </summary>
+    public static SegmentRegister[] Segments()
+    {
+        const uint present = SegmentRegister.Present, s = SegmentRegister.CodeOrData, granular = 1u << 15;
+        var code = new SegmentRegister(GuestLayout.CodeSelector, 0, 0xFFFF_FFFF, 11 | s | present | SegmentRegister.LongMode | granular);
+        var data = new SegmentRegister(GuestLayout.DataSelector, 0, 0xFFFF_FFFF, 3 | s | present | SegmentRegister.Default32 | granular);
+        var tr = new SegmentRegister(GuestLayout.TssSelector, GuestLayout.TssAddress, TssLimit, 11 | present);
+        var ldtr = new SegmentRegister(0, 0, 0xFFFF, 2 | present);
+        return [code, data, data, data, data, data, tr, ldtr];
+    }
+
+    /// <summary>Long-mode special registers on top of the vCPU's current ones (LDTR, APIC base and the rest kept).</summary>
     internal static kvm_sregs Apply(kvm_sregs sregs)
     {
-        var code = new kvm_segment { @base = 0, limit = 0xFFFF_FFFF, selector = GuestLayout.CodeSelector, type = 11, present = 1, s = 1, l = 1, g = 1 };
-        var data = new kvm_segment { @base = 0, limit = 0xFFFF_FFFF, selector = GuestLayout.DataSelector, type = 3, present = 1, s = 1, db = 1, g = 1 };
-        sregs.cs = code;
-        sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
-        sregs.tr = new kvm_segment { @base = GuestLayout.TssAddress, limit = TssLimit, selector = GuestLayout.TssSelector, type = 11, present = 1 };
-        sregs.gdt = new kvm_dtable { @base = GuestLayout.GdtAddress, limit = (ushort)((GdtEntries * 8) - 1) };
+        var segments = Segments();
+        segments[SegmentRegister.Ldtr] = KvmRegisterConversion.ToSegment(sregs.ldt);
+        KvmRegisterConversion.SetSegments(ref sregs, segments);
+        sregs.gdt = new kvm_dtable { @base = GuestLayout.GdtAddress, limit = GdtLimit };
         sregs.idt = new kvm_dtable { @base = 0, limit = 0 };
         sregs.cr0 = Cr0;
         sregs.cr3 = GuestLayout.Pml4Address;

@@ -20,6 +20,19 @@ internal static class KvmConstants
     public const int KVM_CAP_READONLY_MEM = 81;
     public const int KVM_CAP_IMMEDIATE_EXIT = 136;
     public const int KVM_CAP_SYNC_REGS = 74;
+    public const int KVM_CAP_ADJUST_CLOCK = 39;
+    public const int KVM_CAP_PIT_STATE2 = 35;
+    public const int KVM_CAP_XSAVE = 55;
+
+    // kvm_irqchip.chip_id
+    public const uint KVM_IRQCHIP_PIC_MASTER = 0;
+    public const uint KVM_IRQCHIP_PIC_SLAVE = 1;
+    public const uint KVM_IRQCHIP_IOAPIC = 2;
+    public const int KVM_IOAPIC_NUM_PINS = 24;
+
+    // kvm_pit_state2.flags
+    public const uint KVM_PIT_FLAGS_HPET_LEGACY = 1;
+    public const uint KVM_PIT_FLAGS_SPEAKER_DATA_ON = 2;
 
     // kvm_run.kvm_valid_regs / kvm_dirty_regs (KVM_CAP_SYNC_REGS): register sets mirrored in kvm_run.s.
     public const ulong KVM_SYNC_X86_REGS = 1UL << 0;

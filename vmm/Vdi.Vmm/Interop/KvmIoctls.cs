@@ -22,6 +22,7 @@ internal static class KvmIoctls
     public static readonly int KVM_CHECK_EXTENSION = IO(0x03);
     public static readonly int KVM_GET_VCPU_MMAP_SIZE = IO(0x04);
     public static readonly int KVM_GET_SUPPORTED_CPUID = IOWR(0x05, 8);               // KVM_CAP_EXT_CPUID
+    public static readonly int KVM_GET_MSR_INDEX_LIST = IOWR(0x02, 4);                // struct kvm_msr_list header
 
     // VM fd.
     public static readonly int KVM_CREATE_VCPU = IO(0x41);
@@ -33,6 +34,12 @@ internal static class KvmIoctls
     public static readonly int KVM_IRQ_LINE = IOW(0x61, 8);                           // KVM_CAP_IRQCHIP
     public static readonly int KVM_IRQFD = IOW(0x76, 32);                             // KVM_CAP_IRQFD
     public static readonly int KVM_CREATE_PIT2 = IOW(0x77, 64);                       // KVM_CAP_PIT2
+    public static readonly int KVM_GET_IRQCHIP = IOWR(0x62, 520);                     // KVM_CAP_IRQCHIP
+    public static readonly int KVM_SET_IRQCHIP = IOR(0x63, 520);                      // KVM_CAP_IRQCHIP (_IOR in the kernel's header)
+    public static readonly int KVM_SET_CLOCK = IOW(0x7b, 48);                         // KVM_CAP_ADJUST_CLOCK
+    public static readonly int KVM_GET_CLOCK = IOR(0x7c, 48);                         // KVM_CAP_ADJUST_CLOCK
+    public static readonly int KVM_GET_PIT2 = IOR(0x9f, 112);                         // KVM_CAP_PIT_STATE2
+    public static readonly int KVM_SET_PIT2 = IOW(0xa0, 112);                         // KVM_CAP_PIT_STATE2
 
     // vCPU fd.
     public static readonly int KVM_RUN = IO(0x80);
@@ -40,6 +47,8 @@ internal static class KvmIoctls
     public static readonly int KVM_SET_REGS = IOW(0x82, 144);
     public static readonly int KVM_GET_SREGS = IOR(0x83, 312);
     public static readonly int KVM_SET_SREGS = IOW(0x84, 312);
+    public static readonly int KVM_GET_MSRS = IOWR(0x88, 8);                          // struct kvm_msrs header
+    public static readonly int KVM_SET_MSRS = IOW(0x89, 8);
     public static readonly int KVM_SET_SIGNAL_MASK = IOW(0x8b, 4);
     public static readonly int KVM_SET_CPUID2 = IOW(0x90, 8);                         // KVM_CAP_EXT_CPUID
     public static readonly int KVM_GET_MP_STATE = IOR(0x98, 4);                       // KVM_CAP_MP_STATE
@@ -48,4 +57,6 @@ internal static class KvmIoctls
     public static readonly int KVM_SET_LAPIC = IOW(0x8f, 1024);
     public static readonly int KVM_GET_VCPU_EVENTS = IOR(0x9f, 64);                   // KVM_CAP_VCPU_EVENTS
     public static readonly int KVM_SET_VCPU_EVENTS = IOW(0xa0, 64);                   // KVM_CAP_VCPU_EVENTS
+    public static readonly int KVM_GET_XSAVE = IOR(0xa4, 4096);                       // KVM_CAP_XSAVE
+    public static readonly int KVM_SET_XSAVE = IOW(0xa5, 4096);                       // KVM_CAP_XSAVE
 }

@@ -107,6 +107,37 @@ public sealed unsafe class KvmSystem : IDisposable
         throw new KvmException(nameof(KvmIoctls.KVM_GET_SUPPORTED_CPUID), 7);
     }
 
+    private uint[]? _msrIndexList;
+
+    /// <summary><c>KVM_GET_MSR_INDEX_LIST</c>: the MSRs this host's KVM saves and restores (read once, then kept).</summary>
+    internal IReadOnlyList<uint> MsrIndexList => _msrIndexList ??= ReadMsrIndexList();
+
+    private uint[] ReadMsrIndexList()
+    {
+        for (var capacity = 256; capacity <= 16384; capacity *= 2)
+        {
+            var buffer = (byte*)NativeMemory.AllocZeroed((nuint)(sizeof(kvm_msr_list) + (capacity * sizeof(uint))));
+            try
+            {
+                // SAFETY: buffer holds a kvm_msr_list header followed by `capacity` u32 indices, as nmsrs says.
+                ((kvm_msr_list*)buffer)->nmsrs = (uint)capacity;
+                if (LibcCalls.Ioctl(_fd.Value, KvmIoctls.KVM_GET_MSR_INDEX_LIST, buffer) < 0)
+                {
+                    if (LibcCalls.Errno == 7) // E2BIG: the kernel wrote the count it needs; try a larger buffer
+                        continue;
+                    KvmException.Throw(nameof(KvmIoctls.KVM_GET_MSR_INDEX_LIST), LibcCalls.Errno);
+                }
+                var count = (int)((kvm_msr_list*)buffer)->nmsrs;
+                return new ReadOnlySpan<uint>(buffer + sizeof(kvm_msr_list), count).ToArray();
+            }
+            finally
+            {
+                NativeMemory.Free(buffer);
+            }
+        }
+        throw new KvmException(nameof(KvmIoctls.KVM_GET_MSR_INDEX_LIST), 7);
+    }
+
     public KvmVm CreateVm()
     {
         var fd = LibcCalls.Ioctl(_fd.Value, KvmIoctls.KVM_CREATE_VM, 0UL);

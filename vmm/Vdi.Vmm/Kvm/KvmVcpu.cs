@@ -4,14 +4,15 @@ using Vdi.Vmm.Interop;
 namespace Vdi.Vmm.Kvm;
 
 /// <summary>A KVM vCPU handle and its mapped <c>kvm_run</c> page.</summary>
-public sealed unsafe class KvmVcpu : IDisposable
+public sealed unsafe partial class KvmVcpu : IDisposable
 {
     private readonly FileDescriptor _fd;
     private readonly int _runSize;
     private kvm_run* _run;
 
-    internal KvmVcpu(int id, FileDescriptor fd, int runSize)
+    internal KvmVcpu(KvmSystem system, int id, FileDescriptor fd, int runSize)
     {
+        System = system;
         Id = id;
         _fd = fd;
         _runSize = runSize;
@@ -26,6 +27,9 @@ public sealed unsafe class KvmVcpu : IDisposable
     }
 
     public int Id { get; }
+
+    /// <summary>The KVM system this vCPU's VM was made on (its MSR index list).</summary>
+    internal KvmSystem System { get; }
 
     /// <summary>
     /// <c>KVM_RUN</c>. Returns 0 when the guest exited to user space (see <see cref="Exit"/>),

@@ -3,7 +3,7 @@ using static Vdi.Vmm.Interop.KvmConstants;
 
 namespace Vdi.Vmm.Kvm;
 
-/// <summary>A KVM VM handle: memory slots, the in-kernel irqchip and PIT, dirty logs, and vCPU creation.</summary>
+/// <summary>A KVM VM handle: memory slots, the in-kernel irqchip and PIT (and their state), the clock, dirty logs, and vCPU creation.</summary>
 public sealed unsafe class KvmVm : IDisposable
 {
     private readonly FileDescriptor _fd;
@@ -75,11 +75,65 @@ public sealed unsafe class KvmVm : IDisposable
         }
     }
 
+    /// <summary><c>KVM_GET_IRQCHIP</c>: one chip of the in-kernel irqchip (<c>KVM_IRQCHIP_PIC_MASTER</c>, <c>_SLAVE</c>, <c>_IOAPIC</c>).</summary>
+    internal kvm_irqchip GetIrqchip(uint chipId)
+    {
+        var chip = new kvm_irqchip { chip_id = chipId };
+        // SAFETY: chip is a local of the exact kernel layout; the kernel reads chip_id and writes the union.
+        KvmException.ThrowIfFailed(LibcCalls.Ioctl(_fd.Value, KvmIoctls.KVM_GET_IRQCHIP, &chip), nameof(KvmIoctls.KVM_GET_IRQCHIP));
+        return chip;
+    }
+
+    internal void SetIrqchip(in kvm_irqchip chip)
+    {
+        fixed (kvm_irqchip* p = &chip)
+        {
+            // SAFETY: p points at a caller-owned kvm_irqchip that the kernel only reads.
+            KvmException.ThrowIfFailed(LibcCalls.Ioctl(_fd.Value, KvmIoctls.KVM_SET_IRQCHIP, p), nameof(KvmIoctls.KVM_SET_IRQCHIP));
+        }
+    }
+
+    /// <summary><c>KVM_GET_PIT2</c>: the in-kernel PIT's three channels and flags.</summary>
+    internal kvm_pit_state2 GetPit2()
+    {
+        kvm_pit_state2 pit;
+        // SAFETY: the kernel writes exactly sizeof(kvm_pit_state2) bytes into the local.
+        KvmException.ThrowIfFailed(LibcCalls.Ioctl(_fd.Value, KvmIoctls.KVM_GET_PIT2, &pit), nameof(KvmIoctls.KVM_GET_PIT2));
+        return pit;
+    }
+
+    /// <summary><c>KVM_SET_PIT2</c>: the kernel reloads channel 0's count at the time of the call.</summary>
+    internal void SetPit2(in kvm_pit_state2 pit)
+    {
+        fixed (kvm_pit_state2* p = &pit)
+        {
+            // SAFETY: p points at a caller-owned kvm_pit_state2 that the kernel only reads.
+            KvmException.ThrowIfFailed(LibcCalls.Ioctl(_fd.Value, KvmIoctls.KVM_SET_PIT2, p), nameof(KvmIoctls.KVM_SET_PIT2));
+        }
+    }
+
+    /// <summary><c>KVM_GET_CLOCK</c>: the guest's kvmclock, in nanoseconds.</summary>
+    internal kvm_clock_data GetClock()
+    {
+        kvm_clock_data clock;
+        // SAFETY: the kernel writes exactly sizeof(kvm_clock_data) bytes into the local.
+        KvmException.ThrowIfFailed(LibcCalls.Ioctl(_fd.Value, KvmIoctls.KVM_GET_CLOCK, &clock), nameof(KvmIoctls.KVM_GET_CLOCK));
+        return clock;
+    }
+
+    /// <summary><c>KVM_SET_CLOCK</c> (flags 0): the kvmclock reads <paramref name="nanoseconds"/> now and counts on from there.</summary>
+    internal void SetClock(ulong nanoseconds)
+    {
+        var clock = new kvm_clock_data { clock = nanoseconds };
+        // SAFETY: clock is a local of the exact kernel layout; the kernel only reads it.
+        KvmException.ThrowIfFailed(LibcCalls.Ioctl(_fd.Value, KvmIoctls.KVM_SET_CLOCK, &clock), nameof(KvmIoctls.KVM_SET_CLOCK));
+    }
+
     public KvmVcpu CreateVcpu(int id)
     {
         var fd = LibcCalls.Ioctl(_fd.Value, KvmIoctls.KVM_CREATE_VCPU, (ulong)id);
         KvmException.ThrowIfFailed(fd, nameof(KvmIoctls.KVM_CREATE_VCPU));
-        return new KvmVcpu(id, new FileDescriptor(fd), System.VcpuMmapSize);
+        return new KvmVcpu(System, id, new FileDescriptor(fd), System.VcpuMmapSize);
     }
 
     public void Dispose() => _fd.Dispose();

@@ -29,39 +29,38 @@ public sealed partial class Machine
         if (state.TryTake(VcpuSnapshot.SectionName(_vcpus.Length), VcpuSnapshot.Version) is not null)
             throw new StateFormatException($"the state holds more vCPUs than this machine's {_vcpus.Length}");
         for (var i = 0; i < _vcpus.Length; i++)
+            _vcpus[i].CheckState(snapshots[i]); // every vCPU's refusal before any vCPU changes
+        for (var i = 0; i < _vcpus.Length; i++)
             _vcpus[i].RestoreState(snapshots[i]);
     }
 
     /// <summary>
-    /// Writes the interrupt controller's section and every device's (<see cref="MachineDevices.States"/>). The machine
-    /// must be paused, not started, or ended. A KVM machine's in-kernel irqchip is not saved yet, so its devices are
-    /// refused rather than saved without the routes that deliver their interrupts.
+    /// Writes the platform's sections — the interrupt controllers (<c>pic</c>, <c>ioapic</c>), the PIT (<c>pit</c>) and
+    /// the guest's clock (<c>clock</c>): KVM's in-kernel ones, or the software engine's — then every device's
+    /// (<see cref="MachineDevices.States"/>). The machine must be paused, not started, or ended.
     /// </summary>
     public void SaveDevices(StateWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
         if (State == MachineState.Running)
             throw new InvalidOperationException("the machine is running: pause it before saving its devices");
-        if (_interruptController is not { } controller)
-            throw new InvalidOperationException("a KVM machine's devices are not saved yet: its in-kernel irqchip's state (KVM_GET_IRQCHIP) is still to come");
-        writer.Section(controller.SectionName, controller.SectionVersion, controller.SaveState);
-        foreach (var device in Devices.States)
+        foreach (var device in _platform.Concat(Devices.States))
             writer.Section(device.SectionName, device.SectionVersion, device.SaveState);
     }
 
     /// <summary>
-    /// Restores every device from <paramref name="state"/> before the machine starts (guest memory first: a live virtio
-    /// device is activated on its restored queues). A device whose section does not restore refuses it before changing.
+    /// Restores the platform and every device from <paramref name="state"/> before the machine starts (guest memory
+    /// first: a live virtio device is activated on its restored queues). The interrupt controllers come first, so the
+    /// devices, which raise their lines again, are heard; on the software engine the absent PIC and PIT come before
+    /// them, as they only check (refuse a programmed PIT or a PIC that would deliver) and change nothing. A device whose
+    /// section does not restore refuses it before changing.
     /// </summary>
     public void RestoreDevices(SavedState state)
     {
         ArgumentNullException.ThrowIfNull(state);
         if (State != MachineState.Created)
             throw new InvalidOperationException($"devices are restored before the machine starts; it is {State}");
-        if (_interruptController is not { } controller)
-            throw new InvalidOperationException("a KVM machine's devices are not restored yet: its in-kernel irqchip's state is still to come");
-        IReadOnlyList<IDeviceState> devices = [controller, .. Devices.States]; // routes first: devices raise their lines again
-        var sections = devices.Select(d => (Device: d, Section: state.Take(d.SectionName, d.SectionVersion))).ToList();
+        var sections = _platform.Concat(Devices.States).Select(d => (Device: d, Section: state.Take(d.SectionName, d.SectionVersion))).ToList();
         foreach (var (device, section) in sections)
             device.RestoreState(section);
     }

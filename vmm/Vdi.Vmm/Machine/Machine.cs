@@ -27,7 +27,7 @@ public sealed partial class Machine : IDisposable
     private readonly Action _release; // frees what the engine built (VM, memory), after the vCPUs
     private readonly PauseRendezvous _rendezvous = new();
     private readonly AccessLeases _leases = new(); // host accesses to guest memory; Dispose waits for them
-    private readonly State.IDeviceState? _interruptController; // the software engine's I/O APIC; KVM's is in the kernel
+    private readonly IReadOnlyList<State.IDeviceState> _platform; // interrupt controllers, PIT, clock: the engine's, in restore order
     private readonly TaskCompletionSource<MachineExit> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private MachineState _state = MachineState.Created;
     private MachineExit? _exit;
@@ -40,9 +40,9 @@ public sealed partial class Machine : IDisposable
     internal Machine(
         MachineConfig config, EngineSelection engine, GuestMemory memory, MachineDevices devices,
         Func<Machine, PauseRendezvous, Action<VcpuStop>, IReadOnlyList<IVcpuRunner>> createVcpus, Action release,
-        ConcurrencyGuard? guard = null, WriteTracer? tracer = null, State.IDeviceState? interruptController = null)
+        ConcurrencyGuard? guard = null, WriteTracer? tracer = null, IReadOnlyList<State.IDeviceState>? platform = null)
     {
-        _interruptController = interruptController;
+        _platform = platform ?? [];
         Guard = guard ?? new ConcurrencyGuard();
         Tracer = tracer ?? new WriteTracer(memory, devices.Trace, splitSlots: false);
         Tracer.RunPaused = RunPaused;

@@ -103,7 +103,8 @@ public static class MachineBuilder
                     kvm.Dispose();
                 },
                 guard,
-                tracer);
+                tracer,
+                [new KvmPicState(vm), new KvmIoApicState(vm), new KvmPitState(vm), new KvmClockState(vm)]); // controllers first
             cleanup.Clear();
             return machine;
         }
@@ -177,7 +178,7 @@ public static class MachineBuilder
                 memory.Dispose,
                 guard,
                 tracer,
-                ioApic);
+                [new SoftAbsentPic(), new SoftAbsentPit(), ioApic, new SoftGuestClock()]); // the absent PIC and PIT only check: refusals before any change
             return machine;
         }
         catch

@@ -44,6 +44,9 @@ internal interface IVcpuRunner : IDisposable
     /// <summary>The vCPU's state, engine-neutral. Only while the vCPU is parked, not started, or finished.</summary>
     State.VcpuSnapshot SaveState();
 
+    /// <summary>Refuses (a <see cref="State.StateFormatException"/>, nothing changed) a snapshot this engine cannot run.</summary>
+    void CheckState(State.VcpuSnapshot snapshot);
+
     /// <summary>Takes <paramref name="snapshot"/>; only before the vCPU starts. Refused (a <see cref="State.StateFormatException"/>) when this engine cannot run it.</summary>
     void RestoreState(State.VcpuSnapshot snapshot);
 }

@@ -7,10 +7,13 @@ namespace Vdi.Vmm.Vcpu;
 
 /// <summary>
 /// A KVM vCPU's state to and from the engine-neutral <see cref="VcpuSnapshot"/>: <c>KVM_GET/SET_REGS</c>, the control
-/// registers and IDT of <c>KVM_GET/SET_SREGS</c> (segments and the GDT stay as the long-mode setup made them, which is
-/// what every guest of this VMM runs on), the in-kernel local APIC's page (IRR and ISR taken out into their sets, the
-/// timer's current count turned into time left), the interrupt shadow of <c>KVM_GET/SET_VCPU_EVENTS</c> and the MP
-/// state (halted or runnable). Only while the vCPU is out of <c>KVM_RUN</c>.
+/// registers, segments, GDT and IDT of <c>KVM_GET/SET_SREGS</c>, the MSRs of <see cref="ModelSpecificRegisters.Saved"/>
+/// (<see cref="KvmMsrState"/>), the x87/SSE state as the legacy region of <c>KVM_GET/SET_XSAVE</c> — not
+/// <c>KVM_GET_FPU</c>, whose MXCSR is the raw buffer's (0 on a vCPU that never used SSE, and a KVM_SET_FPU'd one read
+/// back as 0 on some hosts); a vCPU with AVX or later state in use is refused rather than saved without it —,
+/// the in-kernel local APIC's page (IRR and ISR taken out into their sets, the timer's current count turned into time
+/// left), the interrupt shadow of <c>KVM_GET/SET_VCPU_EVENTS</c> and the MP state (halted or runnable). Only while the
+/// vCPU is out of <c>KVM_RUN</c>.
 /// </summary>
 internal static class KvmVcpuState
 {
@@ -25,6 +28,9 @@ internal static class KvmVcpuState
             throw new InvalidOperationException($"vcpu {vcpu.Id} is delivering an exception or NMI; its state is saved once that is done");
         var r = vcpu.GetRegs();
         var s = vcpu.GetSregs();
+        var msrs = KvmMsrState.Save(vcpu);
+        var fpu = KvmRegisterConversion.ToFxsave(vcpu.GetXsave())
+            ?? throw new InvalidOperationException($"vcpu {vcpu.Id} holds extended (AVX or later) state, which the format does not carry");
         var page = vcpu.GetLapic();
         var irr = Set(page, IrrOffset);
         var isr = Set(page, IsrOffset);
@@ -51,6 +57,11 @@ internal static class KvmVcpuState
             Efer = s.efer,
             IdtBase = s.idt.@base,
             IdtLimit = s.idt.limit,
+            Segments = KvmRegisterConversion.ToSegments(s),
+            GdtBase = s.gdt.@base,
+            GdtLimit = s.gdt.limit,
+            Msrs = msrs,
+            Fpu = fpu,
             Halted = vcpu.GetMpState() == KvmConstants.KVM_MP_STATE_HALTED,
             InterruptShadow = events.interrupt_shadow != 0,
             InstructionsRetired = 0, // KVM does not count them
@@ -61,8 +72,12 @@ internal static class KvmVcpuState
         };
     }
 
+    /// <summary>Refuses (nothing changed) what this host's KVM cannot take: an MSR value it does not list.</summary>
+    public static void Check(KvmVcpu vcpu, VcpuSnapshot snapshot) => KvmMsrState.Check(vcpu, snapshot.Msrs);
+
     public static void Restore(KvmVcpu vcpu, VcpuSnapshot snapshot)
     {
+        Check(vcpu, snapshot);
         var g = snapshot.Gprs;
         var r = vcpu.GetRegs();
         (r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi) = (g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]);
@@ -71,6 +86,8 @@ internal static class KvmVcpuState
         var s = vcpu.GetSregs();
         (s.cr0, s.cr2, s.cr3, s.cr4, s.efer) = (snapshot.Cr0, snapshot.Cr2, snapshot.Cr3, snapshot.Cr4, snapshot.Efer);
         (s.idt.@base, s.idt.limit) = (snapshot.IdtBase, snapshot.IdtLimit);
+        (s.gdt.@base, s.gdt.limit) = (snapshot.GdtBase, snapshot.GdtLimit);
+        KvmRegisterConversion.SetSegments(ref s, snapshot.Segments);
         var page = (byte[])snapshot.Apic.Clone();
         var own = vcpu.GetLapic(); // this vCPU's APIC ID and version stay its own
         own.AsSpan(IdOffset, 4).CopyTo(page.AsSpan(IdOffset));
@@ -83,6 +100,8 @@ internal static class KvmVcpuState
         events = new kvm_vcpu_events { interrupt_shadow = snapshot.InterruptShadow ? (byte)1 : (byte)0, nmi_masked = events.nmi_masked, flags = ValidShadow };
         vcpu.SetSregs(s);
         vcpu.SetRegs(r);
+        KvmMsrState.Restore(vcpu, snapshot.Msrs);
+        vcpu.SetXsave(KvmRegisterConversion.WithFxsave(vcpu.GetXsave(), snapshot.Fpu));
         vcpu.SetLapic(page);
         vcpu.SetVcpuEvents(events);
         vcpu.SetMpState(snapshot.Halted ? KvmConstants.KVM_MP_STATE_HALTED : KvmConstants.KVM_MP_STATE_RUNNABLE);

@@ -62,6 +62,8 @@ internal sealed class VcpuThread : VcpuThreadBase, IVcpuRegisterAccess, Hypercal
 
     public override State.VcpuSnapshot SaveState() => KvmVcpuState.Save(_vcpu);
 
+    public override void CheckState(State.VcpuSnapshot snapshot) => KvmVcpuState.Check(_vcpu, snapshot);
+
     public override void RestoreState(State.VcpuSnapshot snapshot) => KvmVcpuState.Restore(_vcpu, snapshot);
 
     public override void InjectPageFault(ulong address, uint errorCode)

@@ -16,6 +16,8 @@ internal abstract class VcpuThreadBase : IVcpuRunner
 
     public abstract State.VcpuSnapshot SaveState();
 
+    public abstract void CheckState(State.VcpuSnapshot snapshot);
+
     public abstract void RestoreState(State.VcpuSnapshot snapshot);
 
     private readonly PauseRendezvous _pause;

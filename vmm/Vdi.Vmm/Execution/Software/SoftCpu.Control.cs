@@ -12,7 +12,7 @@ internal readonly record struct SoftControlRegisters(ulong Cr0, ulong Cr2, ulong
 
 /// <summary>
 /// CR0, CR2, CR3, CR4 and EFER of <see cref="SoftCpu"/>, and the instructions that use them: <c>mov</c> to and from
-/// CR0/CR2/CR3/CR4, <c>invlpg</c>, and <c>rdmsr</c>/<c>wrmsr</c> of EFER. The engine stays in 64-bit long mode with
+/// CR0/CR2/CR3/CR4, <c>invlpg</c>, and <c>rdmsr</c>/<c>wrmsr</c> of EFER (and of the stored MSRs, <c>SoftCpu.Msrs.cs</c>). The engine stays in 64-bit long mode with
 /// paging on: clearing CR0.PG or PE, or CR4.PAE, and setting reserved bits raise #GP as on hardware; CR4 features the
 /// engine does not model (PCIDE, LA57, SMEP, SMAP, PKE, OSXSAVE, ...) stop the machine with
 /// <see cref="SoftwareEngineException"/>. A CR3 write empties the TLB but for global pages (CR4.PGE) and drops decoded
@@ -146,19 +146,24 @@ internal sealed partial class SoftCpu : Hypercalls.IVcpuControlRegisters
     private void ReadModelSpecific()
     {
         var index = (uint)Registers[(int)Gpr.Rcx];
-        if (index != EferMsr)
-            throw new SoftwareEngineException($"the software engine models only the EFER MSR (rdmsr 0x{index:X} at 0x{Rip:X})");
-        Registers[(int)Gpr.Rax] = (uint)Efer;
-        Registers[(int)Gpr.Rdx] = Efer >> 32;
+        var value = Efer;
+        if (index != EferMsr && !TryReadStoredMsr(index, out value))
+            throw new SoftwareEngineException($"the software engine does not model MSR 0x{index:X} (rdmsr at 0x{Rip:X})");
+        Registers[(int)Gpr.Rax] = (uint)value;
+        Registers[(int)Gpr.Rdx] = value >> 32;
     }
 
-    /// <summary><c>wrmsr</c> of EFER: SCE and NXE may change; LME and LMA stay; other bits raise #GP.</summary>
+    /// <summary><c>wrmsr</c>: of EFER, SCE and NXE may change, LME and LMA stay, other bits raise #GP; the stored MSRs (<c>SoftCpu.Msrs.cs</c>).</summary>
     private void WriteModelSpecific()
     {
         var index = (uint)Registers[(int)Gpr.Rcx];
-        if (index != EferMsr)
-            throw new SoftwareEngineException($"the software engine models only the EFER MSR (wrmsr 0x{index:X} at 0x{Rip:X})");
         var value = ((Registers[(int)Gpr.Rdx] & 0xFFFF_FFFF) << 32) | (uint)Registers[(int)Gpr.Rax];
+        if (index != EferMsr)
+        {
+            if (!TryWriteStoredMsr(index, value))
+                throw new SoftwareEngineException($"the software engine does not model MSR 0x{index:X} (wrmsr at 0x{Rip:X})");
+            return;
+        }
         const ulong fixedBits = EferLongModeEnable | EferLongModeActive;
         if ((value & ~(fixedBits | EferSystemCall | EferNoExecute)) != 0 || (value & fixedBits) != fixedBits)
             throw new GuestFault(GuestFault.GeneralProtection, 0);

@@ -5,6 +5,12 @@ namespace Vdi.Vmm.Execution.Software;
 /// <summary>The software vCPU's whole state as a <see cref="VcpuSnapshot"/>, out and back in (snapshots, migration).</summary>
 internal sealed partial class SoftCpu
 {
+    /// <summary>
+    /// The x87 control word and MXCSR, carried: the engine runs no x87 or SSE instruction, so they govern nothing here,
+    /// and a state from KVM takes them back as they were (KVM may report an MXCSR of 0 for a vCPU that never used SSE).
+    /// </summary>
+    private (ushort Fcw, uint Mxcsr) _fpuControl = (FxsaveArea.ResetFcw, FxsaveArea.ResetMxcsr);
+
     /// <summary>Only while the vCPU is parked or not started.</summary>
     public VcpuSnapshot TakeSnapshot(long now)
     {
@@ -21,6 +27,11 @@ internal sealed partial class SoftCpu
             Efer = Efer,
             IdtBase = IdtBase,
             IdtLimit = IdtLimit,
+            Segments = (SegmentRegister[])_segments.Clone(),
+            GdtBase = GdtBase,
+            GdtLimit = GdtLimit,
+            Msrs = ExportMsrs(),
+            Fpu = FxsaveArea.WithControls(_fpuControl.Fcw, _fpuControl.Mxcsr), // no x87/SSE data: only the carried control words
             Halted = Halted,
             InterruptShadow = _interruptShadow,
             InstructionsRetired = InstructionsRetired,
@@ -31,11 +42,8 @@ internal sealed partial class SoftCpu
         };
     }
 
-    /// <summary>
-    /// Takes <paramref name="s"/>; only while parked or not started. Refused (nothing changed) when the engine cannot run
-    /// it: control registers outside what it models, RFLAGS bits it does not hold.
-    /// </summary>
-    public void RestoreSnapshot(VcpuSnapshot s, long now)
+    /// <summary>Refuses (a <see cref="StateFormatException"/> saying why) a snapshot the engine cannot run; changes nothing.</summary>
+    public void CheckSnapshot(VcpuSnapshot s)
     {
         ArgumentNullException.ThrowIfNull(s);
         var control = new SoftControlRegisters(s.Cr0, s.Cr2, s.Cr3, s.Cr4, s.Efer);
@@ -43,6 +51,23 @@ internal sealed partial class SoftCpu
             throw new StateFormatException($"vcpu {Index}: control registers {control} are outside what the software engine runs");
         if ((s.Rflags & ~(ModelledFlags | CarriedFlags)) != 0)
             throw new StateFormatException($"vcpu {Index}: RFLAGS 0x{s.Rflags:X} has bits the software engine does not hold");
+        if (RefusedSegments(s.Segments) is { } segments)
+            throw new StateFormatException($"vcpu {Index}: {segments}");
+        if (RefusedMsrs(s.Msrs) is { } msr)
+            throw new StateFormatException($"vcpu {Index}: {msr}");
+        if (FxsaveArea.HoldsData(s.Fpu))
+            throw new StateFormatException($"vcpu {Index}: the x87/SSE state holds data ({FxsaveArea.Difference(s.Fpu)}); the software engine has no x87/SSE to run it");
+    }
+
+    /// <summary>
+    /// Takes <paramref name="s"/>; only while parked or not started. Refused (nothing changed) when the engine cannot run
+    /// it: control registers outside what it models, RFLAGS bits it does not hold, segments that are not flat or have a
+    /// base, an MSR value it does not model, x87/SSE state holding data (the engine has no x87/SSE; it carries the control words).
+    /// </summary>
+    public void RestoreSnapshot(VcpuSnapshot s, long now)
+    {
+        CheckSnapshot(s);
+        var control = new SoftControlRegisters(s.Cr0, s.Cr2, s.Cr3, s.Cr4, s.Efer);
         SetControlRegisters(control);
         s.Gprs.CopyTo(_regs, 0);
         Rip = s.Rip;
@@ -50,6 +75,9 @@ internal sealed partial class SoftCpu
         _carriedFlags = s.Rflags & CarriedFlags;
         IdtBase = s.IdtBase;
         IdtLimit = s.IdtLimit;
+        ImportDescriptors(s);
+        ImportMsrs(s.Msrs);
+        _fpuControl = FxsaveArea.Controls(s.Fpu);
         Halted = s.Halted;
         _interruptShadow = s.InterruptShadow;
         InstructionsRetired = s.InstructionsRetired;

@@ -4,8 +4,9 @@ namespace Vdi.Vmm.Execution.Software;
 
 /// <summary>
 /// The software engine's I/O APIC, driven by the interrupt lines the devices are given. Edge pins deliver on a rising
-/// edge; level pins deliver while the line is high, the pin unmasked and no earlier delivery awaits its EOI (Remote
-/// IRR) — after the EOI a line still high delivers again, as KVM's I/O APIC does. Lines change on any thread (device
+/// edge — one that comes while the pin is masked waits (IRR) until the pin is unmasked or the line falls, as in KVM's
+/// I/O APIC; level pins deliver while the line is high, the pin unmasked and no earlier delivery awaits its EOI (Remote
+/// IRR) — after the EOI a line still high delivers again, as KVM's I/O APIC does. Register 0 holds the ID. Lines change on any thread (device
 /// and host threads), so every operation takes the APIC's lock; a delivery is posted to the destination vCPU under it.
 /// A write the model has no register for is ignored.
 /// </summary>
@@ -19,6 +20,8 @@ internal sealed class SoftIoApic : State.IDeviceState
     private readonly bool[] _level = new bool[Pins];
     private readonly bool[] _remoteIrr = new bool[Pins];
     private uint _select;
+    private uint _pendingEdges; // a bit per edge pin whose rising edge came while it was masked
+    private byte _id;
 
     /// <param name="deliver">Posts (vector, destination APIC id) to a vCPU; must not call back into the I/O APIC.</param>
     public SoftIoApic(Action<byte, int> deliver)
@@ -58,6 +61,8 @@ internal sealed class SoftIoApic : State.IDeviceState
     {
         lock (_gate)
         {
+            if (offset == ApicRegisters.IoWindow && _select == IdRegister)
+                return (uint)_id << 24;
             return offset == ApicRegisters.IoWindow && _select - ApicRegisters.IoRedirectionTable < Pins * 2
                 ? _redirection[_select - ApicRegisters.IoRedirectionTable]
                 : offset == ApicRegisters.IoRegisterSelect ? _select : 0;
@@ -73,6 +78,11 @@ internal sealed class SoftIoApic : State.IDeviceState
                 _select = value;
                 return;
             }
+            if (offset == ApicRegisters.IoWindow && _select == IdRegister)
+            {
+                _id = (byte)((value >> 24) & 0xF);
+                return;
+            }
             if (offset != ApicRegisters.IoWindow || _select - ApicRegisters.IoRedirectionTable >= Pins * 2)
             {
                 IgnoredWrites++;
@@ -84,35 +94,44 @@ internal sealed class SoftIoApic : State.IDeviceState
         }
     }
 
-    public string SectionName => "ioapic";
+    private const uint IdRegister = 0;
 
-    public ushort SectionVersion => 1;
+    public string SectionName => State.IoApicState.SectionName;
 
-    /// <summary>The redirection table, the register select and Remote IRR (line levels are the devices': they raise them again on restore).</summary>
+    public ushort SectionVersion => State.IoApicState.Version;
+
+    /// <summary>The section both engines share (<see cref="State.IoApicState"/>): IRR is the waiting edges and the level pins' lines.</summary>
     public void SaveState(State.SectionWriter section)
     {
         lock (_gate)
         {
-            section.U64s("redirection", [.. _redirection.Select(r => (ulong)r)]).U64("select", _select)
-                .U64s("remote_irr", [.. _remoteIrr.Select(b => b ? 1UL : 0)]);
+            var levels = 0u;
+            for (var pin = 0; pin < Pins; pin++)
+                levels |= IsLevelTriggered(pin) && _level[pin] ? 1u << pin : 0;
+            new State.IoApicState
+            {
+                Redirection = [.. _redirection.Select((r, i) => i % 2 == 0 ? r & ~State.IoApicState.RemoteIrrBit : r)],
+                RemoteIrr = (bool[])_remoteIrr.Clone(),
+                Select = _select,
+                Irr = _pendingEdges | levels,
+                Id = _id,
+            }.Write(section);
         }
     }
 
+    /// <summary>Level bits of IRR are not taken: line levels are the devices', which raise them again on restore.</summary>
     public void RestoreState(State.SavedSection section)
     {
-        var redirection = section.U64s("redirection");
-        var remote = section.U64s("remote_irr");
-        var select = (uint)section.U64("select", 0, uint.MaxValue);
-        if (redirection.Length != Pins * 2 || remote.Length != Pins || redirection.Any(r => r > uint.MaxValue) || remote.Any(r => r > 1))
-            throw new State.StateFormatException($"section '{section.Name}': the redirection table or Remote IRR is not {Pins} pins");
-        section.EnsureAllRead();
+        var state = State.IoApicState.Read(section);
         lock (_gate)
         {
-            for (var i = 0; i < redirection.Length; i++)
-                _redirection[i] = (uint)redirection[i];
+            state.Redirection.CopyTo(_redirection, 0);
+            state.RemoteIrr.CopyTo(_remoteIrr, 0);
+            _select = state.Select;
+            _id = state.Id;
+            _pendingEdges = 0;
             for (var pin = 0; pin < Pins; pin++)
-                _remoteIrr[pin] = remote[pin] == 1;
-            _select = select;
+                _pendingEdges |= !IsLevelTriggered(pin) ? state.Irr & (1u << pin) : 0;
         }
     }
 
@@ -145,15 +164,37 @@ internal sealed class SoftIoApic : State.IDeviceState
             if (Record)
                 LineChanges.Add((pin, level));
             if (IsLevelTriggered(pin))
+            {
                 Evaluate(pin);
-            else if (rising && !IsMasked(pin))
-                Deliver(pin);
+            }
+            else if (!level)
+            {
+                _pendingEdges &= ~(1u << pin); // a line that fell takes its waiting edge with it
+            }
+            else if (rising)
+            {
+                _pendingEdges |= 1u << pin;
+                Evaluate(pin);
+            }
         }
     }
 
     private void Evaluate(int pin)
     {
-        if (IsLevelTriggered(pin) && _level[pin] && !IsMasked(pin) && !_remoteIrr[pin])
+        var bit = 1u << pin;
+        if (IsMasked(pin))
+            return;
+        if (!IsLevelTriggered(pin))
+        {
+            if ((_pendingEdges & bit) != 0)
+            {
+                _pendingEdges &= ~bit;
+                Deliver(pin);
+            }
+            return;
+        }
+        _pendingEdges &= ~bit;
+        if (_level[pin] && !_remoteIrr[pin])
         {
             _remoteIrr[pin] = true;
             Deliver(pin);

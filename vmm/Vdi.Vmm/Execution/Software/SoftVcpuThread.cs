@@ -59,6 +59,8 @@ internal sealed class SoftVcpuThread : VcpuThreadBase
 
     public override State.VcpuSnapshot SaveState() => _cpu.TakeSnapshot(System.Diagnostics.Stopwatch.GetTimestamp());
 
+    public override void CheckState(State.VcpuSnapshot snapshot) => _cpu.CheckSnapshot(snapshot);
+
     public override void RestoreState(State.VcpuSnapshot snapshot) => _cpu.RestoreSnapshot(snapshot, System.Diagnostics.Stopwatch.GetTimestamp());
 
     private void Wake()
