@@ -105,6 +105,7 @@ public sealed class MigrationFailureTests
     {
         Assert.Equal(MachineState.Running, source.State);
         Assert.False(source.Memory.DirtyLogging, "the source still logs its writes");
+        Assert.False(source.Iommu.DirtyTracking, "the source's IOMMU still tracks DMA");
         await AbMachines.AssertRunsAsync(source);
         Assert.Equal(MachineState.Created, destination.State);
         source.Stop();

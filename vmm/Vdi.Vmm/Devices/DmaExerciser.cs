@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Vdi.Vmm.Iommu;
 using Vdi.Vmm.Memory;
 using Vdi.Vmm.State;
 
@@ -9,20 +10,21 @@ namespace Vdi.Vmm.Devices;
 /// sets a window of pages, then each 4-byte write of a value v makes the device write a 16-byte record — v, its
 /// complement, and the device's running count — at the start of window page v mod length. What the guest would see
 /// of a NIC or disk completing into its buffers, on a vCPU thread, at the guest's pace: the live-migration tests and
-/// benchmark load it to prove device writes reach the destination. A write outside RAM is dropped and counted.
+/// benchmark load it to prove device writes reach the destination. A write the IOMMU refuses (outside the domain) is dropped and counted.
 /// </summary>
 public sealed class DmaExerciser : IBusDevice, IDeviceState
 {
     public const int RecordBytes = 16;
     private const int MaxWindowPages = 1 << 20;
 
-    private readonly GuestMemory _memory;
+    private readonly IommuDomain _dma;
     private readonly Lock _gate = new();
     private uint _windowPage, _windowPages;
     private ulong _writes;
     private long _dropped;
 
-    public DmaExerciser(GuestMemory memory) => _memory = memory;
+    /// <param name="dma">The device's IOMMU domain: its writes are DMA, recorded by the domain's dirty bits only.</param>
+    public DmaExerciser(IommuDomain dma) => _dma = dma;
 
     /// <summary>Records written since the machine started (restored with its state).</summary>
     public ulong Writes
@@ -76,7 +78,7 @@ public sealed class DmaExerciser : IBusDevice, IDeviceState
             BinaryPrimitives.WriteUInt32LittleEndian(record[4..], ~value);
             BinaryPrimitives.WriteUInt64LittleEndian(record[8..], _writes);
         }
-        if (!_memory.TryWrite(address, record, SectionName))
+        if (!_dma.TryWrite(address, record))
             Interlocked.Increment(ref _dropped);
         return true;
     }

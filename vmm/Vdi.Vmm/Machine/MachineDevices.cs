@@ -93,10 +93,10 @@ public sealed class MachineDevices
         pio.Register(PortMap.NullDevice, 1, nullDevice);
         var sequence = new SequenceDevice();
         pio.Register(PortMap.Sequence, PortMap.SequenceLength, sequence);
-        var dmaExerciser = new DmaExerciser(memory);
+        var iommu = new VirtualIommu(memory, config.MemoryBytes);
+        var dmaExerciser = new DmaExerciser(iommu.CreateIdentityDomain(nameof(DmaExerciser)));
         pio.Register(PortMap.DmaExerciser, PortMap.DmaExerciserLength, dmaExerciser);
 
-        var iommu = new VirtualIommu(memory, config.MemoryBytes);
         var transports = new List<VirtioMmioTransport>();
         var gpu = new VirtioGpu(config.Gpu, config.Display);
         var keyboard = new VirtioKeyboard { SectionName = "input.keyboard" };

@@ -25,6 +25,7 @@ internal sealed class DirtyTracker : IDisposable
     public void Start()
     {
         _machine.Memory.StartDirtyLog();
+        _machine.Iommu.StartDirtyTracking();
         _started = true;
         Harvest(out _);
     }
@@ -34,7 +35,7 @@ internal sealed class DirtyTracker : IDisposable
     {
         var bitmap = new ulong[_words];
         _machine.Memory.HarvestDirty(bitmap);
-        dmaOnly = 0;
+        dmaOnly = _machine.Iommu.HarvestDirty(bitmap); // after the CPU's: pages the CPU also wrote count once, as the CPU's
         return bitmap;
     }
 
@@ -59,6 +60,7 @@ internal sealed class DirtyTracker : IDisposable
         if (!_started)
             return;
         _started = false;
+        _machine.Iommu.StopDirtyTracking();
         _machine.Memory.StopDirtyLog();
     }
 }

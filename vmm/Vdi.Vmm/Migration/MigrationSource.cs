@@ -41,6 +41,7 @@ public static class MigrationSource
             // The destination's refusal stops the sending at once: it no longer reads, so a write could wait forever.
             using var answered = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             Task<(MigrationMessage Kind, byte[] Payload)?>? peer = null;
+            var outerToken = cancellationToken;
             try
             {
                 if (machine.State != Machine.MachineState.Running)
@@ -107,8 +108,12 @@ public static class MigrationSource
                 or InvalidOperationException or TimeoutException or State.StateFormatException)
             {
                 var reason = e is OperationCanceledException ? "cancelled" : e.Message;
-                if (peer is { IsCompleted: true } && !(peer.IsCompletedSuccessfully && peer.Result is (MigrationMessage.Restored, _)))
-                    reason = PeerMessage.Describe(peer, "while memory was copied"); // the destination's word says why
+                if (e is IOException && peer is { IsCompleted: false })
+                    await Task.WhenAny(peer, Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None)).ConfigureAwait(false); // a refusal may be on its way
+                var refused = peer is { IsCompletedSuccessfully: true, Result: (MigrationMessage.Abort, _) };
+                var endedByPeer = e is OperationCanceledException && !outerToken.IsCancellationRequested && peer is { IsCompleted: true };
+                if (refused || endedByPeer)
+                    reason = PeerMessage.Describe(peer!, "while memory was copied"); // the destination's word says why
                 await TryAbortAsync(reason).ConfigureAwait(false);
                 if (paused)
                     machine.ResumeAll();
