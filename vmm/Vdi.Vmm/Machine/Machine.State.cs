@@ -65,6 +65,17 @@ public sealed partial class Machine
             device.RestoreState(section);
     }
 
+    /// <summary>
+    /// Stops (or restarts) the devices' writes into guest memory from host threads — an input event arriving while the
+    /// vCPUs are paused waits in its device and is saved with it — so memory and device state stay one consistent
+    /// picture while a paused machine is saved. vCPU-driven device work needs no such stop: the vCPUs are parked.
+    /// </summary>
+    public void QuiesceDevices(bool quiesced)
+    {
+        foreach (var transport in Devices.Transports)
+            transport.Quiesce(quiesced);
+    }
+
     /// <summary>The whole machine state — every vCPU, the interrupt controller and every device — in the state format.</summary>
     public byte[] SaveState()
     {

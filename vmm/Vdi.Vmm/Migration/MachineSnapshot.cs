@@ -13,6 +13,19 @@ public static class MachineSnapshot
         ArgumentNullException.ThrowIfNull(machine);
         if (machine.State == Machine.MachineState.Running)
             throw new InvalidOperationException("the machine is running: pause it before taking a snapshot");
+        machine.QuiesceDevices(true); // input arriving meanwhile waits in its device and is saved with it
+        try
+        {
+            return await WriteAsync(machine, stream, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            machine.QuiesceDevices(false);
+        }
+    }
+
+    private static async Task<SnapshotFigures> WriteAsync(Machine.Machine machine, Stream stream, CancellationToken cancellationToken)
+    {
         var started = System.Diagnostics.Stopwatch.StartNew();
         var hello = MachineIdentity.Of(machine).ToBytes();
         await MigrationWire.WriteAsync(stream, MigrationMessage.Hello, hello, cancellationToken).ConfigureAwait(false);

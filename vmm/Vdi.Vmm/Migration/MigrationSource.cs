@@ -77,6 +77,7 @@ public static class MigrationSource
                 _downtime.Start();
                 if (!machine.PauseAll(options.PauseTimeout))
                     throw new MigrationException($"the vCPUs did not park within {options.PauseTimeout.TotalSeconds:F0} s");
+                machine.QuiesceDevices(true); // input arriving now waits in its device and goes with the state
                 var last = tracker.Harvest(out var lastDma);
                 for (var i = 0; i < last.Length; i++)
                     last[i] |= left[i];
@@ -116,7 +117,10 @@ public static class MigrationSource
                     reason = PeerMessage.Describe(peer!, "while memory was copied"); // the destination's word says why
                 await TryAbortAsync(reason).ConfigureAwait(false);
                 if (paused)
+                {
+                    machine.QuiesceDevices(false);
                     machine.ResumeAll();
+                }
                 _downtime.Reset();
                 _total.Stop();
                 Report("failed", force: true);

@@ -86,6 +86,8 @@ public abstract partial class VirtioInputDevice : IVirtioDevice
 
     void IVirtioDevice.Activate(VirtioContext context) => DeliverLocked();
 
+    void IVirtioDevice.Unquiesced() => DeliverLocked();
+
     void IVirtioDevice.QueueNotify(int queue)
     {
         if (queue == EventQueue)
@@ -207,8 +209,8 @@ public abstract partial class VirtioInputDevice : IVirtioDevice
     /// <summary>Moves pending events into posted eventq buffers, one event per buffer.</summary>
     private void DeliverLocked()
     {
-        if (_pending.Count == 0 || Host.Active is not { } active)
-            return;
+        if (_pending.Count == 0 || Host.Quiesced || Host.Active is not { } active)
+            return; // while quiesced events wait here: they are saved with the device
         var queue = active.Queues[EventQueue];
         var delivered = 0;
         try

@@ -35,4 +35,12 @@ public interface IVirtioDevice
 
     /// <summary>The driver reset the device (status 0) or the transport is resetting it after an error.</summary>
     void Reset();
+
+    /// <summary>
+    /// The host let the device work again after <see cref="VirtioHost.Quiesced"/>: deliver what host-side calls queued
+    /// meanwhile. Devices that never write guest memory from a host thread have nothing to do.
+    /// </summary>
+    void Unquiesced()
+    {
+    }
 }

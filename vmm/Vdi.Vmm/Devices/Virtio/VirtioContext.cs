@@ -20,6 +20,13 @@ public sealed class VirtioHost
 
     public Lock Gate { get; } = new();
 
+    /// <summary>
+    /// True while the machine is paused for a snapshot or a migration's last round: host-side calls (an input event)
+    /// must queue in the device, not write guest memory, so the memory and the device state saved agree. Read under
+    /// <see cref="Gate"/>.
+    /// </summary>
+    public bool Quiesced { get; internal set; }
+
     /// <summary>The device's IOMMU domain: every read and write the device makes in guest memory goes through it.</summary>
     public IommuDomain Dma { get; }
 

@@ -249,6 +249,19 @@ public sealed partial class VirtioMmioTransport : IBusDevice
         RaiseInterrupt(VirtioMmio.InterruptConfigChange);
     }
 
+    /// <summary>Stops or restarts the device's host-side writes into guest memory (<see cref="VirtioHost.Quiesced"/>).</summary>
+    public void Quiesce(bool quiesced)
+    {
+        Guard(() =>
+        {
+            if (_host.Quiesced == quiesced)
+                return;
+            _host.Quiesced = quiesced;
+            if (!quiesced)
+                _device.Unquiesced();
+        });
+    }
+
     /// <summary>Runs device work that may break the contract (queue processing from a host thread), turning a violation into DEVICE_NEEDS_RESET.</summary>
     public void Guard(Action work)
     {
