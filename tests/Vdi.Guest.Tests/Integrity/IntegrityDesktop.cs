@@ -44,6 +44,9 @@ internal sealed class IntegrityDesktop : IDisposable
         }
     }
 
+    /// <summary>A desktop over a machine built elsewhere (restored from a snapshot, say); disposing it disposes the machine.</summary>
+    public static IntegrityDesktop Wrap(Vmm.Machine.Machine machine) => new(machine);
+
     /// <summary>Builds the machine, starts it and waits until the desktop idles with its drivers up.</summary>
     public static async Task<IntegrityDesktop> BootAsync(EngineChoice engine, IntegrityLevel level)
     {

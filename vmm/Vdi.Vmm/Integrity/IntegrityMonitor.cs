@@ -17,7 +17,7 @@ public sealed record IntegrityDriver(ulong CodeStart, ulong CodeEnd, ulong Entry
 /// with the registered CR3, per vCPU; leaving it makes the VMM read the tree again. Anything else is refused and
 /// alerted. Alerts are kept (the newest <see cref="AlertCapacity"/>) and raised as <see cref="AlertRaised"/>.
 /// </summary>
-public sealed class IntegrityMonitor
+public sealed partial class IntegrityMonitor
 {
     public const int AlertCapacity = 1024;
     private const byte OutDxEax = 0xEF;

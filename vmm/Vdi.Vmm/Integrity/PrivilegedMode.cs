@@ -14,7 +14,7 @@ namespace Vdi.Vmm.Integrity;
 /// the software engine); <see cref="IntegrityHypercalls.PrivilegedLeave"/> unmaps both and releases the others.
 /// Outside the mode those addresses are unbacked: reads give all ones, writes are dropped.
 /// </summary>
-public sealed class PrivilegedMode : IDisposable
+public sealed partial class PrivilegedMode : IDisposable
 {
     /// <summary>The privileged region's size: the most code the driver can load.</summary>
     public const ulong RegionSize = 64 << 10;

@@ -44,7 +44,7 @@ public sealed partial class Machine
         ArgumentNullException.ThrowIfNull(writer);
         if (State == MachineState.Running)
             throw new InvalidOperationException("the machine is running: pause it before saving its devices");
-        foreach (var device in _platform.Concat(Devices.States))
+        foreach (var device in _platform.Concat(Devices.States).Concat(Protection))
             writer.Section(device.SectionName, device.SectionVersion, device.SaveState);
     }
 
@@ -60,10 +60,13 @@ public sealed partial class Machine
         ArgumentNullException.ThrowIfNull(state);
         if (State != MachineState.Created)
             throw new InvalidOperationException($"devices are restored before the machine starts; it is {State}");
-        var sections = _platform.Concat(Devices.States).Select(d => (Device: d, Section: state.Take(d.SectionName, d.SectionVersion))).ToList();
+        var sections = _platform.Concat(Devices.States).Concat(Protection).Select(d => (Device: d, Section: state.Take(d.SectionName, d.SectionVersion))).ToList();
         foreach (var (device, section) in sections)
             device.RestoreState(section);
     }
+
+    /// <summary>Guest integrity's sections, after the devices': the driver's protections and its privileged code.</summary>
+    private IEnumerable<IDeviceState> Protection => [Integrity, Privileged];
 
     /// <summary>
     /// Stops (or restarts) the devices' writes into guest memory from host threads — an input event arriving while the
