@@ -80,6 +80,27 @@ public sealed partial class GuestMemory
         return added;
     }
 
+    /// <summary>
+    /// Makes the 4 KiB page at <paramref name="address"/> all zeros, writing only when it is not already: a page never
+    /// touched stays unbacked (a restored idle desktop does not commit its free RAM). False outside RAM.
+    /// </summary>
+    internal bool ClearPage(ulong address)
+    {
+        if ((address & (DirtyBitmap.PageSize - 1)) != 0 || FindSlot(address) is not { } slot || slot.End - address < DirtyBitmap.PageSize)
+            return false;
+        unsafe
+        {
+            // SAFETY: the page lies inside the slot (checked above), whose host memory stays mapped while the slot lives.
+            var page = new Span<byte>((byte*)slot.HostAddress + (address - slot.GuestAddress), (int)DirtyBitmap.PageSize);
+            if (page.ContainsAnyExcept((byte)0))
+            {
+                page.Clear();
+                slot.HostWrites.MarkRange(address - slot.GuestAddress, DirtyBitmap.PageSize);
+            }
+        }
+        return true;
+    }
+
     /// <summary>The RAM address a byte of <paramref name="slot"/> is: its own, or for an alias the RAM slot's over the same host byte.</summary>
     private ulong? RamAddressLocked(MemorySlot slot, ulong offset)
     {

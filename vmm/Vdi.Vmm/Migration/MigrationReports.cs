@@ -9,6 +9,12 @@ public sealed record MigrationOptions
     /// <summary>Rounds after the first full copy before the last round is taken whatever is left.</summary>
     public int MaxRounds { get; init; } = 30;
 
+    /// <summary>
+    /// Rounds in a row that left more than 90% of the previous round's pages dirty before the last round is taken
+    /// anyway: the guest dirties memory as fast as it is sent, and more rounds would not shorten the pause.
+    /// </summary>
+    public int StalledRounds { get; init; } = 2;
+
     /// <summary>How long the vCPUs have to park for the last round.</summary>
     public TimeSpan PauseTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
@@ -21,6 +27,8 @@ public sealed record MigrationOptions
             throw new ArgumentException("the downtime target must be between 0 and 60 s", nameof(DowntimeTarget));
         if (MaxRounds is < 0 or > 1000)
             throw new ArgumentException("max rounds must be between 0 and 1000", nameof(MaxRounds));
+        if (StalledRounds is < 1 or > 1000)
+            throw new ArgumentException("stalled rounds must be between 1 and 1000", nameof(StalledRounds));
     }
 }
 

@@ -61,13 +61,18 @@ public static class MigrationSource
 
                 await SendRoundAsync("copying", DirtyTracker.All(tracker.PageCount), 0, cancellationToken).ConfigureAwait(false);
                 ulong[] left;
+                var stalled = 0;
+                long previous = long.MaxValue;
                 while (true)
                 {
                     PeerMessage.ThrowIfAnswered(peer, "while memory was copied");
                     left = tracker.Harvest(out var dma);
                     var count = DirtyTracker.Count(left);
                     var estimate = TimeSpan.FromSeconds(count * (8.0 + MigrationWire.PageSize) / Math.Max(_bytesPerSecond, 1));
-                    if (count == 0 || estimate * 2 <= options.DowntimeTarget || _round >= options.MaxRounds)
+                    // Rounds that no longer shrink what is left (a guest dirtying memory as fast as it goes) only cost time.
+                    stalled = count * 10 > previous * 9 ? stalled + 1 : 0;
+                    previous = count;
+                    if (count == 0 || estimate * 2 <= options.DowntimeTarget || _round >= options.MaxRounds || stalled >= options.StalledRounds)
                         break;
                     _round++;
                     await SendRoundAsync("round", left, dma, cancellationToken).ConfigureAwait(false);

@@ -70,7 +70,6 @@ public static class MigrationTarget
             throw new MigrationException($"the machines differ: {mismatch}");
         long pages = 0, zeroPages = 0, bytes = 0;
         var memoryBytes = machine.Config.MemoryBytes;
-        var zero = new byte[MigrationWire.PageSize];
         while (true)
         {
             if (await MigrationWire.ReadHeaderAsync(stream, cancellationToken).ConfigureAwait(false) is not var (kind, length))
@@ -80,13 +79,14 @@ public static class MigrationTarget
             switch (kind)
             {
                 case MigrationMessage.Pages:
-                    var (n, z) = WritePages(machine, payload, memoryBytes, zero);
+                    var (n, z) = WritePages(machine, payload, memoryBytes);
                     pages += n;
                     zeroPages += z;
                     break;
                 case MigrationMessage.State:
                     var restoring = Stopwatch.StartNew();
-                    machine.RestoreState(StateReader.Read(new MemoryStream(payload, writable: false)));
+                    var parsed = StateReader.Read(new MemoryStream(payload, writable: false));
+                    machine.RestoreState(parsed);
                     restoring.Stop();
                     if (snapshot && await MigrationWire.ReadHeaderAsync(stream, cancellationToken).ConfigureAwait(false) is not (MigrationMessage.End, 0))
                         throw new MigrationException("the snapshot does not end after its machine state");
@@ -99,7 +99,7 @@ public static class MigrationTarget
         }
     }
 
-    private static (long Pages, long Zero) WritePages(Machine.Machine machine, byte[] payload, ulong memoryBytes, byte[] zero)
+    private static (long Pages, long Zero) WritePages(Machine.Machine machine, byte[] payload, ulong memoryBytes)
     {
         if (payload.Length < 4)
             throw new MigrationException("a Pages message without its count");
@@ -117,20 +117,17 @@ public static class MigrationTarget
             var address = word & ~(ulong)(MigrationWire.PageSize - 1);
             if ((word & (MigrationWire.PageSize - 1) & ~MigrationWire.ZeroPageFlag) != 0 || address >= memoryBytes)
                 throw new MigrationException($"a page entry 0x{word:X} outside the machine's {memoryBytes >> 20} MiB of RAM");
-            ReadOnlySpan<byte> bytes;
             if ((word & MigrationWire.ZeroPageFlag) != 0)
             {
-                bytes = zero;
+                if (!machine.Memory.ClearPage(address))
+                    throw new MigrationException($"page 0x{address:X} is not RAM");
                 zeros++;
+                continue;
             }
-            else
-            {
-                if (payload.Length - at < MigrationWire.PageSize)
-                    throw new MigrationException("a Pages message cut inside a page");
-                bytes = payload.AsSpan(at, MigrationWire.PageSize);
-                at += MigrationWire.PageSize;
-            }
-            machine.Memory.WriteUntraced(address, bytes);
+            if (payload.Length - at < MigrationWire.PageSize)
+                throw new MigrationException("a Pages message cut inside a page");
+            machine.Memory.WriteUntraced(address, payload.AsSpan(at, MigrationWire.PageSize));
+            at += MigrationWire.PageSize;
         }
         if (at != payload.Length)
             throw new MigrationException("a Pages message longer than its pages");
