@@ -82,12 +82,17 @@ public sealed partial class GuestMemory
 
     /// <summary>
     /// Makes the 4 KiB page at <paramref name="address"/> all zeros, writing only when it is not already: a page never
-    /// touched stays unbacked (a restored idle desktop does not commit its free RAM). False outside RAM.
+    /// touched stays unbacked (a restored idle desktop does not commit its free RAM). With
+    /// <paramref name="unwrittenIsZero"/> — memory no guest ran on and nothing harvested, a machine just built — a page
+    /// the host-write bitmap does not mark is known to be zero without reading it. False outside RAM.
     /// </summary>
-    internal bool ClearPage(ulong address)
+    internal bool ClearPage(ulong address, bool unwrittenIsZero)
     {
         if ((address & (DirtyBitmap.PageSize - 1)) != 0 || FindSlot(address) is not { } slot || slot.End - address < DirtyBitmap.PageSize)
             return false;
+        var index = (address - slot.GuestAddress) >> DirtyBitmap.PageShift;
+        if (unwrittenIsZero && !slot.IsAlias && (Volatile.Read(ref slot.HostWrites.Words[index >> 6]) & (1UL << (int)(index & 63))) == 0)
+            return true;
         unsafe
         {
             // SAFETY: the page lies inside the slot (checked above), whose host memory stays mapped while the slot lives.

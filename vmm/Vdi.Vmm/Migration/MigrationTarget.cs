@@ -108,6 +108,7 @@ public static class MigrationTarget
             throw new MigrationException($"a Pages message of {count} pages");
         var at = 4;
         long zeros = 0;
+        var unwrittenIsZero = machine.State == Machine.MachineState.Created; // only the VMM wrote it, marking what it wrote
         for (var i = 0; i < count; i++)
         {
             if (payload.Length - at < 8)
@@ -119,7 +120,7 @@ public static class MigrationTarget
                 throw new MigrationException($"a page entry 0x{word:X} outside the machine's {memoryBytes >> 20} MiB of RAM");
             if ((word & MigrationWire.ZeroPageFlag) != 0)
             {
-                if (!machine.Memory.ClearPage(address))
+                if (!machine.Memory.ClearPage(address, unwrittenIsZero))
                     throw new MigrationException($"page 0x{address:X} is not RAM");
                 zeros++;
                 continue;
