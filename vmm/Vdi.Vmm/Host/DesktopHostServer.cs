@@ -134,7 +134,10 @@ public sealed partial class DesktopHostServer : IDisposable
             {
                 try
                 {
-                    Handle(frame.Message);
+                    if (frame.Message is MigrateToMessage migrate)
+                        MigrateTo(migrate, frame.Descriptor);
+                    else
+                        Handle(frame.Message);
                 }
                 catch (Exception e) when (e is not HostProtocolException)
                 {
@@ -213,6 +216,12 @@ public sealed partial class DesktopHostServer : IDisposable
     {
         switch (message)
         {
+            case ControlMessage { Kind: HostMessageType.Start } when Incoming is not null:
+                Refuse(HostProtocol.ErrorState, "start: an incoming host's machine starts from a migration");
+                break;
+            case MigrateListenMessage listen:
+                Listen(listen);
+                break;
             case ControlMessage { Kind: HostMessageType.Start }:
                 if (_machine.State != MachineState.Created)
                 {
@@ -317,7 +326,8 @@ public sealed partial class DesktopHostServer : IDisposable
 
     private void PowerOff(TimeSpan deadline)
     {
-        if (_machine.State == MachineState.Created)
+        // A machine that migrated away is paused for good: its guest runs elsewhere and must not see a power-off.
+        if (_machine.State == MachineState.Created || Volatile.Read(ref _migratedAway) != 0)
         {
             _machine.Stop();
             return;

@@ -86,7 +86,8 @@ public sealed partial class LocalDesktop : IDesktopMachine
 
     public async Task<DesktopExit> StopAsync(TimeSpan deadline)
     {
-        if (_machine.State == MachineState.Created)
+        // A machine that migrated away stays paused for good: its guest runs elsewhere and must not see a power-off.
+        if (_machine.State == MachineState.Created || Volatile.Read(ref _migratedAway))
             _machine.Stop();
         else
             _machine.RequestPowerOff();
