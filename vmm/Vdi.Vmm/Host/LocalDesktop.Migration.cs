@@ -13,6 +13,8 @@ public sealed partial class LocalDesktop
     private static readonly TimeSpan s_tokenTimeout = TimeSpan.FromSeconds(5);
     private int _migrating;
     private bool _migratedAway;
+    private readonly CancellationTokenSource _receptionStop = new();
+    private Task? _reception; // writes guest memory: Dispose waits for it before unmapping
 
     public Task<IncomingMigration> AcceptMigrationAsync(ReadOnlyMemory<byte> token, CancellationToken cancellationToken = default)
     {
@@ -23,7 +25,9 @@ public sealed partial class LocalDesktop
         var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start(1);
         var expected = token.ToArray();
-        var received = ReceiveAsync(listener, expected, cancellationToken);
+        var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _receptionStop.Token);
+        var received = ReceiveAsync(listener, expected, stop.Token);
+        _reception = received.ContinueWith(_ => stop.Dispose(), TaskScheduler.Default);
         return Task.FromResult(new IncomingMigration((IPEndPoint)listener.LocalEndpoint, received));
     }
 
@@ -59,6 +63,15 @@ public sealed partial class LocalDesktop
         {
             listener.Stop();
         }
+    }
+
+    /// <summary>Ends a reception still under way (its listener, or its writes into guest memory) before the machine goes.</summary>
+    private async Task EndReceptionAsync()
+    {
+        await _receptionStop.CancelAsync().ConfigureAwait(false);
+        if (_reception is { } reception)
+            await reception.WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        _receptionStop.Dispose();
     }
 
     public async Task<MigrationOutcome> MigrateToAsync(IPEndPoint endpoint, ReadOnlyMemory<byte> token, MigrationOptions options, IProgress<MigrationProgress>? progress,

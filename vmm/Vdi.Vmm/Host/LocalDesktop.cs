@@ -145,15 +145,15 @@ public sealed partial class LocalDesktop : IDesktopMachine
         return lease.IsHeld && _gpu.Capture(region, destination, stride, out format);
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
+        await EndReceptionAsync().ConfigureAwait(false);
         _gpu.ScanoutChanged -= OnScanoutChanged;
         _gpu.Flushed -= OnFlushed;
         _gpu.CursorChanged -= OnCursorChanged;
         _gpu.CursorMoved -= OnCursorMoved;
         UnwatchIntegrity();
         _machine.Dispose();
-        return ValueTask.CompletedTask;
     }
 
     /// <summary>A machine's exit as a desktop exit.</summary>
