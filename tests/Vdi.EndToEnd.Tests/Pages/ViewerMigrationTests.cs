@@ -6,7 +6,8 @@ namespace Vdi.EndToEnd.Tests.Pages;
 
 /// <summary>
 /// Live migration seen from the browser: the desktop moves to a new VMM instance while Chromium shows it, and the page
-/// keeps its SignalR connection — no reload (a marker set on <c>window</c> survives) — and paints what is typed after.
+/// keeps its SignalR connection — no reload (a marker set on <c>window</c> survives) — and paints what is typed after;
+/// the dashboard's Migrate action and the result on the desktop's row.
 /// </summary>
 public sealed class ViewerMigrationTests(SiteWithDesktop site) : IClassFixture<SiteWithDesktop>
 {
@@ -45,6 +46,27 @@ public sealed class ViewerMigrationTests(SiteWithDesktop site) : IClassFixture<S
         Assert.Equal("before-migration", await page.EvaluateAsync<string>("() => window.__marker"));
         await Expect(page.Locator("#status")).ToHaveTextAsync(PageContract.Connected());
         await Expect(page.Locator("#session-ended")).Not.ToBeVisibleAsync();
+    }
+
+    [Fact]
+    public async Task The_dashboard_migrates_a_desktop_and_shows_its_result_on_the_row()
+    {
+        await using var admin = await site.NewContextAsync(1280, 800);
+        var page = await admin.NewPageAsync();
+        await PageContract.SignInAsync(page);
+        await Expect(page).ToHaveURLAsync(site.Broker.BaseAddress.ToString());
+        await page.GotoAsync(PageContract.Admin);
+        var row = PageContract.DashboardDesktopRow(page);
+        await Expect(row.Locator(".state")).ToHaveTextAsync("Running", new() { Timeout = 20000 });
+
+        await row.Locator("button.migrate").ClickAsync();
+
+        // Polled every 2 s: the row says it migrates (or already that it did), then the result with its downtime.
+        await Expect(row.Locator(".migration")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^migrated: downtime [0-9.]+ ms"), new() { Timeout = 60000 });
+        await Expect(row.Locator(".migration")).ToHaveClassAsync(new System.Text.RegularExpressions.Regex("migration-succeeded"));
+        await Expect(row.Locator(".state")).ToHaveTextAsync("Running");
+        await Expect(row.Locator("button.migrate")).ToBeEnabledAsync();
+        await Screenshots.SaveAsync(page, "migration");
     }
 
     /// <summary>The terminal's last line as the broker reads it from inside the guest (the integrity report's view).</summary>
