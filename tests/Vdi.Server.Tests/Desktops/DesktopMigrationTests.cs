@@ -53,6 +53,13 @@ public sealed class DesktopMigrationTests : IDisposable
         lock (viewer.Ended)
             Assert.Empty(viewer.Ended);
 
+        // The desktop, now on the host that received it, moves on again with the same viewer.
+        Assert.Equal(HttpStatusCode.Accepted, (await api.PostAsync($"/api/desktops/{host.Id}/migrate", null)).StatusCode);
+        Assert.Equal(MigrationStatus.Succeeded, (await UntilEndedAsync(api, host.Id)).Result);
+        await TypeAsync(viewer, "x");
+        await UntilLineAsync(host, "hello worldx");
+        Assert.Equal(HubConnectionState.Connected, viewer.Connection.State);
+
         var audit = await api.GetFromJsonAsync<JsonElement>("/api/audit?q=desktop.migrate");
         var actions = audit.EnumerateArray().Select(e => e.GetProperty("action").GetString()).ToList();
         Assert.Contains("desktop.migrate", actions);

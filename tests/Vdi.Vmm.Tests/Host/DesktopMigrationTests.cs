@@ -11,7 +11,7 @@ namespace Vdi.Vmm.Tests.Host;
 /// <summary>Live migration between two desktops in this process (the same test body as <see cref="RemoteDesktopMigrationTests"/>).</summary>
 public sealed class LocalDesktopMigrationTests : DesktopMigrationTests
 {
-    private protected override Task<IDesktopMachine> CreateAsync(string work, bool incoming) => incoming
+    private protected override Task<IDesktopMachine> CreateAsync(string work, bool incoming, string? socketName = null) => incoming
         ? DesktopMachines.CreateIncomingAsync(HostedDesktops.Config(EngineChoice.Software), hostDirectory: null)
         : DesktopMachines.CreateAsync(HostedDesktops.Config(EngineChoice.Software), hostDirectory: null);
 }
@@ -20,11 +20,11 @@ public sealed class LocalDesktopMigrationTests : DesktopMigrationTests
 /// the destination (`--incoming`) receives on the loopback listener it made before its sandbox.</summary>
 public sealed class RemoteDesktopMigrationTests : DesktopMigrationTests
 {
-    private protected override Task<IDesktopMachine> CreateAsync(string work, bool incoming)
+    private protected override Task<IDesktopMachine> CreateAsync(string work, bool incoming, string? socketName = null)
     {
         Func<RemoteDesktopOptions, RemoteDesktopOptions> configure = o => o with
         {
-            MemoryLimitMiB = 2048, CpuLimitPercent = 150, SocketName = incoming ? "incoming.sock" : "host.sock",
+            MemoryLimitMiB = 2048, CpuLimitPercent = 150, SocketName = socketName ?? (incoming ? "incoming.sock" : "host.sock"),
         };
         return incoming
             ? DesktopMachines.CreateIncomingAsync(HostedDesktops.Config(EngineChoice.Software), work, sandbox: true, configure: configure)
@@ -39,7 +39,7 @@ public sealed class RemoteDesktopMigrationTests : DesktopMigrationTests
 /// </summary>
 public abstract class DesktopMigrationTests
 {
-    private protected abstract Task<IDesktopMachine> CreateAsync(string work, bool incoming);
+    private protected abstract Task<IDesktopMachine> CreateAsync(string work, bool incoming, string? socketName = null);
 
     [Fact]
     public async Task A_running_desktop_moves_and_keeps_its_terminal_and_takes_input_after()
@@ -73,6 +73,15 @@ public abstract class DesktopMigrationTests
         var (width, height) = destination.Mode!.Value;
         Assert.True(destination.Capture(new GpuRect(0, 0, width, height), new byte[width * height * 4], width * 4, out _));
         Assert.Equal(DesktopExitKind.Stopped, (await source.StopAsync(TimeSpan.FromSeconds(5))).Kind);
+
+        // A received desktop moves on like any other.
+        await using var third = await CreateAsync(work.Path, incoming: true, "third.sock");
+        var again = await third.AcceptMigrationAsync(token);
+        var second = await destination.MigrateToAsync(again.Endpoint, token, new MigrationOptions(), null);
+        Assert.True(second.Succeeded, second.Error);
+        Assert.True((await again.Received.WaitAsync(TimeSpan.FromSeconds(30))).Succeeded);
+        await TypeAsync(third, "x");
+        await UntilLineAsync(third, "hello worldx");
     }
 
     [Fact]

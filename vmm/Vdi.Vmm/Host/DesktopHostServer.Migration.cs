@@ -59,6 +59,7 @@ public sealed partial class DesktopHostServer
                 throw new MigrationException("a connection did not present the migration token; closed"); // its address would take getpeername, which the sandbox refuses
             HostLog.Write(_log, "migration: the source connected and presented the token");
             var receipt = await MigrationTarget.ReceiveAsync(_machine, stream, StartMigratedAsync, s_commitTimeout).ConfigureAwait(false);
+            Volatile.Write(ref _migrating, 0); // received: the desktop runs here now, and may move on again
             HostLog.Write(_log, $"migration: received {receipt.Pages} pages ({receipt.ZeroPages} zero), {receipt.StateBytes} state bytes in {receipt.Elapsed.TotalMilliseconds:F0} ms; the machine runs");
             Post(() => _channel.Send(new MigrationResultMessage(new MigrationOutcome(true, null, receipt.Elapsed, TimeSpan.Zero, 0, receipt.Pages, receipt.ZeroPages,
                 receipt.Bytes, 0, receipt.StateBytes, 0))));
@@ -111,10 +112,11 @@ public sealed partial class DesktopHostServer
         if (descriptor < 0)
             throw new HostProtocolException("MigrateTo without the connected socket");
         var stream = new FileStream(new SafeFileHandle(descriptor, ownsHandle: true), FileAccess.ReadWrite, bufferSize: 0);
-        if (Incoming is not null || _machine.State != MachineState.Running || Interlocked.Exchange(ref _migrating, 1) != 0)
+        // An incoming host's machine runs once it was received: it may be sent on like any other.
+        if (_machine.State != MachineState.Running || Interlocked.Exchange(ref _migrating, 1) != 0)
         {
             stream.Dispose();
-            Refuse(HostProtocol.ErrorState, $"migrate-to: the machine is {_machine.State}{(Incoming is null ? "" : " (an incoming host)")} or already migrating");
+            Refuse(HostProtocol.ErrorState, $"migrate-to: the machine is {_machine.State} or already migrating");
             Post(() => _channel.Send(MigrationResultMessage.Failed($"the source machine is {_machine.State} or already migrating")));
             return;
         }
