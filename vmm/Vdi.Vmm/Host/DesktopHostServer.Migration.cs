@@ -21,6 +21,8 @@ public sealed partial class DesktopHostServer
     private static readonly TimeSpan s_progressInterval = TimeSpan.FromMilliseconds(100);
     private int _migrating; // one migration, either way, per host
     private int _migratedAway; // the machine now runs elsewhere: it is stopped, never powered off
+    private Task? _reception; // writes guest memory: Run waits for it before the machine goes
+    private volatile Socket? _receptionConnection;
 
     /// <summary>
     /// With `serve --incoming`: a TCP listener on 127.0.0.1 made before the sandbox (which refuses socket, bind and
@@ -42,7 +44,7 @@ public sealed partial class DesktopHostServer
         }
         var port = ((IPEndPoint)listener.LocalEndPoint!).Port;
         Post(() => _channel.Send(new MigrationListeningMessage((ushort)port)));
-        _ = Task.Run(() => ReceiveAsync(listener, listen.Token));
+        _reception = Task.Run(() => ReceiveAsync(listener, listen.Token));
     }
 
     private async Task ReceiveAsync(Socket listener, byte[] token)
@@ -53,6 +55,7 @@ public sealed partial class DesktopHostServer
             if (!listener.Poll((int)s_acceptTimeout.TotalMicroseconds, SelectMode.SelectRead))
                 throw new MigrationException($"no source connected within {s_acceptTimeout.TotalSeconds:F0} s");
             connection = listener.Accept();
+            _receptionConnection = connection;
             listener.Close(); // ONE connection: whoever comes next finds nothing listening
             using var stream = new FileStream(new SafeFileHandle(connection.SafeHandle.DangerousGetHandle(), ownsHandle: false), FileAccess.ReadWrite, bufferSize: 0);
             if (!ReadToken(connection, stream, token))
@@ -74,6 +77,17 @@ public sealed partial class DesktopHostServer
             listener.Close();
             connection?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Before the machine is disposed: a reception still under way (a destination discarded mid-copy) is cut off, and
+    /// waited for, so nothing writes guest memory once it is unmapped.
+    /// </summary>
+    private void EndReception()
+    {
+        Incoming?.Close();
+        _receptionConnection?.Dispose();
+        _ = _reception?.Wait(TimeSpan.FromSeconds(10));
     }
 
     /// <summary>Reads the 32-byte token within <see cref="s_tokenTimeout"/> and compares it in constant time.</summary>

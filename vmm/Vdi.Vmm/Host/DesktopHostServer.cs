@@ -109,6 +109,7 @@ public sealed partial class DesktopHostServer : IDisposable
                 HostLog.Write(_log, "the broker went away: powering the guest off");
             PowerOff(s_peerGoneDeadline);
         }
+        EndReception();
         // A machine never started has no vCPU thread to report its end.
         var exit = _machine.State != MachineState.Created && _machine.Completion.Wait(s_peerGoneDeadline + TimeSpan.FromSeconds(5)) ? _machine.Completion.Result : null;
         _events.CompleteAdding();
