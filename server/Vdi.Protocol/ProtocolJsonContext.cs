@@ -23,6 +23,8 @@ namespace Vdi.Protocol;
 [JsonSerializable(typeof(SessionSummary))]
 [JsonSerializable(typeof(SessionSummary[]))]
 [JsonSerializable(typeof(DesktopActivitySummary[]))]
+[JsonSerializable(typeof(MigrateRequest))]
+[JsonSerializable(typeof(MigrationStatus))]
 [JsonSerializable(typeof(IntegrityReport))]
 [JsonSerializable(typeof(SetIntegrityRequest))]
 [JsonSerializable(typeof(IntegritySettingResult))]

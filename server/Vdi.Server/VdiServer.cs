@@ -43,6 +43,7 @@ public static class VdiServer
         app.MapGet("/healthz", () => TypedResults.Ok(new { status = "ok" })).AllowAnonymous();
         app.MapAuthEndpoints();
         app.MapDesktopEndpoints();
+        app.MapMigrationEndpoints();
         app.MapIntegrityEndpoints();
         app.MapSessionEndpoints();
         app.MapUserEndpoints();

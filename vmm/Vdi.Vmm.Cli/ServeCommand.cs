@@ -9,7 +9,8 @@ namespace Vdi.Vmm.Cli;
 /// `vdi-vmm serve --socket PATH`: a desktop in a process of its own (docs/host-protocol.md). Builds the desktop VM,
 /// creates the shared scanout, listens on PATH for exactly one broker connection, applies the sandbox when asked
 /// (after the first connection is accepted), then serves until stopped or the broker goes away. With
-/// --reconnect-seconds N the listening socket stays, and a broker that went away may reconnect within N seconds.
+/// --reconnect-seconds N the listening socket stays, and a broker that went away may reconnect within N seconds. With
+/// --incoming the guest is not booted: the machine comes from a live migration (DesktopHostServer.Migration.cs).
 /// </summary>
 internal static class ServeCommand
 {
@@ -29,6 +30,7 @@ internal static class ServeCommand
         var testHooks = options.Flag("test-hooks");
         var reconnect = options.Int("reconnect-seconds", 0, 0, 24 * 3600);
         var arenaKiB = options.Int("arena-kib", int.MaxValue, 0, int.MaxValue);
+        var incoming = options.Flag("incoming");
         var sandbox = SandboxOptions.Parse(options, options.Flag("sandbox"));
         options.EnsureConsumed();
         if (display.Width > maxWidth || display.Height > maxHeight)
@@ -61,6 +63,8 @@ internal static class ServeCommand
             return 1;
         }
         var connection = listener.Accept();
+        // An incoming host's migration listener: made now, because the sandbox refuses socket, bind and listen.
+        using var migration = incoming ? ListenLoopback() : null;
         var connections = new List<Socket> { connection };
         if (reconnect == 0)
         {
@@ -80,6 +84,7 @@ internal static class ServeCommand
             using var server = new DesktopHostServer(machine, new FrameChannel(Descriptor(connection)), scanout, stderr, testHooks)
             {
                 Sandbox = report,
+                Incoming = migration,
                 ReconnectGrace = TimeSpan.FromSeconds(reconnect),
                 ArenaBytes = arenaKiB * 1024L,
                 AcceptReconnect = reconnect == 0 ? null : grace =>
@@ -111,6 +116,24 @@ internal static class ServeCommand
     }
 
     private static int Descriptor(Socket socket) => (int)socket.SafeHandle.DangerousGetHandle();
+
+    /// <summary>A TCP listener on 127.0.0.1 at a port the kernel picks, for one migration source.</summary>
+    private static Socket ListenLoopback()
+    {
+        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+            listener.Listen(1);
+            _ = listener.LocalEndPoint; // read (getsockname) and kept now: the sandbox refuses getsockname
+            return listener;
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>Listens on <paramref name="path"/>, replacing a stale socket left by an earlier host.</summary>
     private static Socket Listen(string path)

@@ -99,6 +99,6 @@ public static class DesktopEndpoints
     {
         var host = pool.Get(d.Id);
         return new DesktopSummary(d.Id, d.Name, (host?.State ?? DesktopState.Stopped).ToString(), d.Vcpus, d.MemoryMiB, d.MaxWidth, d.MaxHeight, host?.StateReason, host?.Engine, host?.Sandbox,
-            IntegrityLevels.Normalize(d.Integrity) ?? IntegrityLevels.Enforce, host?.IntegrityAlertCount ?? 0);
+            IntegrityLevels.Normalize(d.Integrity) ?? IntegrityLevels.Enforce, host?.IntegrityAlertCount ?? 0, host?.Migration);
     }
 }

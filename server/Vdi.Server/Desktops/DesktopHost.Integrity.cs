@@ -61,9 +61,11 @@ public sealed partial class DesktopHost
 
     private sealed record Inspection(IDesktopMachine Desktop, long At, DesktopView? View);
 
-    private void WatchIntegrity(IDesktopMachine desktop)
+    /// <param name="reset">Count from zero (a start); false for a migration's destination, the same guest running on.</param>
+    private void WatchIntegrity(IDesktopMachine desktop, bool reset = true)
     {
-        Interlocked.Exchange(ref _alertCount, 0);
+        if (reset)
+            Interlocked.Exchange(ref _alertCount, 0);
         desktop.Integrity.AlertRaised += alert =>
         {
             Interlocked.Increment(ref _alertCount);

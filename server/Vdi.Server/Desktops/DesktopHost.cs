@@ -114,16 +114,7 @@ public sealed partial class DesktopHost : IAsyncDisposable
             IDesktopMachine? desktop = null;
             try
             {
-                var config = new MachineConfig
-                {
-                    Vcpus = Vcpus,
-                    MemoryMiB = MemoryMiB,
-                    Image = s_image.Value,
-                    Gpu = new GpuOptions { MaxWidth = MaxWidth, MaxHeight = MaxHeight },
-                    KvmDevicePath = _options.KvmDevicePath,
-                    Engine = _options.Engine,
-                    Integrity = Integrity,
-                };
+                var config = Config();
                 string? hostDirectory = null;
                 if (_options.Isolation == DesktopIsolation.Process)
                 {
@@ -134,12 +125,8 @@ public sealed partial class DesktopHost : IAsyncDisposable
                     hostDirectory = HostDirectories.Create(_options, Id);
                 }
                 desktop = CreateMachine is { } create ? await create(config).ConfigureAwait(false) : await DesktopMachines.CreateAsync(config, hostDirectory, _options.Sandbox, line => DesktopLog.Host(_log, Name, line),
-                    configure: o => HostOptions = o with
+                    configure: o => HostOptions = Hosted(o) with
                     {
-                        TestHooks = _options.TestHooks,
-                        MemoryLimitMiB = _options.Sandbox ? MemoryMiB + HostOverheadMiB : 0,
-                        CpuLimitPercent = _options.Sandbox ? Vcpus * 100 + HostOverheadCpuPercent : 0,
-                        ReconnectSeconds = _options.ReattachSeconds,
                         // Recorded before it listens: a broker that dies from here on leaves a host its successor can find.
                         ProcessStarted = p => HostRecord.Write(o.WorkDirectory, p, o.SocketPath, _options.DataDirectory, DateTimeOffset.UtcNow),
                     })
@@ -164,6 +151,27 @@ public sealed partial class DesktopHost : IAsyncDisposable
             _lifecycle.Release();
         }
     }
+
+    /// <summary>The desktop's machine: the same for a start and for a migration's destination.</summary>
+    private MachineConfig Config() => new()
+    {
+        Vcpus = Vcpus,
+        MemoryMiB = MemoryMiB,
+        Image = s_image.Value,
+        Gpu = new GpuOptions { MaxWidth = MaxWidth, MaxHeight = MaxHeight },
+        KvmDevicePath = _options.KvmDevicePath,
+        Engine = _options.Engine,
+        Integrity = Integrity,
+    };
+
+    /// <summary>The broker's settings for a host process: its limits, test hooks and reconnect grace.</summary>
+    private RemoteDesktopOptions Hosted(RemoteDesktopOptions o) => o with
+    {
+        TestHooks = _options.TestHooks,
+        MemoryLimitMiB = _options.Sandbox ? MemoryMiB + HostOverheadMiB : 0,
+        CpuLimitPercent = _options.Sandbox ? Vcpus * 100 + HostOverheadCpuPercent : 0,
+        ReconnectSeconds = _options.ReattachSeconds,
+    };
 
     /// <summary>What a host process may use beyond its guest's RAM (the .NET runtime, the VMM, the scanout).</summary>
     private const int HostOverheadMiB = 1024;

@@ -34,4 +34,13 @@ internal static partial class DesktopLog
 
     [LoggerMessage(EventId = 2011, Level = LogLevel.Warning, Message = "Desktop {Name} could not reattach to its host process {Pid}: {Reason}")]
     public static partial void ReattachFailed(ILogger logger, string name, int pid, string reason);
+
+    [LoggerMessage(EventId = 2012, Level = LogLevel.Information, Message = "Desktop {Name}: live migration started (downtime target {Target})")]
+    public static partial void MigrationStarted(ILogger logger, string name, TimeSpan target);
+
+    [LoggerMessage(EventId = 2013, Level = LogLevel.Information, Message = "Desktop {Name} migrated: downtime {DowntimeMs:F1} ms, total {TotalMs:F0} ms, {Rounds} round(s), {Bytes} bytes")]
+    public static partial void Migrated(ILogger logger, string name, double downtimeMs, double totalMs, int rounds, long bytes);
+
+    [LoggerMessage(EventId = 2014, Level = LogLevel.Warning, Message = "Desktop {Name}: live migration failed, it runs on where it was: {Reason}")]
+    public static partial void MigrationFailed(ILogger logger, string name, string reason);
 }

@@ -65,6 +65,8 @@ public sealed class DesktopPool(IServiceProvider services, TimeProvider time, Mi
         {
             EndSessions = (id, why) => _endSessions?.Invoke(id, why) ?? Task.CompletedTask,
             IntegrityAlerted = (host, alert) => _integrityAlerted?.Invoke(host, alert),
+            // A migrated desktop's viewers follow its new machine.
+            Repoint = (from, to) => services.GetRequiredService<Display.DesktopStreams>().Repoint(from, to),
             Integrity = Integrity.IntegrityNames.Parse(record.Integrity),
         });
 

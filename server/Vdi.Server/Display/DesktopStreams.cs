@@ -45,16 +45,46 @@ public sealed class DesktopStreams(ILoggerFactory? loggers = null, DesktopStream
                 _streams.Add(machine, entry);
             }
             entry.Viewers++;
-            return entry.Stream.Join(send, _ => LeaveAsync(machine, entry));
+            return entry.Stream.Join(send, _ => LeaveAsync(entry));
         }
     }
 
-    private async ValueTask LeaveAsync(IDesktopMachine machine, Entry entry)
+    /// <summary>
+    /// Told after a desktop's machine was replaced by a live migration (old, new): each viewer moves its own
+    /// subscriptions (cursor, mode) over. Raised after the stream itself was repointed.
+    /// </summary>
+    public event Action<IDesktopMachine, IDesktopMachine>? Repointed;
+
+    /// <summary>
+    /// A live migration replaced <paramref name="from"/> by <paramref name="to"/>: its stream (if it has viewers) now
+    /// captures <paramref name="to"/>, whose whole screen is damaged, and every viewer is sent a keyframe; the viewers
+    /// stay connected as they were.
+    /// </summary>
+    public Task Repoint(IDesktopMachine from, IDesktopMachine to)
+    {
+        ArgumentNullException.ThrowIfNull(from);
+        ArgumentNullException.ThrowIfNull(to);
+        Entry? entry;
+        lock (_gate)
+        {
+            if (_streams.Remove(from, out entry))
+            {
+                entry.Source.Repoint(to);
+                _streams[to] = entry;
+            }
+        }
+        Repointed?.Invoke(from, to);
+        entry?.Stream.RequestKeyframes();
+        return Task.CompletedTask;
+    }
+
+    private async ValueTask LeaveAsync(Entry entry)
     {
         lock (_gate)
         {
             if (--entry.Viewers > 0)
                 return;
+            var machine = entry.Source.Desktop; // the current one: a migration may have repointed it
             if (_streams.GetValueOrDefault(machine) == entry)
                 _streams.Remove(machine);
         }

@@ -13,19 +13,47 @@ namespace Vdi.Server.Hubs;
 /// </summary>
 internal sealed class Viewer : IAsyncDisposable
 {
-    private readonly IDesktopMachine _gpu;
     private readonly IDesktopHubClient _client;
     private readonly Func<Func<Task>, ValueTask> _send;
+    private readonly DesktopStreams _streams;
+    private readonly Lock _gate = new(); // the machine and its subscriptions change together (a migration)
+    private IDesktopMachine _gpu;
 
     public Viewer(IDesktopMachine machine, DesktopStreams streams, IDesktopHubClient client, Func<Func<Task>, ValueTask> send)
     {
         _gpu = machine;
         _client = client;
         _send = send;
+        _streams = streams;
         Frames = streams.Join(machine, frame => send(() => client.FrameUpdate(frame)));
         _gpu.CursorChanged += OnCursorChanged;
         _gpu.CursorMoved += OnCursorMoved;
         _gpu.ScanoutChanged += OnScanoutChanged;
+        streams.Repointed += OnRepointed;
+    }
+
+    /// <summary>The desktop migrated: cursor and mode events come from its new machine, whose cursor is sent at once.</summary>
+    private void OnRepointed(IDesktopMachine from, IDesktopMachine to)
+    {
+        lock (_gate)
+        {
+            if (_gpu != from)
+                return;
+            Unsubscribe();
+            _gpu = to;
+            _gpu.CursorChanged += OnCursorChanged;
+            _gpu.CursorMoved += OnCursorMoved;
+            _gpu.ScanoutChanged += OnScanoutChanged;
+        }
+        if (to.Cursor is { } cursor)
+            OnCursorChanged(cursor);
+    }
+
+    private void Unsubscribe()
+    {
+        _gpu.CursorChanged -= OnCursorChanged;
+        _gpu.CursorMoved -= OnCursorMoved;
+        _gpu.ScanoutChanged -= OnScanoutChanged;
     }
 
     /// <summary>This connection's place in the desktop's stream: acknowledgements and full-frame requests go here.</summary>
@@ -40,16 +68,16 @@ internal sealed class Viewer : IAsyncDisposable
     private void OnScanoutChanged(ScanoutChange change)
     {
         if (change.Enabled)
-            Send(() => _client.ModeChanged(new ModeChanged(change.Width, change.Height, _gpu.Dpi)));
+            Send(() => _client.ModeChanged(new ModeChanged(change.Width, change.Height, Volatile.Read(ref _gpu).Dpi)));
     }
 
     private void Send(Func<Task> send) => _ = Task.Run(async () => await _send(send).ConfigureAwait(false));
 
     public async ValueTask DisposeAsync()
     {
-        _gpu.CursorChanged -= OnCursorChanged;
-        _gpu.CursorMoved -= OnCursorMoved;
-        _gpu.ScanoutChanged -= OnScanoutChanged;
+        _streams.Repointed -= OnRepointed;
+        lock (_gate)
+            Unsubscribe();
         await Frames.DisposeAsync().ConfigureAwait(false);
     }
 }

@@ -45,6 +45,13 @@ public sealed class HostProtocolTests
         new IntegrityAlertMessage(new IntegrityAlert(8, DateTimeOffset.FromUnixTimeMilliseconds(0), IntegrityAlertKind.PageTable, -1, "virtio-gpu",
             null, 0x20_3000, null, [], [1], ProtectionAction.Stop, true, "")),
         new IntegritySuppressedMessage(12345),
+        new MigrateListenMessage([.. Enumerable.Range(1, MigrateListenMessage.TokenLength).Select(i => (byte)i)]),
+        new MigrateToMessage(50, 30),
+        new MigrationListeningMessage(40000),
+        new MigrationProgressMessage(new Vdi.Vmm.Migration.MigrationProgress("round", 2, 100, 40, 3, 33000, 12000, 1 << 27, 1.5e9, TimeSpan.FromMilliseconds(812))),
+        new MigrationResultMessage(new Vdi.Vmm.Migration.MigrationOutcome(true, null, TimeSpan.FromMilliseconds(900), TimeSpan.FromMilliseconds(12.5), 3, 131072, 90000,
+            1 << 28, 20, 70000, 5)),
+        MigrationResultMessage.Failed("the machines differ: RAM"),
     };
 
     [Theory]
@@ -194,4 +201,30 @@ internal static class FakeHost
         listener.Listen(1);
         return listener;
     }
+}
+
+/// <summary>The migration frames' field rules: limits and consistency are checked, not just sizes.</summary>
+public sealed class MigrationFramesTests
+{
+    [Fact]
+    public void Out_of_range_and_contradictory_migration_fields_are_refused()
+    {
+        static byte[] Payload(HostMessage m) => m.Encode().AsSpan(HostProtocol.HeaderSize).ToArray();
+        Assert.Contains("downtime", Refused(HostMessageType.MigrateTo, Payload(new MigrateToMessage(0, 1))));
+        Assert.Contains("downtime", Refused(HostMessageType.MigrateTo, Payload(new MigrateToMessage(MigrateToMessage.MaxDowntimeMs + 1, 1))));
+        Assert.Contains("rounds", Refused(HostMessageType.MigrateTo, Payload(new MigrateToMessage(50, MigrateToMessage.MaxRoundsLimit + 1))));
+        Assert.Contains("port 0", Refused(HostMessageType.MigrationListening, Payload(new MigrationListeningMessage(0))));
+        var progress = Payload(new MigrationProgressMessage(new Vdi.Vmm.Migration.MigrationProgress("round", 1, 10, 1, 0, 5, 0, 0, double.NaN, TimeSpan.Zero)));
+        Assert.Contains("non-finite", Refused(HostMessageType.MigrationProgress, progress));
+        var phase = Payload(new MigrationProgressMessage(new Vdi.Vmm.Migration.MigrationProgress("copying", 0, 0, 0, 0, 0, 0, 0, 0, TimeSpan.Zero)));
+        phase[0] = 6;
+        Assert.Contains("phase", Refused(HostMessageType.MigrationProgress, phase));
+        var failure = Payload(MigrationResultMessage.Failed("x"));
+        failure[0] = 1; // a success that carries a reason
+        Assert.Contains("success with an error", Refused(HostMessageType.MigrationResult, failure));
+        Assert.Throws<ArgumentException>(() => new MigrateListenMessage(new byte[31]).Encode());
+    }
+
+    private static string Refused(HostMessageType type, byte[] payload) =>
+        Assert.Throws<HostProtocolException>(() => HostMessages.Decode(type, payload)).Message;
 }

@@ -109,6 +109,7 @@ public sealed partial class DesktopHostServer : IDisposable
                 HostLog.Write(_log, "the broker went away: powering the guest off");
             PowerOff(s_peerGoneDeadline);
         }
+        EndReception();
         // A machine never started has no vCPU thread to report its end.
         var exit = _machine.State != MachineState.Created && _machine.Completion.Wait(s_peerGoneDeadline + TimeSpan.FromSeconds(5)) ? _machine.Completion.Result : null;
         _events.CompleteAdding();
@@ -134,7 +135,10 @@ public sealed partial class DesktopHostServer : IDisposable
             {
                 try
                 {
-                    Handle(frame.Message);
+                    if (frame.Message is MigrateToMessage migrate)
+                        MigrateTo(migrate, frame.Descriptor);
+                    else
+                        Handle(frame.Message);
                 }
                 catch (Exception e) when (e is not HostProtocolException)
                 {
@@ -213,6 +217,12 @@ public sealed partial class DesktopHostServer : IDisposable
     {
         switch (message)
         {
+            case ControlMessage { Kind: HostMessageType.Start } when Incoming is not null:
+                Refuse(HostProtocol.ErrorState, "start: an incoming host's machine starts from a migration");
+                break;
+            case MigrateListenMessage listen:
+                Listen(listen);
+                break;
             case ControlMessage { Kind: HostMessageType.Start }:
                 if (_machine.State != MachineState.Created)
                 {
@@ -317,7 +327,8 @@ public sealed partial class DesktopHostServer : IDisposable
 
     private void PowerOff(TimeSpan deadline)
     {
-        if (_machine.State == MachineState.Created)
+        // A machine that migrated away is paused for good: its guest runs elsewhere and must not see a power-off.
+        if (_machine.State == MachineState.Created || Volatile.Read(ref _migratedAway) != 0)
         {
             _machine.Stop();
             return;

@@ -26,4 +26,13 @@ public static class DesktopMachines
         };
         return await RemoteDesktop.LaunchAsync(configure?.Invoke(options) ?? options, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// As <see cref="CreateAsync"/>, for the destination of a live migration: the machine is built from the same config
+    /// and never booted (a host process runs `serve --incoming`); <see cref="IDesktopMachine.AcceptMigrationAsync"/>
+    /// gives its endpoint, and it runs once the migration commits.
+    /// </summary>
+    public static Task<IDesktopMachine> CreateIncomingAsync(MachineConfig config, string? hostDirectory, bool sandbox = true,
+        Action<string>? log = null, Func<RemoteDesktopOptions, RemoteDesktopOptions>? configure = null, CancellationToken cancellationToken = default) =>
+        CreateAsync(config, hostDirectory, sandbox, log, o => (configure?.Invoke(o) ?? o) with { Incoming = true }, cancellationToken);
 }

@@ -201,6 +201,8 @@ public static class HostMessages
             HostMessageType.Motion => new MotionMessage(r.Bool()),
             HostMessageType.SetIntegrityLevel => SetIntegrityLevelMessage.Read(ref r),
             HostMessageType.ReadGuest => ReadGuestMessage.Read(ref r),
+            HostMessageType.MigrateListen => MigrateListenMessage.Read(ref r),
+            HostMessageType.MigrateTo => MigrateToMessage.Read(ref r),
             HostMessageType.Key => new KeyMessage(r.U16(), r.Bool()),
             HostMessageType.PointerInput => new PointerMessage(r.I32(), r.I32(), r.U32(), r.I32()),
             HostMessageType.TestForbiddenCall => new TestForbiddenCallMessage(r.Text(64)),
@@ -220,6 +222,9 @@ public static class HostMessages
             HostMessageType.IntegrityAlert => IntegrityAlertMessage.Read(ref r),
             HostMessageType.IntegritySuppressed => IntegritySuppressedMessage.Read(ref r),
             HostMessageType.GuestBytes => GuestBytesMessage.Read(ref r),
+            HostMessageType.MigrationListening => MigrationListeningMessage.Read(ref r),
+            HostMessageType.MigrationProgress => MigrationProgressMessage.Read(ref r),
+            HostMessageType.MigrationResult => MigrationResultMessage.Read(ref r),
             HostMessageType.Error => new ErrorMessage(r.U16(), r.Text()),
             _ => throw new HostProtocolException($"unknown frame type 0x{(byte)type:X2}"),
         };

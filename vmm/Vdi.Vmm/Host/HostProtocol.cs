@@ -15,6 +15,8 @@ public enum HostMessageType : byte
     Motion = 0x07,
     SetIntegrityLevel = 0x08,
     ReadGuest = 0x09,
+    MigrateListen = 0x0A,
+    MigrateTo = 0x0B,
     Key = 0x10,
     PointerInput = 0x11,
     TestForbiddenCall = 0x7E,
@@ -35,6 +37,9 @@ public enum HostMessageType : byte
     IntegrityAlert = 0x8E,
     IntegritySuppressed = 0x8F,
     GuestBytes = 0x90,
+    MigrationListening = 0x91,
+    MigrationProgress = 0x92,
+    MigrationResult = 0x93,
     Error = 0xFF,
 }
 
@@ -48,7 +53,7 @@ public sealed class HostProtocolException(string message) : Exception(message);
 /// </summary>
 public static class HostProtocol
 {
-    public const byte Version = 4;
+    public const byte Version = 5;
     public const int HeaderSize = 8;
     public const int MaxPayload = 4096;
     public const int MaxText = 1024;
@@ -66,6 +71,8 @@ public static class HostProtocol
         HostMessageType.Motion => (1, 1),
         HostMessageType.SetIntegrityLevel => (1, 1),
         HostMessageType.ReadGuest => (14, 14),
+        HostMessageType.MigrateListen => (MigrateListenMessage.TokenLength, MigrateListenMessage.TokenLength),
+        HostMessageType.MigrateTo => (6, 6),
         HostMessageType.Key => (3, 3),
         HostMessageType.PointerInput => (16, 16),
         HostMessageType.TestForbiddenCall => (2, 2 + 64),
@@ -84,6 +91,9 @@ public static class HostProtocol
         HostMessageType.IntegrityAlert => IntegrityAlertMessage.PayloadLimits,
         HostMessageType.IntegritySuppressed => (8, 8),
         HostMessageType.GuestBytes => GuestBytesMessage.PayloadLimits,
+        HostMessageType.MigrationListening => (2, 2),
+        HostMessageType.MigrationProgress => (69, 69),
+        HostMessageType.MigrationResult => (71, 71 + MaxText),
         HostMessageType.Error => (4, 4 + MaxText),
         _ => null,
     };

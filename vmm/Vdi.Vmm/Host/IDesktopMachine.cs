@@ -1,7 +1,9 @@
+using System.Net;
 using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Devices.Gpu;
 using Vdi.Vmm.Devices.Input;
 using Vdi.Vmm.Integrity;
+using Vdi.Vmm.Migration;
 
 namespace Vdi.Vmm.Host;
 
@@ -109,4 +111,24 @@ public interface IDesktopMachine : IAsyncDisposable
     /// the region does not fit it.
     /// </summary>
     bool Capture(GpuRect region, Span<byte> destination, int stride, out GpuFormat format);
+
+    /// <summary>
+    /// On a desktop made by <see cref="DesktopMachines.CreateIncomingAsync"/> and not started: listens on loopback for
+    /// ONE source that presents <paramref name="token"/> (<see cref="MigrateListenMessage.TokenLength"/> random bytes)
+    /// and receives its machine (<see cref="MigrationTarget"/>); the desktop then runs as a started one does.
+    /// </summary>
+    Task<IncomingMigration> AcceptMigrationAsync(ReadOnlyMemory<byte> token, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException($"{GetType().Name} cannot receive a migration");
+
+    /// <summary>
+    /// Sends this running desktop's machine to <paramref name="endpoint"/> (<see cref="MigrationSource"/>), presenting
+    /// <paramref name="token"/> first. On success the machine is left paused for good (stop this desktop); on failure it
+    /// runs on as before and the outcome says why.
+    /// </summary>
+    Task<MigrationOutcome> MigrateToAsync(IPEndPoint endpoint, ReadOnlyMemory<byte> token, MigrationOptions options, IProgress<MigrationProgress>? progress,
+        CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException($"{GetType().Name} cannot migrate");
 }
+
+/// <summary>A receiving desktop's endpoint, and how the reception ended: success once the machine runs, else why not.</summary>
+public sealed record IncomingMigration(IPEndPoint Endpoint, Task<MigrationOutcome> Received);

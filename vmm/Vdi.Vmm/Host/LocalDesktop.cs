@@ -86,7 +86,8 @@ public sealed partial class LocalDesktop : IDesktopMachine
 
     public async Task<DesktopExit> StopAsync(TimeSpan deadline)
     {
-        if (_machine.State == MachineState.Created)
+        // A machine that migrated away stays paused for good: its guest runs elsewhere and must not see a power-off.
+        if (_machine.State == MachineState.Created || Volatile.Read(ref _migratedAway))
             _machine.Stop();
         else
             _machine.RequestPowerOff();
@@ -144,15 +145,15 @@ public sealed partial class LocalDesktop : IDesktopMachine
         return lease.IsHeld && _gpu.Capture(region, destination, stride, out format);
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
+        await EndReceptionAsync().ConfigureAwait(false);
         _gpu.ScanoutChanged -= OnScanoutChanged;
         _gpu.Flushed -= OnFlushed;
         _gpu.CursorChanged -= OnCursorChanged;
         _gpu.CursorMoved -= OnCursorMoved;
         UnwatchIntegrity();
         _machine.Dispose();
-        return ValueTask.CompletedTask;
     }
 
     /// <summary>A machine's exit as a desktop exit.</summary>

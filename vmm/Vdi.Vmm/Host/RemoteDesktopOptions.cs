@@ -48,6 +48,12 @@ public sealed record RemoteDesktopOptions
     /// <summary>The KVM device the host opens (null: its own default, /dev/kvm or VDI_KVM_DEVICE), passed as VDI_KVM_DEVICE.</summary>
     public string? KvmDevicePath { get; init; }
 
+    /// <summary>`serve --incoming`: the guest is not booted; the machine comes from a live migration.</summary>
+    public bool Incoming { get; init; }
+
+    /// <summary>The socket's file name in <see cref="WorkDirectory"/> (a migration's destination shares its desktop's folder under another name).</summary>
+    public string SocketName { get; init; } = "host.sock";
+
     /// <summary>Let the broker ask for test-only actions (a forbidden system call). Tests only.</summary>
     public bool TestHooks { get; init; }
 
@@ -66,7 +72,7 @@ public sealed record RemoteDesktopOptions
     /// <summary>Receives the host's stderr lines and the client's own complaints.</summary>
     public Action<string>? Log { get; init; }
 
-    public string SocketPath => Path.Combine(WorkDirectory, "host.sock");
+    public string SocketPath => Path.Combine(WorkDirectory, SocketName);
 
     internal IEnumerable<string> ServeArguments()
     {
@@ -99,6 +105,8 @@ public sealed record RemoteDesktopOptions
         }
         if (TestHooks)
             yield return "--test-hooks";
+        if (Incoming)
+            yield return "--incoming";
         if (ArenaKiB is { } arena)
         {
             yield return "--arena-kib";

@@ -5,7 +5,7 @@ namespace Vdi.Vmm.Sandbox;
 /// <summary>
 /// Work done before the filter goes on, so that what the runtime does only once happens while everything is still
 /// reachable: every assembly the app references is loaded, and SkiaSharp's native library is loaded and initialised
-/// (its first use scans the system's fonts) by encoding a one-pixel PNG. The jail's read-only binds of the runtime
+/// (its first use scans the system's fonts) by encoding a one-pixel PNG; OpenSSL by one SHA-256. The jail's read-only binds of the runtime
 /// and app folders still cover any later lazy load.
 /// </summary>
 public static class RuntimeWarmup
@@ -37,6 +37,9 @@ public static class RuntimeWarmup
         {
             _ = data.Size;
         }
+        // OpenSSL is found and loaded at the first hash (a migration's machine identity is the image's SHA-256); in
+        // the jail its library is out of reach and the runtime aborts ("No usable version of libssl was found").
+        _ = System.Security.Cryptography.SHA256.HashData([0]);
         return AppDomain.CurrentDomain.GetAssemblies().Length;
     }
 }

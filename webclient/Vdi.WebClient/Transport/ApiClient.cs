@@ -72,6 +72,13 @@ public sealed class ApiClient(HttpClient http)
         return await ReadAsync(response, Protocol.DesktopSummary).ConfigureAwait(false);
     }
 
+    /// <summary>Starts a live migration of a running desktop to a new VMM instance (administrators); the answer is its first status.</summary>
+    public async Task<MigrationStatus> MigrateAsync(Guid desktopId)
+    {
+        using var response = await http.PostAsync($"api/desktops/{desktopId}/migrate", null).ConfigureAwait(false);
+        return await ReadAsync(response, Protocol.MigrationStatus).ConfigureAwait(false);
+    }
+
     /// <summary>A desktop's guest integrity: level, driver, protected set, recent alerts newest first.</summary>
     public Task<IntegrityReport> GetIntegrityAsync(Guid desktopId) => GetAsync($"api/desktops/{desktopId}/integrity", Protocol.IntegrityReport);
 
