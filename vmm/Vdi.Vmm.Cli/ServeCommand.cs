@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using Vdi.Guest.Desktop;
 using Vdi.Vmm.Host;
 using Vdi.Vmm.Machine;
+using Vdi.Vmm.Migration;
 
 namespace Vdi.Vmm.Cli;
 
@@ -52,6 +53,9 @@ internal static class ServeCommand
         using var scanout = ScanoutWriter.Create(maxWidth, maxHeight);
         using var machine = MachineBuilder.Build(config);
         stderr.WriteLine($"vdi-vmm: running on {machine.Engine.Subject} ({machine.Engine.Reason})");
+
+        if (incoming)
+            MigrationWarmup.Run(config); // the reception's code compiled now, not while the source is paused
 
         var full = Path.GetFullPath(socketPath);
         using var listener = Listen(full);
