@@ -10,6 +10,7 @@ namespace Vdi.Vmm.Tests.Migration;
 /// window of other pages all the while) migrates live over loopback TCP; at the switch the destination's memory equals
 /// the source's page for page, and the guest runs on.
 /// </summary>
+[Collection(MigrationCollection.Name)]
 public sealed class LiveMigrationTests
 {
     [Fact]

@@ -5,6 +5,7 @@ using Vdi.Vmm.Migration;
 namespace Vdi.Vmm.Tests.Migration;
 
 /// <summary>A migration that fails at any step leaves the source running as it was, and the destination never started.</summary>
+[Collection(MigrationCollection.Name)]
 public sealed class MigrationFailureTests
 {
     [Fact]

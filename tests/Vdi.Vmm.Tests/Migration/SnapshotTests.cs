@@ -9,6 +9,7 @@ using Vdi.Vmm.Migration;
 namespace Vdi.Vmm.Tests.Migration;
 
 /// <summary>A desktop written to a snapshot and restored into a fresh machine shows the same pixels and terminal, and runs on.</summary>
+[Collection(MigrationCollection.Name)]
 public sealed class SnapshotTests
 {
     [Fact]
