@@ -28,6 +28,16 @@ internal static class PrivilegedModeCases
     {
         var image = Build((a, d) =>
         {
+            // First every other vCPU has run outside at least once: on a loaded host their threads may start late.
+            for (var vcpu = 1; vcpu < Vcpus; vcpu++)
+            {
+                var wait = a.CreateLabel();
+                a.mov(rax, Counters + ((ulong)vcpu * 64));
+                a.Label(ref wait);
+                a.pause();
+                a.cmp(__qword_ptr[rax], 0);
+                a.je(wait);
+            }
             var loop = a.CreateLabel();
             a.mov(r13d, cycles);
             a.Label(ref loop);
