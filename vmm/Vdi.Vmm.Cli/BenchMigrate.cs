@@ -155,12 +155,8 @@ internal static class BenchMigrate
 
     private static async Task WaitIdleAsync(Vmm.Machine.Machine machine, MachineConfig config)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
         if (config.Image.Name == DesktopGuest.Name)
-        {
-            while (!machine.Devices.Power.Markers.Any(m => m.Value == BootMarkers.Idle) && DateTime.UtcNow < deadline)
-                await Task.Delay(10).ConfigureAwait(false);
-        }
+            await DesktopRun.WaitForIdleAsync(machine).ConfigureAwait(false);
         await Task.Delay(300).ConfigureAwait(false); // settled: the A-B guest has dirtied its whole range once
     }
 

@@ -100,7 +100,7 @@ internal static class DesktopRun
     }
 
     /// <summary>Waits (up to 30 s) until the guest reports it has finished starting and idles.</summary>
-    private static async Task WaitForIdleAsync(Vmm.Machine.Machine machine)
+    internal static async Task WaitForIdleAsync(Vmm.Machine.Machine machine)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (!machine.Devices.Power.Markers.Any(m => m.Value == BootMarkers.Idle) && DateTime.UtcNow < deadline)

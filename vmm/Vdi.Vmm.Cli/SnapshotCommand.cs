@@ -33,9 +33,7 @@ internal static class SnapshotCommand
         await stderr.WriteLineAsync($"vdi-vmm: running on {machine.Engine.Subject} ({machine.Engine.Reason})").ConfigureAwait(false);
         machine.Start();
         await machine.Devices.Display.RequestAsync(display, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!machine.Devices.Power.Markers.Any(m => m.Value == BootMarkers.Idle) && DateTime.UtcNow < deadline)
-            await Task.Delay(10).ConfigureAwait(false); // keys sent before the input driver posts its buffers would wait
+        await DesktopRun.WaitForIdleAsync(machine).ConfigureAwait(false); // keys sent before the input driver posts its buffers would wait
         if (type is not null)
             await TypeAsync(machine, type).ConfigureAwait(false);
         if (!machine.PauseAll(TimeSpan.FromSeconds(10)))
@@ -100,14 +98,7 @@ internal static class SnapshotCommand
     /// <summary>Types <paramref name="text"/> into the desktop and waits until its terminal shows it.</summary>
     private static async Task TypeAsync(Vmm.Machine.Machine machine, string text)
     {
-        var image = machine.Config.Image;
-        string Typed()
-        {
-            var length = machine.Memory.Read<uint>(image.Symbol(DesktopGuest.TextLengthSymbol));
-            var bytes = new byte[Math.Min(length, 4096u)];
-            machine.Memory.Read(image.Symbol(DesktopGuest.TextSymbol), bytes);
-            return System.Text.Encoding.ASCII.GetString(bytes);
-        }
+        string Typed() => DesktopText.Read(machine.Config.Image, machine.Memory);
         var skipped = UsKeyboardLayout.Type(machine.Devices.Keyboard, text);
         var expected = new string([.. text.Where(c => !skipped.Contains(c))]);
         var deadline = DateTime.UtcNow.AddSeconds(30);

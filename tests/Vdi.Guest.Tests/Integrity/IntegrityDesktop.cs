@@ -33,16 +33,7 @@ internal sealed class IntegrityDesktop : IDisposable
     public string Serial => Machine.Serial.Text;
 
     /// <summary>The terminal's kept text, as the guest stores it.</summary>
-    public string Text
-    {
-        get
-        {
-            var length = Machine.Memory.Read<uint>(Image.Symbol(DesktopGuest.TextLengthSymbol));
-            var bytes = new byte[length];
-            Machine.Memory.Read(Image.Symbol(DesktopGuest.TextSymbol), bytes);
-            return Encoding.ASCII.GetString(bytes);
-        }
-    }
+    public string Text => DesktopText.Read(Image, Machine.Memory);
 
     /// <summary>A desktop over a machine built elsewhere (restored from a snapshot, say); disposing it disposes the machine.</summary>
     public static IntegrityDesktop Wrap(Vmm.Machine.Machine machine) => new(machine);

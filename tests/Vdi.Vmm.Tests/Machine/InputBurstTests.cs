@@ -33,13 +33,7 @@ public sealed class InputBurstTests
         }
         Assert.Equal("", UsKeyboardLayout.Type(keyboard, "hello"));
 
-        string Text()
-        {
-            var length = machine.Memory.Read<uint>(machine.Config.Image.Symbol(DesktopGuest.TextLengthSymbol));
-            var bytes = new byte[Math.Min(length, 4096u)];
-            machine.Memory.Read(machine.Config.Image.Symbol(DesktopGuest.TextSymbol), bytes);
-            return System.Text.Encoding.ASCII.GetString(bytes);
-        }
+        string Text() => DesktopText.Read(machine.Config.Image, machine.Memory);
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while ((keyboard.PendingEvents > 0 || !Text().EndsWith("hello", StringComparison.OrdinalIgnoreCase)) && DateTime.UtcNow < deadline)
             await Task.Delay(20);

@@ -92,14 +92,7 @@ public sealed class SnapshotTests
 
     private static async Task TypedAsync(Vmm.Machine.Machine machine, string text)
     {
-        var image = machine.Config.Image;
-        string Typed()
-        {
-            var length = machine.Memory.Read<uint>(image.Symbol(DesktopGuest.TextLengthSymbol));
-            var bytes = new byte[Math.Min(length, 4096u)];
-            machine.Memory.Read(image.Symbol(DesktopGuest.TextSymbol), bytes);
-            return System.Text.Encoding.ASCII.GetString(bytes);
-        }
+        string Typed() => DesktopText.Read(machine.Config.Image, machine.Memory);
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (!Typed().EndsWith(text, StringComparison.Ordinal))
         {

@@ -180,13 +180,7 @@ public sealed class InputStateTests
         Assert.True(destination.Devices.Keyboard.PendingEvents > 0, $"restored keyboard: pending {destination.Devices.Keyboard.PendingEvents}, delivered {destination.Devices.Keyboard.DeliveredEvents}; sections {string.Join(",", state.Sections.Select(x => x.Name))}");
         destination.Start();
 
-        string Typed()
-        {
-            var length = destination.Memory.Read<uint>(image.Symbol(DesktopGuest.TextLengthSymbol));
-            var bytes = new byte[Math.Min(length, 4096u)];
-            destination.Memory.Read(image.Symbol(DesktopGuest.TextSymbol), bytes);
-            return System.Text.Encoding.ASCII.GetString(bytes);
-        }
+        string Typed() => DesktopText.Read(image, destination.Memory);
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (!Typed().EndsWith(text, StringComparison.Ordinal))
         {

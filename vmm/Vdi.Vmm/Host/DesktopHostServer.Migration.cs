@@ -64,8 +64,7 @@ public sealed partial class DesktopHostServer
             var receipt = await MigrationTarget.ReceiveAsync(_machine, stream, StartMigratedAsync, s_commitTimeout).ConfigureAwait(false);
             Volatile.Write(ref _migrating, 0); // received: the desktop runs here now, and may move on again
             HostLog.Write(_log, $"migration: received {receipt.Pages} pages ({receipt.ZeroPages} zero), {receipt.StateBytes} state bytes in {receipt.Elapsed.TotalMilliseconds:F0} ms; the machine runs");
-            Post(() => _channel.Send(new MigrationResultMessage(new MigrationOutcome(true, null, receipt.Elapsed, TimeSpan.Zero, 0, receipt.Pages, receipt.ZeroPages,
-                receipt.Bytes, 0, receipt.StateBytes, 0))));
+            Post(() => _channel.Send(new MigrationResultMessage(receipt.ToOutcome())));
         }
         catch (Exception e) when (e is MigrationException or IOException or SocketException or ObjectDisposedException or InvalidOperationException)
         {
@@ -136,11 +135,12 @@ public sealed partial class DesktopHostServer
         }
         _ = Task.Run(async () =>
         {
-            var progress = new ThrottledProgress(p => Post(() => _channel.Send(new MigrationProgressMessage(p))), s_progressInterval);
+            var progress = new ProgressFrames(this);
             MigrationOutcome outcome;
             try
             {
-                outcome = await MigrationSource.SendAsync(_machine, stream, message.Options, progress, CancellationToken.None).ConfigureAwait(false);
+                var options = message.Options with { ProgressInterval = s_progressInterval }; // a frame at most every 100 ms, and each phase
+                outcome = await MigrationSource.SendAsync(_machine, stream, options, progress, CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or InvalidOperationException or ArgumentException)
             {
@@ -159,22 +159,9 @@ public sealed partial class DesktopHostServer
         });
     }
 
-    /// <summary>Passes on phase changes at once and other progress at most every <paramref name="interval"/>.</summary>
-    private sealed class ThrottledProgress(Action<MigrationProgress> report, TimeSpan interval) : IProgress<MigrationProgress>
+    /// <summary>Each report queued as a frame, in order, on the reporting thread (Progress&lt;T&gt; would post them out of order).</summary>
+    private sealed class ProgressFrames(DesktopHostServer server) : IProgress<MigrationProgress>
     {
-        private readonly Stopwatch _since = Stopwatch.StartNew();
-        private string? _phase;
-
-        public void Report(MigrationProgress value)
-        {
-            lock (_since)
-            {
-                if (value.Phase == _phase && _since.Elapsed < interval)
-                    return;
-                _phase = value.Phase;
-                _since.Restart();
-            }
-            report(value);
-        }
+        public void Report(MigrationProgress value) => server.Post(() => server._channel.Send(new MigrationProgressMessage(value)));
     }
 }

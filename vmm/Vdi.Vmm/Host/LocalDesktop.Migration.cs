@@ -54,7 +54,7 @@ public sealed partial class LocalDesktop
                 return Task.CompletedTask;
             }, TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
             Volatile.Write(ref _migrating, 0); // received: it runs here now, and may move on again
-            return new MigrationOutcome(true, null, receipt.Elapsed, TimeSpan.Zero, 0, receipt.Pages, receipt.ZeroPages, receipt.Bytes, 0, receipt.StateBytes, 0);
+            return receipt.ToOutcome();
         }
         catch (Exception e) when (e is MigrationException or IOException or SocketException or OperationCanceledException or EndOfStreamException)
         {

@@ -50,8 +50,9 @@ internal sealed class DirtyTracker : IDisposable
     public static ulong[] All(long pages)
     {
         var bitmap = new ulong[DirtyBitmap.WordsFor((ulong)pages)];
-        for (long p = 0; p < pages; p++)
-            bitmap[p >> 6] |= 1UL << (int)(p & 63);
+        Array.Fill(bitmap, ulong.MaxValue);
+        if (pages % 64 != 0)
+            bitmap[^1] = (1UL << (int)(pages % 64)) - 1; // no bits past the last page
         return bitmap;
     }
 

@@ -32,10 +32,7 @@ public static class MachineSnapshot
         var sender = new PageSender(machine.Memory, stream);
         await sender.SendAsync(DirtyTracker.All((long)(machine.Config.MemoryBytes / MigrationWire.PageSize)), null, cancellationToken).ConfigureAwait(false);
         var state = machine.SaveState();
-        var header = new byte[MigrationWire.HeaderBytes];
-        MigrationWire.WriteHeader(header, MigrationMessage.State, state.Length);
-        await stream.WriteAsync(header, cancellationToken).ConfigureAwait(false);
-        await stream.WriteAsync(state, cancellationToken).ConfigureAwait(false);
+        await MigrationWire.WriteStateAsync(stream, state, cancellationToken).ConfigureAwait(false);
         await MigrationWire.WriteAsync(stream, MigrationMessage.End, ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
         return new SnapshotFigures(sender.Pages, sender.ZeroPages, MigrationWire.HeaderBytes + hello.Length + sender.Bytes + (2 * MigrationWire.HeaderBytes) + state.Length, state.Length, started.Elapsed);
     }

@@ -15,6 +15,9 @@ public sealed record MigrationOptions
     /// </summary>
     public int StalledRounds { get; init; } = 2;
 
+    /// <summary>Progress within a round is reported at most this often; each phase and round is reported as it starts and ends.</summary>
+    public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromMilliseconds(50);
+
     /// <summary>How long the vCPUs have to park for the last round.</summary>
     public TimeSpan PauseTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
@@ -57,4 +60,8 @@ public sealed record MigrationOutcome(
 }
 
 /// <summary>What the destination received.</summary>
-public sealed record MigrationReceipt(MachineIdentity Source, long Pages, long ZeroPages, long Bytes, long StateBytes, TimeSpan Elapsed, TimeSpan RestoreTime);
+public sealed record MigrationReceipt(MachineIdentity Source, long Pages, long ZeroPages, long Bytes, long StateBytes, TimeSpan Elapsed, TimeSpan RestoreTime)
+{
+    /// <summary>The destination's side of a successful migration, as an outcome (rounds, downtime and DMA pages are the source's to know).</summary>
+    public MigrationOutcome ToOutcome() => new(true, null, Elapsed, TimeSpan.Zero, 0, Pages, ZeroPages, Bytes, 0, StateBytes, 0);
+}

@@ -24,7 +24,6 @@ public static class MigrationSource
 
     private sealed class SourceRun(Machine.Machine machine, Stream stream, MigrationOptions options, IProgress<MigrationProgress>? progress)
     {
-        private static readonly TimeSpan s_reportEvery = TimeSpan.FromMilliseconds(50);
         private readonly Stopwatch _total = new();
         private readonly Stopwatch _downtime = new();
         private readonly PageSender _sender = new(machine.Memory, stream);
@@ -91,12 +90,7 @@ public static class MigrationSource
                 await SendRoundAsync("final", last, lastDma, cancellationToken).ConfigureAwait(false);
                 var state = machine.SaveState();
                 _stateBytes = state.Length;
-                if (state.Length > MigrationWire.MaxStateBytes)
-                    throw new MigrationException($"the machine state is {state.Length >> 20} MiB, over the stream's limit");
-                var header = new byte[MigrationWire.HeaderBytes];
-                MigrationWire.WriteHeader(header, MigrationMessage.State, state.Length);
-                await stream.WriteAsync(header, cancellationToken).ConfigureAwait(false);
-                await stream.WriteAsync(state, cancellationToken).ConfigureAwait(false);
+                await MigrationWire.WriteStateAsync(stream, state, cancellationToken).ConfigureAwait(false);
                 await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
                 Report("confirming", force: true);
 
@@ -120,7 +114,7 @@ public static class MigrationSource
                 var endedByPeer = e is OperationCanceledException && !outerToken.IsCancellationRequested && peer is { IsCompleted: true };
                 if (refused || endedByPeer)
                     reason = PeerMessage.Describe(peer!, "while memory was copied"); // the destination's word says why
-                await TryAbortAsync(reason).ConfigureAwait(false);
+                await MigrationWire.TryWriteAbortAsync(stream, reason).ConfigureAwait(false);
                 if (paused)
                 {
                     machine.QuiesceDevices(false);
@@ -154,7 +148,7 @@ public static class MigrationSource
 
         private void Report(string phase, long roundPages, long roundSent, long dma, bool force = false)
         {
-            if (progress is null || (!force && _total.Elapsed - _lastReport < s_reportEvery))
+            if (progress is null || (!force && _total.Elapsed - _lastReport < options.ProgressInterval))
                 return;
             _lastReport = _total.Elapsed;
             progress.Report(new MigrationProgress(phase, _round, roundPages, roundSent, dma, _sender.Pages, _sender.ZeroPages, _sender.Bytes, _bytesPerSecond, _total.Elapsed));
@@ -163,18 +157,5 @@ public static class MigrationSource
         private MigrationOutcome Outcome(string? error) => new(
             error is null, error, _total.Elapsed, error is null ? _downtime.Elapsed : TimeSpan.Zero, _round, _sender.Pages, _sender.ZeroPages, _sender.Bytes,
             _finalPages, _stateBytes, _dmaPages);
-
-        private async Task TryAbortAsync(string reason)
-        {
-            try
-            {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-                await MigrationWire.WriteAbortAsync(stream, reason, timeout.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or NotSupportedException or InvalidOperationException)
-            {
-                // The stream is what failed; the destination sees it end.
-            }
-        }
     }
 }

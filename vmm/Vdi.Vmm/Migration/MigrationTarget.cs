@@ -23,9 +23,7 @@ public static class MigrationTarget
         var elapsed = Stopwatch.StartNew();
         try
         {
-            if (await MigrationWire.ReadHeaderAsync(stream, cancellationToken).ConfigureAwait(false) is not (MigrationMessage.Hello, var length))
-                throw new MigrationException("the migration stream does not start with Hello");
-            var identity = MachineIdentity.Parse(await MigrationWire.ReadPayloadAsync(stream, length, cancellationToken).ConfigureAwait(false));
+            var identity = await ReadIdentityAsync(stream, cancellationToken).ConfigureAwait(false);
             var receipt = await ReceiveBodyAsync(machine, identity, stream, snapshot: false, elapsed, cancellationToken).ConfigureAwait(false);
             await MigrationWire.WriteAsync(stream, MigrationMessage.Restored, ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
             await PeerMessage.ExpectAsync(PeerMessage.ReadAsync(stream, cancellationToken), MigrationMessage.Commit, "before committing", commitTimeout, cancellationToken).ConfigureAwait(false);
@@ -36,16 +34,16 @@ public static class MigrationTarget
         catch (Exception e) when (e is MigrationException or StateFormatException or IOException or InvalidOperationException or ArgumentException)
         {
             if (e is not IOException)
-                await TryAbortAsync(stream, e.Message).ConfigureAwait(false);
+                await MigrationWire.TryWriteAbortAsync(stream, e.Message).ConfigureAwait(false);
             throw e as MigrationException ?? new MigrationException(e.Message, e);
         }
     }
 
-    /// <summary>Reads the identity at the start of a snapshot file, to build the machine it restores into.</summary>
+    /// <summary>Reads the identity a stream starts with (a snapshot file's, to build the machine it restores into).</summary>
     public static async Task<MachineIdentity> ReadIdentityAsync(Stream stream, CancellationToken cancellationToken = default)
     {
         if (await MigrationWire.ReadHeaderAsync(stream, cancellationToken).ConfigureAwait(false) is not (MigrationMessage.Hello, var length))
-            throw new MigrationException("not a snapshot: the file does not start with a machine identity");
+            throw new MigrationException("the stream does not start with a machine identity (Hello): not a migration or a snapshot");
         return MachineIdentity.Parse(await MigrationWire.ReadPayloadAsync(stream, length, cancellationToken).ConfigureAwait(false));
     }
 
@@ -133,18 +131,5 @@ public static class MigrationTarget
         if (at != payload.Length)
             throw new MigrationException("a Pages message longer than its pages");
         return (count, zeros);
-    }
-
-    private static async Task TryAbortAsync(Stream stream, string reason)
-    {
-        try
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-            await MigrationWire.WriteAbortAsync(stream, reason, timeout.Token).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or NotSupportedException)
-        {
-            // The source sees the stream end.
-        }
     }
 }

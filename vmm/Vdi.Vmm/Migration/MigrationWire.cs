@@ -84,6 +84,31 @@ public static class MigrationWire
         return WriteAsync(stream, MigrationMessage.Abort, bytes.AsMemory(0, Math.Min(bytes.Length, MaxReasonBytes)), cancellationToken);
     }
 
+    /// <summary>Tells the other side why, when the stream still carries it (within a second); a stream that is what failed is left be.</summary>
+    public static async Task TryWriteAbortAsync(Stream stream, string reason)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            await WriteAbortAsync(stream, reason, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or NotSupportedException or InvalidOperationException)
+        {
+            // The stream is what failed; the other side sees it end.
+        }
+    }
+
+    /// <summary>Writes the machine state as one <see cref="MigrationMessage.State"/> message, without copying it.</summary>
+    public static async Task WriteStateAsync(Stream stream, byte[] state, CancellationToken cancellationToken)
+    {
+        if (state.Length > MaxStateBytes)
+            throw new MigrationException($"the machine state is {state.Length >> 20} MiB, over the stream's limit");
+        var header = new byte[HeaderBytes];
+        WriteHeader(header, MigrationMessage.State, state.Length);
+        await stream.WriteAsync(header, cancellationToken).ConfigureAwait(false);
+        await stream.WriteAsync(state, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Reads a header; null at a clean end of stream. The kind and length are checked.</summary>
     public static async Task<(MigrationMessage Kind, int Length)?> ReadHeaderAsync(Stream stream, CancellationToken cancellationToken)
     {
