@@ -18,7 +18,8 @@ namespace Vdi.Vmm.Vcpu;
 internal static class KvmVcpuState
 {
     private const int IsrOffset = 0x100, IrrOffset = 0x200, IdOffset = 0x20, VersionOffset = 0x30;
-    private const int TimerCurrentOffset = 0x390, TimerDivideOffset = 0x3E0;
+    private const int TimerCurrentOffset = 0x390, TimerDivideOffset = 0x3E0, TimerInitialOffset = 0x380, LvtTimerOffset = 0x320;
+    private const uint LvtTimerModeMask = 3u << 17, LvtTimerPeriodic = 1u << 17;
     private const uint ValidShadow = 0x4; // KVM_VCPUEVENT_VALID_SHADOW
 
     public static VcpuSnapshot Save(KvmVcpu vcpu)
@@ -40,8 +41,7 @@ internal static class KvmVcpuState
             isr[vector >> 6] &= ~(1UL << (vector & 63));
             irr[vector >> 6] |= 1UL << (vector & 63);
         }
-        var current = BinaryPrimitives.ReadUInt32LittleEndian(page.AsSpan(TimerCurrentOffset));
-        var timer = current == 0 ? -1 : (long)current * Divisor(page);
+        var timer = TimerLeft(page);
         Clear(page, IrrOffset);
         Clear(page, IsrOffset);
         page.AsSpan(TimerCurrentOffset, 4).Clear();
@@ -105,6 +105,21 @@ internal static class KvmVcpuState
         vcpu.SetLapic(page);
         vcpu.SetVcpuEvents(events);
         vcpu.SetMpState(snapshot.Halted ? KvmConstants.KVM_MP_STATE_HALTED : KvmConstants.KVM_MP_STATE_RUNNABLE);
+    }
+
+    /// <summary>
+    /// Nanoseconds until the timer expires, from its current count; -1 when it is stopped. A periodic timer whose count
+    /// reads 0 has expired and not yet been re-armed (its host timer ran late: KVM reports what is left modulo the period,
+    /// and 0 when the expiry is past) — it is due now, not stopped, or the restored guest would never tick again.
+    /// </summary>
+    internal static long TimerLeft(byte[] page)
+    {
+        var current = BinaryPrimitives.ReadUInt32LittleEndian(page.AsSpan(TimerCurrentOffset));
+        if (current != 0)
+            return current * Divisor(page);
+        var initial = BinaryPrimitives.ReadUInt32LittleEndian(page.AsSpan(TimerInitialOffset));
+        var lvt = BinaryPrimitives.ReadUInt32LittleEndian(page.AsSpan(LvtTimerOffset));
+        return initial != 0 && (lvt & LvtTimerModeMask) == LvtTimerPeriodic ? 0 : -1;
     }
 
     /// <summary>The timer's divide configuration: bits 0, 1 and 3 encode 2, 4, …, 128, or 1 (one count per nanosecond at KVM's 1 GHz bus).</summary>
