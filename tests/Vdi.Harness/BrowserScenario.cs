@@ -3,56 +3,16 @@ using Microsoft.Playwright;
 namespace Vdi.Harness;
 
 /// <summary>
-/// The browser figures, in Debian's Chromium through Playwright, on the real web client: key press → glyph drawn on
+/// The browser figures, in Debian's Chromium on the real web client (<see cref="ChromiumPage"/>): key press → glyph drawn on
 /// the canvas (input-to-paint), window resize → first tile drawn at the new size (resize-to-paint, around 1280x720 and 1920x1080), and frames
-/// presented per second for the full-motion panel. A script added before the page loads timestamps, with
-/// <c>performance.now()</c>, every <c>keydown</c> (on the window, ahead of the viewer's own listener), every window <c>resize</c> and every <c>drawImage</c> on the
-/// viewer's canvas; the client itself is not changed.
+/// presented per second for the full-motion panel.
 /// </summary>
 internal static class BrowserScenario
 {
-    private const string ChromiumPath = "/usr/bin/chromium";
-
-    private const string Probe = """
-        (() => {
-          const draws = [], keys = [], resizes = [];
-          let presented = 0, seen = 0;
-          Object.assign(window, { __vdiDraws: draws, __vdiKeys: keys, __vdiResizes: resizes, __vdiPresented: () => presented });
-          const draw = CanvasRenderingContext2D.prototype.drawImage;
-          CanvasRenderingContext2D.prototype.drawImage = function (image, x, y, ...rest) {
-            const result = draw.call(this, image, x, y, ...rest);
-            if (this.canvas.id === "screen")
-              draws.push({ at: performance.now(), y, width: this.canvas.width });
-            return result;
-          };
-          window.addEventListener("keydown", () => keys.push(performance.now()), true);
-          window.addEventListener("resize", () => resizes.push(performance.now()), true);
-          const tick = () => { if (draws.length !== seen) { seen = draws.length; presented++; } requestAnimationFrame(tick); };
-          requestAnimationFrame(tick);
-        })();
-        """;
-
     public static async Task<IReadOnlyList<Figure>> RunAsync(Scenario s)
     {
-        if (!File.Exists(ChromiumPath))
-            throw new InvalidOperationException($"{ChromiumPath} is missing: the browser figures use Debian's Chromium; run `apt-get install chromium`.");
-        using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = ChromiumPath,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"],
-        });
-        await using var context = await browser.NewContextAsync(new BrowserNewContextOptions
-        {
-            BaseURL = s.Broker.BaseAddress.ToString(),
-            ViewportSize = new ViewportSize { Width = 1280, Height = 720 },
-            DeviceScaleFactor = 1,
-        });
-        await context.AddInitScriptAsync(Probe);
-        var page = await context.NewPageAsync();
-        await OpenDesktopAsync(page);
-        await WaitForCanvasAsync(page, 1280, 720);
+        await using var chromium = await ChromiumPage.OpenAsync(s.Broker, 1280, 720);
+        var page = chromium.Page;
         await page.Locator("canvas#screen").ClickAsync();
         await Task.Delay(1500); // the first full frame and its lossless refresh
 
@@ -79,7 +39,7 @@ internal static class BrowserScenario
         var resize = await ResizesAsync(page, s.Quick ? 2 : 10, (1200, 700), (1280, 720));
         var resizeFullHd = await ResizesAsync(page, s.Quick ? 2 : 10, (1920, 1080), (1904, 1064));
         await page.SetViewportSizeAsync(1280, 720);
-        await WaitForCanvasAsync(page, 1280, 720);
+        await chromium.WaitForCanvasAsync(1280, 720);
 
         s.Machine.SetMotion(true);
         await Task.Delay(1000);
@@ -120,21 +80,5 @@ internal static class BrowserScenario
             await Task.Delay(400);
         }
         return resize;
-    }
-
-    private static async Task OpenDesktopAsync(IPage page)
-    {
-        await page.GotoAsync("signin");
-        await page.Locator("#username").FillAsync(HarnessBroker.AdminUserName);
-        await page.Locator("#password").FillAsync(HarnessBroker.AdminPassword);
-        await page.Locator("#sign-in").ClickAsync();
-        await page.Locator($"li.desktop[data-name=\"{Server.Desktops.DesktopPool.BuiltInName}\"] button.open").ClickAsync();
-    }
-
-    private static async Task WaitForCanvasAsync(IPage page, int width, int height)
-    {
-        await page.WaitForFunctionAsync(
-            "([w, h]) => { const c = document.querySelector('canvas#screen'); return c && c.width === w && c.height === h && window.__vdiDraws.some(d => d.width === w); }",
-            new[] { width, height }, new PageWaitForFunctionOptions { Timeout = 60_000 });
     }
 }

@@ -31,16 +31,6 @@ public sealed partial class DesktopStream
 
     internal void Wake() => _wake.Set();
 
-    /// <summary>Every viewer gets a keyframe next (the source was repointed at a migrated desktop's new machine).</summary>
-    internal void RequestKeyframes()
-    {
-        StreamViewer[] viewers;
-        lock (Gate)
-            viewers = [.. _viewers];
-        foreach (var viewer in viewers)
-            viewer.RequestFullFrame();
-    }
-
     /// <summary>Sends every ready viewer that lacks the newest version what it lacks.</summary>
     private void Serve(int quality)
     {

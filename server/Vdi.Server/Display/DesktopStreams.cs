@@ -57,8 +57,9 @@ public sealed class DesktopStreams(ILoggerFactory? loggers = null, DesktopStream
 
     /// <summary>
     /// A live migration replaced <paramref name="from"/> by <paramref name="to"/>: its stream (if it has viewers) now
-    /// captures <paramref name="to"/>, whose whole screen is damaged, and every viewer is sent a keyframe; the viewers
-    /// stay connected as they were.
+    /// captures <paramref name="to"/>, whose whole screen is damaged; the viewers stay connected as they were. No
+    /// keyframe: the composer sends only the cells that differ from what the viewers show — at the switch the
+    /// destination shows the source's pixels, so what goes is what changed since, as on any frame.
     /// </summary>
     public Task Repoint(IDesktopMachine from, IDesktopMachine to)
     {
@@ -74,7 +75,6 @@ public sealed class DesktopStreams(ILoggerFactory? loggers = null, DesktopStream
             }
         }
         Repointed?.Invoke(from, to);
-        entry?.Stream.RequestKeyframes();
         return Task.CompletedTask;
     }
 

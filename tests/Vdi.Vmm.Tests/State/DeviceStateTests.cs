@@ -70,8 +70,9 @@ public sealed class DeviceStateTests
         Assert.Equal(saved, Save(destination));
 
         // The GPU's own section, each field made one the guest could never have caused: refused, nothing changed.
-        var device = StateReader.Read(new MemoryStream(saved)).Take("gpu", 1);
+        var device = StateReader.Read(new MemoryStream(saved)).Take("gpu", 2);
         var widths = device.U64s("res_widths");
+        var ids = device.U64s("res_ids");
         SavedSection[] hostileGpu =
         [
             Rewrite(device, "res_widths", s => s.U64s("res_widths", [8000, .. widths[1..]])),
@@ -79,6 +80,8 @@ public sealed class DeviceStateTests
             Rewrite(device, "scanout_rect", s => s.U64s("scanout_rect", [0, 0, 7681, 1])),
             Rewrite(device, "res_backing", s => s.U64s("res_backing", [.. device.U64s("res_backing")[..^2], 0x7FFF_0000_0000, 4096])),
             Rewrite(device, "edid", s => s.Bytes("edid", new byte[100])),
+            Rewrite(device, "res_precopied", s => s.U64s("res_precopied", [ids[0]])), // pre-copied pixels that never came
+            Rewrite(device, "res_precopied", s => s.U64s("res_precopied", [ids[^1] + 1])), // a resource it does not hold
         ];
         foreach (var bad in hostileGpu)
             Assert.Throws<StateFormatException>(() => destination.Devices.Gpu.RestoreState(bad));
@@ -87,7 +90,7 @@ public sealed class DeviceStateTests
 
     /// <summary><paramref name="section"/> again, with <paramref name="field"/> written by <paramref name="write"/> instead.</summary>
     private static SavedSection Rewrite(SavedSection section, string field, Action<SectionWriter> write) =>
-        Section(section.Name, s => StateStreams.CopyFields(section, s, (field, write)));
+        Section(section.Name, s => StateStreams.CopyFields(section, s, (field, write)), section.Version);
 
     private static byte[] Save(Vmm.Machine.Machine machine) => StateStreams.DevicesWithoutTime(machine);
 
@@ -101,14 +104,14 @@ public sealed class DeviceStateTests
         return StateReader.Read(stream).Take(device.SectionName, device.SectionVersion);
     }
 
-    private static SavedSection Section(string name, Action<SectionWriter> fields)
+    private static SavedSection Section(string name, Action<SectionWriter> fields, ushort version = 1)
     {
         using var stream = new MemoryStream();
         var writer = new StateWriter(stream);
-        writer.Section(name, 1, fields);
+        writer.Section(name, version, fields);
         writer.Finish();
         stream.Position = 0;
-        return StateReader.Read(stream).Take(name, 1);
+        return StateReader.Read(stream).Take(name, version);
     }
 
     private static void Write(IBusDevice device, int offset, byte value) =>

@@ -140,6 +140,7 @@ public sealed partial class DesktopHostServer
             try
             {
                 var options = message.Options with { ProgressInterval = s_progressInterval }; // a frame at most every 100 ms, and each phase
+                MigrationWarmup.RunOnceForSource(_machine.Config); // the save path compiled before the pause, not during it
                 outcome = await MigrationSource.SendAsync(_machine, stream, options, progress, CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or InvalidOperationException or ArgumentException)

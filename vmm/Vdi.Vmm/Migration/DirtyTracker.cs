@@ -4,7 +4,8 @@ namespace Vdi.Vmm.Migration;
 
 /// <summary>
 /// The pages a running machine dirties, from every source merged into one bitmap over RAM: the guest's writes (KVM's
-/// dirty log, or the software engine's dirty map), the VMM's own host writes, and device DMA (the IOMMU's dirty bits).
+/// dirty log, or the software engine's dirty map), the VMM's own host writes, and device DMA (the IOMMU's dirty bits);
+/// and the GPU's resource pixels written (<see cref="Devices.Gpu.VirtioGpu.StartPixelTracking"/>).
 /// </summary>
 internal sealed class DirtyTracker : IDisposable
 {
@@ -26,6 +27,7 @@ internal sealed class DirtyTracker : IDisposable
     {
         _machine.Memory.StartDirtyLog();
         _machine.Iommu.StartDirtyTracking();
+        _machine.Devices.Gpu.StartPixelTracking();
         _started = true;
         Harvest(out _);
     }
@@ -38,6 +40,12 @@ internal sealed class DirtyTracker : IDisposable
         dmaOnly = _machine.Iommu.HarvestDirty(bitmap); // after the CPU's: pages the CPU also wrote count once, as the CPU's
         return bitmap;
     }
+
+    /// <summary>The GPU's resources destroyed and pixel chunks written since the last pixel harvest.</summary>
+    public Devices.Gpu.PixelHarvest HarvestPixels() => _machine.Devices.Gpu.HarvestPixels();
+
+    /// <summary>Bytes of pixels written since the last pixel harvest, left as they are.</summary>
+    public long DirtyPixelBytes => _machine.Devices.Gpu.DirtyPixelBytes();
 
     public static long Count(ulong[] bitmap)
     {
@@ -61,6 +69,7 @@ internal sealed class DirtyTracker : IDisposable
         if (!_started)
             return;
         _started = false;
+        _machine.Devices.Gpu.StopPixelTracking();
         _machine.Iommu.StopDirtyTracking();
         _machine.Memory.StopDirtyLog();
     }

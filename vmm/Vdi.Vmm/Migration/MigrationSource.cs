@@ -19,14 +19,16 @@ public static class MigrationSource
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        return await new SourceRun(machine, stream, options, progress).RunAsync(cancellationToken).ConfigureAwait(false);
+        using var run = new SourceRun(machine, stream, options, progress);
+        return await run.RunAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private sealed class SourceRun(Machine.Machine machine, Stream stream, MigrationOptions options, IProgress<MigrationProgress>? progress)
+    private sealed class SourceRun(Machine.Machine machine, Stream stream, MigrationOptions options, IProgress<MigrationProgress>? progress) : IDisposable
     {
         private readonly Stopwatch _total = new();
         private readonly Stopwatch _downtime = new();
         private readonly PageSender _sender = new(machine.Memory, stream);
+        private readonly DirtyTracker _tracker = new(machine);
         private TimeSpan _lastReport = TimeSpan.MinValue;
         private double _bytesPerSecond;
         private long _dmaPages, _finalPages, _stateBytes;
@@ -36,7 +38,7 @@ public static class MigrationSource
         {
             _total.Start();
             var paused = false;
-            using var tracker = new DirtyTracker(machine);
+            var tracker = _tracker;
             // The destination's refusal stops the sending at once: it no longer reads, so a write could wait forever.
             using var answered = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             Task<(MigrationMessage Kind, byte[] Payload)?>? peer = null;
@@ -61,17 +63,18 @@ public static class MigrationSource
                 await SendRoundAsync("copying", DirtyTracker.All(tracker.PageCount), 0, cancellationToken).ConfigureAwait(false);
                 ulong[] left;
                 var stalled = 0;
-                long previous = long.MaxValue;
+                var previous = double.MaxValue;
                 while (true)
                 {
                     PeerMessage.ThrowIfAnswered(peer, "while memory was copied");
                     left = tracker.Harvest(out var dma);
                     var count = DirtyTracker.Count(left);
-                    var estimate = TimeSpan.FromSeconds(count * (8.0 + MigrationWire.PageSize) / Math.Max(_bytesPerSecond, 1));
+                    var bytes = (count * (8.0 + MigrationWire.PageSize)) + tracker.DirtyPixelBytes;
+                    var estimate = TimeSpan.FromSeconds(bytes / Math.Max(_bytesPerSecond, 1));
                     // Rounds that no longer shrink what is left (a guest dirtying memory as fast as it goes) only cost time.
-                    stalled = count * 10 > previous * 9 ? stalled + 1 : 0;
-                    previous = count;
-                    if (count == 0 || estimate * 2 <= options.DowntimeTarget || _round >= options.MaxRounds || stalled >= options.StalledRounds)
+                    stalled = bytes * 10 > previous * 9 ? stalled + 1 : 0;
+                    previous = bytes;
+                    if (bytes == 0 || estimate * 2 <= options.DowntimeTarget || _round >= options.MaxRounds || stalled >= options.StalledRounds)
                         break;
                     _round++;
                     await SendRoundAsync("round", left, dma, cancellationToken).ConfigureAwait(false);
@@ -135,6 +138,7 @@ public static class MigrationSource
             var bytesBefore = _sender.Bytes;
             Report(phase, count, 0, dma, force: true);
             await _sender.SendAsync(pages, done => Report(phase, count, done, dma), cancellationToken).ConfigureAwait(false);
+            await _sender.SendPixelsAsync(machine.Devices.Gpu, _tracker.HarvestPixels(), cancellationToken).ConfigureAwait(false);
             await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
             var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
             if (count >= 64 && seconds > 0)
@@ -154,8 +158,11 @@ public static class MigrationSource
             progress.Report(new MigrationProgress(phase, _round, roundPages, roundSent, dma, _sender.Pages, _sender.ZeroPages, _sender.Bytes, _bytesPerSecond, _total.Elapsed));
         }
 
+        public void Dispose() => _tracker.Dispose(); // every source's logging and tracking off
+
         private MigrationOutcome Outcome(string? error) => new(
             error is null, error, _total.Elapsed, error is null ? _downtime.Elapsed : TimeSpan.Zero, _round, _sender.Pages, _sender.ZeroPages, _sender.Bytes,
             _finalPages, _stateBytes, _dmaPages);
     }
+
 }

@@ -81,6 +81,9 @@ public static class MigrationTarget
                     pages += n;
                     zeroPages += z;
                     break;
+                case MigrationMessage.Pixels:
+                    PixelMessage.Apply(payload, machine.Devices.Gpu);
+                    break;
                 case MigrationMessage.State:
                     var restoring = Stopwatch.StartNew();
                     var parsed = StateReader.Read(new MemoryStream(payload, writable: false));

@@ -29,6 +29,12 @@ public enum MigrationMessage : byte
 
     /// <summary>A snapshot file's last message, after <see cref="State"/>.</summary>
     End = 8,
+
+    /// <summary>
+    /// Source → destination, in pre-copy rounds: a chunk of a GPU resource's pixels, or a resource destroyed
+    /// (<see cref="PixelMessage"/>). The state then names the resources it leaves to them.
+    /// </summary>
+    Pixels = 9,
 }
 
 /// <summary>
@@ -55,6 +61,7 @@ public static class MigrationWire
         MigrationMessage.Pages => 4 + (MaxPagesPerMessage * (8 + PageSize)),
         MigrationMessage.State => MaxStateBytes,
         MigrationMessage.Abort => MaxReasonBytes,
+        MigrationMessage.Pixels => PixelMessage.HeaderBytes + Devices.Gpu.VirtioGpu.PixelChunkBytes,
         MigrationMessage.Restored or MigrationMessage.Commit or MigrationMessage.Running or MigrationMessage.End => 0,
         _ => throw new MigrationException($"unknown message kind {(byte)kind} on the migration stream"),
     };

@@ -74,8 +74,10 @@ public sealed partial class VirtioGpu
         if (_resourceBytes + bytes > _options.ResourceMemoryLimit)
             return Error(VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY, $"CREATE_2D of {bytes >> 20} MiB over the {_options.ResourceMemoryLimit >> 20} MiB budget ({_resourceBytes >> 20} MiB used)");
         var image = _resourceMemory.Allocate((int)c.width, (int)c.height, (int)bytes);
-        _resources[c.resource_id] = new GpuResource(c.resource_id, (GpuFormat)c.format, (int)c.width, (int)c.height, image);
+        var resource = new GpuResource(c.resource_id, (GpuFormat)c.format, (int)c.width, (int)c.height, image);
+        _resources[c.resource_id] = resource;
         _resourceBytes += bytes;
+        _tracking?.Created(resource);
         return VIRTIO_GPU_RESP_OK_NODATA;
     }
 
@@ -85,6 +87,7 @@ public sealed partial class VirtioGpu
             return Error(VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID, $"UNREF of unknown resource {id}");
         _resourceBytes -= resource.ByteCount;
         resource.Image.Release();
+        _tracking?.Destroyed(id);
         if (_scanout == resource)
         {
             _scanout = null;
@@ -170,6 +173,7 @@ public sealed partial class VirtioGpu
         finally
         {
             resource.Image.EndWrite();
+            MarkPixelsWritten(resource, rect.Y, rect.Y + rect.Height - 1); // also when it failed half-way: some rows may have changed
         }
         return VIRTIO_GPU_RESP_OK_NODATA;
     }

@@ -6,22 +6,25 @@ namespace Vdi.Vmm.Devices.Gpu;
 /// <summary>
 /// The GPU's state: the display the host asked for and what the guest has read of it, its EDID, every resource with its
 /// pixels and backing, the scanout and the cursor. Restored before its transport; a restored scanout and cursor are
-/// announced to the host as they would be when the guest set them.
+/// announced to the host as they would be when the guest set them. Version 2: a resource whose pixels a migration's
+/// pre-copy handed out in full (<see cref="StartPixelTracking"/>) is listed in <c>res_precopied</c> without them, and
+/// restored from the pixels the destination received (version 1 carried every resource's pixels).
 /// </summary>
 public sealed partial class VirtioGpu
 {
     public string SectionName => "gpu";
 
-    public ushort SectionVersion => 1;
+    public ushort SectionVersion => 2;
 
     public void SaveState(SectionWriter section)
     {
         lock (Gate)
         {
             var resources = _resources.Values.OrderBy(r => r.Id).ToList();
-            var pixels = new byte[resources.Sum(r => r.ByteCount)];
+            var precopied = resources.Where(PixelsHandedOut).ToHashSet();
+            var pixels = new byte[resources.Where(r => !precopied.Contains(r)).Sum(r => r.ByteCount)];
             var at = 0L;
-            foreach (var r in resources)
+            foreach (var r in resources.Where(r => !precopied.Contains(r)))
             {
                 r.Pixels.CopyTo(pixels.AsSpan((int)at));
                 at += r.ByteCount;
@@ -32,7 +35,7 @@ public sealed partial class VirtioGpu
                 .I64("errors", Interlocked.Read(ref _errorResponses)).Text("last_error", LastError ?? "")
                 .U64s("res_ids", [.. resources.Select(r => (ulong)r.Id)]).U64s("res_formats", [.. resources.Select(r => (ulong)r.Format)])
                 .U64s("res_widths", [.. resources.Select(r => (ulong)r.Width)]).U64s("res_heights", [.. resources.Select(r => (ulong)r.Height)])
-                .Bytes("res_pixels", pixels)
+                .Bytes("res_pixels", pixels).U64s("res_precopied", [.. resources.Where(precopied.Contains).Select(r => (ulong)r.Id)])
                 .U64s("res_backing_counts", [.. resources.Select(r => r.Backing is { } b ? (ulong)b.Length + 1 : 0)]) // 0: detached
                 .U64s("res_backing", [.. resources.SelectMany(r => (r.Backing ?? []).SelectMany(e => new[] { e.Address, (ulong)e.Length }))])
                 .U64("scanout", _scanout?.Id ?? 0).U64s("scanout_rect", [(ulong)_scanoutRect.X, (ulong)_scanoutRect.Y, (ulong)_scanoutRect.Width, (ulong)_scanoutRect.Height])
@@ -56,6 +59,7 @@ public sealed partial class VirtioGpu
         var (errors, lastError) = (s.I64("errors"), s.Text("last_error"));
         var (ids, formats, widths, heights) = (s.U64s("res_ids"), s.U64s("res_formats"), s.U64s("res_widths"), s.U64s("res_heights"));
         var pixels = s.Bytes("res_pixels");
+        var precopiedIds = s.Version >= 2 ? s.U64s("res_precopied") : [];
         var (counts, backing) = (s.U64s("res_backing_counts"), s.U64s("res_backing"));
         var (scanoutId, rect) = (s.U64("scanout", 0, uint.MaxValue), s.U64s("scanout_rect"));
         var (cursor, cursorPixels) = (s.U64s("cursor"), s.Bytes("cursor_pixels"));
@@ -66,17 +70,26 @@ public sealed partial class VirtioGpu
             || edid.Length is 0 or > 32 * 128 || edid.Length % 128 != 0 || seen > generation || generation < 0)
             throw new StateFormatException($"section '{s.Name}': its lists or display fields do not agree");
         var total = 0L;
+        var inline = 0L;
         var entries = 0;
+        var precopied = new HashSet<ulong>(precopiedIds);
+        if (precopied.Count != precopiedIds.Length || !precopied.IsSubsetOf(ids))
+            throw new StateFormatException($"section '{s.Name}': pre-copied resources that it does not hold, or twice");
         for (var i = 0; i < n; i++)
         {
             if (ids[i] is 0 or > uint.MaxValue || (i > 0 && ids[i] <= ids[i - 1]) || !Enum.IsDefined((GpuFormat)formats[i])
                 || widths[i] is 0 || heights[i] is 0 || widths[i] > (ulong)_options.MaxWidth || heights[i] > (ulong)_options.MaxHeight
                 || counts[i] > (ulong)_options.MaxBackingEntries + 1)
                 throw new StateFormatException($"section '{s.Name}': resource {ids[i]} is not one the guest could have made");
-            total += (long)(widths[i] * heights[i] * 4);
+            var bytes = (long)(widths[i] * heights[i] * 4);
+            total += bytes;
+            if (!precopied.Contains(ids[i]))
+                inline += bytes;
+            else if (!HasStaged((uint)ids[i], (int)widths[i], (int)heights[i]))
+                throw new StateFormatException($"section '{s.Name}': resource {ids[i]}'s pixels were to come before the state, and did not come whole");
             entries += (int)Math.Max(1, counts[i]) - 1;
         }
-        if (total != pixels.Length || total > _options.ResourceMemoryLimit || backing.Length != entries * 2)
+        if (inline != pixels.Length || total > _options.ResourceMemoryLimit || backing.Length != entries * 2)
             throw new StateFormatException($"section '{s.Name}': {pixels.Length} bytes of pixels or {backing.Length / 2} backing entries for its resources");
         for (var e = 0; e < backing.Length; e += 2)
         {
@@ -99,9 +112,14 @@ public sealed partial class VirtioGpu
             for (var i = 0; i < n; i++)
             {
                 var bytes = (int)(widths[i] * heights[i] * 4);
-                var image = _resourceMemory.Allocate((int)widths[i], (int)heights[i], bytes);
-                pixels.AsSpan((int)offset, bytes).CopyTo(image.Pixels);
-                offset += bytes;
+                var image = precopied.Contains(ids[i])
+                    ? StagedImage((uint)ids[i], (int)widths[i], (int)heights[i])!
+                    : _resourceMemory.Allocate((int)widths[i], (int)heights[i], bytes);
+                if (!precopied.Contains(ids[i]))
+                {
+                    pixels.AsSpan((int)offset, bytes).CopyTo(image.Pixels);
+                    offset += bytes;
+                }
                 var resource = new GpuResource((uint)ids[i], (GpuFormat)formats[i], (int)widths[i], (int)heights[i], image);
                 if (counts[i] > 0)
                 {
@@ -111,6 +129,7 @@ public sealed partial class VirtioGpu
                 _resources[resource.Id] = resource;
             }
             _resourceBytes = total;
+            ClearStage(_resources.Values.Select(r => r.Image));
             (_display, _displayGeneration, _displaySeen, _eventsRead, _edid) = (display, generation, seen, eventsRead, edid);
             Interlocked.Exchange(ref _errorResponses, errors);
             LastError = lastError.Length == 0 ? null : lastError;
@@ -121,6 +140,12 @@ public sealed partial class VirtioGpu
             CursorChanged?.Invoke(_cursor);
             CursorMoved?.Invoke(_cursorPos.X, _cursorPos.Y);
         }
+    }
+
+    private bool HasStaged(uint id, int width, int height)
+    {
+        lock (Gate)
+            return StagedImage(id, width, height) is not null;
     }
 
     private static CursorImage CursorFrom(string section, ulong[] c, byte[] pixels)

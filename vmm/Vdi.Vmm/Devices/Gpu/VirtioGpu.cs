@@ -254,7 +254,10 @@ public sealed partial class VirtioGpu : IVirtioDevice, State.IDeviceState
     {
         _active = null;
         foreach (var resource in _resources.Values)
+        {
             resource.Image.Release();
+            _tracking?.Destroyed(resource.Id);
+        }
         _resources.Clear();
         _resourceBytes = 0;
         _eventsRead = 0;
