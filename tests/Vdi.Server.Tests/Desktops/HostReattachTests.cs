@@ -11,7 +11,7 @@ namespace Vdi.Server.Tests.Desktops;
 
 /// <summary>
 /// Host processes across broker restarts: a broker killed with SIGKILL leaves its desktops running and a new broker
-/// on the same folders takes them back; records that do not lead to a host of ours are cleaned up without harming any
+/// on the same folders takes them back, also when the desktop had migrated to a new host; records that do not lead to a host of ours are cleaned up without harming any
 /// other process; a host that stops answering is ended.
 /// </summary>
 public sealed class HostReattachTests : IDisposable
@@ -70,6 +70,50 @@ public sealed class HostReattachTests : IDisposable
         await second.StopAsync(s_wait);
         Assert.True(await host.WaitForExitAsync(TimeSpan.FromSeconds(30)), "the host outlived a broker that shut down");
         Assert.False(Directory.Exists(Path.Combine(_hosts, id.ToString("N"))), "the host's folder and record are removed");
+    }
+
+    [Fact]
+    public async Task A_desktop_migrated_before_its_broker_was_killed_is_reattached_on_the_host_it_moved_to()
+    {
+        var settings = new[] { "--Vdi:Desktops:ReattachSeconds=30" };
+        HostProcess source, destination;
+        Guid id;
+        await using (var first = await BrokerProcess.StartAsync(_data, _hosts, settings))
+        {
+            using var api = await first.SignedInAsync();
+            id = (await first.WaitForBuiltInAsync(api, "Running", s_wait)).Id;
+            source = HostRecord.Read(Path.Combine(_hosts, id.ToString("N")))!.Process;
+            _spawned.Add(source);
+
+            (await api.PostAsync($"/api/desktops/{id}/migrate", null)).EnsureSuccessStatusCode();
+            MigrationStatus? status = null;
+            for (var deadline = DateTime.UtcNow + s_wait; status is not { IsRunning: false }; await Task.Delay(50))
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"the migration did not end: {status}");
+                status = await api.GetFromJsonAsync<MigrationStatus>($"/api/desktops/{id}/migration");
+            }
+            Assert.True(status.Result == MigrationStatus.Succeeded, $"{status}\n{first.Output}");
+            destination = HostRecord.Read(Path.Combine(_hosts, id.ToString("N")))!.Process;
+            _spawned.Add(destination);
+            Assert.NotEqual(source, destination);
+            Assert.True(await source.WaitForExitAsync(TimeSpan.FromSeconds(30)), "the source host outlived the migration");
+            await first.KillAsync();
+        }
+        Assert.True(destination.IsAlive, "the host the desktop moved to died with its broker");
+
+        await using var second = await BrokerProcess.StartAsync(_data, _hosts, settings);
+        using var api2 = await second.SignedInAsync();
+        Assert.Equal(id, (await second.WaitForBuiltInAsync(api2, "Running", s_wait)).Id);
+        Assert.Equal(destination, HostRecord.Read(Path.Combine(_hosts, id.ToString("N")))!.Process);
+        Assert.Contains("reattached to its host process", second.Output, StringComparison.Ordinal);
+
+        // The desktop on the received host serves a new session: its display request is carried out and frames arrive.
+        var display = new ClientDisplay(1024, 768, 1, null, null, null, null);
+        var (sessionId, token) = await LiveViewer.CreateAsync(api2, id, display, "after migration and restart");
+        await using (var viewer = await LiveViewer.ConnectAsync(second.Hub(await second.SignInCookieAsync()), sessionId, token, display))
+            await viewer.FrameOfAsync(1024, 768);
+        await second.StopAsync(s_wait);
+        Assert.True(await destination.WaitForExitAsync(TimeSpan.FromSeconds(30)), "the host outlived a broker that shut down");
     }
 
     [Fact]
