@@ -30,9 +30,15 @@ public static class DesktopMachines
     /// <summary>
     /// As <see cref="CreateAsync"/>, for the destination of a live migration: the machine is built from the same config
     /// and never booted (a host process runs `serve --incoming`); <see cref="IDesktopMachine.AcceptMigrationAsync"/>
-    /// gives its endpoint, and it runs once the migration commits.
+    /// gives its endpoint, and it runs once the migration commits. In process, this process's first one waits for a
+    /// rehearsal (<see cref="Migration.MigrationWarmup.RehearseOnceAsync"/>), as a host process does before it listens.
     /// </summary>
-    public static Task<IDesktopMachine> CreateIncomingAsync(MachineConfig config, string? hostDirectory, bool sandbox = true,
-        Action<string>? log = null, Func<RemoteDesktopOptions, RemoteDesktopOptions>? configure = null, CancellationToken cancellationToken = default) =>
-        CreateAsync(config, hostDirectory, sandbox, log, o => (configure?.Invoke(o) ?? o) with { Incoming = true }, cancellationToken);
+    public static async Task<IDesktopMachine> CreateIncomingAsync(MachineConfig config, string? hostDirectory, bool sandbox = true,
+        Action<string>? log = null, Func<RemoteDesktopOptions, RemoteDesktopOptions>? configure = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (hostDirectory is null)
+            await Migration.MigrationWarmup.RehearseOnceAsync(config, m => LocalDesktop.WhenIdleAsync(m, TimeSpan.FromSeconds(30))).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return await CreateAsync(config, hostDirectory, sandbox, log, o => (configure?.Invoke(o) ?? o) with { Incoming = true }, cancellationToken).ConfigureAwait(false);
+    }
 }

@@ -12,6 +12,8 @@ namespace Vdi.Vmm.Migration;
 public static class MigrationWarmup
 {
     private static int s_sourceRehearsed;
+    private static readonly Lock s_gate = new();
+    private static Task? s_inProcess;
 
     /// <summary>
     /// Two throwaway machines of <paramref name="config"/>, unbooted: one written to a snapshot in memory and restored into
@@ -67,6 +69,28 @@ public static class MigrationWarmup
             listener.Stop();
             source.Stop();
             destination.Stop();
+        }
+    }
+
+    /// <summary>
+    /// <see cref="RehearseAsync"/> once per process, for a process that runs desktops of its own and receives them (a
+    /// broker with desktops in process): its first destination waits for it; later ones find it done.
+    /// </summary>
+    public static Task RehearseOnceAsync(Machine.MachineConfig config, Func<Machine.Machine, Task> ready)
+    {
+        lock (s_gate)
+        {
+            return s_inProcess ??= Task.Run(async () =>
+            {
+                try
+                {
+                    await RehearseAsync(config, ready).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is MigrationException or IOException or SocketException or InvalidOperationException or TimeoutException)
+                {
+                    // Only the first migration's downtime pays for it; the migration itself does not depend on it.
+                }
+            });
         }
     }
 
