@@ -55,7 +55,9 @@ public sealed class HypercallDispatcher
         TimeProvider = timeProvider ?? TimeProvider.System;
         Register(HypercallNumbers.Ping, static (in HypercallContext _) => HypercallNumbers.PingReply);
         Register(HypercallNumbers.Echo, static (in HypercallContext c) => c.Registers.Rbx);
-        Register(HypercallNumbers.WallClock, (in HypercallContext _) => (ulong)TimeProvider.GetUtcNow().ToUnixTimeMilliseconds());
+        Register(HypercallNumbers.WallClock, (in HypercallContext _) => Journal is { } journal
+            ? journal.Value(FaultTolerance.JournalKind.WallClock, ReadWallClock)
+            : ReadWallClock());
     }
 
     public long Calls => Interlocked.Read(ref _calls);
@@ -65,6 +67,11 @@ public sealed class HypercallDispatcher
 
     /// <summary>The clock <see cref="HypercallNumbers.WallClock"/> reads.</summary>
     public TimeProvider TimeProvider { get; }
+
+    /// <summary>Fault tolerance: the journal that records or replays the wall clock's readings; null: none.</summary>
+    internal FaultTolerance.ExecutionJournal? Journal { get; set; }
+
+    private ulong ReadWallClock() => (ulong)TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
 
     public void Register(uint number, HypercallHandler handler)
     {

@@ -61,6 +61,9 @@ internal sealed partial class SoftCpu
 
     public SoftLocalApic LocalApic { get; }
 
+    /// <summary>Fault tolerance: the journal that records or replays what this vCPU reads of the host's clock; null: none.</summary>
+    internal FaultTolerance.ExecutionJournal? Journal { get; set; }
+
     /// <summary>Local APIC registers this vCPU wrote (offset → value).</summary>
     public IReadOnlyDictionary<uint, uint> LocalApicWrites => LocalApic.Written;
 
@@ -129,20 +132,26 @@ internal sealed partial class SoftCpu
 
     /// <summary>
     /// Runs whole blocks until at least <paramref name="budget"/> instructions have retired, the vCPU halts with
-    /// nothing to deliver, or a block asks to stop early; delivers interrupts between blocks. Returns the instructions
-    /// retired. A <see cref="SoftwareSliceExit"/> leaves the vCPU as it was before the instruction that caused it.
+    /// nothing to deliver, or a block asks to stop early; delivers interrupts between blocks. With
+    /// <paramref name="stopAt"/> it stops exactly when <see cref="InstructionsRetired"/> reaches it (a replay's next
+    /// event), before delivering anything there. Returns the instructions retired. A <see cref="SoftwareSliceExit"/>
+    /// leaves the vCPU as it was before the instruction that caused it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // optimised from the first guest instruction: no slow tier-0 phase
-    public int Run(int budget)
+    public int Run(int budget, long stopAt = long.MaxValue)
     {
         var done = 0;
         SoftBlock? previous = null;
         _stopRun = false;
         try
         {
-            while (done < budget)
+            while (done < budget && InstructionsRetired < stopAt)
             {
                 SyncMemoryMap();
+                // A yield leaves before delivering: interrupts are only ever delivered inside a run, so a replay that
+                // stops at this count to apply an event delivers them after it, as this run will.
+                if (ShouldYield())
+                    break;
                 if (_interrupts.AnyPending && InterruptsEnabled && !_interruptShadow)
                 {
                     ReleaseGuard();
@@ -152,7 +161,7 @@ internal sealed partial class SoftCpu
                         continue;
                     }
                 }
-                if (Halted || ShouldYield())
+                if (Halted)
                     break;
                 _interruptShadow = false;
                 SoftBlock block;
@@ -173,7 +182,7 @@ internal sealed partial class SoftCpu
                 var faulted = false;
                 try
                 {
-                    retired = RunBlock(block, block.Ops.Length);
+                    retired = RunBlock(block, (int)Math.Min(block.Ops.Length, stopAt - InstructionsRetired));
                 }
                 catch (SoftwareSliceExit)
                 {

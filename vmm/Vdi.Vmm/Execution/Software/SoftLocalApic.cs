@@ -35,7 +35,11 @@ internal sealed class SoftLocalApic
     public uint Read(uint offset)
     {
         var index = (offset >> 4) & 0xFF;
-        return offset == CurrentCountRegister ? CurrentCount(Stopwatch.GetTimestamp()) : _registers[index];
+        if (offset != CurrentCountRegister)
+            return _registers[index];
+        return _cpu.Journal is { } journal
+            ? (uint)journal.Value(FaultTolerance.JournalKind.ApicCount, () => CurrentCount(Stopwatch.GetTimestamp()))
+            : CurrentCount(Stopwatch.GetTimestamp());
     }
 
     /// <summary>Writes a register; returns the vector an EOI retired, for the I/O APIC.</summary>
@@ -92,11 +96,18 @@ internal sealed class SoftLocalApic
         _deadline = now + (long)(nanosecondsLeft * s_ticksPerNanosecond);
     }
 
-    /// <summary>Posts the timer's vector when it has expired at <paramref name="now"/>; re-arms a periodic timer.</summary>
-    public void PollTimer(long now)
+    /// <summary>Posts the timer's vector when it has expired at <paramref name="now"/>; re-arms a periodic timer. True when it expired.</summary>
+    public bool PollTimer(long now)
     {
         if (now < _deadline)
-            return;
+            return false;
+        Expire(now);
+        return true;
+    }
+
+    /// <summary>The timer expires now, whatever the time (a replay, where the journal says when): as <see cref="PollTimer"/>.</summary>
+    public void Expire(long now)
+    {
         var lvt = _registers[ApicRegisters.LvtTimerRegister >> 4];
         if ((lvt & ApicRegisters.LvtMasked) == 0)
             _cpu.PostInterrupt((byte)lvt);

@@ -9,7 +9,7 @@ namespace Vdi.Vmm.Execution.Software;
 /// interrupt is posted, the timer's deadline passes, or it is kicked — so an idle desktop costs no CPU. Anything the
 /// engine does not model, and any fault inside the VMM while running this vCPU, stops this machine with a report.
 /// </summary>
-internal sealed class SoftVcpuThread : VcpuThreadBase
+internal sealed partial class SoftVcpuThread : VcpuThreadBase
 {
     /// <summary>Instructions between checks of the timer and the pause/stop flags (well under a millisecond).</summary>
     private const int Slice = 4096;
@@ -75,18 +75,29 @@ internal sealed class SoftVcpuThread : VcpuThreadBase
         }
     }
 
-    protected override VcpuStop Fault(Exception exception) => exception is SoftwareEngineException
-        ? Crash($"software engine: {exception.Message}")
-        : Crash(DescribeFault(exception));
+    protected override VcpuStop Fault(Exception exception) => exception switch
+    {
+        SoftwareEngineException => Crash($"software engine: {exception.Message}"),
+        FaultTolerance.JournalException => Crash($"the replay left the recorded path: {exception.Message}"),
+        _ => Crash(DescribeFault(exception)),
+    };
 
-    protected override VcpuStop? RunGuest()
+    protected override VcpuStop? RunGuest() => _cpu.Journal is not { } journal ? RunFree() : journal.Recording ? RunRecording(journal) : RunReplaying(journal);
+
+    /// <summary>At the top of each pass of a loop: parks at a pause; true when the vCPU is to stop.</summary>
+    private bool StopOrPark()
+    {
+        if (StopRequested)
+            return true;
+        Checkpoint();
+        return StopRequested;
+    }
+
+    private VcpuStop? RunFree()
     {
         while (true)
         {
-            if (StopRequested)
-                return null;
-            Checkpoint();
-            if (StopRequested)
+            if (StopOrPark())
                 return null;
 
             _cpu.LocalApic.PollTimer(Stopwatch.GetTimestamp());

@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using Vdi.Vmm.FaultTolerance;
+using Vdi.Vmm.Vcpu;
+
+namespace Vdi.Vmm.Execution.Software;
+
+/// <summary>
+/// The vCPU's loop under an <see cref="ExecutionJournal"/>. Recording: between slices, the inputs waiting are applied
+/// and the timer polled, each recorded at the count where it happens, and the count is published as safe. Replaying:
+/// each recorded event is applied exactly at its count, the vCPU runs only up to the next event or the recorder's safe
+/// count, and the timer follows the journal, never the clock.
+/// </summary>
+internal sealed partial class SoftVcpuThread
+{
+    private static readonly TimeSpan s_feedWait = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>Makes this vCPU record or replay (before the machine starts).</summary>
+    internal void UseJournal(ExecutionJournal journal)
+    {
+        _cpu.Journal = journal;
+        journal.Submitted += Wake;
+    }
+
+    private VcpuStop? RunRecording(ExecutionJournal journal)
+    {
+        while (true)
+        {
+            if (StopOrPark())
+                return null;
+
+            var count = _cpu.InstructionsRetired;
+            journal.ApplyInbox(count);
+            if (_cpu.LocalApic.PollTimer(Stopwatch.GetTimestamp()))
+                journal.Record(new JournalEntry(count, JournalKind.Timer));
+            journal.Publish(count);
+            if (!_cpu.CanRun)
+            {
+                WaitForEvent();
+                continue;
+            }
+            _cpu.Run(Slice);
+            journal.Publish(_cpu.InstructionsRetired); // a replay may come this far: an event here is still applied here
+            if (_tripleFaulted)
+                return Crash("triple fault");
+        }
+    }
+
+    private VcpuStop? RunReplaying(ExecutionJournal journal)
+    {
+        while (true)
+        {
+            if (StopOrPark())
+                return null;
+
+            var count = _cpu.InstructionsRetired;
+            JournalEntry next;
+            while (journal.TryPeekEvent(out next) && next.Count <= count)
+            {
+                if (next.Count < count)
+                    return Crash($"the replay left the recorded path: {next} is behind this vCPU, at {count}");
+                journal.ApplyNextEvent(() => _cpu.LocalApic.Expire(Stopwatch.GetTimestamp()));
+            }
+            var nextEvent = journal.TryPeekEvent(out next) ? next.Count : long.MaxValue;
+            var safe = journal.SafeThrough;
+            var stopAt = Math.Min(nextEvent, safe);
+            if (!_cpu.CanRun && safe > count)
+                return Crash($"the replay left the recorded path: halted at {count}, where the recording went on to {safe}");
+            if (stopAt <= count || !_cpu.CanRun)
+            {
+                journal.WaitForFeed(s_feedWait); // the recorder is here too, or halted here: wait for its next word
+                continue;
+            }
+            _cpu.Run(Slice, stopAt);
+            if (_tripleFaulted)
+                return Crash("triple fault");
+        }
+    }
+}

@@ -1,0 +1,189 @@
+namespace Vdi.Vmm.FaultTolerance;
+
+/// <summary>
+/// The journal of a machine's execution on the software engine (<c>docs/vmm.md</c>, "Fault tolerance"): everything
+/// non-deterministic that reaches the guest, at the exact count of instructions its vCPU had retired. A recording
+/// journal takes host inputs into an inbox (<see cref="Submit"/>), and the vCPU's thread applies them between two
+/// instructions, with the timer's expiries, recording each at its count; the values instructions read from the host's
+/// clock are recorded as they are read. A replaying journal is fed those entries (<see cref="Feed"/>) and makes a
+/// machine built and started the same way run the same instructions: it stops exactly at each entry's count to apply
+/// it, hands each recorded value to the instruction that reads it, and never runs past what the recorder has
+/// published (<see cref="SafeThrough"/>). A replay that leaves the recorded path — a value read at another count, a
+/// vCPU halted where the recorder went on — stops the machine, naming where (<see cref="JournalException"/>).
+/// One vCPU, the software engine: only there is the count exact.
+/// </summary>
+public sealed class ExecutionJournal : IDisposable
+{
+    private readonly Lock _gate = new();
+    private readonly Queue<GuestInput> _inbox = [];
+    private readonly List<JournalEntry> _recorded = [];
+    private readonly Queue<JournalEntry> _events = [];
+    private readonly Queue<JournalEntry> _values = [];
+    private readonly SemaphoreSlim _fed = new(0);
+    private long _safeThrough;
+    private long _lastFed;
+    private Machine.Machine? _machine;
+    private Func<long>? _count;
+
+    private ExecutionJournal(bool recording) => Recording = recording;
+
+    /// <summary>True for the machine that runs free and records; false for the one that replays.</summary>
+    public bool Recording { get; }
+
+    /// <summary>Recorder: raised when an input is submitted (the vCPU's thread wakes to apply it).</summary>
+    internal event Action? Submitted;
+
+    /// <summary>Entries recorded or fed so far.</summary>
+    public long Entries { get; private set; }
+
+    /// <summary>The count up to which the recording has no entry left unpublished; a replay runs no further.</summary>
+    public long SafeThrough
+    {
+        get
+        {
+            lock (_gate)
+                return _safeThrough;
+        }
+    }
+
+    public static ExecutionJournal ForRecording() => new(recording: true);
+
+    public static ExecutionJournal ForReplay() => new(recording: false);
+
+    /// <summary>Recorder, any thread: an input for the guest, applied by its vCPU's thread at the next instruction boundary.</summary>
+    public void Submit(GuestInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (!Recording)
+            throw new InvalidOperationException("a replaying machine takes its inputs from the journal only");
+        lock (_gate)
+            _inbox.Enqueue(input);
+        Submitted?.Invoke();
+    }
+
+    /// <summary>Recorder: moves the entries recorded since the last call into <paramref name="into"/>; returns how far they are safe.</summary>
+    public long Drain(List<JournalEntry> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        lock (_gate)
+        {
+            into.AddRange(_recorded);
+            _recorded.Clear();
+            return _safeThrough;
+        }
+    }
+
+    /// <summary>
+    /// Replay: the recorder's next entries, in order, and how far it has run with nothing more to record. Counts must
+    /// not go back, an event must not come before the safe count, and the safe count must not go back (a value may
+    /// come ahead of it: the recorder reads values in the middle of a slice it publishes at its end).
+    /// </summary>
+    public void Feed(IReadOnlyList<JournalEntry> entries, long safeThrough)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        if (Recording)
+            throw new InvalidOperationException("a recording journal is not fed");
+        lock (_gate)
+        {
+            foreach (var e in entries)
+            {
+                if (e.Count < _lastFed || (!e.IsValue && e.Count < _safeThrough))
+                    throw new JournalException($"{e} goes back before {Math.Max(_lastFed, _safeThrough)}");
+                _lastFed = e.Count;
+                (e.IsValue ? _values : _events).Enqueue(e);
+            }
+            if (safeThrough < _safeThrough)
+                throw new JournalException($"safe through {safeThrough}, behind {_safeThrough}");
+            _safeThrough = safeThrough;
+            Entries += entries.Count;
+        }
+        _fed.Release();
+        Submitted?.Invoke();
+    }
+
+    /// <summary>Binds the journal to the machine and the count of its one vCPU (<see cref="Machine.Machine.UseJournal"/>).</summary>
+    internal void Attach(Machine.Machine machine, Func<long> count)
+    {
+        if (Interlocked.CompareExchange(ref _machine, machine, null) is not null)
+            throw new InvalidOperationException("the journal already serves a machine");
+        _count = count;
+    }
+
+    /// <summary>Recorder, on the vCPU's thread between instructions: applies and records every input waiting.</summary>
+    internal void ApplyInbox(long count)
+    {
+        while (true)
+        {
+            GuestInput input;
+            lock (_gate)
+            {
+                if (!_inbox.TryDequeue(out input!))
+                    return;
+            }
+            Record(input.At(count));
+            input.Apply(_machine!);
+        }
+    }
+
+    /// <summary>Recorder, on the vCPU's thread.</summary>
+    internal void Record(JournalEntry entry)
+    {
+        lock (_gate)
+        {
+            _recorded.Add(entry);
+            Entries++;
+        }
+    }
+
+    /// <summary>Recorder, on the vCPU's thread between instructions: everything before <paramref name="count"/>'s next instruction is recorded.</summary>
+    internal void Publish(long count)
+    {
+        lock (_gate)
+            _safeThrough = count;
+    }
+
+    /// <summary>
+    /// On the vCPU's thread, inside the instruction that reads it: the recorder reads <paramref name="live"/> and
+    /// records it; the replay returns the value recorded at this count, or stops if there is none.
+    /// </summary>
+    internal ulong Value(JournalKind kind, Func<ulong> live)
+    {
+        var count = _count!();
+        if (Recording)
+        {
+            var value = live();
+            Record(new JournalEntry(count, kind, value));
+            return value;
+        }
+        lock (_gate)
+        {
+            if (!_values.TryDequeue(out var recorded) || recorded.Kind != kind || recorded.Count != count)
+                throw new JournalException($"the replay read {kind} at {count}; the recording has {(recorded == default ? "no value left" : recorded.ToString())}");
+            return recorded.A;
+        }
+    }
+
+    /// <summary>Replay: the next event (an input or the timer), without taking it.</summary>
+    internal bool TryPeekEvent(out JournalEntry entry)
+    {
+        lock (_gate)
+            return _events.TryPeek(out entry);
+    }
+
+    /// <summary>Replay, on the vCPU's thread at the event's count: takes it and applies it.</summary>
+    internal void ApplyNextEvent(Action timer)
+    {
+        JournalEntry e;
+        lock (_gate)
+            e = _events.Dequeue();
+        if (e.Kind == JournalKind.Timer)
+            timer();
+        else
+            GuestInput.FromEntry(e).Apply(_machine!);
+    }
+
+    /// <summary>Replay: waits until more is fed, or <paramref name="timeout"/> passes.</summary>
+    internal void WaitForFeed(TimeSpan timeout) => _fed.Wait(timeout);
+
+    public void Dispose() => _fed.Dispose();
+}

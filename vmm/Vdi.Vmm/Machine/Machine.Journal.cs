@@ -1,0 +1,46 @@
+using Vdi.Vmm.FaultTolerance;
+
+namespace Vdi.Vmm.Machine;
+
+/// <summary>A machine under an execution journal: the one that records, or the one that replays (fault tolerance).</summary>
+public sealed partial class Machine
+{
+    /// <summary>The journal this machine records into or replays from; null when it runs free.</summary>
+    public ExecutionJournal? Journal { get; private set; }
+
+    /// <summary>
+    /// Before the machine starts: from now on it records into <paramref name="journal"/>, or replays it. Needs one vCPU
+    /// on the software engine — only there is an instruction count exact.
+    /// </summary>
+    public void UseJournal(ExecutionJournal journal)
+    {
+        ArgumentNullException.ThrowIfNull(journal);
+        lock (_gate)
+        {
+            if (_state != MachineState.Created || Journal is not null)
+                throw new InvalidOperationException($"a journal is chosen before the machine starts, once; it is {_state}");
+            if (_vcpus is not [Execution.Software.SoftVcpuThread thread])
+                throw new InvalidOperationException("an execution journal needs one vCPU on the software engine: only there is its count of instructions exact");
+            journal.Attach(this, () => thread.InstructionsRetired);
+            Devices.Hypercalls.Journal = journal;
+            thread.UseJournal(journal);
+            Journal = journal;
+        }
+    }
+
+    /// <summary>Under a journal: the instructions its one vCPU has retired; null without one.</summary>
+    public long? InstructionsRetired => Journal is null ? null : _vcpus is [Execution.Software.SoftVcpuThread thread] ? thread.InstructionsRetired : null;
+
+    /// <summary>
+    /// An input from the host: recorded and applied by the vCPU's thread at its next instruction boundary when the
+    /// machine records; applied at once when it runs free. A replaying machine takes inputs from its journal only.
+    /// </summary>
+    public void Submit(GuestInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (Journal is { } journal)
+            journal.Submit(input);
+        else
+            input.Apply(this);
+    }
+}
