@@ -11,10 +11,11 @@ using Vdi.Vmm.Tests.Migration;
 namespace Vdi.Vmm.Tests.FaultTolerance;
 
 /// <summary>
-/// The software engine's execution journal: a desktop booted, typed into, resized, pointed at and set in full motion on a machine that
-/// records is replayed by a second machine from its journal alone, and at the same instruction count both hold the
-/// same memory, page for page, and the same registers. A replay fed a journal that is not its machine's leaves the
-/// recorded path and stops, naming where.
+/// The software engine's execution journal: a desktop booted, typed into, resized, pointed at and set in full motion on
+/// a machine that records is replayed by a second machine from its journal alone; at the same instruction count both
+/// hold the same memory, page for page, the same registers and scanout, and every output of the primary was matched by
+/// the secondary's. Memory changed on the secondary alone is found at its next frame. A replay fed a journal that is
+/// not its machine's leaves the recorded path and stops, naming where.
 /// </summary>
 [Collection(MigrationCollection.Name)] // two desktops busy at once: not beside the timing-sensitive tests
 public sealed class ReplayTests
@@ -25,78 +26,96 @@ public sealed class ReplayTests
     };
 
     [Fact]
-    public async Task A_replayed_desktop_reaches_the_same_memory_and_registers_at_the_same_count()
+    public async Task A_replayed_desktop_reaches_the_same_memory_registers_and_outputs_at_the_same_count()
     {
-        using var primary = MachineBuilder.Build(Desktop());
-        using var secondary = MachineBuilder.Build(Desktop());
-        using var recording = ExecutionJournal.ForRecording();
-        using var replay = ExecutionJournal.ForReplay();
-        primary.UseJournal(recording);
-        secondary.UseJournal(replay);
-        var kinds = new HashSet<JournalKind>();
-        bool Recorded(JournalKind kind)
-        {
-            lock (kinds)
-                return kinds.Contains(kind);
-        }
-        void Pump()
-        {
-            var batch = new List<JournalEntry>();
-            var safe = recording.Drain(batch);
-            lock (kinds)
-                kinds.UnionWith(batch.Select(e => e.Kind));
-            replay.Feed(batch, safe);
-        }
-        using var stop = new CancellationTokenSource();
-        var pump = Task.Run(async () =>
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                Pump();
-                await Task.Delay(2);
-            }
-        });
-        primary.Start();
-        secondary.Start();
-        await LocalDesktop.WhenIdleAsync(primary, TimeSpan.FromSeconds(30));
-
-        await TypeAsync(primary, "replay ");
+        await using var pair = new JournaledPair();
+        await pair.StartAsync();
+        var primary = pair.Primary;
+        await pair.TypeAsync("replay ");
         primary.Submit(new DisplayInput(new DisplayProperties(1280, 720, 120)));
         primary.Submit(new PointerInput(400, 300, PointerButtons.None));
-        await TypeAsync(primary, "me");
+        await pair.TypeAsync("me");
         primary.Submit(new HostRequestInput(PortMap.HostRequestMotionOn)); // the full-motion panel: a 60 Hz timer, frames drawn
         await Task.Delay(400);
         primary.Submit(new HostRequestInput(PortMap.HostRequestMotionOff));
-        for (var deadline = DateTime.UtcNow.AddSeconds(30); !DesktopText.Read(primary.Config.Image, primary.Memory).EndsWith("replay me", StringComparison.Ordinal); await Task.Delay(20))
-            Assert.True(DateTime.UtcNow < deadline, $"the primary shows '{DesktopText.Read(primary.Config.Image, primary.Memory)}'");
-        for (var deadline = DateTime.UtcNow.AddSeconds(10); !Recorded(JournalKind.Timer); await Task.Delay(20))
+        await pair.UntilTypedAsync("replay me");
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); !pair.Recorded(JournalKind.Timer); await Task.Delay(20))
             Assert.True(DateTime.UtcNow < deadline, "the desktop's timer never fired"); // the clock's tick, once a second
 
-        Assert.True(primary.PauseAll(TimeSpan.FromSeconds(10)));
-        await stop.CancelAsync();
-        await pump;
-        Pump();
-        var at = primary.InstructionsRetired!.Value;
-        Assert.Equal(at, replay.SafeThrough);
-        for (var deadline = DateTime.UtcNow.AddSeconds(60); secondary.InstructionsRetired < at; await Task.Delay(10))
-            Assert.True(DateTime.UtcNow < deadline, $"the secondary is at {secondary.InstructionsRetired} of {at}; {secondary.State} {secondary.Completion.Status}");
-        Assert.True(secondary.PauseAll(TimeSpan.FromSeconds(10)));
-        Assert.Equal(at, secondary.InstructionsRetired);
+        var at = await pair.PauseBothAsync();
 
-        Assert.Superset(new HashSet<JournalKind> { JournalKind.Timer, JournalKind.Key, JournalKind.Display, JournalKind.Tablet, JournalKind.HostRequest, JournalKind.WallClock }, kinds);
-        var differing = DifferingPages(primary, secondary);
+        foreach (var kind in new[] { JournalKind.Timer, JournalKind.Key, JournalKind.Display, JournalKind.Tablet, JournalKind.HostRequest, JournalKind.WallClock })
+            Assert.True(pair.Recorded(kind), $"no {kind} was recorded");
+        var differing = DifferingPages(primary, pair.Secondary);
         Assert.True(differing.Count == 0, $"{differing.Count} page(s) differ at count {at}, first at 0x{differing.FirstOrDefault():X}");
-        var (a, b) = (primary.SaveState(), secondary.SaveState());
-        var (va, vb) = (Vmm.State.VcpuSnapshot.Read(Read(a), 0), Vmm.State.VcpuSnapshot.Read(Read(b), 0));
+        var (va, vb) = (Vmm.State.VcpuSnapshot.Read(Read(primary.SaveState()), 0), Vmm.State.VcpuSnapshot.Read(Read(pair.Secondary.SaveState()), 0));
         Assert.Equal((va.Rip, va.Rflags, va.InstructionsRetired), (vb.Rip, vb.Rflags, vb.InstructionsRetired));
         Assert.Equal(va.Gprs, vb.Gprs);
-        var (shown, replayed) = (primary.Devices.Gpu.Capture(), secondary.Devices.Gpu.Capture());
-        Assert.True(shown is not null, $"no scanout on the primary: errors {primary.Devices.Gpu.ErrorResponses}, last {primary.Devices.Gpu.LastError}; serial: {primary.Devices.Com1.Output.Text}");
+        var (shown, replayed) = (primary.Devices.Gpu.Capture(), pair.Secondary.Devices.Gpu.Capture());
+        Assert.True(shown is not null, $"no scanout on the primary: {primary.Devices.Gpu.LastError}");
         Assert.NotNull(replayed);
         Assert.Equal((1280, 720), (shown.Width, shown.Height));
         Assert.True(shown.Pixels.AsSpan().SequenceEqual(replayed.Pixels), "the scanouts differ");
-        primary.Stop();
-        secondary.Stop();
+
+        // Every output the primary made, the secondary made too: all released, none held, none parted.
+        Assert.False(pair.Comparator.Parted);
+        Assert.Equal(0, pair.Comparator.Held);
+        Assert.Contains(pair.Released, o => o.Kind == OutputKind.Frame);
+        Assert.Contains(pair.Released, o => o.Kind == OutputKind.Serial);
+        Assert.All(pair.Released, o => Assert.True(o.Count <= at));
+    }
+
+    [Fact]
+    public async Task Memory_changed_on_the_secondary_alone_is_found_at_its_next_output()
+    {
+        await using var pair = new JournaledPair();
+        var mismatched = new TaskCompletionSource<(GuestOutput Primary, GuestOutput Secondary)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        pair.Comparator.Mismatched += (p, s) => mismatched.TrySetResult((p, s));
+        await pair.StartAsync();
+        await pair.TypeAsync("same ");
+        await pair.UntilTypedAsync("same ");
+        for (var deadline = DateTime.UtcNow.AddSeconds(30); pair.Comparator.Held > 0 || pair.Replay.SafeThrough > pair.Secondary.InstructionsRetired; await Task.Delay(20))
+            Assert.True(DateTime.UtcNow < deadline, "the secondary did not catch up");
+        Assert.False(pair.Comparator.Parted);
+        var matched = pair.Comparator.ReleasedCount;
+        Assert.True(matched > 0);
+
+        // The secondary's terminal cursor three columns further on than the primary's: the next key is drawn elsewhere.
+        var image = pair.Secondary.Config.Image;
+        Assert.True(pair.Secondary.PauseAll(TimeSpan.FromSeconds(10)));
+        var column = image.Symbol(DesktopGuest.ColumnSymbol);
+        pair.Secondary.Memory.Write(column, pair.Secondary.Memory.Read<uint>(column) + 3);
+        pair.Secondary.ResumeAll();
+        await pair.TypeAsync("x");
+
+        await Task.WhenAny(mismatched.Task, Task.Delay(TimeSpan.FromSeconds(30)));
+        Assert.True(mismatched.Task.IsCompleted, $"no mismatch: held {pair.Comparator.Held}, released {pair.Comparator.ReleasedCount} (was {matched}), secondary {pair.Secondary.State} {pair.Secondary.Completion.Status} at {pair.Secondary.InstructionsRetired} of {pair.Replay.SafeThrough}; primary '{DesktopText.Read(image, pair.Primary.Memory)}', secondary '{DesktopText.Read(image, pair.Secondary.Memory)}'");
+        var (p, s) = await mismatched.Task;
+        Assert.Equal(OutputKind.Frame, p.Kind);
+        Assert.NotEqual(p, s);
+        Assert.True(pair.Comparator.Parted);
+        Assert.Equal(matched, pair.Comparator.ReleasedCount); // nothing of the primary's leaves after the parting
+    }
+
+    [Fact]
+    public async Task An_input_the_recorder_did_not_record_parts_the_replay_from_it_and_it_is_caught()
+    {
+        await using var pair = new JournaledPair();
+        await pair.StartAsync();
+        await pair.TypeAsync("ab");
+        await pair.UntilTypedAsync("ab");
+        Assert.True(UsKeyboardLayout.TryMap('c', out var code, out _));
+        pair.Recording.SubmitUnrecorded(new KeyInput(code, KeyAction.Press)); // the test-only switch
+        pair.Recording.SubmitUnrecorded(new KeyInput(code, KeyAction.Release));
+        await pair.UntilTypedAsync("abc");
+
+        // Caught either way: the replay halts where the recorder went on (it never saw the key), or its next output differs.
+        for (var deadline = DateTime.UtcNow.AddSeconds(30); !pair.Comparator.Parted && !pair.Secondary.Completion.IsCompleted; await Task.Delay(20))
+            Assert.True(DateTime.UtcNow < deadline, $"the replay went on unnoticed: held {pair.Comparator.Held}, secondary at {pair.Secondary.InstructionsRetired} of {pair.Replay.SafeThrough}");
+        if (pair.Secondary.Completion.IsCompleted)
+            Assert.Contains("left the recorded path", (await pair.Secondary.Completion).Crash?.Reason ?? "", StringComparison.Ordinal);
+        pair.Pump();
+        Assert.True(pair.Comparator.Held > 0, "the frame that drew the unrecorded key was released: the secondary never drew it"); // held, not sent
     }
 
     [Fact]
@@ -117,17 +136,6 @@ public sealed class ReplayTests
         unknown[8] = 99;
         Assert.Throws<JournalException>(() => JournalEntry.Read(unknown));
         Assert.Throws<InvalidOperationException>(() => secondary.Submit(new KeyInput(30, KeyAction.Press)));
-    }
-
-    private static async Task TypeAsync(Vmm.Machine.Machine machine, string text)
-    {
-        foreach (var c in text)
-        {
-            Assert.True(UsKeyboardLayout.TryMap(c, out var code, out _));
-            machine.Submit(new KeyInput(code, KeyAction.Press));
-            machine.Submit(new KeyInput(code, KeyAction.Release));
-            await Task.Delay(20);
-        }
     }
 
     private static Vmm.State.SavedState Read(byte[] state) => Vmm.State.StateReader.Read(new MemoryStream(state));

@@ -34,6 +34,9 @@ public static class DesktopGuest
     public const string TextLengthSymbol = "text_length";
     public const string TextSymbol = "text";
 
+    /// <summary>The terminal's cursor column (u32): where the next character is drawn.</summary>
+    public const string ColumnSymbol = "column";
+
     /// <summary>Dword: 1 while the full-motion panel is on.</summary>
     public const string MotionOnSymbol = "motion_on";
 
@@ -128,6 +131,7 @@ public static class DesktopGuest
         g.Export(ClockXSymbol, state.ClockX);
         g.Export(TextLengthSymbol, state.TextLength);
         g.Export(TextSymbol, state.Text);
+        g.Export(ColumnSymbol, state.Column);
         g.Export(MotionOnSymbol, state.MotionOn);
         g.Export(MotionFramesSymbol, state.MotionFrames);
         g.Export(BootTimeSymbol, state.BootTime);

@@ -104,9 +104,15 @@ public sealed class Serial16550 : IBusDevice, State.IDeviceState
             UpdateInterruptLocked();
         }
         if (transmit)
+        {
             Output.Append(value);
+            ByteOutput?.Invoke(value);
+        }
         return true;
     }
+
+    /// <summary>Fault tolerance: told each byte the guest transmits, on the writing vCPU's thread.</summary>
+    internal Action<byte>? ByteOutput { get; set; }
 
     /// <summary>The section's name: the port's (a machine has one UART today).</summary>
     public string SectionName { get; init; } = "uart.com1";

@@ -15,10 +15,11 @@ namespace Vdi.Vmm.FaultTolerance;
 public sealed class ExecutionJournal : IDisposable
 {
     private readonly Lock _gate = new();
-    private readonly Queue<GuestInput> _inbox = [];
+    private readonly Queue<(GuestInput Input, bool Recorded)> _inbox = [];
     private readonly List<JournalEntry> _recorded = [];
     private readonly Queue<JournalEntry> _events = [];
     private readonly Queue<JournalEntry> _values = [];
+    private readonly List<GuestOutput> _outputs = [];
     private readonly SemaphoreSlim _fed = new(0);
     private long _safeThrough;
     private long _lastFed;
@@ -57,7 +58,15 @@ public sealed class ExecutionJournal : IDisposable
         if (!Recording)
             throw new InvalidOperationException("a replaying machine takes its inputs from the journal only");
         lock (_gate)
-            _inbox.Enqueue(input);
+            _inbox.Enqueue((input, true));
+        Submitted?.Invoke();
+    }
+
+    /// <summary>Tests only: an input the recorder applies and does not record — the replay will part from it.</summary>
+    internal void SubmitUnrecorded(GuestInput input)
+    {
+        lock (_gate)
+            _inbox.Enqueue((input, false));
         Submitted?.Invoke();
     }
 
@@ -114,14 +123,15 @@ public sealed class ExecutionJournal : IDisposable
     {
         while (true)
         {
-            GuestInput input;
+            (GuestInput Input, bool Recorded) next;
             lock (_gate)
             {
-                if (!_inbox.TryDequeue(out input!))
+                if (!_inbox.TryDequeue(out next))
                     return;
             }
-            Record(input.At(count));
-            input.Apply(_machine!);
+            if (next.Recorded)
+                Record(next.Input.At(count));
+            next.Input.Apply(_machine!);
         }
     }
 
@@ -160,6 +170,25 @@ public sealed class ExecutionJournal : IDisposable
             if (!_values.TryDequeue(out var recorded) || recorded.Kind != kind || recorded.Count != count)
                 throw new JournalException($"the replay read {kind} at {count}; the recording has {(recorded == default ? "no value left" : recorded.ToString())}");
             return recorded.A;
+        }
+    }
+
+    /// <summary>Both sides, on the vCPU's thread: an output leaves the guest (a serial byte, a flushed frame) at the current count.</summary>
+    internal void RecordOutput(OutputKind kind, ulong a, ulong hash)
+    {
+        var output = new GuestOutput(_count!(), kind, a, hash);
+        lock (_gate)
+            _outputs.Add(output);
+    }
+
+    /// <summary>Moves the outputs produced since the last call into <paramref name="into"/>, in order.</summary>
+    public void DrainOutputs(List<GuestOutput> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        lock (_gate)
+        {
+            into.AddRange(_outputs);
+            _outputs.Clear();
         }
     }
 

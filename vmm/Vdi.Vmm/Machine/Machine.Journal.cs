@@ -9,8 +9,9 @@ public sealed partial class Machine
     public ExecutionJournal? Journal { get; private set; }
 
     /// <summary>
-    /// Before the machine starts: from now on it records into <paramref name="journal"/>, or replays it. Needs one vCPU
-    /// on the software engine — only there is an instruction count exact.
+    /// Before the machine starts: from now on it records into <paramref name="journal"/>, or replays it, and its
+    /// outputs — serial bytes, flushed frames — are noted in it for comparison. Needs one vCPU on the software engine:
+    /// only there is an instruction count exact.
     /// </summary>
     public void UseJournal(ExecutionJournal journal)
     {
@@ -23,6 +24,8 @@ public sealed partial class Machine
                 throw new InvalidOperationException("an execution journal needs one vCPU on the software engine: only there is its count of instructions exact");
             journal.Attach(this, () => thread.InstructionsRetired);
             Devices.Hypercalls.Journal = journal;
+            Devices.Com1.ByteOutput = b => journal.RecordOutput(OutputKind.Serial, b, 0);
+            Devices.Gpu.FrameOutput = (rect, hash) => journal.RecordOutput(OutputKind.Frame, GuestOutput.Rect(rect.X, rect.Y, rect.Width, rect.Height), hash);
             thread.UseJournal(journal);
             Journal = journal;
         }

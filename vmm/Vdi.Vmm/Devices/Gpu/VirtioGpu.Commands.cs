@@ -188,7 +188,10 @@ public sealed partial class VirtioGpu
         {
             var visible = rect.Intersect(_scanoutRect);
             if (!visible.IsEmpty)
+            {
+                FrameOutput?.Invoke(visible, HashPixels(resource, visible));
                 Flushed?.Invoke(new ScanoutFlush(_scanoutRect.Width, _scanoutRect.Height, visible with { X = visible.X - _scanoutRect.X, Y = visible.Y - _scanoutRect.Y }));
+            }
         }
         return VIRTIO_GPU_RESP_OK_NODATA;
     }

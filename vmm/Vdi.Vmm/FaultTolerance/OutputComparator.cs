@@ -1,0 +1,97 @@
+namespace Vdi.Vmm.FaultTolerance;
+
+/// <summary>
+/// Holds the primary's outputs until the secondary has produced the same ones (<c>docs/vmm.md</c>, "Fault
+/// tolerance"): outputs are matched in order, one for one; a match releases the primary's output (<see cref="Released"/>),
+/// the first that differs — kind, count, operand or hash — is a mismatch (<see cref="Mismatched"/>), after which nothing
+/// more is released until <see cref="Resynchronised"/>. The primary runs ahead; only its outputs wait.
+/// </summary>
+public sealed class OutputComparator
+{
+    private readonly Lock _gate = new();
+    private readonly Queue<GuestOutput> _primary = [];
+    private readonly Queue<GuestOutput> _secondary = [];
+    private bool _parted;
+
+    /// <summary>A primary output the secondary has produced too: it may leave now. Raised in order, under no lock of the caller's.</summary>
+    public event Action<GuestOutput>? Released;
+
+    /// <summary>The first pair that differs: the primary's output and the secondary's.</summary>
+    public event Action<GuestOutput, GuestOutput>? Mismatched;
+
+    public long ReleasedCount { get; private set; }
+
+    /// <summary>Primary outputs waiting for the secondary's.</summary>
+    public int Held
+    {
+        get
+        {
+            lock (_gate)
+                return _primary.Count;
+        }
+    }
+
+    /// <summary>True once a pair differed, until the secondary is resynchronised.</summary>
+    public bool Parted
+    {
+        get
+        {
+            lock (_gate)
+                return _parted;
+        }
+    }
+
+    public void AddPrimary(IEnumerable<GuestOutput> outputs) => Add(outputs, _primary);
+
+    public void AddSecondary(IEnumerable<GuestOutput> outputs) => Add(outputs, _secondary);
+
+    /// <summary>
+    /// The secondary now starts from the primary's state at <paramref name="count"/> (a resync): outputs of either
+    /// side before it are dropped — the primary's held ones go out, since its state is the one kept — and matching goes on.
+    /// </summary>
+    public void Resynchronised(long count)
+    {
+        List<GuestOutput> released;
+        lock (_gate)
+        {
+            released = [.. _primary.Where(o => o.Count <= count)];
+            var (keep, drop) = (_primary.Where(o => o.Count > count).ToList(), _secondary.Where(o => o.Count > count).ToList());
+            _primary.Clear();
+            _secondary.Clear();
+            keep.ForEach(_primary.Enqueue);
+            drop.ForEach(_secondary.Enqueue);
+            _parted = false;
+            ReleasedCount += released.Count;
+        }
+        released.ForEach(o => Released?.Invoke(o));
+    }
+
+    private void Add(IEnumerable<GuestOutput> outputs, Queue<GuestOutput> side)
+    {
+        ArgumentNullException.ThrowIfNull(outputs);
+        var released = new List<GuestOutput>();
+        (GuestOutput, GuestOutput)? mismatch = null;
+        lock (_gate)
+        {
+            foreach (var o in outputs)
+                side.Enqueue(o);
+            while (!_parted && _primary.TryPeek(out var p) && _secondary.TryPeek(out var s))
+            {
+                if (p != s)
+                {
+                    _parted = true;
+                    mismatch = (p, s);
+                    break;
+                }
+                _primary.Dequeue();
+                _secondary.Dequeue();
+                released.Add(p);
+            }
+            ReleasedCount += released.Count;
+        }
+        foreach (var o in released)
+            Released?.Invoke(o);
+        if (mismatch is var (primary, secondary))
+            Mismatched?.Invoke(primary, secondary);
+    }
+}
