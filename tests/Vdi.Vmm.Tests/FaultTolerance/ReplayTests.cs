@@ -28,25 +28,32 @@ public sealed class ReplayTests
     [Fact]
     public async Task A_replayed_desktop_reaches_the_same_memory_registers_and_outputs_at_the_same_count()
     {
-        await using var pair = new JournaledPair();
-        await pair.StartAsync();
+        await using var pair = new Lockstep(LockstepDriver.Desktop) { ResyncOnParting = false };
+        var released = new List<GuestOutput>();
+        pair.Released += o =>
+        {
+            lock (released)
+                released.Add(o);
+        };
+        pair.Start();
+        await LocalDesktop.WhenIdleAsync(pair.Primary, TimeSpan.FromSeconds(30));
         var primary = pair.Primary;
-        await pair.TypeAsync("replay ");
+        await LockstepDriver.TypeAsync(pair, "replay ");
         primary.Submit(new DisplayInput(new DisplayProperties(1280, 720, 120)));
         primary.Submit(new PointerInput(400, 300, PointerButtons.None));
-        await pair.TypeAsync("me");
+        await LockstepDriver.TypeAsync(pair, "me");
         primary.Submit(new HostRequestInput(PortMap.HostRequestMotionOn)); // the full-motion panel: a 60 Hz timer, frames drawn
         await Task.Delay(400);
         primary.Submit(new HostRequestInput(PortMap.HostRequestMotionOff));
-        await pair.UntilTypedAsync("replay me");
-        for (var deadline = DateTime.UtcNow.AddSeconds(10); !pair.Recorded(JournalKind.Timer); await Task.Delay(20))
+        await LockstepDriver.UntilTypedAsync(pair.Primary, "replay me");
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); pair.Entries(JournalKind.Timer) == 0; await Task.Delay(20))
             Assert.True(DateTime.UtcNow < deadline, "the desktop's timer never fired"); // the clock's tick, once a second
 
-        var at = await pair.PauseBothAsync();
+        var at = await LockstepDriver.PauseBothAsync(pair);
 
         foreach (var kind in new[] { JournalKind.Timer, JournalKind.Key, JournalKind.Display, JournalKind.Tablet, JournalKind.HostRequest, JournalKind.WallClock })
-            Assert.True(pair.Recorded(kind), $"no {kind} was recorded");
-        var differing = DifferingPages(primary, pair.Secondary);
+            Assert.True(pair.Entries(kind) > 0, $"no {kind} was recorded");
+        var differing = LockstepDriver.DifferingPages(primary, pair.Secondary);
         Assert.True(differing.Count == 0, $"{differing.Count} page(s) differ at count {at}, first at 0x{differing.FirstOrDefault():X}");
         var (va, vb) = (Vmm.State.VcpuSnapshot.Read(Read(primary.SaveState()), 0), Vmm.State.VcpuSnapshot.Read(Read(pair.Secondary.SaveState()), 0));
         Assert.Equal((va.Rip, va.Rflags, va.InstructionsRetired), (vb.Rip, vb.Rflags, vb.InstructionsRetired));
@@ -60,21 +67,22 @@ public sealed class ReplayTests
         // Every output the primary made, the secondary made too: all released, none held, none parted.
         Assert.False(pair.Comparator.Parted);
         Assert.Equal(0, pair.Comparator.Held);
-        Assert.Contains(pair.Released, o => o.Kind == OutputKind.Frame);
-        Assert.Contains(pair.Released, o => o.Kind == OutputKind.Serial);
-        Assert.All(pair.Released, o => Assert.True(o.Count <= at));
+        Assert.Contains(released, o => o.Kind == OutputKind.Frame);
+        Assert.Contains(released, o => o.Kind == OutputKind.Serial);
+        Assert.All(released, o => Assert.True(o.Count <= at));
     }
 
     [Fact]
     public async Task Memory_changed_on_the_secondary_alone_is_found_at_its_next_output()
     {
-        await using var pair = new JournaledPair();
+        await using var pair = new Lockstep(LockstepDriver.Desktop) { ResyncOnParting = false };
         var mismatched = new TaskCompletionSource<(GuestOutput Primary, GuestOutput Secondary)>(TaskCreationOptions.RunContinuationsAsynchronously);
         pair.Comparator.Mismatched += (p, s) => mismatched.TrySetResult((p, s));
-        await pair.StartAsync();
-        await pair.TypeAsync("same ");
-        await pair.UntilTypedAsync("same ");
-        for (var deadline = DateTime.UtcNow.AddSeconds(30); pair.Comparator.Held > 0 || pair.Replay.SafeThrough > pair.Secondary.InstructionsRetired; await Task.Delay(20))
+        pair.Start();
+        await LocalDesktop.WhenIdleAsync(pair.Primary, TimeSpan.FromSeconds(30));
+        await LockstepDriver.TypeAsync(pair, "same ");
+        await LockstepDriver.UntilTypedAsync(pair.Primary, "same ");
+        for (var deadline = DateTime.UtcNow.AddSeconds(30); pair.Comparator.Held > 0 || pair.Recording.SafeThrough > pair.Secondary.InstructionsRetired; await Task.Delay(20))
             Assert.True(DateTime.UtcNow < deadline, "the secondary did not catch up");
         Assert.False(pair.Comparator.Parted);
         var matched = pair.Comparator.ReleasedCount;
@@ -86,10 +94,10 @@ public sealed class ReplayTests
         var column = image.Symbol(DesktopGuest.ColumnSymbol);
         pair.Secondary.Memory.Write(column, pair.Secondary.Memory.Read<uint>(column) + 3);
         pair.Secondary.ResumeAll();
-        await pair.TypeAsync("x");
+        await LockstepDriver.TypeAsync(pair, "x");
 
         await Task.WhenAny(mismatched.Task, Task.Delay(TimeSpan.FromSeconds(30)));
-        Assert.True(mismatched.Task.IsCompleted, $"no mismatch: held {pair.Comparator.Held}, released {pair.Comparator.ReleasedCount} (was {matched}), secondary {pair.Secondary.State} {pair.Secondary.Completion.Status} at {pair.Secondary.InstructionsRetired} of {pair.Replay.SafeThrough}; primary '{DesktopText.Read(image, pair.Primary.Memory)}', secondary '{DesktopText.Read(image, pair.Secondary.Memory)}'");
+        Assert.True(mismatched.Task.IsCompleted, $"no mismatch: held {pair.Comparator.Held}, released {pair.Comparator.ReleasedCount} (was {matched}), secondary {pair.Secondary.State} {pair.Secondary.Completion.Status} at {pair.Secondary.InstructionsRetired} of {pair.Recording.SafeThrough}; primary '{DesktopText.Read(image, pair.Primary.Memory)}', secondary '{DesktopText.Read(image, pair.Secondary.Memory)}'");
         var (p, s) = await mismatched.Task;
         Assert.Equal(OutputKind.Frame, p.Kind);
         Assert.NotEqual(p, s);
@@ -100,18 +108,19 @@ public sealed class ReplayTests
     [Fact]
     public async Task An_input_the_recorder_did_not_record_parts_the_replay_from_it_and_it_is_caught()
     {
-        await using var pair = new JournaledPair();
-        await pair.StartAsync();
-        await pair.TypeAsync("ab");
-        await pair.UntilTypedAsync("ab");
+        await using var pair = new Lockstep(LockstepDriver.Desktop) { ResyncOnParting = false };
+        pair.Start();
+        await LocalDesktop.WhenIdleAsync(pair.Primary, TimeSpan.FromSeconds(30));
+        await LockstepDriver.TypeAsync(pair, "ab");
+        await LockstepDriver.UntilTypedAsync(pair.Primary, "ab");
         Assert.True(UsKeyboardLayout.TryMap('c', out var code, out _));
         pair.Recording.SubmitUnrecorded(new KeyInput(code, KeyAction.Press)); // the test-only switch
         pair.Recording.SubmitUnrecorded(new KeyInput(code, KeyAction.Release));
-        await pair.UntilTypedAsync("abc");
+        await LockstepDriver.UntilTypedAsync(pair.Primary, "abc");
 
         // Caught either way: the replay halts where the recorder went on (it never saw the key), or its next output differs.
         for (var deadline = DateTime.UtcNow.AddSeconds(30); !pair.Comparator.Parted && !pair.Secondary.Completion.IsCompleted; await Task.Delay(20))
-            Assert.True(DateTime.UtcNow < deadline, $"the replay went on unnoticed: held {pair.Comparator.Held}, secondary at {pair.Secondary.InstructionsRetired} of {pair.Replay.SafeThrough}");
+            Assert.True(DateTime.UtcNow < deadline, $"the replay went on unnoticed: held {pair.Comparator.Held}, secondary at {pair.Secondary.InstructionsRetired} of {pair.Recording.SafeThrough}");
         if (pair.Secondary.Completion.IsCompleted)
             Assert.Contains("left the recorded path", (await pair.Secondary.Completion).Crash?.Reason ?? "", StringComparison.Ordinal);
         pair.Pump();
@@ -139,17 +148,4 @@ public sealed class ReplayTests
     }
 
     private static Vmm.State.SavedState Read(byte[] state) => Vmm.State.StateReader.Read(new MemoryStream(state));
-
-    private static List<ulong> DifferingPages(Vmm.Machine.Machine a, Vmm.Machine.Machine b)
-    {
-        var (pa, pb) = (new byte[4096], new byte[4096]);
-        var differing = new List<ulong>();
-        for (ulong page = 0; page < a.Config.MemoryBytes; page += 4096)
-        {
-            Assert.True(a.Memory.TryRead(page, pa) && b.Memory.TryRead(page, pb));
-            if (!pa.AsSpan().SequenceEqual(pb))
-                differing.Add(page);
-        }
-        return differing;
-    }
 }

@@ -173,6 +173,19 @@ public sealed class ExecutionJournal : IDisposable
         }
     }
 
+    /// <summary>
+    /// Recorder, while its machine is paused at <paramref name="count"/> for a checkpoint a new replay starts from:
+    /// entries not yet drained are for the replay being replaced, and go.
+    /// </summary>
+    public void Checkpointed(long count)
+    {
+        lock (_gate)
+        {
+            _recorded.RemoveAll(e => e.Count <= count);
+            _safeThrough = count;
+        }
+    }
+
     /// <summary>Both sides, on the vCPU's thread: an output leaves the guest (a serial byte, a flushed frame) at the current count.</summary>
     internal void RecordOutput(OutputKind kind, ulong a, ulong hash)
     {

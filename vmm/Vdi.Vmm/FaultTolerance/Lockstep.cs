@@ -1,0 +1,232 @@
+using System.Net;
+using System.Net.Sockets;
+using Vdi.Vmm.Migration;
+
+namespace Vdi.Vmm.FaultTolerance;
+
+/// <summary>
+/// Quasi-lockstep in one process (<c>docs/vmm.md</c>, "Fault tolerance"): a primary that records, a secondary that
+/// replays its journal, and a pump that feeds the one from the other every few milliseconds and hands both sides'
+/// outputs to an <see cref="OutputComparator"/> — the primary's outputs leave (<see cref="Released"/>) only once the
+/// secondary produced the same. When they part — an output that differs, or a secondary that stops (it left the
+/// recorded path, or died) — the secondary is resynchronised: a fresh machine receives the primary by the live
+/// migration's state transfer (pre-copy, then a pause for the last pages and the state), starts replaying from the
+/// primary's count, and the primary resumes instead of ending; its held outputs up to that count go out. Every resync
+/// is counted and says why.
+/// </summary>
+public sealed class Lockstep : IAsyncDisposable
+{
+    private static readonly TimeSpan s_pumpInterval = TimeSpan.FromMilliseconds(2);
+    private readonly Func<Machine.Machine> _build;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly SemaphoreSlim _resyncing = new(1, 1);
+    private readonly List<JournalEntry> _entries = [];
+    private readonly List<GuestOutput> _outputs = [];
+    private readonly long[] _byKind = new long[256];
+    private ExecutionJournal _replay;
+    private Task _pump = Task.CompletedTask;
+    private volatile string? _parted;
+
+    /// <param name="build">Builds a machine of the desktop's configuration, unstarted: the primary first, then each secondary.</param>
+    public Lockstep(Func<Machine.Machine> build)
+    {
+        ArgumentNullException.ThrowIfNull(build);
+        _build = build;
+        Primary = build();
+        Secondary = build();
+        Primary.UseJournal(Recording);
+        _replay = ExecutionJournal.ForReplay();
+        Secondary.UseJournal(_replay);
+        Comparator.Released += o => Released?.Invoke(o);
+        Comparator.Mismatched += (p, s) => _parted = $"outputs differ: the primary's {p}, the secondary's {s}";
+    }
+
+    public Machine.Machine Primary { get; }
+
+    /// <summary>The current secondary (a resync replaces it).</summary>
+    public Machine.Machine Secondary { get; private set; }
+
+    public ExecutionJournal Recording { get; } = ExecutionJournal.ForRecording();
+
+    public OutputComparator Comparator { get; } = new();
+
+    /// <summary>A primary output the secondary matched (or that a resync vouched for): it may leave the machine now.</summary>
+    public event Action<GuestOutput>? Released;
+
+    /// <summary>After each resync: the count it resumed at and why it was needed.</summary>
+    public event Action<long, string>? Resynchronised;
+
+    /// <summary>True (the default): a parting is resynchronised at once. False leaves the pair parted (tests look at the parting).</summary>
+    public bool ResyncOnParting { get; init; } = true;
+
+    public int Resyncs { get; private set; }
+
+    public string? LastResyncReason { get; private set; }
+
+    /// <summary>The last resync's transfer: pages and bytes sent, the state's size, the primary's pause (its downtime).</summary>
+    public MigrationOutcome? LastCheckpoint { get; private set; }
+
+    /// <summary>Journal entries of <paramref name="kind"/> handed to the secondaries so far.</summary>
+    public long Entries(JournalKind kind)
+    {
+        lock (_entries)
+            return _byKind[(byte)kind];
+    }
+
+    /// <summary>How far the secondary trails the primary, in instructions.</summary>
+    public long Lag => (Primary.InstructionsRetired ?? 0) - (Secondary.InstructionsRetired ?? 0);
+
+    public void Start()
+    {
+        Primary.Start();
+        Secondary.Start();
+        _pump = Task.Run(PumpAsync);
+    }
+
+    /// <summary>A host input for the desktop: the primary records it; the secondary replays it.</summary>
+    public void Submit(GuestInput input) => Primary.Submit(input);
+
+    /// <summary>Moves entries to the secondary and outputs to the comparator once (the pump does it every 2 ms).</summary>
+    public void Pump()
+    {
+        lock (_entries)
+        {
+            _entries.Clear();
+            var safe = Recording.Drain(_entries);
+            foreach (var e in _entries)
+                _byKind[(byte)e.Kind]++;
+            _replay.Feed(_entries, safe);
+            _outputs.Clear();
+            Recording.DrainOutputs(_outputs);
+            Comparator.AddPrimary(_outputs);
+            _outputs.Clear();
+            _replay.DrainOutputs(_outputs);
+            Comparator.AddSecondary(_outputs);
+        }
+    }
+
+    /// <summary>
+    /// Replaces the secondary by one that receives the primary's memory and state and replays from its count; the
+    /// primary runs on. Returns the count, or throws <see cref="MigrationException"/> (the primary then runs on as it did).
+    /// </summary>
+    public async Task<long> ResynchroniseAsync(string reason, CancellationToken cancellationToken = default)
+    {
+        await _resyncing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        Machine.Machine? fresh = null;
+        try
+        {
+            fresh = _build();
+            var replay = ExecutionJournal.ForReplay();
+            using var pair = await LoopbackAsync(cancellationToken).ConfigureAwait(false);
+            var received = MigrationTarget.ReceiveAsync(fresh, pair.Destination, m =>
+            {
+                m.UseJournal(replay);
+                m.Start();
+                return Task.CompletedTask;
+            }, TimeSpan.FromSeconds(30), cancellationToken);
+            var outcome = await MigrationSource.SendAsync(Primary, pair.Source, new MigrationOptions(), null, cancellationToken).ConfigureAwait(false);
+            LastCheckpoint = outcome;
+            if (!outcome.Succeeded)
+                throw new MigrationException($"the checkpoint did not reach the new secondary: {outcome.Error}");
+            await received.ConfigureAwait(false);
+
+            // The primary is paused at the checkpoint: what it recorded and output so far is settled by it.
+            var count = Primary.InstructionsRetired!.Value;
+            Pump(); // the old secondary's last outputs, and the primary's, to the comparator
+            Recording.Checkpointed(count);
+            var old = Secondary;
+            lock (_entries)
+            {
+                _replay.Dispose();
+                _replay = replay;
+                Secondary = fresh;
+                fresh = null;
+                Comparator.Resynchronised(count);
+            }
+            _parted = null;
+            Primary.QuiesceDevices(false);
+            Primary.ResumeAll();
+            old.Stop();
+            old.Dispose();
+            Resyncs++;
+            LastResyncReason = reason;
+            Resynchronised?.Invoke(count, reason);
+            return count;
+        }
+        finally
+        {
+            fresh?.Dispose();
+            _resyncing.Release();
+        }
+    }
+
+    private async Task PumpAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                Pump();
+                var why = _parted ?? (Secondary.Completion.IsCompleted ? $"the secondary stopped: {await Secondary.Completion.ConfigureAwait(false)}" : null);
+                if (why is not null && ResyncOnParting && Primary.State == Machine.MachineState.Running)
+                    await ResynchroniseAsync(why, _stop.Token).ConfigureAwait(false);
+                await Task.Delay(s_pumpInterval, _stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is MigrationException or IOException or SocketException or JournalException)
+            {
+                LastResyncReason = $"a resync failed: {e.Message}"; // tried again at the next pass
+            }
+        }
+    }
+
+    private static async Task<LoopbackStreams> LoopbackAsync(CancellationToken cancellationToken)
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start(1);
+        var client = new TcpClient { NoDelay = true };
+        try
+        {
+            var accept = listener.AcceptTcpClientAsync(cancellationToken);
+            await client.ConnectAsync(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port, cancellationToken).ConfigureAwait(false);
+            var server = await accept.ConfigureAwait(false);
+            server.NoDelay = true;
+            return new LoopbackStreams(client, server);
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _pump.ConfigureAwait(false);
+        Primary.Stop();
+        Secondary.Stop();
+        Primary.Dispose();
+        Secondary.Dispose();
+        Recording.Dispose();
+        _replay.Dispose();
+        _stop.Dispose();
+        _resyncing.Dispose();
+    }
+
+    private sealed class LoopbackStreams(TcpClient client, TcpClient server) : IDisposable
+    {
+        public Stream Source { get; } = client.GetStream();
+
+        public Stream Destination { get; } = server.GetStream();
+
+        public void Dispose()
+        {
+            client.Dispose();
+            server.Dispose();
+        }
+    }
+}
