@@ -74,4 +74,42 @@ public sealed class LockstepTests
         var differing = LockstepDriver.DifferingPages(lockstep.Primary, lockstep.Secondary);
         Assert.True(differing.Count == 0, $"{differing.Count} page(s) differ after the resync, first at 0x{differing.FirstOrDefault():X}");
     }
+
+    [Fact]
+    public async Task When_the_primary_dies_the_secondary_takes_over_releases_nothing_twice_and_is_protected_again()
+    {
+        await using var lockstep = new Lockstep(LockstepDriver.Desktop);
+        var released = new List<GuestOutput>();
+        lockstep.Released += o =>
+        {
+            lock (released)
+                released.Add(o);
+        };
+        lockstep.Start();
+        await LocalDesktop.WhenIdleAsync(lockstep.Primary, TimeSpan.FromSeconds(30));
+        await LockstepDriver.TypeAsync(lockstep, "before ");
+        await LockstepDriver.UntilTypedAsync(lockstep.Primary, "before ");
+        var (primary, secondary) = (lockstep.Primary, lockstep.Secondary);
+
+        primary.Stop(); // as if its process died
+        for (var deadline = DateTime.UtcNow.AddSeconds(60); lockstep.Failovers == 0 || lockstep.Resyncs == 0; await Task.Delay(20))
+            Assert.True(DateTime.UtcNow < deadline, $"no failover and new secondary: {lockstep.Failovers}, {lockstep.Resyncs}, {lockstep.LastResyncReason}");
+        Assert.Same(secondary, lockstep.Primary);
+        Assert.NotSame(secondary, lockstep.Secondary);
+        Assert.False(lockstep.Comparator.Unprotected);
+
+        // The promoted secondary is the desktop: what was typed is there, typing goes on, and it is protected again.
+        await LockstepDriver.TypeAsync(lockstep, "after");
+        await LockstepDriver.UntilTypedAsync(lockstep.Primary, "before after");
+        var at = await LockstepDriver.PauseBothAsync(lockstep);
+        Assert.Equal(0, lockstep.Comparator.Held);
+        Assert.Empty(LockstepDriver.DifferingPages(lockstep.Primary, lockstep.Secondary));
+        lock (released)
+        {
+            Assert.NotEmpty(released);
+            Assert.Equal(released.Count, released.Distinct().Count()); // no output released twice
+            Assert.True(released.Zip(released.Skip(1)).All(p => p.First.Count <= p.Second.Count), "outputs released out of order");
+            Assert.All(released, o => Assert.True(o.Count <= at));
+        }
+    }
 }

@@ -23,13 +23,17 @@ public sealed class ExecutionJournal : IDisposable
     private readonly SemaphoreSlim _fed = new(0);
     private long _safeThrough;
     private long _lastFed;
+    private bool _promoting;
     private Machine.Machine? _machine;
     private Func<long>? _count;
 
     private ExecutionJournal(bool recording) => Recording = recording;
 
-    /// <summary>True for the machine that runs free and records; false for the one that replays.</summary>
-    public bool Recording { get; }
+    /// <summary>True for the machine that runs free and records; false for the one that replays (until it is promoted).</summary>
+    public bool Recording { get; private set; }
+
+    /// <summary>Raised on the vCPU's thread when a promoted replay has caught up and records from now on.</summary>
+    public event Action<long>? Promoted;
 
     /// <summary>Recorder: raised when an input is submitted (the vCPU's thread wakes to apply it).</summary>
     internal event Action? Submitted;
@@ -108,6 +112,41 @@ public sealed class ExecutionJournal : IDisposable
         }
         _fed.Release();
         Submitted?.Invoke();
+    }
+
+    /// <summary>
+    /// Replay: the recorder is gone (failover). Once the replay has applied every event fed and reached the last safe
+    /// count — where the recorder's released outputs end — its machine runs free and records (<see cref="Promoted"/>);
+    /// values fed beyond that point are dropped, as is whatever the recorder did past it.
+    /// </summary>
+    public void Promote()
+    {
+        if (Recording)
+            throw new InvalidOperationException("a recording journal is not promoted");
+        lock (_gate)
+            _promoting = true;
+        _fed.Release();
+        Submitted?.Invoke();
+    }
+
+    /// <summary>Replay, on the vCPU's thread between instructions: promoted and caught up at <paramref name="count"/>?</summary>
+    internal bool PromotionDue(long count)
+    {
+        lock (_gate)
+            return _promoting && _events.Count == 0 && count >= _safeThrough;
+    }
+
+    /// <summary>Replay, on the vCPU's thread: from now on this journal records.</summary>
+    internal void BecomeRecorder(long count)
+    {
+        lock (_gate)
+        {
+            _values.Clear();
+            _promoting = false;
+            _safeThrough = count;
+            Recording = true;
+        }
+        Promoted?.Invoke(count);
     }
 
     /// <summary>Binds the journal to the machine and the count of its one vCPU (<see cref="Machine.Machine.UseJournal"/>).</summary>

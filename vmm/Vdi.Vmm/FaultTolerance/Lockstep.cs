@@ -41,12 +41,14 @@ public sealed class Lockstep : IAsyncDisposable
         Comparator.Mismatched += (p, s) => _parted = $"outputs differ: the primary's {p}, the secondary's {s}";
     }
 
-    public Machine.Machine Primary { get; }
+    /// <summary>The current primary (a failover replaces it by the secondary).</summary>
+    public Machine.Machine Primary { get; private set; }
 
     /// <summary>The current secondary (a resync replaces it).</summary>
     public Machine.Machine Secondary { get; private set; }
 
-    public ExecutionJournal Recording { get; } = ExecutionJournal.ForRecording();
+    /// <summary>The primary's journal (after a failover, the promoted secondary's).</summary>
+    public ExecutionJournal Recording { get; private set; } = ExecutionJournal.ForRecording();
 
     public OutputComparator Comparator { get; } = new();
 
@@ -59,7 +61,12 @@ public sealed class Lockstep : IAsyncDisposable
     /// <summary>True (the default): a parting is resynchronised at once. False leaves the pair parted (tests look at the parting).</summary>
     public bool ResyncOnParting { get; init; } = true;
 
+    /// <summary>After each failover: the count the promoted secondary took over at, and why.</summary>
+    public event Action<long, string>? FailedOver;
+
     public int Resyncs { get; private set; }
+
+    public int Failovers { get; private set; }
 
     public string? LastResyncReason { get; private set; }
 
@@ -95,7 +102,8 @@ public sealed class Lockstep : IAsyncDisposable
             var safe = Recording.Drain(_entries);
             foreach (var e in _entries)
                 _byKind[(byte)e.Kind]++;
-            _replay.Feed(_entries, safe);
+            if (!_replay.Recording) // promoted in a failover: it records now, and the dead primary's journal has nothing for it
+                _replay.Feed(_entries, safe);
             _outputs.Clear();
             Recording.DrainOutputs(_outputs);
             Comparator.AddPrimary(_outputs);
@@ -146,8 +154,11 @@ public sealed class Lockstep : IAsyncDisposable
             _parted = null;
             Primary.QuiesceDevices(false);
             Primary.ResumeAll();
-            old.Stop();
-            old.Dispose();
+            if (old != Primary) // after a failover the old secondary is the primary now
+            {
+                old.Stop();
+                old.Dispose();
+            }
             Resyncs++;
             LastResyncReason = reason;
             Resynchronised?.Invoke(count, reason);
@@ -160,6 +171,46 @@ public sealed class Lockstep : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The primary is gone: the secondary replays all it was fed and, caught up at the primary's last published count,
+    /// runs free and records — it is the primary now. Outputs the primary released stay released; its held ones never
+    /// leave; the secondary's own not yet matched leave now, and until a new secondary is made (a resync, at once) the
+    /// new primary's outputs leave unprotected. Returns the count the secondary took over at.
+    /// </summary>
+    public async Task<long> FailOverAsync(string reason, CancellationToken cancellationToken = default)
+    {
+        await _resyncing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        long count;
+        try
+        {
+            var dead = Primary;
+            var promoted = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _replay.Promoted += promoted.SetResult;
+            Pump(); // the last of what the primary recorded and output
+            _replay.Promote();
+            count = await promoted.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+            lock (_entries)
+            {
+                Pump(); // the secondary's outputs up to the takeover, matched against the primary's
+                Comparator.FailedOver();
+                Recording.Dispose();
+                Recording = _replay;
+                Primary = Secondary;
+                _replay = ExecutionJournal.ForReplay(); // fed nothing: the next resync replaces it with the new secondary's
+            }
+            dead.Stop();
+            dead.Dispose();
+            Failovers++;
+            FailedOver?.Invoke(count, reason);
+        }
+        finally
+        {
+            _resyncing.Release();
+        }
+        await ResynchroniseAsync($"a new secondary after the failover ({reason})", cancellationToken).ConfigureAwait(false);
+        return count;
+    }
+
     private async Task PumpAsync()
     {
         while (!_stop.IsCancellationRequested)
@@ -167,6 +218,11 @@ public sealed class Lockstep : IAsyncDisposable
             try
             {
                 Pump();
+                if (Primary.Completion.IsCompleted && ResyncOnParting)
+                {
+                    await FailOverAsync($"the primary stopped: {await Primary.Completion.ConfigureAwait(false)}", _stop.Token).ConfigureAwait(false);
+                    continue;
+                }
                 var why = _parted ?? (Secondary.Completion.IsCompleted ? $"the secondary stopped: {await Secondary.Completion.ConfigureAwait(false)}" : null);
                 if (why is not null && ResyncOnParting && Primary.State == Machine.MachineState.Running)
                     await ResynchroniseAsync(why, _stop.Token).ConfigureAwait(false);
@@ -176,7 +232,7 @@ public sealed class Lockstep : IAsyncDisposable
             {
                 return;
             }
-            catch (Exception e) when (e is MigrationException or IOException or SocketException or JournalException)
+            catch (Exception e) when (e is MigrationException or IOException or SocketException or JournalException or TimeoutException)
             {
                 LastResyncReason = $"a resync failed: {e.Message}"; // tried again at the next pass
             }

@@ -12,6 +12,7 @@ public sealed class OutputComparator
     private readonly Queue<GuestOutput> _primary = [];
     private readonly Queue<GuestOutput> _secondary = [];
     private bool _parted;
+    private bool _unprotected;
 
     /// <summary>A primary output the secondary has produced too: it may leave now. Raised in order, under no lock of the caller's.</summary>
     public event Action<GuestOutput>? Released;
@@ -41,7 +42,37 @@ public sealed class OutputComparator
         }
     }
 
+    /// <summary>True after a failover until the next resync: the primary's outputs leave at once, compared with nothing.</summary>
+    public bool Unprotected
+    {
+        get
+        {
+            lock (_gate)
+                return _unprotected;
+        }
+    }
+
     public void AddPrimary(IEnumerable<GuestOutput> outputs) => Add(outputs, _primary);
+
+    /// <summary>
+    /// The primary died and the secondary took its place: the dead primary's held outputs never leave (the secondary,
+    /// now primary, makes its own), the secondary's outputs not yet matched leave now — the primary had released
+    /// nothing of them — and until the next resync the new primary's outputs leave as they come.
+    /// </summary>
+    public void FailedOver()
+    {
+        List<GuestOutput> released;
+        lock (_gate)
+        {
+            released = [.. _secondary];
+            _secondary.Clear();
+            _primary.Clear();
+            _parted = false;
+            _unprotected = true;
+            ReleasedCount += released.Count;
+        }
+        released.ForEach(o => Released?.Invoke(o));
+    }
 
     public void AddSecondary(IEnumerable<GuestOutput> outputs) => Add(outputs, _secondary);
 
@@ -61,6 +92,7 @@ public sealed class OutputComparator
             keep.ForEach(_primary.Enqueue);
             drop.ForEach(_secondary.Enqueue);
             _parted = false;
+            _unprotected = false;
             ReleasedCount += released.Count;
         }
         released.ForEach(o => Released?.Invoke(o));
@@ -74,7 +106,12 @@ public sealed class OutputComparator
         lock (_gate)
         {
             foreach (var o in outputs)
-                side.Enqueue(o);
+            {
+                if (_unprotected && side == _primary)
+                    released.Add(o); // no secondary to wait for
+                else
+                    side.Enqueue(o);
+            }
             while (!_parted && _primary.TryPeek(out var p) && _secondary.TryPeek(out var s))
             {
                 if (p != s)

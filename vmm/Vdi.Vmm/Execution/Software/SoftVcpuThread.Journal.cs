@@ -8,7 +8,8 @@ namespace Vdi.Vmm.Execution.Software;
 /// The vCPU's loop under an <see cref="ExecutionJournal"/>. Recording: between slices, the inputs waiting are applied
 /// and the timer polled, each recorded at the count where it happens, and the count is published as safe. Replaying:
 /// each recorded event is applied exactly at its count, the vCPU runs only up to the next event or the recorder's safe
-/// count, and the timer follows the journal, never the clock.
+/// count, and the timer follows the journal, never the clock. A promoted replay (failover) that has caught up goes on
+/// recording.
 /// </summary>
 internal sealed partial class SoftVcpuThread
 {
@@ -59,6 +60,11 @@ internal sealed partial class SoftVcpuThread
                 if (next.Count < count)
                     return Crash($"the replay left the recorded path: {next} is behind this vCPU, at {count}");
                 journal.ApplyNextEvent(() => _cpu.LocalApic.Expire(Stopwatch.GetTimestamp()));
+            }
+            if (journal.PromotionDue(count))
+            {
+                journal.BecomeRecorder(count); // failover: the recorder is gone and everything it published is replayed
+                return RunRecording(journal);
             }
             var nextEvent = journal.TryPeekEvent(out next) ? next.Count : long.MaxValue;
             var safe = journal.SafeThrough;
