@@ -31,6 +31,7 @@ namespace Vdi.Vmm.Cli
                     ["bench", "trace", .. var rest] => await BenchTrace.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     ["bench", "integrity", .. var rest] => await BenchIntegrity.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     ["bench", "migrate", .. var rest] => await BenchMigrate.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
+                    ["bench", "ft", .. var rest] => await BenchFt.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     ["bench", "boot", .. var rest] => await BenchBoot.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     ["bench", "dma", .. var rest] => await BenchDma.ExecuteAsync(CliOptions.Parse(rest), stdout).ConfigureAwait(false),
                     _ => Usage(stderr),
@@ -62,6 +63,7 @@ namespace Vdi.Vmm.Cli
             stderr.WriteLine("       vdi-vmm bench exits [--iterations N] [--runs N]");
             stderr.WriteLine("       vdi-vmm bench boot [--runs N]");
             stderr.WriteLine("       vdi-vmm bench migrate [--runs N] [--engine E] [--downtime-ms N] [--served-only]");
+            stderr.WriteLine("       vdi-vmm bench ft [--runs N]");
             stderr.WriteLine("       vdi-vmm bench display [--runs N]");
             stderr.WriteLine("       vdi-vmm bench dma [--runs N]");
             stderr.WriteLine("       vdi-vmm bench host [--keys N] [--engine E] [--sandbox] [--motion-seconds N]");

@@ -24,6 +24,7 @@ public sealed class ExecutionJournal : IDisposable
     private long _safeThrough;
     private long _lastFed;
     private bool _promoting;
+    private bool _outputsUnpublished;
     private Machine.Machine? _machine;
     private Func<long>? _count;
 
@@ -31,6 +32,12 @@ public sealed class ExecutionJournal : IDisposable
 
     /// <summary>True for the machine that runs free and records; false for the one that replays (until it is promoted).</summary>
     public bool Recording { get; private set; }
+
+    /// <summary>
+    /// Raised on the vCPU's thread when an output is ready to compare: a replay's as it is noted, a recorder's once the
+    /// count past it is published (before that the replay may not run to it). Handlers must be quick.
+    /// </summary>
+    public event Action? OutputReady;
 
     /// <summary>Raised on the vCPU's thread when a promoted replay has caught up and records from now on.</summary>
     public event Action<long>? Promoted;
@@ -187,8 +194,15 @@ public sealed class ExecutionJournal : IDisposable
     /// <summary>Recorder, on the vCPU's thread between instructions: everything before <paramref name="count"/>'s next instruction is recorded.</summary>
     internal void Publish(long count)
     {
+        bool ready;
         lock (_gate)
+        {
             _safeThrough = count;
+            ready = _outputsUnpublished;
+            _outputsUnpublished = false;
+        }
+        if (ready)
+            OutputReady?.Invoke();
     }
 
     /// <summary>
@@ -229,8 +243,15 @@ public sealed class ExecutionJournal : IDisposable
     internal void RecordOutput(OutputKind kind, ulong a, ulong hash)
     {
         var output = new GuestOutput(_count!(), kind, a, hash);
+        bool recording;
         lock (_gate)
+        {
             _outputs.Add(output);
+            recording = Recording;
+            _outputsUnpublished |= recording;
+        }
+        if (!recording)
+            OutputReady?.Invoke();
     }
 
     /// <summary>Moves the outputs produced since the last call into <paramref name="into"/>, in order.</summary>

@@ -6,8 +6,8 @@ namespace Vdi.Vmm.FaultTolerance;
 
 /// <summary>
 /// Quasi-lockstep in one process (<c>docs/vmm.md</c>, "Fault tolerance"): a primary that records, a secondary that
-/// replays its journal, and a pump that feeds the one from the other every few milliseconds and hands both sides'
-/// outputs to an <see cref="OutputComparator"/> — the primary's outputs leave (<see cref="Released"/>) only once the
+/// replays its journal, and a pump that feeds the one from the other — at once when an output is ready, else every
+/// 2 ms — and hands both sides' outputs to an <see cref="OutputComparator"/> — the primary's outputs leave (<see cref="Released"/>) only once the
 /// secondary produced the same. When they part — an output that differs, or a secondary that stops (it left the
 /// recorded path, or died) — the secondary is resynchronised: a fresh machine receives the primary by the live
 /// migration's state transfer (pre-copy, then a pause for the last pages and the state), starts replaying from the
@@ -20,11 +20,13 @@ public sealed class Lockstep : IAsyncDisposable
     private readonly Func<Machine.Machine> _build;
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _resyncing = new(1, 1);
+    private readonly SemaphoreSlim _wake = new(0); // an output is ready on either side: pump now, not at the next tick
     private readonly List<JournalEntry> _entries = [];
     private readonly List<GuestOutput> _outputs = [];
     private readonly long[] _byKind = new long[256];
     private ExecutionJournal _replay;
     private Task _pump = Task.CompletedTask;
+    private Task _restoring = Task.CompletedTask;
     private volatile string? _parted;
 
     /// <param name="build">Builds a machine of the desktop's configuration, unstarted: the primary first, then each secondary.</param>
@@ -37,6 +39,8 @@ public sealed class Lockstep : IAsyncDisposable
         Primary.UseJournal(Recording);
         _replay = ExecutionJournal.ForReplay();
         Secondary.UseJournal(_replay);
+        Recording.OutputReady += Wake;
+        _replay.OutputReady += Wake;
         Comparator.Released += o => Released?.Invoke(o);
         Comparator.Mismatched += (p, s) => _parted = $"outputs differ: the primary's {p}, the secondary's {s}";
     }
@@ -129,6 +133,7 @@ public sealed class Lockstep : IAsyncDisposable
             var received = MigrationTarget.ReceiveAsync(fresh, pair.Destination, m =>
             {
                 m.UseJournal(replay);
+                replay.OutputReady += Wake;
                 m.Start();
                 return Task.CompletedTask;
             }, TimeSpan.FromSeconds(30), cancellationToken);
@@ -174,8 +179,8 @@ public sealed class Lockstep : IAsyncDisposable
     /// <summary>
     /// The primary is gone: the secondary replays all it was fed and, caught up at the primary's last published count,
     /// runs free and records — it is the primary now. Outputs the primary released stay released; its held ones never
-    /// leave; the secondary's own not yet matched leave now, and until a new secondary is made (a resync, at once) the
-    /// new primary's outputs leave unprotected. Returns the count the secondary took over at.
+    /// leave; the secondary's own not yet matched leave now, and until a new secondary is made (a resync, started at once
+    /// in the background) the new primary's outputs leave unprotected. Returns the count the secondary took over at.
     /// </summary>
     public async Task<long> FailOverAsync(string reason, CancellationToken cancellationToken = default)
     {
@@ -207,8 +212,37 @@ public sealed class Lockstep : IAsyncDisposable
         {
             _resyncing.Release();
         }
-        await ResynchroniseAsync($"a new secondary after the failover ({reason})", cancellationToken).ConfigureAwait(false);
+        RestoreProtection($"a new secondary after the failover ({reason})");
         return count;
+    }
+
+    /// <summary>A new secondary in the background: meanwhile the pump goes on and the primary's outputs leave unprotected.</summary>
+    private void RestoreProtection(string reason)
+    {
+        _restoring = Task.Run(async () =>
+        {
+            try
+            {
+                await ResynchroniseAsync(reason, _stop.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is MigrationException or IOException or SocketException or OperationCanceledException or TimeoutException)
+            {
+                LastResyncReason = $"no new secondary yet: {e.Message}"; // the pump tries again
+            }
+        }, CancellationToken.None);
+    }
+
+    private void Wake()
+    {
+        try
+        {
+            if (_wake.CurrentCount == 0)
+                _wake.Release();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed with the pair: nobody pumps any more.
+        }
     }
 
     private async Task PumpAsync()
@@ -223,10 +257,17 @@ public sealed class Lockstep : IAsyncDisposable
                     await FailOverAsync($"the primary stopped: {await Primary.Completion.ConfigureAwait(false)}", _stop.Token).ConfigureAwait(false);
                     continue;
                 }
+                if (Secondary == Primary) // failed over: none yet, or the last attempt failed
+                {
+                    if (_restoring.IsCompleted && ResyncOnParting)
+                        RestoreProtection("a new secondary after the failover");
+                    await _wake.WaitAsync(s_pumpInterval, _stop.Token).ConfigureAwait(false);
+                    continue;
+                }
                 var why = _parted ?? (Secondary.Completion.IsCompleted ? $"the secondary stopped: {await Secondary.Completion.ConfigureAwait(false)}" : null);
                 if (why is not null && ResyncOnParting && Primary.State == Machine.MachineState.Running)
                     await ResynchroniseAsync(why, _stop.Token).ConfigureAwait(false);
-                await Task.Delay(s_pumpInterval, _stop.Token).ConfigureAwait(false);
+                await _wake.WaitAsync(s_pumpInterval, _stop.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (_stop.IsCancellationRequested)
             {
@@ -263,6 +304,7 @@ public sealed class Lockstep : IAsyncDisposable
     {
         await _stop.CancelAsync().ConfigureAwait(false);
         await _pump.ConfigureAwait(false);
+        await _restoring.ConfigureAwait(false);
         Primary.Stop();
         Secondary.Stop();
         Primary.Dispose();
@@ -271,6 +313,7 @@ public sealed class Lockstep : IAsyncDisposable
         _replay.Dispose();
         _stop.Dispose();
         _resyncing.Dispose();
+        _wake.Dispose();
     }
 
     private sealed class LoopbackStreams(TcpClient client, TcpClient server) : IDisposable
