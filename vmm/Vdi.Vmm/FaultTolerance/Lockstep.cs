@@ -6,13 +6,14 @@ namespace Vdi.Vmm.FaultTolerance;
 
 /// <summary>
 /// Quasi-lockstep in one process (<c>docs/vmm.md</c>, "Fault tolerance"): a primary that records, a secondary that
-/// replays its journal, and a pump that feeds the one from the other — at once when an output is ready, else every
-/// 2 ms — and hands both sides' outputs to an <see cref="OutputComparator"/> — the primary's outputs leave (<see cref="Released"/>) only once the
-/// secondary produced the same. When they part — an output that differs, or a secondary that stops (it left the
-/// recorded path, or died) — the secondary is resynchronised: a fresh machine receives the primary by the live
-/// migration's state transfer (pre-copy, then a pause for the last pages and the state), starts replaying from the
-/// primary's count, and the primary resumes instead of ending; its held outputs up to that count go out. Every resync
-/// is counted and says why.
+/// replays its journal, and a pump that feeds the one from the other (at once when an output is ready, else every
+/// 2 ms) and hands both sides' outputs to an <see cref="OutputComparator"/>: the primary's outputs leave
+/// (<see cref="Released"/>) only once the secondary produced the same. When they part (an output that differs, or a
+/// secondary that stops: it left the recorded path, or died) the secondary is resynchronised: a fresh machine receives
+/// the primary by the live migration's state transfer, starts replaying from the primary's count, and the primary
+/// resumes instead of ending; its held outputs up to that count go out. When the primary stops, the secondary takes
+/// over (<see cref="FailOverAsync"/>) and a new secondary is made from it. Every resync and failover is counted with
+/// its reason.
 /// </summary>
 public sealed class Lockstep : IAsyncDisposable
 {
