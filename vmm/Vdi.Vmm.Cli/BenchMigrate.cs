@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Vdi.Guest.Bench;
 using Vdi.Guest.Desktop;
 using Vdi.Vmm.Devices;
@@ -92,17 +90,15 @@ internal static class BenchMigrate
             await Task.Delay(500).ConfigureAwait(false);
         var started = Stopwatch.GetTimestamp();
 
-        var (client, server) = await ConnectAsync().ConfigureAwait(false);
-        using (client)
-        using (server)
+        using (var pair = await LoopbackPair.OpenAsync().ConfigureAwait(false))
         {
-            var receive = MigrationTarget.ReceiveAsync(destination, server.GetStream(), m =>
+            var receive = MigrationTarget.ReceiveAsync(destination, pair.Destination, m =>
             {
                 m.Start();
                 Volatile.Write(ref current, m); // keys go where the desktop now runs, as the broker sends them
                 return Task.CompletedTask;
             }, TimeSpan.FromSeconds(30));
-            var outcome = await MigrationSource.SendAsync(source, client.GetStream(), options).ConfigureAwait(false);
+            var outcome = await MigrationSource.SendAsync(source, pair.Source, options).ConfigureAwait(false);
             if (!outcome.Succeeded)
                 throw new InvalidOperationException($"the benchmark's migration failed: {outcome.Error}");
             await receive.ConfigureAwait(false);
@@ -164,25 +160,6 @@ internal static class BenchMigrate
         if (config.Image.Name == DesktopGuest.Name)
             await DesktopRun.WaitForIdleAsync(machine).ConfigureAwait(false);
         await Task.Delay(300).ConfigureAwait(false); // settled: the A-B guest has dirtied its whole range once
-    }
-
-    private static async Task<(TcpClient Client, TcpClient Server)> ConnectAsync()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        try
-        {
-            var client = new TcpClient { NoDelay = true };
-            var accept = listener.AcceptTcpClientAsync();
-            await client.ConnectAsync(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port).ConfigureAwait(false);
-            var server = await accept.ConfigureAwait(false);
-            server.NoDelay = true;
-            return (client, server);
-        }
-        finally
-        {
-            listener.Stop();
-        }
     }
 
     private static double Median(List<Sample> samples, Func<Sample, double> value) => Statistics.Median([.. samples.Select(value)]);

@@ -60,7 +60,7 @@ internal static class AbMachines
         Vmm.Machine.Machine source, Vmm.Machine.Machine destination, MigrationOptions? options = null, Func<Stream, Stream>? wrapSource = null,
         CancellationToken cancellationToken = default)
     {
-        using var pair = await LoopbackPair.OpenAsync();
+        using var pair = await LoopbackPair.OpenAsync(CancellationToken.None);
         List<ulong>? differing = null;
         var receive = Task.Run(async () =>
         {

@@ -1,52 +1,6 @@
-using System.Net;
-using System.Net.Sockets;
 using Vdi.Vmm.Migration;
 
 namespace Vdi.Vmm.Tests.Migration;
-
-/// <summary>A loopback TCP connection for a migration's two sides, and streams that fail on purpose.</summary>
-internal sealed class LoopbackPair : IDisposable
-{
-    private readonly TcpClient _client;
-    private readonly TcpClient _server;
-
-    private LoopbackPair(TcpClient client, TcpClient server)
-    {
-        _client = client;
-        _server = server;
-        Source = client.GetStream();
-        Destination = server.GetStream();
-    }
-
-    public NetworkStream Source { get; }
-
-    public NetworkStream Destination { get; }
-
-    public static async Task<LoopbackPair> OpenAsync()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        try
-        {
-            var client = new TcpClient { NoDelay = true };
-            var accept = listener.AcceptTcpClientAsync();
-            await client.ConnectAsync(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port);
-            var server = await accept;
-            server.NoDelay = true;
-            return new LoopbackPair(client, server);
-        }
-        finally
-        {
-            listener.Stop();
-        }
-    }
-
-    public void Dispose()
-    {
-        _client.Dispose();
-        _server.Dispose();
-    }
-}
 
 /// <summary>A stream over <c>inner</c> that a test changes the writes of; reads pass through.</summary>
 internal abstract class PassThroughStream(Stream inner) : Stream

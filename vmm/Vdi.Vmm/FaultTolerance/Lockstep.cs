@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 using Vdi.Vmm.Migration;
 
@@ -130,7 +129,7 @@ public sealed class Lockstep : IAsyncDisposable
         {
             fresh = _build();
             var replay = ExecutionJournal.ForReplay();
-            using var pair = await LoopbackAsync(cancellationToken).ConfigureAwait(false);
+            using var pair = await LoopbackPair.OpenAsync(cancellationToken).ConfigureAwait(false);
             var received = MigrationTarget.ReceiveAsync(fresh, pair.Destination, m =>
             {
                 m.UseJournal(replay);
@@ -281,26 +280,6 @@ public sealed class Lockstep : IAsyncDisposable
         }
     }
 
-    private static async Task<LoopbackStreams> LoopbackAsync(CancellationToken cancellationToken)
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start(1);
-        var client = new TcpClient { NoDelay = true };
-        try
-        {
-            var accept = listener.AcceptTcpClientAsync(cancellationToken);
-            await client.ConnectAsync(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port, cancellationToken).ConfigureAwait(false);
-            var server = await accept.ConfigureAwait(false);
-            server.NoDelay = true;
-            return new LoopbackStreams(client, server);
-        }
-        catch
-        {
-            client.Dispose();
-            throw;
-        }
-    }
-
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
@@ -315,18 +294,5 @@ public sealed class Lockstep : IAsyncDisposable
         _stop.Dispose();
         _resyncing.Dispose();
         _wake.Dispose();
-    }
-
-    private sealed class LoopbackStreams(TcpClient client, TcpClient server) : IDisposable
-    {
-        public Stream Source { get; } = client.GetStream();
-
-        public Stream Destination { get; } = server.GetStream();
-
-        public void Dispose()
-        {
-            client.Dispose();
-            server.Dispose();
-        }
     }
 }

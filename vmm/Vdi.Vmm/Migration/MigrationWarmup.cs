@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 
 namespace Vdi.Vmm.Migration;
@@ -44,29 +43,23 @@ public static class MigrationWarmup
         var rehearsal = config with { Engine = Execution.EngineChoice.Software, MemoryMiB = Math.Min(config.MemoryMiB, 128) };
         using var source = Machine.MachineBuilder.Build(rehearsal);
         using var destination = Machine.MachineBuilder.Build(rehearsal);
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start(1);
         try
         {
             source.Start();
             await ready(source).ConfigureAwait(false);
-            using var client = new TcpClient { NoDelay = true };
-            var accepted = listener.AcceptTcpClientAsync(cancellationToken);
-            await client.ConnectAsync(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port, cancellationToken).ConfigureAwait(false);
-            using var server = await accepted.ConfigureAwait(false);
-            var received = MigrationTarget.ReceiveAsync(destination, server.GetStream(), m =>
+            using var pair = await LoopbackPair.OpenAsync(cancellationToken).ConfigureAwait(false);
+            var received = MigrationTarget.ReceiveAsync(destination, pair.Destination, m =>
             {
                 m.Start();
                 return Task.CompletedTask;
             }, TimeSpan.FromSeconds(30), cancellationToken);
-            var outcome = await MigrationSource.SendAsync(source, client.GetStream(), new MigrationOptions(), null, cancellationToken).ConfigureAwait(false);
+            var outcome = await MigrationSource.SendAsync(source, pair.Source, new MigrationOptions(), null, cancellationToken).ConfigureAwait(false);
             await received.ConfigureAwait(false);
             if (!outcome.Succeeded)
                 throw new MigrationException($"the rehearsal's migration failed: {outcome.Error}");
         }
         finally
         {
-            listener.Stop();
             source.Stop();
             destination.Stop();
         }
