@@ -136,19 +136,6 @@ public sealed partial class VirtioGpu
         _stagedBytes = 0;
     }
 
-    /// <summary>Fault tolerance: told each flushed frame's rectangle (in the resource) and its pixels' hash, on the vCPU's thread.</summary>
-    internal Action<GpuRect, ulong>? FrameOutput { get; set; }
-
-    /// <summary>Under Gate: the XxHash3 of <paramref name="rect"/>'s pixels, row by row.</summary>
-    private static ulong HashPixels(GpuResource resource, GpuRect rect)
-    {
-        var hash = new System.IO.Hashing.XxHash3();
-        var pixels = resource.Pixels;
-        for (var y = rect.Y; y < rect.Y + rect.Height; y++)
-            hash.Append(pixels.Slice(((y * resource.Width) + rect.X) * 4, rect.Width * 4));
-        return hash.GetCurrentHashAsUInt64();
-    }
-
     /// <summary>Under Gate, from TRANSFER_TO_HOST_2D: rows <paramref name="firstRow"/> to <paramref name="lastRow"/> changed.</summary>
     private void MarkPixelsWritten(GpuResource resource, int firstRow, int lastRow) =>
         _tracking?.Written(resource, (long)firstRow * resource.Stride, ((long)lastRow + 1) * resource.Stride);
