@@ -58,7 +58,7 @@ namespace Vdi.Vmm.Cli
             stderr.WriteLine("       vdi-vmm snapshot --file F [--display WxH[@DPI]] [--type TEXT] [--memory MiB] [--vcpus N] [--engine E]");
             stderr.WriteLine("       vdi-vmm restore --file F [--engine E] [--type TEXT] [--screenshot FILE.png] [--seconds N]");
             stderr.WriteLine("       vdi-vmm serve --socket PATH [--vcpus N] [--memory MiB] [--engine auto|kvm|software] [--display WxH[@DPI]]");
-            stderr.WriteLine("                     [--max-width W] [--max-height H] [--reconnect-seconds N] [--arena-kib N] [--integrity off|audit|enforce] [--incoming] [--sandbox ...] [--test-hooks]");
+            stderr.WriteLine("                     [--max-width W] [--max-height H] [--reconnect-seconds N] [--arena-kib N] [--integrity off|audit|enforce] [--incoming] [--fault-tolerance primary|secondary] [--sandbox ...] [--test-hooks]");
             stderr.WriteLine("       vdi-vmm sandbox-probe [--sandbox ...] [--open PATH] [--allocate MiB] [--forbidden-call NAME [--from-thread]]");
             stderr.WriteLine("       vdi-vmm bench exits [--iterations N] [--runs N]");
             stderr.WriteLine("       vdi-vmm bench boot [--runs N]");

@@ -11,7 +11,8 @@ namespace Vdi.Vmm.Cli;
 /// creates the shared scanout, listens on PATH for exactly one broker connection, applies the sandbox when asked
 /// (after the first connection is accepted), then serves until stopped or the broker goes away. With
 /// --reconnect-seconds N the listening socket stays, and a broker that went away may reconnect within N seconds. With
-/// --incoming the guest is not booted: the machine comes from a live migration (DesktopHostServer.Migration.cs).
+/// --incoming the guest is not booted: the machine comes from a live migration (DesktopHostServer.Migration.cs). With
+/// --fault-tolerance primary|secondary the host records or replays an execution journal (DesktopHostServer.FaultTolerance.cs).
 /// </summary>
 internal static class ServeCommand
 {
@@ -32,6 +33,14 @@ internal static class ServeCommand
         var reconnect = options.Int("reconnect-seconds", 0, 0, 24 * 3600);
         var arenaKiB = options.Int("arena-kib", int.MaxValue, 0, int.MaxValue);
         var incoming = options.Flag("incoming");
+        var faultTolerance = options.Text("fault-tolerance") switch
+        {
+            null => FaultToleranceRole.None,
+            "primary" => FaultToleranceRole.Primary,
+            "secondary" when incoming => FaultToleranceRole.Secondary,
+            "secondary" => throw new ArgumentException("--fault-tolerance secondary needs --incoming: a secondary receives its machine from the primary"),
+            var other => throw new ArgumentException($"--fault-tolerance {other}: expected primary or secondary"),
+        };
         var sandbox = SandboxOptions.Parse(options, options.Flag("sandbox"));
         options.EnsureConsumed();
         if (display.Width > maxWidth || display.Height > maxHeight)
@@ -96,6 +105,7 @@ internal static class ServeCommand
             {
                 Sandbox = report,
                 Incoming = migration,
+                FaultTolerance = faultTolerance,
                 ReconnectGrace = TimeSpan.FromSeconds(reconnect),
                 ArenaBytes = arenaKiB * 1024L,
                 AcceptReconnect = reconnect == 0 ? null : grace =>

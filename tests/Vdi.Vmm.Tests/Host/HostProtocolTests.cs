@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Vdi.Vmm.Devices.Display;
 using Vdi.Vmm.Devices.Gpu;
+using Vdi.Vmm.FaultTolerance;
 using Vdi.Vmm.Host;
 using Vdi.Vmm.Integrity;
 using Vdi.Vmm.Tests.Sandbox;
@@ -52,6 +53,15 @@ public sealed class HostProtocolTests
         new MigrationResultMessage(new Vdi.Vmm.Migration.MigrationOutcome(true, null, TimeSpan.FromMilliseconds(900), TimeSpan.FromMilliseconds(12.5), 3, 131072, 90000,
             1 << 28, 20, 70000, 5)),
         MigrationResultMessage.Failed("the machines differ: RAM"),
+        new JournalMessage(1234, [new JournalEntry(5, JournalKind.Key, 30, 1), new JournalEntry(9, JournalKind.WallClock, 1_765_000_000_000)],
+            [new GuestOutput(7, OutputKind.Frame, GuestOutput.Rect(1, 2, 3, 4), 0xABCDEF), new GuestOutput(8, OutputKind.Serial, 0x41, 0)]),
+        new JournalMessage(0, [], []),
+        new JournalFeedMessage(99, [new JournalEntry(5, JournalKind.Timer), new JournalEntry(6, JournalKind.Tablet, 10, 20, 1, unchecked((ulong)-1L))]),
+        new JournalFeedMessage(100, []),
+        new CheckpointMessage(50, 30),
+        new JournalPointMessage(HostMessageType.Checkpointed, 77),
+        new JournalPointMessage(HostMessageType.Promoted, 78),
+        new ControlMessage(HostMessageType.Promote),
     };
 
     [Theory]
@@ -227,4 +237,41 @@ public sealed class MigrationFramesTests
 
     private static string Refused(HostMessageType type, byte[] payload) =>
         Assert.Throws<HostProtocolException>(() => HostMessages.Decode(type, payload)).Message;
+}
+
+/// <summary>The fault-tolerance frames' field rules: a journal from a host, or a feed from a broker, is hostile input too.</summary>
+public sealed class JournalFramesTests
+{
+    private static byte[] Payload(HostMessage m) => m.Encode().AsSpan(HostProtocol.HeaderSize).ToArray();
+
+    private static string Refused(HostMessageType type, byte[] payload) =>
+        Assert.Throws<HostProtocolException>(() => HostMessages.Decode(type, payload)).Message;
+
+    [Fact]
+    public void Unknown_kinds_negative_counts_and_oversized_batches_are_refused()
+    {
+        var journal = Payload(new JournalMessage(10, [new JournalEntry(5, JournalKind.Key, 30, 1)], [new GuestOutput(7, OutputKind.Frame, 1, 2)]));
+        var badKind = journal.ToArray();
+        badKind[12 + 8] = 99; // the entry's kind
+        Assert.Contains("kind 99", Refused(HostMessageType.Journal, badKind));
+        var badOutput = journal.ToArray();
+        badOutput[12 + JournalEntry.Bytes + 8] = 7; // the output's kind
+        Assert.Contains("output of kind 7", Refused(HostMessageType.Journal, badOutput));
+        var negative = journal.ToArray();
+        negative[7] = 0x80; // the count's sign
+        Assert.Contains("count", Refused(HostMessageType.Journal, negative));
+        var entryBack = journal.ToArray();
+        entryBack[12 + 7] = 0x80; // the entry's count
+        Assert.Contains("count", Refused(HostMessageType.Journal, entryBack));
+        var tooMany = journal.ToArray();
+        tooMany[8] = 200; // 200 entries cannot fit one frame
+        Assert.Contains("200 entries", Refused(HostMessageType.Journal, tooMany));
+
+        var feed = Payload(new JournalFeedMessage(10, []));
+        feed[8] = (byte)(JournalFeedMessage.MaxEntries + 1);
+        Assert.Contains("entries", Refused(HostMessageType.JournalFeed, feed));
+        Assert.Contains("count -1", Refused(HostMessageType.Promoted, BitConverter.GetBytes(-1L)));
+        Assert.Contains("rounds", Refused(HostMessageType.Checkpoint, Payload(new MigrateToMessage(50, MigrateToMessage.MaxRoundsLimit + 1))));
+        Assert.Throws<ArgumentException>(() => new JournalFeedMessage(1, new JournalEntry[JournalFeedMessage.MaxEntries + 1]).Encode());
+    }
 }

@@ -44,10 +44,13 @@ public sealed record PointerInput(int X, int Y, PointerButtons Buttons, int Whee
 
 public sealed record DisplayInput(DisplayProperties Properties) : GuestInput
 {
+    /// <summary>The recorder's: told the request's generation as it is applied (<see cref="Devices.Gpu.DisplayController"/>); not recorded.</summary>
+    internal Action<long>? Queued { get; init; }
+
     internal override JournalEntry At(long count) => new(count, JournalKind.Display, (ulong)Properties.Width, (ulong)Properties.Height,
         BitConverter.DoubleToUInt64Bits(Properties.Dpi), (uint)Properties.RefreshHz | ((ulong)(uint)(Properties.WidthMm ?? 0) << 16) | ((ulong)(uint)(Properties.HeightMm ?? 0) << 40));
 
-    internal override void Apply(Machine.Machine machine) => machine.Devices.Gpu.RequestDisplay(Properties);
+    internal override void Apply(Machine.Machine machine) => machine.Devices.Gpu.RequestDisplay(Properties, Queued);
 }
 
 public sealed record HostRequestInput(byte Request) : GuestInput

@@ -77,6 +77,25 @@ public sealed class OutputComparator
     public void AddSecondary(IEnumerable<GuestOutput> outputs) => Add(outputs, _secondary);
 
     /// <summary>
+    /// No secondary follows (none made yet, or it was lost): the primary's held outputs leave now — it is the machine kept
+    /// — and until the next <see cref="Resynchronised"/> its outputs leave as they come.
+    /// </summary>
+    public void Unprotect()
+    {
+        List<GuestOutput> released;
+        lock (_gate)
+        {
+            released = [.. _primary];
+            _primary.Clear();
+            _secondary.Clear();
+            _parted = false;
+            _unprotected = true;
+            ReleasedCount += released.Count;
+        }
+        released.ForEach(o => Released?.Invoke(o));
+    }
+
+    /// <summary>
     /// The secondary now starts from the primary's state at <paramref name="count"/> (a resync): outputs of either
     /// side before it are dropped — the primary's held ones go out, since its state is the one kept — and matching goes on.
     /// </summary>

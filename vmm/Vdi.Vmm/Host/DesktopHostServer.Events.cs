@@ -89,13 +89,20 @@ public sealed partial class DesktopHostServer
         });
     }
 
-    private void OnFlushed(ScanoutFlush flush) => Post(() =>
+    private void OnFlushed(ScanoutFlush flush)
     {
-        if (FlushedSequence(flush.Damage) is not { } sequence)
-            return;
-        Interlocked.Increment(ref _flushes);
-        _channel.Send(new FlushedMessage(sequence, flush.ScanoutWidth, flush.ScanoutHeight, flush.Damage));
-    });
+        // Read on the vCPU thread: a secondary promoted between the flush and its turn on the event thread had
+        // replayed this one (the broker announces it).
+        var announce = AnnouncesFlushes;
+        Post(() =>
+        {
+            if (FlushedSequence(flush.Damage) is not { } sequence)
+                return;
+            Interlocked.Increment(ref _flushes);
+            if (announce)
+                _channel.Send(new FlushedMessage(sequence, flush.ScanoutWidth, flush.ScanoutHeight, flush.Damage));
+        });
+    }
 
     /// <summary>A mode (0×0: none) and where its pixels are in the shared scanout.</summary>
     private readonly record struct ScanoutLocation(int Width, int Height, long Offset, int Stride, GpuFormat Format)

@@ -111,6 +111,7 @@ public sealed partial class DesktopHostServer
     /// <summary>The restored machine starts and is served as a started one is: Started, then its mode and a full frame.</summary>
     private Task StartMigratedAsync(Machine.Machine machine)
     {
+        ReplayReceived(machine);
         machine.Start();
         Post(() =>
         {

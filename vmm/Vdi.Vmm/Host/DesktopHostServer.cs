@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Vdi.Vmm.Devices.Gpu;
 using Vdi.Vmm.Devices.Input;
+using Vdi.Vmm.FaultTolerance;
 using Vdi.Vmm.Introspection;
 using Vdi.Vmm.Machine;
 using Vdi.Vmm.Sandbox;
@@ -64,6 +65,7 @@ public sealed partial class DesktopHostServer : IDisposable
     {
         // The guest has not run yet (it starts on the broker's Start): its resources go into the shared scanout where they fit.
         _machine.Devices.Gpu.ResourceMemory = new SharedResourceArena(_scanout, ArenaBytes);
+        UseFaultTolerance();
         if (!Handshake(_channel, reattached: false))
             return 3;
         var gpu = _machine.Devices.Gpu;
@@ -137,6 +139,8 @@ public sealed partial class DesktopHostServer : IDisposable
                 {
                     if (frame.Message is MigrateToMessage migrate)
                         MigrateTo(migrate, frame.Descriptor);
+                    else if (frame.Message is CheckpointMessage checkpoint)
+                        Checkpoint(checkpoint, frame.Descriptor);
                     else
                         Handle(frame.Message);
                 }
@@ -249,6 +253,9 @@ public sealed partial class DesktopHostServer : IDisposable
             case DisplayRequestMessage request:
                 _ = ShowAsync(request);
                 break;
+            case MotionMessage motion when _journal is not null:
+                SubmitInput(new HostRequestInput(motion.On ? Devices.PortMap.HostRequestMotionOn : Devices.PortMap.HostRequestMotionOff));
+                break;
             case MotionMessage motion:
                 if (!_machine.SetMotion(motion.On))
                     Refuse(HostProtocol.ErrorState, "motion: the guest is not reading host requests");
@@ -263,6 +270,20 @@ public sealed partial class DesktopHostServer : IDisposable
                     var result = _machine.ReadVirtualAs(0, read.Address, bytes);
                     Post(() => _channel.Send(new GuestBytesMessage(read.RequestId, result.Succeeded ? WalkFault.None : result.Fault!.Value.Fault, result.Succeeded ? bytes : [])));
                 });
+                break;
+            case KeyMessage key when _journal is not null:
+                Interlocked.Increment(ref _inputEvents);
+                SubmitInput(new KeyInput(key.Code, key.Pressed ? KeyAction.Press : KeyAction.Release));
+                break;
+            case PointerMessage pointer when _journal is not null:
+                Interlocked.Increment(ref _inputEvents);
+                SubmitInput(new PointerInput(pointer.X, pointer.Y, (PointerButtons)(pointer.Buttons & 7), pointer.Wheel));
+                break;
+            case JournalFeedMessage feed:
+                Feed(feed);
+                break;
+            case ControlMessage { Kind: HostMessageType.Promote }:
+                Promote();
                 break;
             case KeyMessage key:
                 Interlocked.Increment(ref _inputEvents);
@@ -352,7 +373,11 @@ public sealed partial class DesktopHostServer : IDisposable
     private void SendCounters() => _channel.Send(new CountersMessage(_machine.Exits, Interlocked.Read(ref _flushes),
         _machine.Devices.Gpu.ErrorResponses, Interlocked.Read(ref _inputEvents)));
 
-    public void Dispose() => _events.Dispose();
+    public void Dispose()
+    {
+        _events.Dispose();
+        _journal?.Dispose();
+    }
 }
 
 /// <summary>The host process's log: one line each on stderr, prefixed like every `vdi-vmm` line.</summary>

@@ -85,7 +85,7 @@ public sealed unsafe class FrameChannel : IDisposable
             var (type, length) = HostProtocol.ParseHeader(_header);
             ReadExactly(_payload.AsSpan(0, length), ref descriptor, atBoundary: false);
             var message = HostMessages.Decode(type, _payload.AsSpan(0, length));
-            if (descriptor >= 0 && type is not (HostMessageType.Welcome or HostMessageType.MigrateTo))
+            if (descriptor >= 0 && type is not (HostMessageType.Welcome or HostMessageType.MigrateTo or HostMessageType.Checkpoint))
                 throw new HostProtocolException($"{type} frame carried a descriptor");
             var result = new ReceivedFrame(message, descriptor);
             descriptor = -1;

@@ -195,7 +195,7 @@ public static class HostMessages
         HostMessage message = type switch
         {
             HostMessageType.Hello => new HelloMessage(r.U16(), r.U16()),
-            HostMessageType.Start or HostMessageType.Pause or HostMessageType.Resume => new ControlMessage(type),
+            HostMessageType.Start or HostMessageType.Pause or HostMessageType.Resume or HostMessageType.Promote => new ControlMessage(type),
             HostMessageType.Stop => new StopMessage(r.U32()),
             HostMessageType.DisplayRequest => DecodeDisplayRequest(ref r),
             HostMessageType.Motion => new MotionMessage(r.Bool()),
@@ -203,6 +203,8 @@ public static class HostMessages
             HostMessageType.ReadGuest => ReadGuestMessage.Read(ref r),
             HostMessageType.MigrateListen => MigrateListenMessage.Read(ref r),
             HostMessageType.MigrateTo => MigrateToMessage.Read(ref r),
+            HostMessageType.Checkpoint => CheckpointMessage.Read(ref r),
+            HostMessageType.JournalFeed => JournalFeedMessage.Read(ref r),
             HostMessageType.Key => new KeyMessage(r.U16(), r.Bool()),
             HostMessageType.PointerInput => new PointerMessage(r.I32(), r.I32(), r.U32(), r.I32()),
             HostMessageType.TestForbiddenCall => new TestForbiddenCallMessage(r.Text(64)),
@@ -225,6 +227,8 @@ public static class HostMessages
             HostMessageType.MigrationListening => MigrationListeningMessage.Read(ref r),
             HostMessageType.MigrationProgress => MigrationProgressMessage.Read(ref r),
             HostMessageType.MigrationResult => MigrationResultMessage.Read(ref r),
+            HostMessageType.Journal => JournalMessage.Read(ref r),
+            HostMessageType.Checkpointed or HostMessageType.Promoted => JournalPointMessage.Read(type, ref r),
             HostMessageType.Error => new ErrorMessage(r.U16(), r.Text()),
             _ => throw new HostProtocolException($"unknown frame type 0x{(byte)type:X2}"),
         };

@@ -17,6 +17,9 @@ public enum HostMessageType : byte
     ReadGuest = 0x09,
     MigrateListen = 0x0A,
     MigrateTo = 0x0B,
+    Checkpoint = 0x0C,
+    JournalFeed = 0x0D,
+    Promote = 0x0E,
     Key = 0x10,
     PointerInput = 0x11,
     TestForbiddenCall = 0x7E,
@@ -40,6 +43,9 @@ public enum HostMessageType : byte
     MigrationListening = 0x91,
     MigrationProgress = 0x92,
     MigrationResult = 0x93,
+    Journal = 0x94,
+    Checkpointed = 0x95,
+    Promoted = 0x96,
     Error = 0xFF,
 }
 
@@ -53,7 +59,7 @@ public sealed class HostProtocolException(string message) : Exception(message);
 /// </summary>
 public static class HostProtocol
 {
-    public const byte Version = 5;
+    public const byte Version = 6;
     public const int HeaderSize = 8;
     public const int MaxPayload = 4096;
     public const int MaxText = 1024;
@@ -65,14 +71,15 @@ public static class HostProtocol
     public static (int Min, int Max)? PayloadLimits(HostMessageType type) => type switch
     {
         HostMessageType.Hello => (4, 4),
-        HostMessageType.Start or HostMessageType.Pause or HostMessageType.Resume => (0, 0),
+        HostMessageType.Start or HostMessageType.Pause or HostMessageType.Resume or HostMessageType.Promote => (0, 0),
         HostMessageType.Stop => (4, 4),
         HostMessageType.DisplayRequest => (36, 36),
         HostMessageType.Motion => (1, 1),
         HostMessageType.SetIntegrityLevel => (1, 1),
         HostMessageType.ReadGuest => (14, 14),
         HostMessageType.MigrateListen => (MigrateListenMessage.TokenLength, MigrateListenMessage.TokenLength),
-        HostMessageType.MigrateTo => (6, 6),
+        HostMessageType.MigrateTo or HostMessageType.Checkpoint => (6, 6),
+        HostMessageType.JournalFeed => JournalFeedMessage.PayloadLimits,
         HostMessageType.Key => (3, 3),
         HostMessageType.PointerInput => (16, 16),
         HostMessageType.TestForbiddenCall => (2, 2 + 64),
@@ -94,6 +101,8 @@ public static class HostProtocol
         HostMessageType.MigrationListening => (2, 2),
         HostMessageType.MigrationProgress => (69, 69),
         HostMessageType.MigrationResult => (71, 71 + MaxText),
+        HostMessageType.Journal => JournalMessage.PayloadLimits,
+        HostMessageType.Checkpointed or HostMessageType.Promoted => (8, 8),
         HostMessageType.Error => (4, 4 + MaxText),
         _ => null,
     };

@@ -328,7 +328,7 @@ public sealed partial class RemoteDesktop : IDesktopMachine
                 _log?.Invoke($"vdi-vmm client: the desktop host reports error {m.Code}: {m.Text}");
                 break;
             default:
-                if (!HandleIntegrity(message) && !HandleGuestBytes(message) && !HandleMigration(message))
+                if (!HandleIntegrity(message) && !HandleGuestBytes(message) && !HandleMigration(message) && !HandleJournal(message))
                     throw new HostProtocolException($"{message.Type} is not a host-to-broker frame");
                 break;
         }

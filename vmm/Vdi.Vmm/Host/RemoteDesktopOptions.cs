@@ -51,6 +51,9 @@ public sealed record RemoteDesktopOptions
     /// <summary>`serve --incoming`: the guest is not booted; the machine comes from a live migration.</summary>
     public bool Incoming { get; init; }
 
+    /// <summary>`serve --fault-tolerance`: the host records (primary) or replays (secondary, with <see cref="Incoming"/>) an execution journal.</summary>
+    public FaultToleranceRole FaultTolerance { get; init; }
+
     /// <summary>The socket's file name in <see cref="WorkDirectory"/> (a migration's destination shares its desktop's folder under another name).</summary>
     public string SocketName { get; init; } = "host.sock";
 
@@ -107,6 +110,11 @@ public sealed record RemoteDesktopOptions
             yield return "--test-hooks";
         if (Incoming)
             yield return "--incoming";
+        if (FaultTolerance != FaultToleranceRole.None)
+        {
+            yield return "--fault-tolerance";
+            yield return FaultTolerance == FaultToleranceRole.Primary ? "primary" : "secondary";
+        }
         if (ArenaKiB is { } arena)
         {
             yield return "--arena-kib";

@@ -26,6 +26,7 @@ public sealed partial class Machine
             Devices.Hypercalls.Journal = journal;
             Devices.Com1.ByteOutput = b => journal.RecordOutput(OutputKind.Serial, b, 0);
             Devices.Gpu.FrameOutput = (rect, hash) => journal.RecordOutput(OutputKind.Frame, GuestOutput.Rect(rect.X, rect.Y, rect.Width, rect.Height), hash);
+            Devices.Display.Route = (properties, queued) => journal.Submit(new DisplayInput(properties) { Queued = queued });
             thread.UseJournal(journal);
             Journal = journal;
         }

@@ -30,6 +30,12 @@ public sealed class DisplayController
 
     public static TimeSpan DefaultTimeout { get; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Under an execution journal: hands each request to the machine's vCPU thread, which records it and applies it
+    /// between two instructions (<see cref="FaultTolerance.DisplayInput"/>), instead of applying it at once.
+    /// </summary>
+    internal Action<DisplayProperties, Action<long>>? Route { get; set; }
+
     /// <summary>The last request the guest completed.</summary>
     public DisplayAcknowledgement? LastAcknowledged { get; private set; }
 
@@ -49,11 +55,20 @@ public sealed class DisplayController
         superseded?.Completion.TrySetException(new OperationCanceledException($"display request {Describe(superseded.Properties)} was superseded by {Describe(properties)}"));
         try
         {
-            _gpu.RequestDisplay(properties, generation =>
+            Action<long> queued = generation =>
             {
                 lock (_gate)
                     pending.Generation = generation;
-            });
+            };
+            if (Route is { } route)
+            {
+                _gpu.CheckDisplay(properties); // refused here, never on the vCPU's thread
+                route(properties, queued);
+            }
+            else
+            {
+                _gpu.RequestDisplay(properties, queued);
+            }
         }
         catch
         {

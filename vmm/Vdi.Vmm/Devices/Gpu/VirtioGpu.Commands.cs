@@ -189,8 +189,10 @@ public sealed partial class VirtioGpu
             var visible = rect.Intersect(_scanoutRect);
             if (!visible.IsEmpty)
             {
-                FrameOutput?.Invoke(visible, HashPixels(resource, visible));
-                Flushed?.Invoke(new ScanoutFlush(_scanoutRect.Width, _scanoutRect.Height, visible with { X = visible.X - _scanoutRect.X, Y = visible.Y - _scanoutRect.Y }));
+                var flush = new ScanoutFlush(_scanoutRect.Width, _scanoutRect.Height, visible with { X = visible.X - _scanoutRect.X, Y = visible.Y - _scanoutRect.Y });
+                Flushed?.Invoke(flush);
+                // After the flush's handlers: a host has queued the frame's copy into shared memory before its output can be sent.
+                FrameOutput?.Invoke(flush.Damage, HashPixels(resource, visible));
             }
         }
         return VIRTIO_GPU_RESP_OK_NODATA;

@@ -6,7 +6,7 @@ namespace Vdi.Vmm.Devices.Gpu;
 /// </summary>
 public sealed partial class VirtioGpu
 {
-    /// <summary>Fault tolerance: told each flushed frame's rectangle (in the resource) and its pixels' hash, on the vCPU's thread.</summary>
+    /// <summary>Fault tolerance: told each flushed frame's rectangle (in the scanout, as <see cref="Flushed"/> says it) and its pixels' hash, on the vCPU's thread, after the flush's handlers.</summary>
     internal Action<GpuRect, ulong>? FrameOutput { get; set; }
 
     /// <summary>Under Gate: the XxHash3 of <paramref name="rect"/>'s pixels, row by row.</summary>

@@ -137,9 +137,7 @@ public sealed partial class VirtioGpu : IVirtioDevice, State.IDeviceState
     /// <exception cref="ArgumentException">The properties are invalid or over this device's limits; the message names the field.</exception>
     public long RequestDisplay(DisplayProperties properties, Action<long>? queued = null)
     {
-        ArgumentNullException.ThrowIfNull(properties);
-        if (DisplayProperties.Validate(properties, _options.MaxWidth, _options.MaxHeight) is { } error)
-            throw new ArgumentException(error, nameof(properties));
+        CheckDisplay(properties);
         var edid = EdidGenerator.Generate(properties);
         lock (Gate)
         {
@@ -151,6 +149,14 @@ public sealed partial class VirtioGpu : IVirtioDevice, State.IDeviceState
             _host!.SignalConfigChange();
             return generation;
         }
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> (naming the field) for properties this device cannot show.</summary>
+    public void CheckDisplay(DisplayProperties properties)
+    {
+        ArgumentNullException.ThrowIfNull(properties);
+        if (DisplayProperties.Validate(properties, _options.MaxWidth, _options.MaxHeight) is { } error)
+            throw new ArgumentException(error, nameof(properties));
     }
 
     /// <summary>A copy of the visible scanout, or null when the guest has none.</summary>

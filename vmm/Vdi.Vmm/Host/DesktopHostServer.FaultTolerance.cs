@@ -1,0 +1,237 @@
+using Microsoft.Win32.SafeHandles;
+using Vdi.Vmm.FaultTolerance;
+using Vdi.Vmm.Machine;
+using Vdi.Vmm.Migration;
+
+namespace Vdi.Vmm.Host;
+
+/// <summary>What a host is in a fault-tolerant desktop (`serve --fault-tolerance`).</summary>
+public enum FaultToleranceRole
+{
+    None,
+
+    /// <summary>Runs the desktop and records its journal (the broker relays it to the secondary).</summary>
+    Primary,
+
+    /// <summary>An incoming host: receives a checkpoint of the primary, then replays the journal the broker feeds it.</summary>
+    Secondary,
+}
+
+/// <summary>
+/// A fault-tolerant desktop's host (<c>docs/vmm.md</c>, "Fault tolerance"; <c>docs/host-protocol.md</c>). A primary records
+/// an <see cref="ExecutionJournal"/>: host input goes through it, and a pump sends its entries, outputs and safe count
+/// to the broker (at once when an output is ready, else every 2 ms); a Checkpoint sends the machine to a new secondary
+/// by the live migration's transfer and resumes. A secondary replays the entries the broker feeds it and sends its
+/// outputs; its flushed frames are not announced — the broker announces each once the primary's matches it. Promoted
+/// (the primary died), it catches up, says so, and from then on records and announces like a primary.
+/// </summary>
+public sealed partial class DesktopHostServer
+{
+    private static readonly TimeSpan s_journalInterval = TimeSpan.FromMilliseconds(2);
+    private readonly List<JournalEntry> _drained = [];
+    private readonly List<GuestOutput> _drainedOutputs = [];
+    private readonly SemaphoreSlim _journalWake = new(0);
+    private ExecutionJournal? _journal;
+    private int _journalQueued;
+    private long _journalSent = -1;
+
+    /// <summary>This host's part in a fault-tolerant desktop; <see cref="FaultToleranceRole.None"/> for any other desktop.</summary>
+    public FaultToleranceRole FaultTolerance { get; init; }
+
+    /// <summary>In <see cref="Run"/>, before the handshake: a primary's machine records from its first instruction.</summary>
+    private void UseFaultTolerance()
+    {
+        if (FaultTolerance == FaultToleranceRole.None)
+            return;
+        if (FaultTolerance == FaultToleranceRole.Secondary && Incoming is null)
+            throw new InvalidOperationException("a secondary receives its machine from the primary: it needs --incoming");
+        _journal = FaultTolerance == FaultToleranceRole.Primary ? ExecutionJournal.ForRecording() : ExecutionJournal.ForReplay();
+        if (FaultTolerance == FaultToleranceRole.Primary)
+            _machine.UseJournal(_journal);
+        _journal.OutputReady += WakeJournal;
+        _journal.Promoted += OnPromoted;
+        new Thread(PumpJournal) { Name = "host journal", IsBackground = true }.Start();
+    }
+
+    /// <summary>A secondary's received machine replays from the checkpoint's count (before it starts).</summary>
+    private void ReplayReceived(Machine.Machine machine)
+    {
+        if (FaultTolerance == FaultToleranceRole.Secondary)
+            machine.UseJournal(_journal!);
+    }
+
+    /// <summary>Input for the guest: recorded by a primary, refused by a secondary (it takes input from the journal only).</summary>
+    private bool SubmitInput(GuestInput input)
+    {
+        if (_journal is null)
+            return false;
+        if (!_journal.Recording)
+            throw new InvalidOperationException("a secondary takes its input from the primary's journal only");
+        _machine.Submit(input);
+        return true;
+    }
+
+    /// <summary>Whether a flush is announced: not by a secondary, whose frames the broker announces once matched.</summary>
+    private bool AnnouncesFlushes => _journal is not { Recording: false };
+
+    private void Feed(JournalFeedMessage feed)
+    {
+        if (_journal is not { Recording: false } replay)
+        {
+            Refuse(HostProtocol.ErrorState, "journal-feed: this host is not a replaying secondary");
+            return;
+        }
+        try
+        {
+            replay.Feed(feed.Entries, feed.SafeThrough);
+        }
+        catch (JournalException e)
+        {
+            // The replay can no longer follow: it stops, and the broker (told by its exit) makes a new secondary.
+            Refuse(HostProtocol.ErrorRefused, $"journal-feed: {e.Message}");
+            _machine.Stop();
+        }
+    }
+
+    private void Promote()
+    {
+        if (_journal is not { Recording: false } replay)
+        {
+            Refuse(HostProtocol.ErrorState, "promote: this host is not a replaying secondary");
+            return;
+        }
+        HostLog.Write(_log, "promoted: replaying what the primary published, then taking over");
+        replay.Promote();
+    }
+
+    /// <summary>
+    /// On the vCPU's thread, caught up at <paramref name="count"/>: the outputs replayed so far and the Promoted frame go
+    /// out before anything the new primary records (the vCPU waits for the event thread to send them).
+    /// </summary>
+    private void OnPromoted(long count)
+    {
+        HostLog.Write(_log, $"promoted at {count}: this host records the journal from now on");
+        RunOnEventThread(() =>
+        {
+            SendJournal();
+            _channel.Send(new JournalPointMessage(HostMessageType.Promoted, count));
+        });
+    }
+
+    private void Checkpoint(CheckpointMessage message, int descriptor)
+    {
+        if (descriptor < 0)
+            throw new HostProtocolException("Checkpoint without the connected socket");
+        var stream = new FileStream(new SafeFileHandle(descriptor, ownsHandle: true), FileAccess.ReadWrite, bufferSize: 0);
+        if (_journal is not { Recording: true } journal || _machine.State != MachineState.Running || Interlocked.Exchange(ref _migrating, 1) != 0)
+        {
+            stream.Dispose();
+            Refuse(HostProtocol.ErrorState, $"checkpoint: the machine is {_machine.State}, not a running primary, or already migrating");
+            Post(() => _channel.Send(MigrationResultMessage.Failed("the primary cannot checkpoint now")));
+            return;
+        }
+        _ = Task.Run(async () =>
+        {
+            MigrationOutcome outcome;
+            try
+            {
+                MigrationWarmup.RunOnceForSource(_machine.Config);
+                outcome = await MigrationSource.SendAsync(_machine, stream, message.Options, null, CancellationToken.None).ConfigureAwait(false);
+                if (outcome.Succeeded)
+                {
+                    // Paused at the checkpoint: what was recorded and output up to it goes before the Checkpointed
+                    // frame, and what follows it is the new secondary's.
+                    var count = _machine.InstructionsRetired!.Value;
+                    RunOnEventThread(() =>
+                    {
+                        SendJournal();
+                        journal.Checkpointed(count);
+                        _channel.Send(new JournalPointMessage(HostMessageType.Checkpointed, count));
+                    });
+                    _machine.QuiesceDevices(false);
+                    _machine.ResumeAll();
+                }
+            }
+            catch (Exception e) when (e is IOException or InvalidOperationException or ArgumentException)
+            {
+                outcome = MigrationResultMessage.Failed(e.Message).Outcome;
+            }
+            finally
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+                Volatile.Write(ref _migrating, 0);
+            }
+            HostLog.Write(_log, $"checkpoint: {outcome}");
+            Post(() => _channel.Send(new MigrationResultMessage(outcome)));
+        });
+    }
+
+    private void WakeJournal()
+    {
+        if (_journalWake.CurrentCount == 0)
+            _journalWake.Release();
+    }
+
+    /// <summary>The pump: a journal frame queued on the event thread (after the flushes it follows) at most every 2 ms.</summary>
+    private void PumpJournal()
+    {
+        while (!_events.IsAddingCompleted)
+        {
+            _journalWake.Wait(s_journalInterval);
+            if (Interlocked.Exchange(ref _journalQueued, 1) == 0)
+                Post(SendJournal);
+        }
+    }
+
+    /// <summary>On the event thread: everything the journal holds since the last frame, and the count.</summary>
+    private void SendJournal()
+    {
+        Volatile.Write(ref _journalQueued, 0);
+        if (_journal is not { } journal)
+            return;
+        _drained.Clear();
+        _drainedOutputs.Clear();
+        long count;
+        if (journal.Recording)
+            count = journal.Drain(_drained);
+        else
+            count = _machine.State == MachineState.Created ? 0 : _machine.InstructionsRetired ?? 0;
+        journal.DrainOutputs(_drainedOutputs);
+        if (_drained.Count == 0 && _drainedOutputs.Count == 0 && count == _journalSent)
+            return;
+        _journalSent = count;
+        var (e, o) = (0, 0);
+        do
+        {
+            var (ne, no) = (0, 0);
+            while (e + ne < _drained.Count && JournalMessage.Fits(ne + 1, 0))
+                ne++;
+            while (o + no < _drainedOutputs.Count && JournalMessage.Fits(ne, no + 1))
+                no++;
+            var last = e + ne == _drained.Count && o + no == _drainedOutputs.Count;
+            // Only the last frame of a batch carries the new count: the entries before it are not all safe yet.
+            _channel.Send(new JournalMessage(last ? count : 0, _drained.GetRange(e, ne), _drainedOutputs.GetRange(o, no)));
+            (e, o) = (e + ne, o + no);
+        }
+        while (e < _drained.Count || o < _drainedOutputs.Count);
+    }
+
+    /// <summary>Runs <paramref name="action"/> on the event thread, after what is queued, and waits for it (a few seconds at most).</summary>
+    private void RunOnEventThread(Action action)
+    {
+        var done = new ManualResetEventSlim(); // not disposed: a late Set after a timeout must not throw on the event thread
+        Post(() =>
+        {
+            try
+            {
+                action();
+            }
+            finally
+            {
+                done.Set();
+            }
+        });
+        if (!done.Wait(TimeSpan.FromSeconds(5)))
+            HostLog.Write(_log, "the event thread did not run a journal point within 5 s");
+    }
+}
