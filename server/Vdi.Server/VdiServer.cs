@@ -45,6 +45,7 @@ public static class VdiServer
         app.MapDesktopEndpoints();
         app.MapMigrationEndpoints();
         app.MapIntegrityEndpoints();
+        app.MapFaultToleranceEndpoints();
         app.MapSessionEndpoints();
         app.MapUserEndpoints();
         app.MapAdminEndpoints();
@@ -109,6 +110,8 @@ public static class VdiServer
         services.Configure<Integrity.IntegrityAuditOptions>(configuration.GetSection("Vdi:Integrity"));
         services.AddSingleton<Integrity.IntegrityAudit>();
         services.AddHostedService(sp => sp.GetRequiredService<Integrity.IntegrityAudit>());
+        services.AddSingleton<Desktops.FaultToleranceAudit>();
+        services.AddHostedService(sp => sp.GetRequiredService<Desktops.FaultToleranceAudit>());
         services.AddSingleton<DisplayRules>();
         services.AddHostedService(sp => sp.GetRequiredService<DesktopPool>());
         services.Configure<SessionBrokerOptions>(configuration.GetSection("Vdi:Sessions"));

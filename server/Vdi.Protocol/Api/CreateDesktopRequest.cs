@@ -10,6 +10,7 @@ namespace Vdi.Protocol;
 /// <param name="MaxHeight">Largest display height in device pixels; default 4320.</param>
 /// <param name="OwnerUserName">The user the desktop is assigned to; null leaves it unassigned.</param>
 /// <param name="Integrity">Guest integrity: off, audit or enforce (<see cref="IntegrityLevels"/>); default enforce.</param>
+/// <param name="FaultTolerant">Run as a fault-tolerant pair (needs 1 vCPU); default false.</param>
 public sealed record CreateDesktopRequest(
     string Name,
     int Vcpus,
@@ -17,7 +18,8 @@ public sealed record CreateDesktopRequest(
     int? MaxWidth = null,
     int? MaxHeight = null,
     string? OwnerUserName = null,
-    string? Integrity = null)
+    string? Integrity = null,
+    bool FaultTolerant = false)
 {
     /// <summary>Checks every field; an empty list means the request is acceptable.</summary>
     /// <param name="request">The request as received; null (an empty JSON body) is reported as missing.</param>
@@ -48,6 +50,8 @@ public sealed record CreateDesktopRequest(
         }
         if (Integrity is not null && IntegrityLevels.Check("integrity", Integrity) is { } integrityError)
             errors.Add(integrityError);
+        if (FaultTolerant && Vcpus != 1)
+            errors.Add(new ValidationError("faultTolerant", $"a fault-tolerant desktop has 1 vCPU (a replay is exact only there), not {Vcpus}"));
         return errors;
     }
 

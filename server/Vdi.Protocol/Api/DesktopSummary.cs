@@ -13,6 +13,7 @@ namespace Vdi.Protocol;
 /// <param name="Integrity">Guest integrity: off, audit or enforce (the setting; <c>GET /api/desktops/{id}/integrity</c> has the rest).</param>
 /// <param name="IntegrityAlerts">Integrity alerts since the desktop started.</param>
 /// <param name="Migration">The desktop's latest live migration (running or ended), or null before any.</param>
+/// <param name="FaultTolerance">Whether the desktop runs as a fault-tolerant pair, and the pair's state.</param>
 /// <param name="Sandbox">Where the desktop runs in a host process of its own: the sandbox it got (its level — Full, Partial or None — then one line per step); null in process.</param>
 public sealed record DesktopSummary(
     Guid Id,
@@ -27,4 +28,5 @@ public sealed record DesktopSummary(
     string? Sandbox = null,
     string Integrity = IntegrityLevels.Enforce,
     long IntegrityAlerts = 0,
-    MigrationStatus? Migration = null);
+    MigrationStatus? Migration = null,
+    FaultToleranceSummary? FaultTolerance = null);

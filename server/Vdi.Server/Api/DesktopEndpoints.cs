@@ -56,6 +56,7 @@ public static class DesktopEndpoints
                 OwnerUserId = ownerId,
                 CreatedAt = time.GetUtcNow(),
                 Integrity = IntegrityLevels.Normalize(request.Integrity) ?? IntegrityLevels.Enforce,
+                FaultTolerant = request.FaultTolerant,
             };
             db.Desktops.Add(record);
             audit.Add(db, Caller.From(user).UserId, "desktop.create", $"{record.Name} ({record.Id})");
@@ -99,6 +100,7 @@ public static class DesktopEndpoints
     {
         var host = pool.Get(d.Id);
         return new DesktopSummary(d.Id, d.Name, (host?.State ?? DesktopState.Stopped).ToString(), d.Vcpus, d.MemoryMiB, d.MaxWidth, d.MaxHeight, host?.StateReason, host?.Engine, host?.Sandbox,
-            IntegrityLevels.Normalize(d.Integrity) ?? IntegrityLevels.Enforce, host?.IntegrityAlertCount ?? 0, host?.Migration);
+            IntegrityLevels.Normalize(d.Integrity) ?? IntegrityLevels.Enforce, host?.IntegrityAlertCount ?? 0, host?.Migration,
+            host?.FaultToleranceSummary ?? new FaultToleranceSummary(d.FaultTolerant, "stopped"));
     }
 }

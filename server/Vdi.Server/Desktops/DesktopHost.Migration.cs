@@ -41,6 +41,8 @@ public sealed partial class DesktopHost
         options.Validate();
         if (State != DesktopState.Running || Desktop is not { } source)
             throw new InvalidOperationException($"desktop '{Name}' is {State}: only a running desktop can migrate");
+        if (source is Vmm.FaultTolerance.FaultTolerantDesktop)
+            throw new InvalidOperationException($"desktop '{Name}' runs as a fault-tolerant pair: its secondary already stands by in another process; switch fault tolerance off (and restart it) to migrate it");
         if (Interlocked.Exchange(ref _migrating, 1) != 0)
             throw new InvalidOperationException($"desktop '{Name}' is already migrating");
         var status = new MigrationStatus(Id, MigrationStatus.Running, "starting", 0, 0, 0, 0, 0, 0, 0, null, null, null, null, DateTimeOffset.UtcNow, null);

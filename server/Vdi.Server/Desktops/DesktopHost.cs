@@ -66,10 +66,20 @@ public sealed partial class DesktopHost : IAsyncDisposable
     /// The sandbox its host process reported (level, then one line per step), or null: in process, or before the
     /// host reported it.
     /// </summary>
-    public string? Sandbox => (_desktop as RemoteDesktop)?.SandboxReport;
+    public string? Sandbox => _desktop switch
+    {
+        RemoteDesktop remote => remote.SandboxReport,
+        Vmm.FaultTolerance.FaultTolerantDesktop pair => pair.Primary.SandboxReport,
+        _ => null,
+    };
 
     /// <summary>The host process's id while the desktop runs in one, else null.</summary>
-    public int? HostProcessId => (Desktop as RemoteDesktop)?.ProcessId;
+    public int? HostProcessId => Desktop switch
+    {
+        RemoteDesktop remote => remote.ProcessId,
+        Vmm.FaultTolerance.FaultTolerantDesktop pair => pair.Primary.ProcessId,
+        _ => null,
+    };
 
     /// <summary>The options the last host process was started with (tests check what the sandbox may reach).</summary>
     internal RemoteDesktopOptions? HostOptions { get; private set; }
@@ -124,7 +134,7 @@ public sealed partial class DesktopHost : IAsyncDisposable
                         KvmSystem.Open(_options.KvmDevicePath).Dispose();
                     hostDirectory = HostDirectories.Create(_options, Id);
                 }
-                desktop = CreateMachine is { } create ? await create(config).ConfigureAwait(false) : await DesktopMachines.CreateAsync(config, hostDirectory, _options.Sandbox, line => DesktopLog.Host(_log, Name, line),
+                desktop = CreateMachine is { } create ? await create(config).ConfigureAwait(false) : FaultTolerant ? await CreatePairAsync().ConfigureAwait(false) : await DesktopMachines.CreateAsync(config, hostDirectory, _options.Sandbox, line => DesktopLog.Host(_log, Name, line),
                     configure: o => HostOptions = Hosted(o) with
                     {
                         // Recorded before it listens: a broker that dies from here on leaves a host its successor can find.

@@ -43,4 +43,7 @@ internal static partial class DesktopLog
 
     [LoggerMessage(EventId = 2014, Level = LogLevel.Warning, Message = "Desktop {Name}: live migration failed, it runs on where it was: {Reason}")]
     public static partial void MigrationFailed(ILogger logger, string name, string reason);
+
+    [LoggerMessage(EventId = 2015, Level = LogLevel.Warning, Message = "Desktop {Name} fault tolerance: {Kind}: {Detail}")]
+    public static partial void FaultTolerance(ILogger logger, string name, string kind, string detail);
 }

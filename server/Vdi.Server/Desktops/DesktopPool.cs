@@ -17,6 +17,7 @@ public sealed class DesktopPool(IServiceProvider services, TimeProvider time, Mi
     private readonly ConcurrentDictionary<Guid, DesktopHost> _hosts = new();
     private Func<Guid, string, Task>? _endSessions;
     private Action<DesktopHost, Vmm.Integrity.IntegrityAlert>? _integrityAlerted;
+    private Action<DesktopHost, string, string>? _faultToleranceChanged;
 
     public IReadOnlyCollection<DesktopHost> Hosts => [.. _hosts.Values];
 
@@ -27,6 +28,7 @@ public sealed class DesktopPool(IServiceProvider services, TimeProvider time, Mi
         // Stopping a desktop ends its sessions first (created here, not in the constructor: the broker needs the pool).
         _endSessions = services.GetRequiredService<Sessions.SessionBroker>().EndDesktopAsync;
         _integrityAlerted = services.GetRequiredService<Integrity.IntegrityAudit>().Record;
+        _faultToleranceChanged = services.GetRequiredService<FaultToleranceAudit>().Record;
         List<DesktopRecord> records;
         await using (var scope = services.CreateAsyncScope())
         {
@@ -68,6 +70,8 @@ public sealed class DesktopPool(IServiceProvider services, TimeProvider time, Mi
             // A migrated desktop's viewers follow its new machine.
             Repoint = (from, to) => services.GetRequiredService<Display.DesktopStreams>().Repoint(from, to),
             Integrity = Integrity.IntegrityNames.Parse(record.Integrity),
+            FaultTolerant = record.FaultTolerant,
+            FaultToleranceChanged = (host, kind, detail) => _faultToleranceChanged?.Invoke(host, kind, detail),
         });
 
     public async Task RemoveAsync(Guid id)

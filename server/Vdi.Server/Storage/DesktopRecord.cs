@@ -25,4 +25,7 @@ public sealed class DesktopRecord
 
     /// <summary>Guest integrity: off, audit or enforce (<see cref="Protocol.IntegrityLevels"/>); used at each start.</summary>
     public string Integrity { get; set; } = Protocol.IntegrityLevels.Enforce;
+
+    /// <summary>Runs as a fault-tolerant pair (a primary host and a secondary that follows it); used at each start.</summary>
+    public bool FaultTolerant { get; set; }
 }

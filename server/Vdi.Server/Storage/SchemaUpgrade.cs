@@ -13,6 +13,7 @@ public static class SchemaUpgrade
     private static readonly (string Table, string Column, string Definition)[] s_added =
     [
         ("Desktops", nameof(DesktopRecord.Integrity), $"TEXT NOT NULL DEFAULT '{Protocol.IntegrityLevels.Enforce}'"),
+        ("Desktops", nameof(DesktopRecord.FaultTolerant), "INTEGER NOT NULL DEFAULT 0"),
     ];
 
     public static async Task ApplyAsync(VdiDbContext db, CancellationToken cancellationToken = default)
