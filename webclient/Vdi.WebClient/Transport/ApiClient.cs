@@ -89,6 +89,20 @@ public sealed class ApiClient(HttpClient http)
         return await ReadAsync(response, Protocol.IntegritySettingResult).ConfigureAwait(false);
     }
 
+    /// <summary>Marks a desktop fault-tolerant or not (administrators); the answer says whether it applies now or at the next start.</summary>
+    public async Task<FaultToleranceSettingResult> SetFaultToleranceAsync(Guid desktopId, bool enabled)
+    {
+        using var response = await http.PutAsJsonAsync($"api/desktops/{desktopId}/fault-tolerance", new SetFaultToleranceRequest(enabled), Protocol.SetFaultToleranceRequest).ConfigureAwait(false);
+        return await ReadAsync(response, Protocol.FaultToleranceSettingResult).ConfigureAwait(false);
+    }
+
+    /// <summary>Fail over now (administrators): the primary's host is killed and the secondary takes over.</summary>
+    public async Task<FaultToleranceSummary> FailOverAsync(Guid desktopId)
+    {
+        using var response = await http.PostAsync($"api/desktops/{desktopId}/failover", null).ConfigureAwait(false);
+        return await ReadAsync(response, Protocol.FaultToleranceSummary).ConfigureAwait(false);
+    }
+
     public async Task DisconnectSessionAsync(Guid sessionId)
     {
         using var response = await http.PostAsync($"api/sessions/{sessionId}/disconnect", null).ConfigureAwait(false);
