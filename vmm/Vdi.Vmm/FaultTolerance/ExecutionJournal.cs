@@ -23,6 +23,8 @@ public sealed class ExecutionJournal : IDisposable
     private readonly SemaphoreSlim _fed = new(0);
     private long _safeThrough;
     private long _lastFed;
+    private long _lastProgress;
+    private bool _eventsUnpublished; // an input or a timer expiry since the last publish: the replay cannot pass it without them
     private bool _promoting;
     private bool _outputsUnpublished;
     private Machine.Machine? _machine;
@@ -38,6 +40,16 @@ public sealed class ExecutionJournal : IDisposable
     /// count past it is published (before that the replay may not run to it). Handlers must be quick.
     /// </summary>
     public event Action? OutputReady;
+
+    /// <summary>
+    /// Recorder: raised on the vCPU's thread when what was published holds an event (an input, a timer expiry) or has
+    /// run <see cref="ProgressInstructions"/> past the last time, so the journal is relayed as it goes and the replay
+    /// runs close behind, not a pump interval behind. Handlers must be quick.
+    /// </summary>
+    public event Action? Progressed;
+
+    /// <summary>How far the published count runs between two <see cref="Progressed"/> events (default 64 Ki instructions).</summary>
+    public long ProgressInstructions { get; init; } = 65536;
 
     /// <summary>Raised on the vCPU's thread when a promoted replay has caught up and records from now on.</summary>
     public event Action<long>? Promoted;
@@ -188,21 +200,28 @@ public sealed class ExecutionJournal : IDisposable
         {
             _recorded.Add(entry);
             Entries++;
+            _eventsUnpublished |= !entry.IsValue;
         }
     }
 
     /// <summary>Recorder, on the vCPU's thread between instructions: everything before <paramref name="count"/>'s next instruction is recorded.</summary>
     internal void Publish(long count)
     {
-        bool ready;
+        bool ready, progressed;
         lock (_gate)
         {
             _safeThrough = count;
             ready = _outputsUnpublished;
             _outputsUnpublished = false;
+            progressed = _eventsUnpublished || count - _lastProgress >= ProgressInstructions;
+            _eventsUnpublished = false;
+            if (progressed || ready)
+                _lastProgress = count;
         }
         if (ready)
             OutputReady?.Invoke();
+        else if (progressed)
+            Progressed?.Invoke();
     }
 
     /// <summary>

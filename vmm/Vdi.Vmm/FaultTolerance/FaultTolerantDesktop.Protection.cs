@@ -92,6 +92,7 @@ public sealed partial class FaultTolerantDesktop
             if (_display == replaced)
                 _displayReplays = false; // until the candidate runs and shows; then the viewers read it whole
         }
+        TestPoint?.Invoke("checkpointed");
         if (replaced is not null)
             _ = replaced.DisposeAsync().AsTask();
     }
@@ -99,7 +100,34 @@ public sealed partial class FaultTolerantDesktop
     private void OnMismatched(GuestOutput primary, GuestOutput secondary)
     {
         var why = $"outputs differ: the primary's {primary}, the secondary's {secondary}";
-        _ = Task.Run(() => ProtectAsync(why, resync: true));
+        _ = Task.Run(() => ProtectAsync(why, Need.Parted));
+    }
+
+    /// <summary>
+    /// A checkpoint now: a new secondary replaces the one following (which follows on if this fails). True once the new
+    /// one runs; false when it could not be made (the reason is in the log).
+    /// </summary>
+    public Task<bool> ResynchroniseAsync(string why) => ProtectAsync(why, Need.Always);
+
+    /// <summary>Tests: the secondary receiving a checkpoint, while one is sent.</summary>
+    internal RemoteDesktop? Candidate
+    {
+        get
+        {
+            lock (_gate)
+                return _candidate;
+        }
+    }
+
+    /// <summary>Tests: called at "checkpoint-sending" (the new secondary listens; the primary is about to send) and "checkpointed".</summary>
+    internal Action<string>? TestPoint { get; set; }
+
+    /// <summary>When a new secondary is still wanted: none follows, the pair parted, or always (asked for).</summary>
+    private enum Need
+    {
+        NoSecondary,
+        Parted,
+        Always,
     }
 
     /// <summary>A new secondary in the background, tried again (after 1 s, doubling to 30 s) until one runs or the desktop stops.</summary>
@@ -112,7 +140,7 @@ public sealed partial class FaultTolerantDesktop
             _restoring = Task.Run(async () =>
             {
                 var wait = TimeSpan.FromSeconds(1);
-                while (!_stopping && !await ProtectAsync(why, resync: false).ConfigureAwait(false))
+                while (!_stopping && !await ProtectAsync(why, Need.NoSecondary).ConfigureAwait(false))
                 {
                     try
                     {
@@ -129,8 +157,9 @@ public sealed partial class FaultTolerantDesktop
     }
 
     /// <summary>Makes a secondary from a checkpoint of the primary (replacing the current one on a resync); false when it did not.</summary>
-    private async Task<bool> ProtectAsync(string why, bool resync)
+    private async Task<bool> ProtectAsync(string why, Need need)
     {
+        var resync = need != Need.NoSecondary;
         try
         {
             await _changing.WaitAsync(_stop.Token).ConfigureAwait(false);
@@ -144,8 +173,10 @@ public sealed partial class FaultTolerantDesktop
         {
             lock (_gate)
             {
-                if (_stopping || _failingOver || (resync ? !Comparator.Parted : _secondary is not null))
-                    return true; // nothing to do any more (a resync already made, a failover under way)
+                if (_stopping || _failingOver)
+                    return false;
+                if (need == Need.Parted ? !Comparator.Parted : need == Need.NoSecondary && _secondary is not null)
+                    return true; // nothing to do any more (a resync already made)
             }
             var primary = _primary;
             candidate = await _launch(FaultToleranceRole.Secondary, _stop.Token).ConfigureAwait(false);
@@ -155,6 +186,7 @@ public sealed partial class FaultTolerantDesktop
             var incoming = await candidate.AcceptMigrationAsync(token, _stop.Token).ConfigureAwait(false);
             lock (_gate)
                 _candidate = candidate;
+            TestPoint?.Invoke("checkpoint-sending");
             var outcome = await primary.CheckpointToAsync(incoming.Endpoint, token, new MigrationOptions(), _stop.Token).ConfigureAwait(false);
             var received = await incoming.Received.WaitAsync(s_receiveConfirm, _stop.Token).ConfigureAwait(false);
             lock (_gate)

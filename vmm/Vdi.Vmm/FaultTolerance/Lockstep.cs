@@ -5,8 +5,8 @@ namespace Vdi.Vmm.FaultTolerance;
 
 /// <summary>
 /// Quasi-lockstep in one process (<c>docs/vmm.md</c>, "Fault tolerance"): a primary that records, a secondary that
-/// replays its journal, and a pump that feeds the one from the other (at once when an output is ready, else every
-/// 2 ms) and hands both sides' outputs to an <see cref="OutputComparator"/>: the primary's outputs leave
+/// replays its journal, and a pump that feeds the one from the other (at once when an output is ready or the primary
+/// has run 64 Ki instructions further, else every 2 ms) and hands both sides' outputs to an <see cref="OutputComparator"/>: the primary's outputs leave
 /// (<see cref="Released"/>) only once the secondary produced the same. When they part (an output that differs, or a
 /// secondary that stops: it left the recorded path, or died) the secondary is resynchronised: a fresh machine receives
 /// the primary by the live migration's state transfer, starts replaying from the primary's count, and the primary
@@ -40,7 +40,9 @@ public sealed class Lockstep : IAsyncDisposable
         _replay = ExecutionJournal.ForReplay();
         Secondary.UseJournal(_replay);
         Recording.OutputReady += Wake;
+        Recording.Progressed += Wake;
         _replay.OutputReady += Wake;
+        _replay.Progressed += Wake; // raised once it is promoted and records
         Comparator.Released += o => Released?.Invoke(o);
         Comparator.Mismatched += (p, s) => _parted = $"outputs differ: the primary's {p}, the secondary's {s}";
     }
@@ -134,6 +136,7 @@ public sealed class Lockstep : IAsyncDisposable
             {
                 m.UseJournal(replay);
                 replay.OutputReady += Wake;
+                replay.Progressed += Wake;
                 m.Start();
                 return Task.CompletedTask;
             }, TimeSpan.FromSeconds(30), cancellationToken);

@@ -20,7 +20,7 @@ public enum FaultToleranceRole
 /// <summary>
 /// A fault-tolerant desktop's host (<c>docs/vmm.md</c>, "Fault tolerance"; <c>docs/host-protocol.md</c>). A primary records
 /// an <see cref="ExecutionJournal"/>: host input goes through it, and a pump sends its entries, outputs and safe count
-/// to the broker (at once when an output is ready, else every 2 ms); a Checkpoint sends the machine to a new secondary
+/// to the broker (at once when an output is ready or the guest has run 64 Ki instructions further, else every 2 ms); a Checkpoint sends the machine to a new secondary
 /// by the live migration's transfer and resumes. A secondary replays the entries the broker feeds it and sends its
 /// outputs; its flushed frames are not announced — the broker announces each once the primary's matches it. Promoted
 /// (the primary died), it catches up, says so, and from then on records and announces like a primary.
@@ -49,6 +49,7 @@ public sealed partial class DesktopHostServer
         if (FaultTolerance == FaultToleranceRole.Primary)
             _machine.UseJournal(_journal);
         _journal.OutputReady += WakeJournal;
+        _journal.Progressed += WakeJournal;
         _journal.Promoted += OnPromoted;
         new Thread(PumpJournal) { Name = "host journal", IsBackground = true }.Start();
     }
