@@ -65,7 +65,7 @@ internal static class MigrateScenario
     }
 
     /// <summary>A letter every 30 ms, a new line every 40, through Chromium's keyboard until stopped.</summary>
-    private static async Task TypeAsync(IPage page, CancellationToken stop)
+    internal static async Task TypeAsync(IPage page, CancellationToken stop)
     {
         for (var i = 0; !stop.IsCancellationRequested; i++)
         {
@@ -94,10 +94,10 @@ internal static class MigrateScenario
         throw new TimeoutException("the migration did not end within 60 s");
     }
 
-    private static Task<double> NowAsync(IPage page) => page.EvaluateAsync<double>("performance.now()");
+    internal static Task<double> NowAsync(IPage page) => page.EvaluateAsync<double>("performance.now()");
 
     /// <summary>The longest gap between two draws on the canvas in [from, to], the window's ends counted as draws.</summary>
-    private static Task<double> LongestGapAsync(IPage page, double from, double to) => page.EvaluateAsync<double>(
+    internal static Task<double> LongestGapAsync(IPage page, double from, double to) => page.EvaluateAsync<double>(
         """
         ([from, to]) => {
           const times = [from, ...window.__vdiDraws.map(d => d.at).filter(t => t > from && t < to), to];

@@ -5,13 +5,13 @@ using Vdi.Server.Desktops;
 // The display pipeline harness: the real broker in this process, real clients (the .NET SignalR client and Chromium
 // through Playwright), the built-in desktop and its workload mode. Prints median and p95 of every figure, with the
 // desktops in sandboxed host processes of their own (the product's default) and in the broker's process, side by side.
-//   dotnet run -c Release --project tests/Vdi.Harness [-- --quick] [-- --only startup,resize,motion,keys,bytes,scale,browser,migrate]
+//   dotnet run -c Release --project tests/Vdi.Harness [-- --quick] [-- --only startup,resize,motion,keys,bytes,scale,browser,migrate,failover]
 //     [-- --isolation process|inprocess|both]   (default both)
 //   (`viewers …` is the viewers' own process, started by the harness itself: ViewerHost.)
 if (args.FirstOrDefault() == "viewers")
     return await ViewerHost.RunAsync(args[1..]);
 
-const string Usage = "usage: [--quick] [--only startup,resize,motion,keys,bytes,scale,browser,migrate] [--isolation process|inprocess|both]";
+const string Usage = "usage: [--quick] [--only startup,resize,motion,keys,bytes,scale,browser,migrate,failover] [--isolation process|inprocess|both]";
 var quick = args.Contains("--quick");
 string? ValueOf(string option) => args.SkipWhile(a => a != option).Skip(1).FirstOrDefault();
 var onlyArgument = ValueOf("--only");
@@ -41,7 +41,8 @@ if (unknown.Count > 0 || isolations is null)
     ("bytes", InTurn("bytes", BytesScenario.RunAsync)),
     ("scale", InTurn("scale", ScaleScenario.RunAsync)),
     ("browser", InTurn("browser", BrowserScenario.RunAsync)),
-    ("migrate", InTurn("migrate", MigrateScenario.RunAsync)), // last: the desktops move to new VMM instances
+    ("migrate", InTurn("migrate", MigrateScenario.RunAsync)), // the desktops move to new VMM instances
+    ("failover", InTurn("failover", FailoverScenario.RunAsync)), // last: the desktop out of process becomes a fault-tolerant pair
 ];
 
 var started = Stopwatch.GetTimestamp();

@@ -15,7 +15,8 @@ namespace Vdi.Vmm.Cli;
 /// flushed when free, released by the output comparison under fault tolerance) and repaint (a display request → its
 /// whole new frame), medians of interleaved samples; the journal's bandwidth idle and while typing; a resync's
 /// checkpoint (bytes, state, the primary's pause, total); and failover (the primary stopped while typing → the next
-/// frame released by the promoted secondary, and → protected again). Goals: ≤ 10% overhead, failover ≤ 200 ms.
+/// frame released by the promoted secondary, and → protected again). Then the served rows (<see cref="BenchFtServed"/>;
+/// `--served-only`: those alone). Goals: ≤ 10% overhead, failover ≤ 200 ms.
 /// </summary>
 internal static class BenchFt
 {
@@ -24,7 +25,14 @@ internal static class BenchFt
     public static async Task<int> ExecuteAsync(CliOptions options, TextWriter stdout)
     {
         var runs = options.Int("runs", 20, 2, 1000);
+        var failovers = options.Int("failovers", 5, 1, 100);
+        var servedOnly = options.Flag("served-only");
         options.EnsureConsumed();
+        if (servedOnly)
+        {
+            await BenchFtServed.RunAsync(runs, failovers, stdout).ConfigureAwait(false);
+            return 0;
+        }
         var config = new MachineConfig { Image = DesktopGuest.Build(), MemoryMiB = 256, Engine = EngineChoice.Software, Display = s_large };
         await stdout.WriteLineAsync($"fault tolerance on the software engine, {config.MemoryMiB} MiB desktop at 1920x1080; medians of {runs} interleaved samples").ConfigureAwait(false);
 
@@ -75,11 +83,12 @@ internal static class BenchFt
         var (failover, protectedAgain) = await FailoverAsync(lockstep, released, bar).ConfigureAwait(false);
         await stdout.WriteLineAsync(Invariant($"failover: primary stopped while typing → next frame released {failover:F1} ms (goal ≤ 200 ms); → protected again (a new secondary) {protectedAgain:F0} ms")).ConfigureAwait(false);
         free.Stop();
+        await BenchFtServed.RunAsync(runs, failovers, stdout).ConfigureAwait(false);
         return 0;
     }
 
     /// <summary>A key pressed and released → the first frame at or below <paramref name="bar"/>; NaN after 5 s.</summary>
-    private static async Task<double> KeyAsync(Action<GuestInput> submit, FrameWatch frames, ushort code, int bar)
+    internal static async Task<double> KeyAsync(Action<GuestInput> submit, FrameWatch frames, ushort code, int bar)
     {
         await Task.Delay(60).ConfigureAwait(false);
         var next = frames.Next(f => f.Y >= bar);
@@ -90,7 +99,7 @@ internal static class BenchFt
     }
 
     /// <summary>From <paramref name="started"/> to the frame; NaN when none came within <paramref name="timeout"/> (a failed sample).</summary>
-    private static async Task<double> MillisecondsAsync(Task<long?> frame, long started, TimeSpan timeout)
+    internal static async Task<double> MillisecondsAsync(Task<long?> frame, long started, TimeSpan timeout)
     {
         try
         {
@@ -103,7 +112,7 @@ internal static class BenchFt
     }
 
     /// <summary>A display request → the first frame covering the whole new mode.</summary>
-    private static async Task<double> RepaintAsync(Action<GuestInput> submit, FrameWatch frames, DisplayProperties mode)
+    internal static async Task<double> RepaintAsync(Action<GuestInput> submit, FrameWatch frames, DisplayProperties mode)
     {
         await Task.Delay(100).ConfigureAwait(false);
         var next = frames.Next(f => f.Width == mode.Width && f.Height == mode.Height);
@@ -156,7 +165,7 @@ internal static class BenchFt
         return (failover, Stopwatch.GetElapsedTime(started, protectedAt).TotalMilliseconds);
     }
 
-    private static string Overhead(string name, List<double> free, List<double> ft)
+    internal static string Overhead(string name, List<double> free, List<double> ft)
     {
         var (a, b) = (Statistics.Median(free), Statistics.Median(ft));
         var overhead = (b / a) - 1;
@@ -166,7 +175,7 @@ internal static class BenchFt
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>Frames as they come (flushed, or released), and waits for the next one that satisfies a test.</summary>
-    private sealed class FrameWatch
+    internal sealed class FrameWatch
     {
         private readonly Lock _gate = new();
         private (Func<(int Y, int Width, int Height), bool> Test, TaskCompletionSource<long?> Done)? _waiting;

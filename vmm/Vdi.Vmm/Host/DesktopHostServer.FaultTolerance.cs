@@ -19,8 +19,9 @@ public enum FaultToleranceRole
 
 /// <summary>
 /// A fault-tolerant desktop's host (<c>docs/vmm.md</c>, "Fault tolerance"; <c>docs/host-protocol.md</c>). A primary records
-/// an <see cref="ExecutionJournal"/>: host input goes through it, and a pump sends its entries, outputs and safe count
-/// to the broker (at once when an output is ready or the guest has run 64 Ki instructions further, else every 2 ms); a Checkpoint sends the machine to a new secondary
+/// an <see cref="ExecutionJournal"/>: host input goes through it, and its entries, outputs and safe count go to the
+/// broker from the event thread (queued at once when an output is ready, an event was recorded or the guest has run
+/// 64 Ki instructions further; else every 2 ms); a Checkpoint sends the machine to a new secondary
 /// by the live migration's transfer and resumes. A secondary replays the entries the broker feeds it and sends its
 /// outputs; its flushed frames are not announced — the broker announces each once the primary's matches it. Promoted
 /// (the primary died), it catches up, says so, and from then on records and announces like a primary.
@@ -30,7 +31,6 @@ public sealed partial class DesktopHostServer
     private static readonly TimeSpan s_journalInterval = TimeSpan.FromMilliseconds(2);
     private readonly List<JournalEntry> _drained = [];
     private readonly List<GuestOutput> _drainedOutputs = [];
-    private readonly SemaphoreSlim _journalWake = new(0);
     private ExecutionJournal? _journal;
     private int _journalQueued;
     private long _journalSent = -1;
@@ -167,20 +167,23 @@ public sealed partial class DesktopHostServer
         });
     }
 
-    private void WakeJournal()
+    /// <summary>On the vCPU's thread (an output is ready, or the journal progressed): a journal frame queued on the event thread now.</summary>
+    private void WakeJournal() => QueueJournal();
+
+    /// <summary>A journal frame queued on the event thread — after the flushes it follows — unless one is queued already.</summary>
+    private void QueueJournal()
     {
-        if (_journalWake.CurrentCount == 0)
-            _journalWake.Release();
+        if (Interlocked.Exchange(ref _journalQueued, 1) == 0)
+            Post(SendJournal);
     }
 
-    /// <summary>The pump: a journal frame queued on the event thread (after the flushes it follows) at most every 2 ms.</summary>
+    /// <summary>The pump: what a quiet guest recorded (a value, the count of a halted vCPU) goes out at least every 2 ms.</summary>
     private void PumpJournal()
     {
         while (!_events.IsAddingCompleted)
         {
-            _journalWake.Wait(s_journalInterval);
-            if (Interlocked.Exchange(ref _journalQueued, 1) == 0)
-                Post(SendJournal);
+            Thread.Sleep(s_journalInterval);
+            QueueJournal();
         }
     }
 
