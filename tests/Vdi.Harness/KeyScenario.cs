@@ -41,7 +41,7 @@ internal static class KeyScenario
     }
 
     /// <summary>Milliseconds from a keystroke to the first painted frame that draws outside the clock; NaN if none came in 10 s.</summary>
-    private static async Task<double> KeyToPaintAsync(HubViewer viewer, Vmm.Devices.Gpu.GpuRect clock)
+    internal static async Task<double> KeyToPaintAsync(HubViewer viewer, Vmm.Devices.Gpu.GpuRect clock)
     {
         viewer.ClearFrames();
         var glyph = viewer.NextAsync(f => f.BytesOutside(clock) > 0, TimeSpan.FromSeconds(10));
