@@ -86,6 +86,11 @@ public sealed class ProcessPairTests
         Assert.Contains("asked: a test asked", desktop.Status.LastEvent, StringComparison.Ordinal);
         await ProcessPairDriver.TypeAsync(desktop, "two");
         await ProcessPairDriver.UntilLineAsync(desktop, "onetwo");
+
+        // The pair's integrity is the new primary's: its driver registered, and an attack typed now raises an alert.
+        Assert.True(desktop.Integrity.Snapshot is { DriverRegistered: true, Level: Vmm.Integrity.IntegrityLevel.Enforce }, $"{desktop.Integrity.Snapshot}");
+        await ProcessPairDriver.TypeAsync(desktop, "\nattack idt\n");
+        await ProcessPairDriver.UntilAsync(() => desktop.Integrity.Snapshot.Alerts.Count > 0, desktop, log, "an integrity alert from the promoted primary");
         var mode = desktop.Mode!.Value;
         var pixels = new byte[mode.Width * mode.Height * 4];
         Assert.True(desktop.Capture(new GpuRect(0, 0, mode.Width, mode.Height), pixels, mode.Width * 4, out _));

@@ -44,9 +44,26 @@ public sealed partial class FaultTolerantDesktop
             if (host == _display)
                 CursorMoved?.Invoke(x, y);
         };
+        host.Integrity.AlertRaised += alert =>
+        {
+            if (host == _primary)
+                Integrity.Offer(alert);
+        };
+        host.Integrity.Changed += () =>
+        {
+            if (host == _primary)
+                MirrorIntegrity(host);
+        };
         host.JournalReceived += OnJournal;
         host.Checkpointed += OnCheckpointed;
         host.Promoted += OnPromoted;
+    }
+
+    /// <summary>The pair's integrity status becomes <paramref name="primary"/>'s (at its changes, and when it becomes the primary).</summary>
+    private void MirrorIntegrity(RemoteDesktop primary)
+    {
+        var status = primary.Integrity.Snapshot;
+        Integrity.SetStatus(status.Level, status.DriverRegistered, status.Protected, status.ProtectedTotal);
     }
 
     /// <summary>A released frame of a replaying display host: announced now, within the host's current mode.</summary>

@@ -103,6 +103,7 @@ public sealed partial class FaultTolerantDesktop
             _displayReplays = false; // it announces its own flushes from now on
             foreach (var input in _pending)
                 SendTo(host, input); // the dead primary never recorded these
+            MirrorIntegrity(host);
             _failingOver = false;
             Failovers++;
             promotion.TrySetResult(host);

@@ -46,8 +46,9 @@ public sealed partial class FaultTolerantDesktop : IDesktopMachine
         ArgumentNullException.ThrowIfNull(launch);
         var desktop = new FaultTolerantDesktop(launch, log);
         var primary = await launch(FaultToleranceRole.Primary, cancellationToken).ConfigureAwait(false);
-        desktop.Attach(primary);
         (desktop._primary, desktop._display) = (primary, primary);
+        desktop.Attach(primary);
+        desktop.MirrorIntegrity(primary);
         return desktop;
     }
 
@@ -63,8 +64,8 @@ public sealed partial class FaultTolerantDesktop : IDesktopMachine
 
     public Task<DesktopExit> Completion => _completion.Task;
 
-    /// <summary>The first primary's (alerts come from the machine that runs free; a failover does not carry the subscription over).</summary>
-    public IntegrityFeed Integrity => _primary.Integrity;
+    /// <summary>The primary's integrity, whichever host that is: its status and alerts, mirrored (a secondary's replayed alerts are not passed on).</summary>
+    public IntegrityFeed Integrity { get; } = new(IntegrityLevel.Off);
 
     /// <summary>The primary's host.</summary>
     public RemoteDesktop Primary => _primary;
