@@ -24,6 +24,8 @@ public sealed class ExecutionJournal : IDisposable
     private long _safeThrough;
     private long _lastFed;
     private long _lastProgress;
+    private long _lastProgressAt;
+    private static readonly long s_progressTicks = System.Diagnostics.Stopwatch.Frequency / 5000; // 200 µs
     private bool _eventsUnpublished; // an input or a timer expiry since the last publish: the replay cannot pass it without them
     private bool _promoting;
     private bool _outputsUnpublished;
@@ -42,8 +44,9 @@ public sealed class ExecutionJournal : IDisposable
     public event Action? OutputReady;
 
     /// <summary>
-    /// Recorder: raised on the vCPU's thread when what was published holds an event (an input, a timer expiry) or has
-    /// run <see cref="ProgressInstructions"/> past the last time, so the journal is relayed as it goes and the replay
+    /// Recorder: raised on the vCPU's thread when what was published holds an event (an input, a timer expiry), has
+    /// run <see cref="ProgressInstructions"/> past the last time, or has moved on at all 200 µs after it (a device
+    /// command can take milliseconds inside a few instructions), so the journal is relayed as it goes and the replay
     /// runs close behind, not a pump interval behind. Handlers must be quick.
     /// </summary>
     public event Action? Progressed;
@@ -213,10 +216,12 @@ public sealed class ExecutionJournal : IDisposable
             _safeThrough = count;
             ready = _outputsUnpublished;
             _outputsUnpublished = false;
-            progressed = _eventsUnpublished || count - _lastProgress >= ProgressInstructions;
+            var now = System.Diagnostics.Stopwatch.GetTimestamp();
+            progressed = _eventsUnpublished || count - _lastProgress >= ProgressInstructions
+                || (count > _lastProgress && now - _lastProgressAt >= s_progressTicks);
             _eventsUnpublished = false;
             if (progressed || ready)
-                _lastProgress = count;
+                (_lastProgress, _lastProgressAt) = (count, now);
         }
         if (ready)
             OutputReady?.Invoke();

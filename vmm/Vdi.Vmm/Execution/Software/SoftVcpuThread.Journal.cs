@@ -15,6 +15,9 @@ internal sealed partial class SoftVcpuThread
 {
     private static readonly TimeSpan s_feedWait = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>A recorder's slice: its count is published after each, so a replay follows within this many instructions.</summary>
+    private const int RecordingSlice = 512;
+
     /// <summary>Makes this vCPU record or replay (before the machine starts).</summary>
     internal void UseJournal(ExecutionJournal journal)
     {
@@ -39,7 +42,9 @@ internal sealed partial class SoftVcpuThread
                 WaitForEvent();
                 continue;
             }
-            _cpu.Run(Slice);
+            // Short slices: a device command inside one (a GPU resource made, 8 MB copied) can take milliseconds, and
+            // the replay may not start on it before the count past it is published.
+            _cpu.Run(RecordingSlice);
             journal.Publish(_cpu.InstructionsRetired); // a replay may come this far: an event here is still applied here
             if (_tripleFaulted)
                 return Crash("triple fault");
