@@ -36,7 +36,7 @@ internal static class ProcessPairDriver
     {
         var desktop = await FaultTolerantDesktop.CreateAsync(Launcher(work, log), l => { lock (log) log.Add(l); });
         await desktop.StartAsync();
-        await UntilAsync(() => desktop.Status.State == "protected", desktop, log, "protection");
+        await UntilAsync(() => desktop.Status is { State: "protected", LastEvent: { } e } && e.StartsWith("protected", StringComparison.Ordinal), desktop, log, "protection");
         return desktop;
     }
 

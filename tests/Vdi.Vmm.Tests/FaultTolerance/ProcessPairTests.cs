@@ -72,6 +72,35 @@ public sealed class ProcessPairTests
         Assert.Equal(0, desktop.Failovers);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_host_that_stops_answering_is_killed_and_replaced(bool primary)
+    {
+        using var work = VmmProcess.Folder("ft-silent");
+        var log = new List<string>();
+        await using var desktop = await ProcessPairDriver.StartProtectedAsync(work.Path, log);
+        await ProcessPairDriver.TypeAsync(desktop, "one");
+        await ProcessPairDriver.UntilLineAsync(desktop, "one");
+        var (first, second) = (desktop.Primary, desktop.Secondary!);
+        var silent = primary ? first : second;
+        using (var stop = Process.Start("kill", $"-STOP {silent.ProcessId}"))
+            await stop.WaitForExitAsync(); // alive, but it answers nothing: no heartbeat
+        await ProcessPairDriver.TypeAsync(desktop, "two");
+        if (primary)
+        {
+            await ProcessPairDriver.UntilAsync(() => desktop.Primary == second, desktop, log, "the failover", 10);
+            Assert.Contains("stopped answering", desktop.Status.LastEvent, StringComparison.Ordinal);
+        }
+        else
+        {
+            await ProcessPairDriver.UntilAsync(() => desktop.SecondariesLost == 1, desktop, log, "the silent secondary replaced", 10);
+        }
+        await ProcessPairDriver.UntilLineAsync(desktop, "onetwo");
+        await ProcessPairDriver.UntilAsync(() => desktop.Status.State == "protected" && desktop.Secondary is { } s && s != second, desktop, log, "protection again", 60);
+        Assert.True(silent.Completion.IsCompleted, "the silent host was not ended");
+    }
+
     [Fact]
     public async Task A_failover_asked_for_kills_the_primary_and_the_secondary_takes_over()
     {

@@ -50,6 +50,7 @@ public sealed partial class FaultTolerantDesktop
         }
         // The guest powered off or crashed (a secondary would do the same), or nothing could take over: the desktop ends.
         _stopping = true;
+        StopHeartbeat();
         await _stop.CancelAsync().ConfigureAwait(false);
         await DropSecondaryAsync().ConfigureAwait(false);
         _completion.TrySetResult(exit);

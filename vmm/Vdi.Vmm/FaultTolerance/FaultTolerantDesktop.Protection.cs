@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Vdi.Vmm.Host;
 using Vdi.Vmm.Migration;
 
@@ -37,7 +38,8 @@ public sealed partial class FaultTolerantDesktop
             {
                 var state = _completion.Task.IsCompleted ? "stopped"
                     : _failingOver ? "failing-over"
-                    : _feeding && _secondary is not null ? (Comparator.Parted ? "resynchronising" : "protected")
+                    : _feeding && _secondary is not null && Comparator.Parted ? "resynchronising"
+                    : _feeding && _secondary is not null ? (_display == _secondary ? "protected" : "protecting") // fed, not yet shown
                     : _restoring.IsCompleted ? "unprotected" : "protecting";
                 return new FaultToleranceStatus(state, _primary.ProcessId, _secondary?.ProcessId, _primaryCount, _feeding ? _secondaryCount : null,
                     Comparator.Held, Comparator.ReleasedCount, Resyncs, Failovers, SecondariesLost, _lastEvent, _lastEventAt, LastCheckpoint?.Downtime.TotalMilliseconds);
@@ -61,6 +63,7 @@ public sealed partial class FaultTolerantDesktop
     {
         lock (_gate)
         {
+            _heard[host] = Stopwatch.GetTimestamp();
             if (host == _primary)
             {
                 Retire(entries);
@@ -88,6 +91,7 @@ public sealed partial class FaultTolerantDesktop
                 return;
             replaced = _secondary;
             (_secondary, _feeding, _secondaryCount) = (candidate, true, count);
+            _heard[candidate] = Stopwatch.GetTimestamp();
             Comparator.Resynchronised(count);
             if (_display == replaced)
                 _displayReplays = false; // until the candidate runs and shows; then the viewers read it whole

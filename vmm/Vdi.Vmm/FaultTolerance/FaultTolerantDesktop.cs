@@ -94,12 +94,15 @@ public sealed partial class FaultTolerantDesktop : IDesktopMachine
             throw;
         }
         _ = WatchPrimaryAsync(primary);
+        Heard(primary);
+        StartHeartbeat();
         RestoreProtection("the desktop started");
     }
 
     public async Task<DesktopExit> StopAsync(TimeSpan deadline)
     {
         _stopping = true;
+        StopHeartbeat();
         await _stop.CancelAsync().ConfigureAwait(false);
         await DropSecondaryAsync().ConfigureAwait(false);
         var exit = await _primary.StopAsync(deadline).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Win32.SafeHandles;
 using Vdi.Vmm.FaultTolerance;
 using Vdi.Vmm.Machine;
@@ -34,6 +35,10 @@ public sealed partial class DesktopHostServer
     private ExecutionJournal? _journal;
     private int _journalQueued;
     private long _journalSent = -1;
+    private long _journalSentAt;
+
+    /// <summary>A fault-tolerant host sends a journal frame at least this often, new or not: its heartbeat (the broker gives up on it after 1 s without).</summary>
+    public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromMilliseconds(100);
 
     /// <summary>This host's part in a fault-tolerant desktop; <see cref="FaultToleranceRole.None"/> for any other desktop.</summary>
     public FaultToleranceRole FaultTolerance { get; init; }
@@ -177,7 +182,7 @@ public sealed partial class DesktopHostServer
             Post(SendJournal);
     }
 
-    /// <summary>The pump: what a quiet guest recorded (a value, the count of a halted vCPU) goes out at least every 2 ms.</summary>
+    /// <summary>The pump: what a quiet guest recorded (a value, the count of a halted vCPU) goes out at least every 2 ms, and a frame every 100 ms (the heartbeat).</summary>
     private void PumpJournal()
     {
         while (!_events.IsAddingCompleted)
@@ -201,9 +206,10 @@ public sealed partial class DesktopHostServer
         else
             count = _machine.State == MachineState.Created ? 0 : _machine.InstructionsRetired ?? 0;
         journal.DrainOutputs(_drainedOutputs);
-        if (_drained.Count == 0 && _drainedOutputs.Count == 0 && count == _journalSent)
-            return;
-        _journalSent = count;
+        var now = Stopwatch.GetTimestamp();
+        if (_drained.Count == 0 && _drainedOutputs.Count == 0 && count == _journalSent && Stopwatch.GetElapsedTime(_journalSentAt, now) < HeartbeatInterval)
+            return; // nothing new, and a frame went out less than a heartbeat ago
+        (_journalSent, _journalSentAt) = (count, now);
         var (e, o) = (0, 0);
         do
         {
