@@ -7,7 +7,7 @@ namespace Vdi.Harness;
 
 /// <summary>
 /// Fault-tolerant failover as a user sees it (desktops in host processes only: a pair needs them). The built-in desktop
-/// is made fault-tolerant through the API and restarted; Chromium shows it while a key is typed every 30 ms, and the
+/// is made fault-tolerant through the API (it moves into a pair by live migration); Chromium shows it while a key is typed every 30 ms, and the
 /// primary's host process is killed (SIGKILL). Key-to-paint through the .NET client is measured first on the desktop
 /// as a single host, then as a pair. Each failover sample is one failover: the time from the kill to the next frame
 /// drawn on the canvas, and the longest gap between drawn frames in the second after it. The reference, in the same
@@ -22,8 +22,7 @@ internal static class FailoverScenario
         if (s.Broker.Isolation != DesktopIsolation.Process)
             return [];
         var keysSingle = await KeysAsync(s);
-        (await s.Broker.Api.PutAsJsonAsync($"api/desktops/{s.Desktop.Id}/fault-tolerance", new { enabled = true })).EnsureSuccessStatusCode();
-        (await s.Broker.Api.PostAsync($"api/desktops/{s.Desktop.Id}/restart", null)).EnsureSuccessStatusCode();
+        (await s.Broker.Api.PutAsJsonAsync($"api/desktops/{s.Desktop.Id}/fault-tolerance", new { enabled = true })).EnsureSuccessStatusCode(); // it moves into a pair
         await UntilProtectedAsync(s, failovers: 0);
         var keysPair = await KeysAsync(s);
 

@@ -4,7 +4,7 @@ namespace Vdi.Protocol;
 /// A fault-tolerant desktop's pair, as <c>GET /api/desktops/{id}/fault-tolerance</c> and the desktop list report it.
 /// </summary>
 /// <param name="Enabled">The setting: the desktop runs as a fault-tolerant pair when it starts.</param>
-/// <param name="State">protected (a secondary follows), resynchronising, protecting (a secondary is being made), unprotected, failing-over, stopped; "off" when the running desktop is not a pair.</param>
+/// <param name="State">protected (a secondary follows), resynchronising, protecting (a secondary is being made), unprotected, failing-over, stopped; "off" when the running desktop is not a pair, or its fault tolerance was switched off.</param>
 /// <param name="PrimaryProcessId">The primary host's process id.</param>
 /// <param name="SecondaryProcessId">The secondary host's process id, or null while there is none.</param>
 /// <param name="LagInstructions">How many guest instructions the secondary trails the primary by, or null without a secondary.</param>

@@ -40,15 +40,16 @@ public static class FaultToleranceEndpoints
             host.FaultTolerant = enabled;
             audit.Add(db, Caller.From(user).UserId, "desktop.fault-tolerance", $"{record.Name} ({record.Id}): {(enabled ? "on" : "off")}");
             await db.SaveChangesAsync();
-            var running = host.State is DesktopState.Running or DesktopState.Starting;
-            var pair = host.Pair is not null;
+            var running = host.State == DesktopState.Running;
+            var why = await host.ApplyFaultToleranceAsync();
             var what = enabled ? "fault-tolerant" : "a single machine";
-            return TypedResults.Ok(!running || pair == enabled
-                ? new FaultToleranceSettingResult(enabled, "now", running ? $"the desktop runs as {what}" : $"the desktop runs as {what} when it starts")
-                : new FaultToleranceSettingResult(enabled, "next-start", $"the desktop runs as {what} from its next start; restart it to apply this now"));
-        }).RequireAuthorization(Roles.Admin).WithDescription("Marks the desktop fault-tolerant or not: {\"enabled\": true | false}. It applies when the " +
-            "desktop starts (\"applies\": \"now\" when it is stopped or already so, else \"next-start\"). A fault-tolerant desktop needs host processes " +
-            "and 1 vCPU (409 otherwise), and runs on the software engine.");
+            return TypedResults.Ok(why is null
+                ? new FaultToleranceSettingResult(enabled, "now", running ? $"the desktop is {what} now" : $"the desktop runs as {what} when it starts")
+                : new FaultToleranceSettingResult(enabled, "next-start", $"the desktop runs as {what} from its next start ({why})"));
+        }).RequireAuthorization(Roles.Admin).WithDescription("Marks the desktop fault-tolerant or not: {\"enabled\": true | false}. On a running desktop it " +
+            "applies at once — switched on, the desktop moves by live migration into a pair (a recording primary host, then a secondary made from it; " +
+            "its viewers stay connected); switched off, the pair lets its secondary go — else at its next start (\"applies\": \"now\" or \"next-start\", " +
+            "with why). A fault-tolerant desktop needs host processes and 1 vCPU (409 otherwise), and runs on the software engine.");
 
         desktops.MapPost("/{id:guid}/failover", async Task<IResult> (Guid id, ClaimsPrincipal user, VdiDbContext db, DesktopPool pool, AuditLog audit) =>
         {

@@ -35,7 +35,10 @@ public sealed partial class DesktopHost
     /// Starts migrating the running desktop; returns its first status and the task of its end. Throws
     /// <see cref="InvalidOperationException"/> (with the problem's words) when the desktop does not run or already migrates.
     /// </summary>
-    public (MigrationStatus Status, Task<MigrationStatus> Ended) StartMigration(MigrationOptions options)
+    public (MigrationStatus Status, Task<MigrationStatus> Ended) StartMigration(MigrationOptions options) => StartMigration(options, intoPair: false);
+
+    /// <param name="intoPair">The destination is a fault-tolerant pair's primary (fault tolerance switched on while the desktop runs).</param>
+    private (MigrationStatus Status, Task<MigrationStatus> Ended) StartMigration(MigrationOptions options, bool intoPair)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -48,10 +51,10 @@ public sealed partial class DesktopHost
         var status = new MigrationStatus(Id, MigrationStatus.Running, "starting", 0, 0, 0, 0, 0, 0, 0, null, null, null, null, DateTimeOffset.UtcNow, null);
         Volatile.Write(ref _migration, status);
         DesktopLog.MigrationStarted(_log, Name, options.DowntimeTarget);
-        return (status, Task.Run(() => MigrateAsync(source, options, status.StartedAt)));
+        return (status, Task.Run(() => MigrateAsync(source, options, status.StartedAt, intoPair)));
     }
 
-    private async Task<MigrationStatus> MigrateAsync(IDesktopMachine source, MigrationOptions options, DateTimeOffset started)
+    private async Task<MigrationStatus> MigrateAsync(IDesktopMachine source, MigrationOptions options, DateTimeOffset started, bool intoPair)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         IDesktopMachine? destination = null;
@@ -63,7 +66,7 @@ public sealed partial class DesktopHost
         {
             if (_desktop != source || State != DesktopState.Running)
                 throw new InvalidOperationException("the desktop stopped before its migration began");
-            (destination, var socket) = await CreateDestinationAsync().ConfigureAwait(false);
+            (destination, var socket) = intoPair ? await CreatePairPrimaryAsync().ConfigureAwait(false) : await CreateDestinationAsync().ConfigureAwait(false);
             var token = MigrateListenMessage.NewToken();
             var incoming = await destination.AcceptMigrationAsync(token).ConfigureAwait(false);
             MigrationDestination = destination;
@@ -80,6 +83,8 @@ public sealed partial class DesktopHost
             };
             if (error is null)
             {
+                if (intoPair)
+                    destination = await AdoptPairAsync((RemoteDesktop)destination).ConfigureAwait(false);
                 await SwapAsync(source, destination, socket).ConfigureAwait(false);
                 destination = null; // the desktop's now
             }

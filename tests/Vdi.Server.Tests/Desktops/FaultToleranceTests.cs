@@ -12,7 +12,8 @@ using Vdi.Server.Tests.Hubs;
 namespace Vdi.Server.Tests.Desktops;
 
 /// <summary>
-/// A fault-tolerant desktop through the broker: marked so by the API, restarted as a pair of sandboxed hosts; a viewer
+/// A fault-tolerant desktop through the broker: marked so by the API while it runs, it moves into a pair of sandboxed
+/// hosts by live migration; a viewer
 /// connected with the official SignalR client types while the primary's process is killed — the secondary takes over,
 /// the same connection keeps its frames and everything typed is on the terminal, and protection comes back; "fail
 /// over now" does the same by hand; every event is in the audit log; bad calls get problems.
@@ -32,10 +33,12 @@ public sealed class FaultToleranceTests : IDisposable
             Assert.Contains("host processes", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
             return;
         }
-        await ProtectAsync(api, host);
         await using var viewer = await LiveViewer.OpenAsync(_factory, api, host.Id, new ClientDisplay(1024, 768, 1, null, null, null, null));
         await UntilAsync(() => viewer.FrameCount > 0, "a first frame");
-        await TypeAsync(viewer, "abc");
+        await TypeAsync(viewer, "ab");
+        await UntilLineAsync(host, "ab");
+        await ProtectAsync(api, host); // the running desktop moves into a pair; the viewer stays
+        await TypeAsync(viewer, "c");
         await UntilLineAsync(host, "abc");
 
         var before = await StatusAsync(api, host.Id);
@@ -91,9 +94,20 @@ public sealed class FaultToleranceTests : IDisposable
         var summary = await api.GetFromJsonAsync<DesktopSummary>($"/api/desktops/{host.Id}");
         Assert.True(summary!.FaultTolerance is { Enabled: true, Failovers: 1 }, $"{summary.FaultTolerance}");
 
-        // Switched off: the running pair stays one until the next start, and says so.
+        // Switched off: the pair lets its secondary go at once and runs on alone; on again, a secondary follows again.
         var off = await (await api.PutAsJsonAsync($"/api/desktops/{host.Id}/fault-tolerance", new { enabled = false })).Content.ReadFromJsonAsync<FaultToleranceSettingResult>();
-        Assert.Equal("next-start", off!.Applies);
+        Assert.Equal("now", off!.Applies);
+        var alone = await StatusAsync(api, host.Id);
+        Assert.True(alone is { Enabled: false, State: "off", SecondaryProcessId: null }, $"{alone}");
+        Assert.Equal(HttpStatusCode.Conflict, (await api.PostAsync($"/api/desktops/{host.Id}/failover", null)).StatusCode);
+        Assert.Equal("now", (await (await api.PutAsJsonAsync($"/api/desktops/{host.Id}/fault-tolerance", new { enabled = true })).Content.ReadFromJsonAsync<FaultToleranceSettingResult>())!.Applies);
+        await UntilStatusAsync(api, host.Id, s => s.State == "protected", "protection switched on again");
+
+        // Stopped, then started: it starts as a pair.
+        Assert.True((await api.PostAsync($"/api/desktops/{host.Id}/stop", null)).IsSuccessStatusCode);
+        Assert.Equal("stopped", (await StatusAsync(api, host.Id)).State);
+        Assert.True((await api.PostAsync($"/api/desktops/{host.Id}/start", null)).IsSuccessStatusCode);
+        await UntilStatusAsync(api, host.Id, s => s.State == "protected" && s.Failovers == 0, "protection after a start");
     }
 
     private async Task<(HttpClient Api, DesktopHost Host)> BuiltInAsync()
@@ -103,13 +117,14 @@ public sealed class FaultToleranceTests : IDisposable
         return (api, _factory.Services.GetRequiredService<DesktopPool>().Get(desktop.Id)!);
     }
 
-    /// <summary>Marks the desktop fault-tolerant, restarts it, and waits for its secondary to follow.</summary>
+    /// <summary>Marks the running desktop fault-tolerant — it moves into a pair at once — and waits for its secondary to follow.</summary>
     private static async Task ProtectAsync(HttpClient api, DesktopHost host)
     {
         var set = await api.PutAsJsonAsync($"/api/desktops/{host.Id}/fault-tolerance", new { enabled = true });
         Assert.Equal(HttpStatusCode.OK, set.StatusCode);
-        Assert.Equal("next-start", (await set.Content.ReadFromJsonAsync<FaultToleranceSettingResult>())!.Applies);
-        Assert.True((await api.PostAsync($"/api/desktops/{host.Id}/restart", null)).IsSuccessStatusCode);
+        var result = (await set.Content.ReadFromJsonAsync<FaultToleranceSettingResult>())!;
+        Assert.True(result.Applies == "now", result.Message);
+        Assert.NotNull(host.Pair);
         await UntilStatusAsync(api, host.Id, s => s.State == "protected", "protection");
     }
 

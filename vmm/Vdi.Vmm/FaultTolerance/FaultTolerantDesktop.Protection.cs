@@ -15,6 +15,7 @@ public sealed partial class FaultTolerantDesktop
     private readonly SemaphoreSlim _changing = new(1, 1); // one new secondary at a time
     private RemoteDesktop? _candidate; // a secondary receiving its checkpoint
     private bool _feeding; // the secondary has its checkpoint: the primary's entries go to it
+    private volatile bool _protecting = true; // false once fault tolerance is switched off while the desktop runs
     private Task _restoring = Task.CompletedTask;
     private long _primaryCount, _secondaryCount;
 
@@ -37,6 +38,7 @@ public sealed partial class FaultTolerantDesktop
             lock (_gate)
             {
                 var state = _completion.Task.IsCompleted ? "stopped"
+                    : !_protecting ? "off"
                     : _failingOver ? "failing-over"
                     : _feeding && _secondary is not null && Comparator.Parted ? "resynchronising"
                     : _feeding && _secondary is not null ? (_display == _secondary ? "protected" : "protecting") // fed, not yet shown
@@ -177,8 +179,8 @@ public sealed partial class FaultTolerantDesktop
         {
             lock (_gate)
             {
-                if (_stopping || _failingOver)
-                    return false;
+                if (_stopping || _failingOver || !_protecting)
+                    return !_protecting; // switched off: nothing more to make
                 if (need == Need.Parted ? !Comparator.Parted : need == Need.NoSecondary && _secondary is not null)
                     return true; // nothing to do any more (a resync already made)
             }
@@ -246,7 +248,39 @@ public sealed partial class FaultTolerantDesktop
         }
         Raise("secondary-lost", $"the secondary ended ({exit.Reason}); the desktop runs unprotected until a new one runs");
         _ = host.DisposeAsync().AsTask();
-        RestoreProtection("a new secondary after the last was lost");
+        if (_protecting)
+            RestoreProtection("a new secondary after the last was lost");
+    }
+
+    /// <summary>
+    /// Fault tolerance switched off while the desktop runs: the secondary goes, none is made again, and the primary runs
+    /// on alone (it still records; its journal is dropped here) until <see cref="ProtectAgain"/> or the desktop's end.
+    /// </summary>
+    public async Task StopProtectingAsync(string why)
+    {
+        lock (_gate)
+        {
+            if (!_protecting)
+                return;
+            _protecting = false;
+            if (_display != _primary)
+                ShowFrom(_primary, replays: false);
+            Comparator.Unprotect();
+        }
+        await DropSecondaryAsync().ConfigureAwait(false);
+        Raise("unprotected", why);
+    }
+
+    /// <summary>Fault tolerance switched on again: a secondary is made from the primary.</summary>
+    public void ProtectAgain(string why)
+    {
+        lock (_gate)
+        {
+            if (_protecting)
+                return;
+            _protecting = true;
+        }
+        RestoreProtection(why);
     }
 
     /// <summary>Stops and forgets the secondary and any candidate (the desktop stops).</summary>

@@ -80,6 +80,26 @@ public sealed partial class FaultTolerantDesktop : IDesktopMachine
         }
     }
 
+    /// <summary>
+    /// A pair around <paramref name="primary"/>, a primary host already running (it received a desktop by live
+    /// migration): it is protected at once — a secondary is made from it in the background.
+    /// </summary>
+    public static Task<FaultTolerantDesktop> AdoptAsync(RemoteDesktop primary, Func<FaultToleranceRole, CancellationToken, Task<RemoteDesktop>> launch, Action<string>? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(primary);
+        ArgumentNullException.ThrowIfNull(launch);
+        var desktop = new FaultTolerantDesktop(launch, log);
+        (desktop._primary, desktop._display) = (primary, primary);
+        desktop.Attach(primary);
+        desktop.MirrorIntegrity(primary);
+        desktop.Comparator.Unprotect();
+        _ = desktop.WatchPrimaryAsync(primary);
+        desktop.Heard(primary);
+        desktop.StartHeartbeat();
+        desktop.RestoreProtection("fault tolerance was switched on");
+        return Task.FromResult(desktop);
+    }
+
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         var primary = _primary;

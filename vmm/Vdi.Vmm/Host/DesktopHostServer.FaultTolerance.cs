@@ -50,20 +50,24 @@ public sealed partial class DesktopHostServer
             return;
         if (FaultTolerance == FaultToleranceRole.Secondary && Incoming is null)
             throw new InvalidOperationException("a secondary receives its machine from the primary: it needs --incoming");
+        // An incoming primary receives a running desktop by live migration and records from there.
         _journal = FaultTolerance == FaultToleranceRole.Primary ? ExecutionJournal.ForRecording() : ExecutionJournal.ForReplay();
-        if (FaultTolerance == FaultToleranceRole.Primary)
-            _machine.UseJournal(_journal);
+        if (Incoming is null)
+            _machine.UseJournal(_journal); // a primary that boots; an incoming one takes its journal with the machine it receives
         _journal.OutputReady += WakeJournal;
         _journal.Progressed += WakeJournal;
         _journal.Promoted += OnPromoted;
         new Thread(PumpJournal) { Name = "host journal", IsBackground = true }.Start();
     }
 
-    /// <summary>A secondary's received machine replays from the checkpoint's count (before it starts).</summary>
+    /// <summary>
+    /// A received machine, before it starts: a secondary's replays from the checkpoint's count; a primary's (a desktop
+    /// moved into a pair while it ran) records from the count it arrived at.
+    /// </summary>
     private void ReplayReceived(Machine.Machine machine)
     {
-        if (FaultTolerance == FaultToleranceRole.Secondary)
-            machine.UseJournal(_journal!);
+        if (_journal is not null)
+            machine.UseJournal(_journal);
     }
 
     /// <summary>Input for the guest: recorded by a primary, refused by a secondary (it takes input from the journal only).</summary>
