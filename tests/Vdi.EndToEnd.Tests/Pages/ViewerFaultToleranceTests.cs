@@ -44,7 +44,7 @@ public sealed class ViewerFaultToleranceTests(SiteWithDesktop site) : IClassFixt
         var screen = PageContract.Screen(page);
         await screen.ClickAsync();
         await page.Keyboard.TypeAsync("abc", new KeyboardTypeOptions { Delay = 30 });
-        await UntilLastLineAsync(api, desktop.Id, "abc");
+        await GuestTerminal.UntilLastLineAsync(api, desktop.Id, "abc");
 
         var status = await api.GetFromJsonAsync<FaultToleranceSummary>($"api/desktops/{desktop.Id}/fault-tolerance");
         var typing = page.Keyboard.TypeAsync("def", new KeyboardTypeOptions { Delay = 30 });
@@ -52,7 +52,7 @@ public sealed class ViewerFaultToleranceTests(SiteWithDesktop site) : IClassFixt
         await typing;
         using var before = await CanvasPixels.CaptureAsync(screen);
         await page.Keyboard.TypeAsync("ghi", new KeyboardTypeOptions { Delay = 30 });
-        await UntilLastLineAsync(api, desktop.Id, "abcdefghi");
+        await GuestTerminal.UntilLastLineAsync(api, desktop.Id, "abcdefghi");
         var painted = false;
         for (var deadline = DateTime.UtcNow + Site.Timeout; !painted && DateTime.UtcNow < deadline; await Task.Delay(100))
         {
@@ -70,20 +70,7 @@ public sealed class ViewerFaultToleranceTests(SiteWithDesktop site) : IClassFixt
         await row.Locator("button.failover").ClickAsync();
         await Expect(row.Locator(".fault-tolerance")).ToHaveTextAsync(new Regex("2 failovers$"), new() { Timeout = 30000 });
         await page.Keyboard.TypeAsync("j", new KeyboardTypeOptions { Delay = 30 });
-        await UntilLastLineAsync(api, desktop.Id, "abcdefghij");
+        await GuestTerminal.UntilLastLineAsync(api, desktop.Id, "abcdefghij");
         await Expect(page.Locator("#status")).ToHaveTextAsync(PageContract.Connected());
-    }
-
-    /// <summary>The terminal's last line as the broker reads it from inside the guest (the integrity report's view).</summary>
-    private static async Task UntilLastLineAsync(HttpClient api, Guid id, string line)
-    {
-        string? last = null;
-        for (var deadline = DateTime.UtcNow.AddSeconds(30); DateTime.UtcNow < deadline; await Task.Delay(200))
-        {
-            last = (await api.GetFromJsonAsync<IntegrityReport>($"api/desktops/{id}/integrity"))?.Inside?.LastLine;
-            if (last == line)
-                return;
-        }
-        Assert.Fail($"the terminal's last line is '{last}', not '{line}'");
     }
 }

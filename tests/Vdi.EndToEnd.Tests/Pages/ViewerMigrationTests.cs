@@ -25,7 +25,7 @@ public sealed class ViewerMigrationTests(SiteWithDesktop site) : IClassFixture<S
 
         using var api = await site.Broker.SignedInApiAsync();
         var desktop = await site.Broker.WaitForBuiltInDesktopAsync("Running", Site.Timeout);
-        await UntilLastLineAsync(api, desktop.Id, "hello");
+        await GuestTerminal.UntilLastLineAsync(api, desktop.Id, "hello");
         var migrate = await api.PostAsJsonAsync($"api/desktops/{desktop.Id}/migrate", new { downtimeMs = 50 });
         Assert.Equal(System.Net.HttpStatusCode.Accepted, migrate.StatusCode);
         MigrationStatus? status = null;
@@ -35,7 +35,7 @@ public sealed class ViewerMigrationTests(SiteWithDesktop site) : IClassFixture<S
 
         using var before = await CanvasPixels.CaptureAsync(screen);
         await page.Keyboard.TypeAsync(" world", new KeyboardTypeOptions { Delay = 30 });
-        await UntilLastLineAsync(api, desktop.Id, "hello world");
+        await GuestTerminal.UntilLastLineAsync(api, desktop.Id, "hello world");
         var painted = false;
         for (var deadline = DateTime.UtcNow + Site.Timeout; !painted && DateTime.UtcNow < deadline; await Task.Delay(100))
         {
@@ -67,18 +67,5 @@ public sealed class ViewerMigrationTests(SiteWithDesktop site) : IClassFixture<S
         await Expect(row.Locator(".state")).ToHaveTextAsync("Running");
         await Expect(row.Locator("button.migrate")).ToBeEnabledAsync();
         await Screenshots.SaveAsync(page, "migration");
-    }
-
-    /// <summary>The terminal's last line as the broker reads it from inside the guest (the integrity report's view).</summary>
-    private static async Task UntilLastLineAsync(HttpClient api, Guid id, string line)
-    {
-        string? last = null;
-        for (var deadline = DateTime.UtcNow.AddSeconds(30); DateTime.UtcNow < deadline; await Task.Delay(200))
-        {
-            last = (await api.GetFromJsonAsync<IntegrityReport>($"api/desktops/{id}/integrity"))?.Inside?.LastLine;
-            if (last == line)
-                return;
-        }
-        Assert.Fail($"the terminal's last line is '{last}', not '{line}'");
     }
 }

@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Vdi.Protocol;
 using Vdi.Server.Desktops;
 using Vdi.Server.Tests.Api;
+using static Vdi.Server.Tests.Desktops.DesktopWaits;
 using Vdi.Vmm.Host;
 
 namespace Vdi.Server.Tests.Desktops;
@@ -167,19 +168,6 @@ public sealed class DesktopMigrationTests : IDisposable
         }
     }
 
-    private static async Task UntilLineAsync(DesktopHost host, string line)
-    {
-        string? last = null;
-        for (var i = 0; i < 300; i++)
-        {
-            last = (await host.InspectAsync())?.LastLine;
-            if (last == line)
-                return;
-            await Task.Delay(100);
-        }
-        Assert.Fail($"the terminal's last line is '{last}', not '{line}'");
-    }
-
     private static async Task<MigrationStatus> UntilEndedAsync(HttpClient api, Guid id)
     {
         for (var i = 0; i < 600; i++)
@@ -190,13 +178,6 @@ public sealed class DesktopMigrationTests : IDisposable
             await Task.Delay(100);
         }
         throw new TimeoutException("the migration did not end within 60 s");
-    }
-
-    private static async Task UntilAsync(Func<bool> condition, string what)
-    {
-        for (var i = 0; i < 600 && !condition(); i++)
-            await Task.Delay(50);
-        Assert.True(condition(), $"no {what} within 30 s");
     }
 
     /// <summary>A hub connection that acknowledges and counts its frames and keeps its session-ended notices.</summary>

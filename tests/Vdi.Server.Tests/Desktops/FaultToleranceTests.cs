@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Vdi.Protocol;
 using Vdi.Server.Desktops;
 using Vdi.Server.Tests.Api;
+using static Vdi.Server.Tests.Desktops.DesktopWaits;
 using Vdi.Server.Tests.Hubs;
 
 namespace Vdi.Server.Tests.Desktops;
@@ -163,26 +164,6 @@ public sealed class FaultToleranceTests : IDisposable
             await viewer.Connection.InvokeAsync("SendKey", new KeyEvent(code, key, false));
             await Task.Delay(10);
         }
-    }
-
-    private static async Task UntilLineAsync(DesktopHost host, string line)
-    {
-        string? last = null;
-        for (var i = 0; i < 300; i++)
-        {
-            last = (await host.InspectAsync())?.LastLine;
-            if (last == line)
-                return;
-            await Task.Delay(100);
-        }
-        Assert.Fail($"the terminal's last line is '{last}', not '{line}'");
-    }
-
-    private static async Task UntilAsync(Func<bool> condition, string what)
-    {
-        for (var i = 0; i < 600 && !condition(); i++)
-            await Task.Delay(50);
-        Assert.True(condition(), $"no {what} within 30 s");
     }
 
     public void Dispose()

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using Vdi.Vmm.FaultTolerance;
 using Vdi.Vmm.Migration;
 
@@ -60,28 +59,8 @@ public sealed partial class RemoteDesktop
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var result = BeginMigration(progress: null);
-        using (var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true })
-        {
-            try
-            {
-                await Task.Run(() =>
-                {
-                    socket.Connect(endpoint);
-                    var written = 0;
-                    while (written < token.Length)
-                        written += socket.Send(token.Span[written..]);
-                }, cancellationToken).ConfigureAwait(false);
-            }
-            catch (SocketException e)
-            {
-                EndMigration(MigrationResultMessage.Failed($"could not reach the new secondary at {endpoint}: {e.Message}").Outcome);
-                return await result.ConfigureAwait(false);
-            }
-            var frame = new CheckpointMessage((uint)Math.Clamp(options.DowntimeTarget.TotalMilliseconds, 1, MigrateToMessage.MaxDowntimeMs),
-                (ushort)Math.Clamp(options.MaxRounds, 0, MigrateToMessage.MaxRoundsLimit));
-            if (!_channel.Send(frame, (int)socket.SafeHandle.DangerousGetHandle()))
-                EndMigration(MigrationResultMessage.Failed("the primary's host is gone").Outcome);
-        }
+        var (downtime, rounds) = Limits(options);
+        await HandOverAsync(endpoint, token, new CheckpointMessage(downtime, rounds), "the new secondary", "the primary's host", cancellationToken).ConfigureAwait(false);
         return await result.ConfigureAwait(false);
     }
 

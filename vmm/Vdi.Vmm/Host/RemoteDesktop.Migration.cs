@@ -41,32 +41,42 @@ public sealed partial class RemoteDesktop
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var result = BeginMigration(progress);
-        // Connected and written with blocking calls only: the descriptor goes to the host as it is, and .NET's async
-        // socket calls would leave it non-blocking.
-        using (var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true })
-        {
-            try
-            {
-                await Task.Run(() =>
-                {
-                    socket.Connect(endpoint);
-                    var written = 0;
-                    while (written < token.Length)
-                        written += socket.Send(token.Span[written..]);
-                }, cancellationToken).ConfigureAwait(false);
-            }
-            catch (SocketException e)
-            {
-                EndMigration(MigrationResultMessage.Failed($"could not reach the destination at {endpoint}: {e.Message}").Outcome);
-                return await result.ConfigureAwait(false);
-            }
-            var frame = new MigrateToMessage((uint)Math.Clamp(options.DowntimeTarget.TotalMilliseconds, 1, MigrateToMessage.MaxDowntimeMs),
-                (ushort)Math.Clamp(options.MaxRounds, 0, MigrateToMessage.MaxRoundsLimit));
-            if (!_channel.Send(frame, (int)socket.SafeHandle.DangerousGetHandle()))
-                EndMigration(MigrationResultMessage.Failed("the source host is gone").Outcome);
-        } // this side's descriptor closes; the host holds its own
+        var (downtime, rounds) = Limits(options);
+        await HandOverAsync(endpoint, token, new MigrateToMessage(downtime, rounds), "the destination", "the source host", cancellationToken).ConfigureAwait(false);
         return await result.ConfigureAwait(false);
     }
+
+    /// <summary>The options as a MigrateTo or Checkpoint frame carries them.</summary>
+    private static (uint DowntimeMs, ushort MaxRounds) Limits(MigrationOptions options) =>
+        ((uint)Math.Clamp(options.DowntimeTarget.TotalMilliseconds, 1, MigrateToMessage.MaxDowntimeMs), (ushort)Math.Clamp(options.MaxRounds, 0, MigrateToMessage.MaxRoundsLimit));
+
+    /// <summary>
+    /// Connects to <paramref name="endpoint"/>, presents <paramref name="token"/>, and hands the socket to the host with
+    /// <paramref name="frame"/>; a failure ends the migration under way with the reason.
+    /// </summary>
+    private async Task HandOverAsync(IPEndPoint endpoint, ReadOnlyMemory<byte> token, HostMessage frame, string peer, string self, CancellationToken cancellationToken)
+    {
+        // Connected and written with blocking calls only: the descriptor goes to the host as it is, and .NET's async
+        // socket calls would leave it non-blocking.
+        using var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await Task.Run(() =>
+            {
+                socket.Connect(endpoint);
+                var written = 0;
+                while (written < token.Length)
+                    written += socket.Send(token.Span[written..]);
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SocketException e)
+        {
+            EndMigration(MigrationResultMessage.Failed($"could not reach {peer} at {endpoint}: {e.Message}").Outcome);
+            return;
+        }
+        if (!_channel.Send(frame, (int)socket.SafeHandle.DangerousGetHandle()))
+            EndMigration(MigrationResultMessage.Failed($"{self} is gone").Outcome);
+    } // this side's descriptor closes; the host holds its own
 
     /// <summary>A task for the migration's result, which also ends (as a failure) if the host ends first.</summary>
     private Task<MigrationOutcome> BeginMigration(IProgress<MigrationProgress>? progress)
