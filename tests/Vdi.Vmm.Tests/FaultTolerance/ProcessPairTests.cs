@@ -30,6 +30,10 @@ public sealed class ProcessPairTests
         desktop.Flushed += _ => Interlocked.Increment(ref flushes);
         await ProcessPairDriver.TypeAsync(desktop, "before");
         await ProcessPairDriver.UntilLineAsync(desktop, "before");
+
+        // A display request completes once the screen the viewers see — the secondary's — shows it too.
+        await desktop.RequestDisplayAsync(new Vmm.Devices.Display.DisplayProperties(1024, 768, 96));
+        Assert.Equal((1024, 768), desktop.Mode);
         var (first, second) = (desktop.Primary, desktop.Secondary!);
 
         var typing = ProcessPairDriver.TypeAsync(desktop, "during");

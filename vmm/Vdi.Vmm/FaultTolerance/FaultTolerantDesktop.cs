@@ -138,21 +138,36 @@ public sealed partial class FaultTolerantDesktop : IDesktopMachine
 
     public string? SetIntegrityLevel(IntegrityLevel level) => _primary.SetIntegrityLevel(level);
 
-    /// <summary>Goes to the primary; one under way when the primary dies is asked again of the promoted secondary.</summary>
+    /// <summary>
+    /// Goes to the primary; one under way when the primary dies is asked again of the promoted secondary. Completes once
+    /// the host the viewers see shows the mode too (a secondary replays the request a little after the primary), so
+    /// no frame of the old mode follows the acknowledgement.
+    /// </summary>
     public async Task<DisplayAcknowledgement> RequestDisplayAsync(DisplayProperties properties, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(properties);
         var primary = _primary;
+        DisplayAcknowledgement ack;
         try
         {
-            return await primary.RequestDisplayAsync(properties, timeout, cancellationToken).ConfigureAwait(false);
+            ack = await primary.RequestDisplayAsync(properties, timeout, cancellationToken).ConfigureAwait(false);
         }
         catch (InvalidOperationException) when (!_stopping)
         {
             if (await WhenFailedOverAsync(primary).ConfigureAwait(false) is not { } next)
                 throw;
-            return await next.RequestDisplayAsync(properties, timeout, cancellationToken).ConfigureAwait(false);
+            ack = await next.RequestDisplayAsync(properties, timeout, cancellationToken).ConfigureAwait(false);
         }
+        for (var waited = System.Diagnostics.Stopwatch.StartNew(); waited.Elapsed < s_displayFollow; await Task.Delay(1, cancellationToken).ConfigureAwait(false))
+        {
+            if (_display.Mode == (properties.Width, properties.Height) || !_displayReplays)
+                break; // the viewers' host shows it (a primary shown directly showed it already)
+        }
+        return ack;
     }
+
+    /// <summary>How long a display request waits for the secondary the viewers see to show the mode after the primary did.</summary>
+    private static readonly TimeSpan s_displayFollow = TimeSpan.FromSeconds(2);
 
     public bool SetMotion(bool enabled) => Send(new HostRequestInput(enabled ? Devices.PortMap.HostRequestMotionOn : Devices.PortMap.HostRequestMotionOff));
 
