@@ -14,6 +14,10 @@ public sealed partial class FaultTolerantDesktop
     private bool _failingOver;
     private TaskCompletionSource<RemoteDesktop?>? _promotion;
     private volatile string? _failoverAsked;
+    private string? _failoverWhy; // the failover under way's reason
+
+    private static string FailedOverText(string why, RemoteDesktop promoted, long count) =>
+        $"{why}; the secondary (host {promoted.ProcessId}) took over at instruction {count}";
 
     /// <summary>
     /// "Fail over now": the primary's host is killed and the secondary takes over. Throws
@@ -68,6 +72,7 @@ public sealed partial class FaultTolerantDesktop
             secondary = _secondary;
             promotion = _promotion = new TaskCompletionSource<RemoteDesktop?>(TaskCreationOptions.RunContinuationsAsynchronously);
             _failingOver = true;
+            _failoverWhy = why;
         }
         Log($"failing over ({why}): promoting the secondary (host {secondary.ProcessId})");
         if (secondary.Promote())
@@ -85,7 +90,7 @@ public sealed partial class FaultTolerantDesktop
             Raise("unprotected", $"{why}; the secondary did not take over");
             return null;
         }
-        Raise("failed-over", $"{why}; the secondary (host {promoted.ProcessId}) took over at instruction {_primaryCount}");
+        Raise("failed-over", FailedOverText(why, promoted, _primaryCount), noted: true); // noted with the switch, in OnPromoted
         RestoreProtection("a new secondary after the failover");
         return promoted;
     }
@@ -107,6 +112,7 @@ public sealed partial class FaultTolerantDesktop
             MirrorIntegrity(host);
             _failingOver = false;
             Failovers++;
+            Note("failed-over", FailedOverText(_failoverWhy ?? "", host, count));
             promotion.TrySetResult(host);
         }
     }

@@ -52,13 +52,19 @@ public sealed partial class FaultTolerantDesktop
     private string? _lastEvent;
     private DateTimeOffset? _lastEventAt;
 
-    private void Raise(string kind, string detail)
+    private void Raise(string kind, string detail, bool noted = false)
     {
-        lock (_gate)
-            (_lastEvent, _lastEventAt) = ($"{kind}: {detail}", DateTimeOffset.UtcNow);
+        if (!noted)
+        {
+            lock (_gate)
+                Note(kind, detail);
+        }
         Log($"{kind}: {detail}");
         Changed?.Invoke(kind, detail);
     }
+
+    /// <summary>Under the gate: the event becomes the status's last, with the state change it goes with.</summary>
+    private void Note(string kind, string detail) => (_lastEvent, _lastEventAt) = ($"{kind}: {detail}", DateTimeOffset.UtcNow);
 
     /// <summary>A journal frame from any of the desktop's hosts: a primary's is relayed and compared, a secondary's compared.</summary>
     private void OnJournal(RemoteDesktop host, IReadOnlyList<JournalEntry> entries, IReadOnlyList<GuestOutput> outputs, long count)
@@ -245,8 +251,9 @@ public sealed partial class FaultTolerantDesktop
             SecondariesLost++;
             if (_display == host)
                 ShowFrom(_primary, replays: false);
+            Note("secondary-lost", LostText(exit));
         }
-        Raise("secondary-lost", $"the secondary ended ({exit.Reason}); the desktop runs unprotected until a new one runs");
+        Raise("secondary-lost", LostText(exit), noted: true);
         _ = host.DisposeAsync().AsTask();
         if (_protecting)
             RestoreProtection("a new secondary after the last was lost");
@@ -282,6 +289,8 @@ public sealed partial class FaultTolerantDesktop
         }
         RestoreProtection(why);
     }
+
+    private static string LostText(DesktopExit exit) => $"the secondary ended ({exit.Reason}); the desktop runs unprotected until a new one runs";
 
     /// <summary>Stops and forgets the secondary and any candidate (the desktop stops).</summary>
     private async Task DropSecondaryAsync()
