@@ -45,10 +45,7 @@ public sealed partial class FaultTolerantDesktop : IDesktopMachine
     {
         ArgumentNullException.ThrowIfNull(launch);
         var desktop = new FaultTolerantDesktop(launch, log);
-        var primary = await launch(FaultToleranceRole.Primary, cancellationToken).ConfigureAwait(false);
-        (desktop._primary, desktop._display) = (primary, primary);
-        desktop.Attach(primary);
-        desktop.MirrorIntegrity(primary);
+        desktop.Take(await launch(FaultToleranceRole.Primary, cancellationToken).ConfigureAwait(false));
         return desktop;
     }
 
@@ -89,14 +86,9 @@ public sealed partial class FaultTolerantDesktop : IDesktopMachine
         ArgumentNullException.ThrowIfNull(primary);
         ArgumentNullException.ThrowIfNull(launch);
         var desktop = new FaultTolerantDesktop(launch, log);
-        (desktop._primary, desktop._display) = (primary, primary);
-        desktop.Attach(primary);
-        desktop.MirrorIntegrity(primary);
+        desktop.Take(primary);
         desktop.Comparator.Unprotect();
-        _ = desktop.WatchPrimaryAsync(primary);
-        desktop.Heard(primary);
-        desktop.StartHeartbeat();
-        desktop.RestoreProtection("fault tolerance was switched on");
+        desktop.Protect(primary, "fault tolerance was switched on");
         return Task.FromResult(desktop);
     }
 
@@ -113,10 +105,24 @@ public sealed partial class FaultTolerantDesktop : IDesktopMachine
             _completion.TrySetResult(new DesktopExit(DesktopExitKind.Stopped, 0, "the desktop did not start"));
             throw;
         }
+        Protect(primary, "the desktop started");
+    }
+
+    /// <summary>The first primary becomes the desktop's, and what the viewers see.</summary>
+    private void Take(RemoteDesktop primary)
+    {
+        (_primary, _display) = (primary, primary);
+        Attach(primary);
+        MirrorIntegrity(primary);
+    }
+
+    /// <summary>The running primary is watched (its end, its heartbeat) and a secondary is made from it.</summary>
+    private void Protect(RemoteDesktop primary, string why)
+    {
         _ = WatchPrimaryAsync(primary);
         Heard(primary);
         StartHeartbeat();
-        RestoreProtection("the desktop started");
+        RestoreProtection(why);
     }
 
     public async Task<DesktopExit> StopAsync(TimeSpan deadline)

@@ -27,14 +27,7 @@ public sealed record JournalMessage(long Count, IReadOnlyList<JournalEntry> Entr
     {
         if (!Fits(Entries.Count, Outputs.Count))
             throw new ArgumentException($"{Entries.Count} entries and {Outputs.Count} outputs do not fit one frame");
-        frame.I64(Count).U16((ushort)Entries.Count).U16((ushort)Outputs.Count);
-        Span<byte> entry = stackalloc byte[JournalEntry.Bytes];
-        foreach (var e in Entries)
-        {
-            e.Write(entry);
-            foreach (var b in entry)
-                frame.U8(b);
-        }
+        WriteEntries(frame.I64(Count).U16((ushort)Entries.Count).U16((ushort)Outputs.Count), Entries);
         foreach (var o in Outputs)
             frame.I64(o.Count).U8((byte)o.Kind).U64(o.A).U64(o.Hash);
         return frame;
@@ -46,21 +39,7 @@ public sealed record JournalMessage(long Count, IReadOnlyList<JournalEntry> Entr
         var (entries, outputs) = (r.U16(), r.U16());
         if (count < 0 || !Fits(entries, outputs))
             throw new HostProtocolException($"{HostMessageType.Journal}: count {count} with {entries} entries and {outputs} outputs");
-        var read = new JournalEntry[entries];
-        Span<byte> entry = stackalloc byte[JournalEntry.Bytes];
-        for (var i = 0; i < read.Length; i++)
-        {
-            for (var b = 0; b < entry.Length; b++)
-                entry[b] = r.U8();
-            try
-            {
-                read[i] = JournalEntry.Read(entry);
-            }
-            catch (JournalException e)
-            {
-                throw new HostProtocolException($"{HostMessageType.Journal}: {e.Message}");
-            }
-        }
+        var read = ReadEntries(ref r, entries, HostMessageType.Journal);
         var left = new GuestOutput[outputs];
         for (var i = 0; i < left.Length; i++)
         {
@@ -70,6 +49,40 @@ public sealed record JournalMessage(long Count, IReadOnlyList<JournalEntry> Entr
             left[i] = new GuestOutput(at, (OutputKind)kind, a, hash);
         }
         return new JournalMessage(count, read, left);
+    }
+
+    /// <summary>Entries on the wire, <see cref="JournalEntry.Bytes"/> each (shared with <see cref="JournalFeedMessage"/>).</summary>
+    internal static FrameBuilder WriteEntries(FrameBuilder frame, IReadOnlyList<JournalEntry> entries)
+    {
+        Span<byte> entry = stackalloc byte[JournalEntry.Bytes];
+        foreach (var e in entries)
+        {
+            e.Write(entry);
+            foreach (var b in entry)
+                frame.U8(b);
+        }
+        return frame;
+    }
+
+    /// <summary><paramref name="n"/> entries; one that breaks a rule (kind, count) is a protocol error of <paramref name="type"/>.</summary>
+    internal static JournalEntry[] ReadEntries(ref PayloadReader r, int n, HostMessageType type)
+    {
+        var read = new JournalEntry[n];
+        Span<byte> entry = stackalloc byte[JournalEntry.Bytes];
+        for (var i = 0; i < n; i++)
+        {
+            for (var b = 0; b < entry.Length; b++)
+                entry[b] = r.U8();
+            try
+            {
+                read[i] = JournalEntry.Read(entry);
+            }
+            catch (JournalException e)
+            {
+                throw new HostProtocolException($"{type}: {e.Message}");
+            }
+        }
+        return read;
     }
 
     public bool Equals(JournalMessage? other) =>
@@ -94,15 +107,7 @@ public sealed record JournalFeedMessage(long SafeThrough, IReadOnlyList<JournalE
     {
         if (Entries.Count > MaxEntries)
             throw new ArgumentException($"{Entries.Count} entries in one feed (at most {MaxEntries})");
-        frame.I64(SafeThrough).U16((ushort)Entries.Count);
-        Span<byte> entry = stackalloc byte[JournalEntry.Bytes];
-        foreach (var e in Entries)
-        {
-            e.Write(entry);
-            foreach (var b in entry)
-                frame.U8(b);
-        }
-        return frame;
+        return JournalMessage.WriteEntries(frame.I64(SafeThrough).U16((ushort)Entries.Count), Entries);
     }
 
     internal static JournalFeedMessage Read(ref PayloadReader r)
@@ -110,22 +115,7 @@ public sealed record JournalFeedMessage(long SafeThrough, IReadOnlyList<JournalE
         var (safe, n) = (r.I64(), r.U16());
         if (safe < 0 || n > MaxEntries)
             throw new HostProtocolException($"{HostMessageType.JournalFeed}: safe count {safe} with {n} entries");
-        var entries = new JournalEntry[n];
-        Span<byte> entry = stackalloc byte[JournalEntry.Bytes];
-        for (var i = 0; i < n; i++)
-        {
-            for (var b = 0; b < entry.Length; b++)
-                entry[b] = r.U8();
-            try
-            {
-                entries[i] = JournalEntry.Read(entry);
-            }
-            catch (JournalException e)
-            {
-                throw new HostProtocolException($"{HostMessageType.JournalFeed}: {e.Message}");
-            }
-        }
-        return new JournalFeedMessage(safe, entries);
+        return new JournalFeedMessage(safe, JournalMessage.ReadEntries(ref r, n, HostMessageType.JournalFeed));
     }
 
     public bool Equals(JournalFeedMessage? other) => other is not null && SafeThrough == other.SafeThrough && Entries.SequenceEqual(other.Entries);
