@@ -25,7 +25,7 @@ internal static class BenchFtServed
         var work = Directory.CreateTempSubdirectory("vdi-bench-ft-");
         var config = new MachineConfig { Image = DesktopGuest.Build(), MemoryMiB = 512, Engine = EngineChoice.Software, Display = new DisplayProperties(1920, 1080, 96) };
         var hosts = 0;
-        async Task<RemoteDesktop> LaunchAsync(FaultToleranceRole role, CancellationToken cancellationToken)
+        async Task<RemoteDesktop> LaunchAsync(FaultToleranceRole role, EngineChoice engine, CancellationToken cancellationToken)
         {
             Func<RemoteDesktopOptions, RemoteDesktopOptions> limits = o => o with
             {
@@ -39,7 +39,7 @@ internal static class BenchFtServed
 
         try
         {
-            await using var single = await LaunchAsync(FaultToleranceRole.None, CancellationToken.None).ConfigureAwait(false);
+            await using var single = await LaunchAsync(FaultToleranceRole.None, EngineChoice.Software, CancellationToken.None).ConfigureAwait(false);
             await using var pair = await FaultTolerantDesktop.CreateAsync(LaunchAsync).ConfigureAwait(false);
             await single.StartAsync().ConfigureAwait(false);
             await pair.StartAsync().ConfigureAwait(false);

@@ -9,8 +9,9 @@ namespace Vdi.Server.Desktops;
 /// <summary>
 /// A fault-tolerant desktop (<c>docs/vmm.md</c>, "Fault tolerance across processes"): started as a
 /// <see cref="FaultTolerantDesktop"/> — a primary host that records, and a secondary host, made from a checkpoint of it,
-/// that replays — both sandboxed hosts in the desktop's folder. It needs host processes and one vCPU, and runs on the
-/// software engine, where a replay is exact. Switched on while the desktop runs, the desktop moves into a pair by live
+/// that replays — both sandboxed hosts in the desktop's folder. It needs host processes and one vCPU. The primary runs
+/// on the engine the desktop's setting chooses, the secondary on the primary's: exact lockstep on the software engine,
+/// quasi-lockstep on KVM. Switched on while the desktop runs, the desktop moves into a pair by live
 /// migration; switched off, the pair lets its secondary go. Its events go to the log and the audit log; "fail over
 /// now" kills the primary's host and the secondary takes over, the viewers staying connected.
 /// </summary>
@@ -36,7 +37,7 @@ public sealed partial class DesktopHost
     /// <summary>Why this desktop cannot run as a pair, or null when it can.</summary>
     public string? FaultToleranceRefusal() =>
         _options.Isolation != DesktopIsolation.Process ? "fault tolerance needs desktops in host processes of their own (Vdi:Desktops:Isolation = Process)"
-        : Vcpus != 1 ? $"fault tolerance needs a desktop of 1 vCPU (a replay is exact only there); '{Name}' has {Vcpus}"
+        : Vcpus != 1 ? $"fault tolerance needs a desktop of 1 vCPU (the journal orders one vCPU's execution); '{Name}' has {Vcpus}"
         : null;
 
     /// <summary>Kills the primary's host; the secondary takes over. Throws <see cref="InvalidOperationException"/> (with the problem's words) when no secondary follows.</summary>
@@ -94,7 +95,7 @@ public sealed partial class DesktopHost
     private async Task<(IDesktopMachine Machine, string SocketName)> CreatePairPrimaryAsync()
     {
         var socket = $"ft-{Interlocked.Increment(ref _ftHosts)}.sock";
-        var host = await LaunchPairHostAsync(FaultToleranceRole.Primary, incoming: true, socket, CancellationToken.None).ConfigureAwait(false);
+        var host = await LaunchPairHostAsync(FaultToleranceRole.Primary, EngineChoice.Auto, incoming: true, socket, CancellationToken.None).ConfigureAwait(false);
         WatchIntegrity(host, reset: false);
         return (host, socket);
     }
@@ -103,12 +104,15 @@ public sealed partial class DesktopHost
     private async Task<IDesktopMachine> AdoptPairAsync(RemoteDesktop primary) =>
         Watched(await FaultTolerantDesktop.AdoptAsync(primary, LaunchPairHostAsync, line => DesktopLog.Host(_log, Name, line)).ConfigureAwait(false));
 
-    private Task<RemoteDesktop> LaunchPairHostAsync(FaultToleranceRole role, CancellationToken cancellationToken) =>
-        LaunchPairHostAsync(role, incoming: role == FaultToleranceRole.Secondary, $"ft-{Interlocked.Increment(ref _ftHosts)}.sock", cancellationToken);
+    private Task<RemoteDesktop> LaunchPairHostAsync(FaultToleranceRole role, EngineChoice engine, CancellationToken cancellationToken) =>
+        LaunchPairHostAsync(role, engine, incoming: role == FaultToleranceRole.Secondary, $"ft-{Interlocked.Increment(ref _ftHosts)}.sock", cancellationToken);
 
-    private async Task<RemoteDesktop> LaunchPairHostAsync(FaultToleranceRole role, bool incoming, string socket, CancellationToken cancellationToken)
+    /// <param name="engine">Auto: the desktop's own setting; else the engine the host must run (a secondary's is its primary's).</param>
+    private async Task<RemoteDesktop> LaunchPairHostAsync(FaultToleranceRole role, EngineChoice engine, bool incoming, string socket, CancellationToken cancellationToken)
     {
-        var config = Config() with { Engine = EngineChoice.Software };
+        var config = Config();
+        if (engine != EngineChoice.Auto)
+            config = config with { Engine = engine };
         var folder = HostDirectories.PathOf(_options, Id);
         // No reattach: a pair whose broker goes away powers off (its journal is relayed by the broker).
         Func<RemoteDesktopOptions, RemoteDesktopOptions> configure = o => Hosted(o) with { FaultTolerance = role, ReconnectSeconds = 0, SocketName = socket };

@@ -70,7 +70,7 @@ public sealed class LockstepTests
         Assert.Equal(0, lockstep.Comparator.Held);
         Assert.True(Interlocked.Read(ref released) > 0);
         Assert.Equal(1, lockstep.Resyncs);
-        Assert.Equal(at, lockstep.Secondary.InstructionsRetired);
+        Assert.Equal(at, lockstep.Secondary.JournalPosition);
         var differing = LockstepDriver.DifferingPages(lockstep.Primary, lockstep.Secondary);
         Assert.True(differing.Count == 0, $"{differing.Count} page(s) differ after the resync, first at 0x{differing.FirstOrDefault():X}");
     }

@@ -10,16 +10,19 @@ namespace Vdi.Vmm.Tests.FaultTolerance;
 /// <summary>The process tests' fault-tolerant desktop (sandboxed hosts in a test folder) and what they do to it: type, read its terminal, wait.</summary>
 internal static class ProcessPairDriver
 {
-    public static Func<FaultToleranceRole, CancellationToken, Task<RemoteDesktop>> Launcher(string work, List<string> log)
+    /// <param name="desktopEngine">The engine of the pair's first primary (a secondary is launched on its primary's).</param>
+    public static PairHostLauncher Launcher(string work, List<string> log, EngineChoice desktopEngine = EngineChoice.Software)
     {
         var hosts = 0;
-        return async (role, cancellationToken) =>
+        return async (role, engine, cancellationToken) =>
         {
             Func<RemoteDesktopOptions, RemoteDesktopOptions> configure = o => o with
             {
                 MemoryLimitMiB = 2048, CpuLimitPercent = 150, FaultTolerance = role, SocketName = $"host-{Interlocked.Increment(ref hosts)}.sock",
             };
-            var config = HostedDesktops.Config(EngineChoice.Software);
+            var config = HostedDesktops.Config(engine == EngineChoice.Auto ? desktopEngine : engine);
+            if (config.Engine == EngineChoice.Kvm)
+                config = config with { Display = new(640, 480, 96) }; // a KVM that emulates every instruction paints slowly
             void Log(string line)
             {
                 lock (log)
@@ -32,9 +35,9 @@ internal static class ProcessPairDriver
         };
     }
 
-    public static async Task<FaultTolerantDesktop> StartProtectedAsync(string work, List<string> log)
+    public static async Task<FaultTolerantDesktop> StartProtectedAsync(string work, List<string> log, EngineChoice engine = EngineChoice.Software)
     {
-        var desktop = await FaultTolerantDesktop.CreateAsync(Launcher(work, log), l => { lock (log) log.Add(l); });
+        var desktop = await FaultTolerantDesktop.CreateAsync(Launcher(work, log, engine), l => { lock (log) log.Add(l); });
         await desktop.StartAsync();
         await UntilAsync(() => desktop.Status is { State: "protected", LastEvent: { } e } && e.StartsWith("protected", StringComparison.Ordinal), desktop, log, "protection");
         return desktop;

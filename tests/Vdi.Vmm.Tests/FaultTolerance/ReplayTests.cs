@@ -82,7 +82,7 @@ public sealed class ReplayTests
         await LocalDesktop.WhenIdleAsync(pair.Primary, TimeSpan.FromSeconds(30));
         await LockstepDriver.TypeAsync(pair, "same ");
         await LockstepDriver.UntilTypedAsync(pair.Primary, "same ");
-        for (var deadline = DateTime.UtcNow.AddSeconds(30); pair.Comparator.Held > 0 || pair.Recording.SafeThrough > pair.Secondary.InstructionsRetired; await Task.Delay(20))
+        for (var deadline = DateTime.UtcNow.AddSeconds(30); pair.Comparator.Held > 0 || pair.Recording.SafeThrough > pair.Secondary.JournalPosition; await Task.Delay(20))
             Assert.True(DateTime.UtcNow < deadline, "the secondary did not catch up");
         Assert.False(pair.Comparator.Parted);
         var matched = pair.Comparator.ReleasedCount;
@@ -97,7 +97,7 @@ public sealed class ReplayTests
         await LockstepDriver.TypeAsync(pair, "x");
 
         await Task.WhenAny(mismatched.Task, Task.Delay(TimeSpan.FromSeconds(30)));
-        Assert.True(mismatched.Task.IsCompleted, $"no mismatch: held {pair.Comparator.Held}, released {pair.Comparator.ReleasedCount} (was {matched}), secondary {pair.Secondary.State} {pair.Secondary.Completion.Status} at {pair.Secondary.InstructionsRetired} of {pair.Recording.SafeThrough}; primary '{DesktopText.Read(image, pair.Primary.Memory)}', secondary '{DesktopText.Read(image, pair.Secondary.Memory)}'");
+        Assert.True(mismatched.Task.IsCompleted, $"no mismatch: held {pair.Comparator.Held}, released {pair.Comparator.ReleasedCount} (was {matched}), secondary {pair.Secondary.State} {pair.Secondary.Completion.Status} at {pair.Secondary.JournalPosition} of {pair.Recording.SafeThrough}; primary '{DesktopText.Read(image, pair.Primary.Memory)}', secondary '{DesktopText.Read(image, pair.Secondary.Memory)}'");
         var (p, s) = await mismatched.Task;
         Assert.Equal(OutputKind.Frame, p.Kind);
         Assert.NotEqual(p, s);
@@ -120,7 +120,7 @@ public sealed class ReplayTests
 
         // Caught either way: the replay halts where the recorder went on (it never saw the key), or its next output differs.
         for (var deadline = DateTime.UtcNow.AddSeconds(30); !pair.Comparator.Parted && !pair.Secondary.Completion.IsCompleted; await Task.Delay(20))
-            Assert.True(DateTime.UtcNow < deadline, $"the replay went on unnoticed: held {pair.Comparator.Held}, secondary at {pair.Secondary.InstructionsRetired} of {pair.Recording.SafeThrough}");
+            Assert.True(DateTime.UtcNow < deadline, $"the replay went on unnoticed: held {pair.Comparator.Held}, secondary at {pair.Secondary.JournalPosition} of {pair.Recording.SafeThrough}");
         if (pair.Secondary.Completion.IsCompleted)
             Assert.Contains("left the recorded path", (await pair.Secondary.Completion).Crash?.Reason ?? "", StringComparison.Ordinal);
         pair.Pump();

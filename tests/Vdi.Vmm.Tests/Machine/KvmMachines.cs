@@ -13,11 +13,14 @@ internal static class KvmMachines
 {
     public const string Trait = "kvm";
 
-    public static Vmm.Machine.Machine Build(GuestImage image, int vcpus = 1, int memoryMiB = 64, EngineChoice engine = EngineChoice.Kvm, bool exitStormSwitching = true)
+    public static Vmm.Machine.Machine Build(GuestImage image, int vcpus = 1, int memoryMiB = 64, EngineChoice engine = EngineChoice.Kvm, bool exitStormSwitching = true) =>
+        Build(new MachineConfig { Vcpus = vcpus, MemoryMiB = memoryMiB, Image = image, Engine = engine, ExitStormSwitching = exitStormSwitching });
+
+    public static Vmm.Machine.Machine Build(MachineConfig config)
     {
         try
         {
-            return MachineBuilder.Build(new MachineConfig { Vcpus = vcpus, MemoryMiB = memoryMiB, Image = image, Engine = engine, ExitStormSwitching = exitStormSwitching });
+            return MachineBuilder.Build(config);
         }
         catch (KvmException e) when (e.DeviceUnavailable)
         {

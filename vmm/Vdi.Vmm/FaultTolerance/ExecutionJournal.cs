@@ -10,7 +10,10 @@ namespace Vdi.Vmm.FaultTolerance;
 /// it, hands each recorded value to the instruction that reads it, and never runs past what the recorder has
 /// published (<see cref="SafeThrough"/>). A replay that leaves the recorded path — a value read at another count, a
 /// vCPU halted where the recorder went on — stops the machine, naming where (<see cref="JournalException"/>).
-/// One vCPU, the software engine: only there is the count exact.
+/// One vCPU. On the software engine the count is exact: instructions retired. On KVM it is the vCPU's exits to the
+/// VMM (<see cref="Exact"/> false): an entry is applied at the same exit, not the same instruction, the timer is the
+/// kernel's and not journaled, so a replay may part from the recording now and then — quasi-lockstep; the output
+/// comparison finds where and a resync brings the two together again — and a replay reads values tolerantly.
 /// </summary>
 public sealed class ExecutionJournal : IDisposable
 {
@@ -36,6 +39,23 @@ public sealed class ExecutionJournal : IDisposable
 
     /// <summary>True for the machine that runs free and records; false for the one that replays (until it is promoted).</summary>
     public bool Recording { get; private set; }
+
+    /// <summary>
+    /// True when the count is exact (the software engine: instructions retired); false on KVM, where it counts the
+    /// vCPU's exits and a replay is quasi: it may part from the recording, and reads values tolerantly. Known once
+    /// the journal is attached to its machine.
+    /// </summary>
+    public bool Exact { get; private set; } = true;
+
+    /// <summary>Replay: a promotion is asked for and not yet done.</summary>
+    internal bool Promoting
+    {
+        get
+        {
+            lock (_gate)
+                return _promoting;
+        }
+    }
 
     /// <summary>
     /// Raised on the vCPU's thread when an output is ready to compare: a replay's as it is noted, a recorder's once the
@@ -171,12 +191,13 @@ public sealed class ExecutionJournal : IDisposable
         Promoted?.Invoke(count);
     }
 
-    /// <summary>Binds the journal to the machine and the count of its one vCPU (<see cref="Machine.Machine.UseJournal"/>).</summary>
-    internal void Attach(Machine.Machine machine, Func<long> count)
+    /// <summary>Binds the journal to the machine and the count of its one vCPU (<see cref="Machine.Machine.UseJournal"/>); <paramref name="exact"/> as <see cref="Exact"/>.</summary>
+    internal void Attach(Machine.Machine machine, Func<long> count, bool exact)
     {
         if (Interlocked.CompareExchange(ref _machine, machine, null) is not null)
             throw new InvalidOperationException("the journal already serves a machine");
         _count = count;
+        Exact = exact;
     }
 
     /// <summary>Recorder, on the vCPU's thread between instructions: applies and records every input waiting.</summary>
@@ -244,10 +265,41 @@ public sealed class ExecutionJournal : IDisposable
         }
         lock (_gate)
         {
+            if (!Exact)
+                return TolerantValue(kind, count) ?? live();
             if (!_values.TryDequeue(out var recorded) || recorded.Kind != kind || recorded.Count != count)
                 throw new JournalException($"the replay read {kind} at {count}; the recording has {(recorded == default ? "no value left" : recorded.ToString())}");
             return recorded.A;
         }
+    }
+
+    /// <summary>
+    /// Under the gate, a quasi replay's read at <paramref name="count"/>: the last value of the kind recorded at or
+    /// before it (those before it are the reads this replay did not make, and go), else the next one of the kind
+    /// (this replay reads earlier than the recorder did), else none — the replay reads the host's own.
+    /// </summary>
+    private ulong? TolerantValue(JournalKind kind, long count)
+    {
+        ulong? value = null;
+        while (_values.TryPeek(out var v) && v.Count <= count)
+        {
+            _values.Dequeue();
+            if (v.Kind == kind)
+                value = v.A;
+        }
+        if (value is null && _values.TryPeek(out var next) && next.Kind == kind)
+            value = _values.Dequeue().A;
+        return value;
+    }
+
+    /// <summary>
+    /// Quasi replay, on the vCPU's thread, promoted: every event fed and not yet applied is applied now, in order —
+    /// on KVM the replay cannot be sure to reach their exits, and the dead recorder has applied them all.
+    /// </summary>
+    internal void ApplyRemainingEvents(Action timer)
+    {
+        while (TryPeekEvent(out _))
+            ApplyNextEvent(timer);
     }
 
     /// <summary>

@@ -191,7 +191,10 @@ public sealed partial class FaultTolerantDesktop
                     return true; // nothing to do any more (a resync already made)
             }
             var primary = _primary;
-            candidate = await _launch(FaultToleranceRole.Secondary, _stop.Token).ConfigureAwait(false);
+            var engine = primary.IsSoftware ? Execution.EngineChoice.Software : Execution.EngineChoice.Kvm;
+            candidate = await _launch(FaultToleranceRole.Secondary, engine, _stop.Token).ConfigureAwait(false);
+            if (candidate.IsSoftware != primary.IsSoftware)
+                throw new InvalidOperationException($"the new secondary runs on {candidate.Engine}, its primary on {primary.Engine}: a replay follows its own engine's journal only");
             Attach(candidate);
             _ = WatchSecondaryAsync(candidate);
             var token = MigrateListenMessage.NewToken();
@@ -311,7 +314,8 @@ public sealed partial class FaultTolerantDesktop
 /// <summary>
 /// A fault-tolerant desktop's state for the API and the dashboard: protected (a secondary follows), resynchronising,
 /// protecting (a secondary is being made), unprotected, failing-over or stopped; the hosts' process ids; how far each
-/// has run (instructions) — the lag is their difference; outputs held and released; and the event counts.
+/// has run (the journal's count: instructions, or exits on KVM) — the lag is their difference; outputs held and
+/// released; and the event counts.
 /// </summary>
 public sealed record FaultToleranceStatus(string State, int? PrimaryProcessId, int? SecondaryProcessId, long PrimaryCount, long? SecondaryCount,
     int HeldOutputs, long ReleasedOutputs, int Resyncs, int Failovers, int SecondariesLost, string? LastEvent, DateTimeOffset? LastEventAt, double? LastCheckpointPauseMs)

@@ -20,7 +20,7 @@ namespace Vdi.Vmm.FaultTolerance;
 public sealed partial class FaultTolerantDesktop : IDesktopMachine
 {
     private readonly Lock _gate = new();
-    private readonly Func<FaultToleranceRole, CancellationToken, Task<RemoteDesktop>> _launch;
+    private readonly PairHostLauncher _launch;
     private readonly Action<string>? _log;
     private readonly TaskCompletionSource<DesktopExit> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stop = new();
@@ -30,7 +30,7 @@ public sealed partial class FaultTolerantDesktop : IDesktopMachine
     private volatile RemoteDesktop _display = null!; // whose screen the viewers see
     private volatile bool _stopping;
 
-    private FaultTolerantDesktop(Func<FaultToleranceRole, CancellationToken, Task<RemoteDesktop>> launch, Action<string>? log)
+    private FaultTolerantDesktop(PairHostLauncher launch, Action<string>? log)
     {
         _launch = launch;
         _log = log;
@@ -40,12 +40,12 @@ public sealed partial class FaultTolerantDesktop : IDesktopMachine
 
     /// <summary>The desktop with its primary's host launched, not started (<see cref="StartAsync"/> boots it, then protects it).</summary>
     /// <param name="launch">Starts a host of the desktop's configuration in the given role (a secondary is an incoming host).</param>
-    public static async Task<FaultTolerantDesktop> CreateAsync(Func<FaultToleranceRole, CancellationToken, Task<RemoteDesktop>> launch, Action<string>? log = null,
+    public static async Task<FaultTolerantDesktop> CreateAsync(PairHostLauncher launch, Action<string>? log = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(launch);
         var desktop = new FaultTolerantDesktop(launch, log);
-        desktop.Take(await launch(FaultToleranceRole.Primary, cancellationToken).ConfigureAwait(false));
+        desktop.Take(await launch(FaultToleranceRole.Primary, Execution.EngineChoice.Auto, cancellationToken).ConfigureAwait(false));
         return desktop;
     }
 
@@ -81,7 +81,7 @@ public sealed partial class FaultTolerantDesktop : IDesktopMachine
     /// A pair around <paramref name="primary"/>, a primary host already running (it received a desktop by live
     /// migration): it is protected at once — a secondary is made from it in the background.
     /// </summary>
-    public static Task<FaultTolerantDesktop> AdoptAsync(RemoteDesktop primary, Func<FaultToleranceRole, CancellationToken, Task<RemoteDesktop>> launch, Action<string>? log = null)
+    public static Task<FaultTolerantDesktop> AdoptAsync(RemoteDesktop primary, PairHostLauncher launch, Action<string>? log = null)
     {
         ArgumentNullException.ThrowIfNull(primary);
         ArgumentNullException.ThrowIfNull(launch);
@@ -108,10 +108,11 @@ public sealed partial class FaultTolerantDesktop : IDesktopMachine
         Protect(primary, "the desktop started");
     }
 
-    /// <summary>The first primary becomes the desktop's, and what the viewers see.</summary>
+    /// <summary>The first primary becomes the desktop's, and what the viewers see; its engine decides how outputs compare.</summary>
     private void Take(RemoteDesktop primary)
     {
         (_primary, _display) = (primary, primary);
+        Comparator.ComparesCounts = primary.IsSoftware; // on KVM the pair is quasi: counts are exits
         Attach(primary);
         MirrorIntegrity(primary);
     }

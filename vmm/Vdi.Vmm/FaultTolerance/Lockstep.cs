@@ -39,6 +39,7 @@ public sealed class Lockstep : IAsyncDisposable
         Primary.UseJournal(Recording);
         _replay = ExecutionJournal.ForReplay();
         Secondary.UseJournal(_replay);
+        Comparator.ComparesCounts = Recording.Exact; // a pair on KVM is quasi: its counts are exits
         Recording.OutputReady += Wake;
         Recording.Progressed += Wake;
         _replay.OutputReady += Wake;
@@ -86,8 +87,8 @@ public sealed class Lockstep : IAsyncDisposable
             return _byKind[(byte)kind];
     }
 
-    /// <summary>How far the secondary trails the primary, in instructions.</summary>
-    public long Lag => (Primary.InstructionsRetired ?? 0) - (Secondary.InstructionsRetired ?? 0);
+    /// <summary>How far the secondary trails the primary, in the journal's count (instructions; exits on KVM).</summary>
+    public long Lag => (Primary.JournalPosition ?? 0) - (Secondary.JournalPosition ?? 0);
 
     public void Start()
     {
@@ -147,7 +148,7 @@ public sealed class Lockstep : IAsyncDisposable
             await received.ConfigureAwait(false);
 
             // The primary is paused at the checkpoint: what it recorded and output so far is settled by it.
-            var count = Primary.InstructionsRetired!.Value;
+            var count = Primary.JournalPosition!.Value;
             Pump(); // the old secondary's last outputs, and the primary's, to the comparator
             Recording.Checkpointed(count);
             var old = Secondary;

@@ -4,7 +4,8 @@ namespace Vdi.Vmm.FaultTolerance;
 /// Holds the primary's outputs until the secondary has produced the same ones (<c>docs/vmm.md</c>, "Fault
 /// tolerance"): outputs are matched in order, one for one; a match releases the primary's output (<see cref="Released"/>),
 /// the first that differs — kind, count, operand or hash — is a mismatch (<see cref="Mismatched"/>), after which nothing
-/// more is released until <see cref="Resynchronised"/>. The primary runs ahead; only its outputs wait.
+/// more is released until <see cref="Resynchronised"/>. The primary runs ahead; only its outputs wait. A quasi pair
+/// (KVM, <see cref="ComparesCounts"/> false) compares what left and in which order, not the count it left at.
 /// </summary>
 public sealed class OutputComparator
 {
@@ -21,6 +22,12 @@ public sealed class OutputComparator
     public event Action<GuestOutput, GuestOutput>? Mismatched;
 
     public long ReleasedCount { get; private set; }
+
+    /// <summary>
+    /// True (the software engine, whose counts are exact): two outputs match only at the same count. False for a quasi
+    /// pair on KVM, whose counts are exits and may differ while the outputs are the same.
+    /// </summary>
+    public bool ComparesCounts { get; set; } = true;
 
     /// <summary>Primary outputs waiting for the secondary's.</summary>
     public int Held
@@ -133,7 +140,7 @@ public sealed class OutputComparator
             }
             while (!_parted && _primary.TryPeek(out var p) && _secondary.TryPeek(out var s))
             {
-                if (p != s)
+                if (ComparesCounts ? p != s : (p.Kind, p.A, p.Hash) != (s.Kind, s.A, s.Hash))
                 {
                     _parted = true;
                     mismatch = (p, s);

@@ -151,7 +151,7 @@ public sealed partial class DesktopHostServer
                 {
                     // Paused at the checkpoint: what was recorded and output up to it goes before the Checkpointed
                     // frame, and what follows it is the new secondary's.
-                    var count = _machine.InstructionsRetired!.Value;
+                    var count = _machine.JournalPosition!.Value;
                     RunOnEventThread(() =>
                     {
                         SendJournal();
@@ -208,7 +208,7 @@ public sealed partial class DesktopHostServer
         if (journal.Recording)
             count = journal.Drain(_drained);
         else
-            count = _machine.State == MachineState.Created ? 0 : _machine.InstructionsRetired ?? 0;
+            count = _machine.State == MachineState.Created ? 0 : _machine.JournalPosition ?? 0;
         journal.DrainOutputs(_drainedOutputs);
         var now = Stopwatch.GetTimestamp();
         if (_drained.Count == 0 && _drainedOutputs.Count == 0 && count == _journalSent && Stopwatch.GetElapsedTime(_journalSentAt, now) < HeartbeatInterval)

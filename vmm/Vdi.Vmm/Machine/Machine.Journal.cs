@@ -10,8 +10,9 @@ public sealed partial class Machine
 
     /// <summary>
     /// Before the machine starts: from now on it records into <paramref name="journal"/>, or replays it, and its
-    /// outputs — serial bytes, flushed frames — are noted in it for comparison. Needs one vCPU on the software engine:
-    /// only there is an instruction count exact.
+    /// outputs — serial bytes, flushed frames — are noted in it for comparison. Needs one vCPU. On the software engine
+    /// the journal's count is the instructions retired, exact; on KVM it is the vCPU's exits, and the replay is quasi
+    /// (<see cref="ExecutionJournal.Exact"/>).
     /// </summary>
     public void UseJournal(ExecutionJournal journal)
     {
@@ -20,20 +21,37 @@ public sealed partial class Machine
         {
             if (_state != MachineState.Created || Journal is not null)
                 throw new InvalidOperationException($"a journal is chosen before the machine starts, once; it is {_state}");
-            if (_vcpus is not [Execution.Software.SoftVcpuThread thread])
-                throw new InvalidOperationException("an execution journal needs one vCPU on the software engine: only there is its count of instructions exact");
-            journal.Attach(this, () => thread.InstructionsRetired);
+            switch (_vcpus)
+            {
+                case [Execution.Software.SoftVcpuThread soft]:
+                    journal.Attach(this, () => soft.InstructionsRetired, exact: true);
+                    soft.UseJournal(journal);
+                    break;
+                case [Vcpu.VcpuThread kvm]:
+                    journal.Attach(this, () => kvm.Exits, exact: false);
+                    kvm.UseJournal(journal);
+                    break;
+                default:
+                    throw new InvalidOperationException($"an execution journal needs one vCPU: its count orders the journal; this machine has {_vcpus.Length}");
+            }
             Devices.Hypercalls.Journal = journal;
             Devices.Com1.ByteOutput = b => journal.RecordOutput(OutputKind.Serial, b, 0);
             Devices.Gpu.FrameOutput = (rect, hash) => journal.RecordOutput(OutputKind.Frame, GuestOutput.Rect(rect.X, rect.Y, rect.Width, rect.Height), hash);
             Devices.Display.Route = (properties, queued) => journal.Submit(new DisplayInput(properties) { Queued = queued });
-            thread.UseJournal(journal);
             Journal = journal;
         }
     }
 
-    /// <summary>Under a journal: the instructions its one vCPU has retired; null without one.</summary>
-    public long? InstructionsRetired => Journal is null ? null : _vcpus is [Execution.Software.SoftVcpuThread thread] ? thread.InstructionsRetired : null;
+    /// <summary>
+    /// Under a journal: where its one vCPU is in the journal's order — instructions retired on the software engine,
+    /// exits on KVM; null without a journal.
+    /// </summary>
+    public long? JournalPosition => Journal is null ? null : _vcpus switch
+    {
+        [Execution.Software.SoftVcpuThread soft] => soft.InstructionsRetired,
+        [Vcpu.VcpuThread kvm] => kvm.Exits,
+        _ => null,
+    };
 
     /// <summary>
     /// An input from the host: recorded and applied by the vCPU's thread at its next instruction boundary when the

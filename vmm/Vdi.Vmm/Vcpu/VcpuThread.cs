@@ -15,7 +15,7 @@ public sealed record VcpuStop(int VcpuId, ExitAction Action, string? Reason, Vcp
 /// (<see cref="ExitStormSwitch"/>) a dispatched exit may be followed by a software slice; the pause and
 /// stop checks run between slices as between exits.
 /// </summary>
-internal sealed class VcpuThread : VcpuThreadBase, IVcpuRegisterAccess, Hypercalls.IVcpuControlRegisters
+internal sealed partial class VcpuThread : VcpuThreadBase, IVcpuRegisterAccess, Hypercalls.IVcpuControlRegisters
 {
     private const int EINTR = 4, EAGAIN = 11;
 
@@ -60,11 +60,16 @@ internal sealed class VcpuThread : VcpuThreadBase, IVcpuRegisterAccess, Hypercal
 
     public override ulong ReadCr3() => _vcpu.GetSregs().cr3;
 
-    public override State.VcpuSnapshot SaveState() => KvmVcpuState.Save(_vcpu);
+    public override State.VcpuSnapshot SaveState() => KvmVcpuState.Save(_vcpu) with { Exits = _exits };
 
     public override void CheckState(State.VcpuSnapshot snapshot) => KvmVcpuState.Check(_vcpu, snapshot);
 
-    public override void RestoreState(State.VcpuSnapshot snapshot) => KvmVcpuState.Restore(_vcpu, snapshot);
+    /// <summary>The state, and the exit count with it: a machine made from a checkpoint goes on counting where its primary was.</summary>
+    public override void RestoreState(State.VcpuSnapshot snapshot)
+    {
+        KvmVcpuState.Restore(_vcpu, snapshot);
+        _exits = snapshot.Exits;
+    }
 
     public override void InjectPageFault(ulong address, uint errorCode)
     {
@@ -96,6 +101,8 @@ internal sealed class VcpuThread : VcpuThreadBase, IVcpuRegisterAccess, Hypercal
 
     protected override VcpuStop? RunGuest()
     {
+        if (_journal is { } journal)
+            return journal.Recording ? RunRecording(journal) : RunReplaying(journal);
         var exitPending = false; // completing I/O before a switch produced an exit still to dispatch
         while (true)
         {
@@ -105,38 +112,49 @@ internal sealed class VcpuThread : VcpuThreadBase, IVcpuRegisterAccess, Hypercal
             Checkpoint();
             if (StopRequested)
                 return null;
+            if (Enter(ref exitPending, _storm) is { } stop)
+                return stop;
+        }
+    }
 
-            if (!exitPending)
+    /// <summary>
+    /// One entry into the guest and the dispatch of its exit (unless <paramref name="exitPending"/>: an exit a
+    /// software slice left is dispatched without entering), then the exit-storm switch's slice when there is one.
+    /// Null to go on (an exit dispatched, or KVM_RUN interrupted by a kick: the caller checks its flags); else why the
+    /// vCPU stops.
+    /// </summary>
+    private VcpuStop? Enter(ref bool exitPending, ExitStormSwitch? storm)
+    {
+        if (!exitPending)
+        {
+            var err = _vcpu.Run();
+            if (err is EINTR or EAGAIN)
             {
-                var err = _vcpu.Run();
-                if (err is EINTR or EAGAIN)
-                {
-                    _ = ThreadSignals.DrainPendingKicks();
-                    _vcpu.ImmediateExit = false; // the flags it was set for are re-checked at the top
-                    continue;
-                }
-                if (err != 0)
-                    return Crash($"KVM_RUN failed: {LibcCalls.Describe(err)} (errno {err})");
+                _ = ThreadSignals.DrainPendingKicks();
+                _vcpu.ImmediateExit = false; // the flags it was set for are re-checked at the top
+                return null;
             }
-            exitPending = false;
+            if (err != 0)
+                return Crash($"KVM_RUN failed: {LibcCalls.Describe(err)} (errno {err})");
+        }
+        exitPending = false;
 
-            _exits++;
-            var result = _dispatcher.Dispatch(_vcpu.Exit, Id, this);
-            switch (result.Action)
-            {
-                case ExitAction.Continue:
-                    if (_storm is null)
-                        continue;
-                    var outcome = AfterExit(out var sliceCrash);
-                    if (sliceCrash is not null)
-                        return sliceCrash;
-                    exitPending = outcome == ExitStormSwitch.Outcome.PendingExit;
-                    continue;
-                case ExitAction.PowerOff:
-                    return new VcpuStop(Id, ExitAction.PowerOff, result.Reason, null, null);
-                default:
-                    return Crash(result.Reason ?? "unhandled exit");
-            }
+        _exits++;
+        var result = _dispatcher.Dispatch(_vcpu.Exit, Id, this);
+        switch (result.Action)
+        {
+            case ExitAction.Continue:
+                if (storm is null)
+                    return null;
+                var outcome = AfterExit(out var sliceCrash);
+                if (sliceCrash is not null)
+                    return sliceCrash;
+                exitPending = outcome == ExitStormSwitch.Outcome.PendingExit;
+                return null;
+            case ExitAction.PowerOff:
+                return new VcpuStop(Id, ExitAction.PowerOff, result.Reason, null, null);
+            default:
+                return Crash(result.Reason ?? "unhandled exit");
         }
     }
 
