@@ -20,12 +20,12 @@ namespace Vdi.Vmm.Cli;
 /// </summary>
 internal static class BenchFtServed
 {
-    public static async Task RunAsync(int runs, int failovers, TextWriter stdout)
+    public static async Task RunAsync(int runs, int failovers, EngineChoice engine, TextWriter stdout)
     {
         var work = Directory.CreateTempSubdirectory("vdi-bench-ft-");
-        var config = new MachineConfig { Image = DesktopGuest.Build(), MemoryMiB = 512, Engine = EngineChoice.Software, Display = new DisplayProperties(1920, 1080, 96) };
+        var config = new MachineConfig { Image = DesktopGuest.Build(), MemoryMiB = 512, Engine = engine, Display = new DisplayProperties(1920, 1080, 96) };
         var hosts = 0;
-        async Task<RemoteDesktop> LaunchAsync(FaultToleranceRole role, EngineChoice engine, CancellationToken cancellationToken)
+        async Task<RemoteDesktop> LaunchAsync(FaultToleranceRole role, EngineChoice _, CancellationToken cancellationToken)
         {
             Func<RemoteDesktopOptions, RemoteDesktopOptions> limits = o => o with
             {
@@ -39,7 +39,7 @@ internal static class BenchFtServed
 
         try
         {
-            await using var single = await LaunchAsync(FaultToleranceRole.None, EngineChoice.Software, CancellationToken.None).ConfigureAwait(false);
+            await using var single = await LaunchAsync(FaultToleranceRole.None, engine, CancellationToken.None).ConfigureAwait(false);
             await using var pair = await FaultTolerantDesktop.CreateAsync(LaunchAsync).ConfigureAwait(false);
             await single.StartAsync().ConfigureAwait(false);
             await pair.StartAsync().ConfigureAwait(false);
@@ -50,6 +50,7 @@ internal static class BenchFtServed
             pair.Flushed += f => ftFrames.Frame(f.Damage.Y, f.Damage.Width, f.Damage.Height);
 
             var bar = DesktopGuest.TopBarUnits * DesktopGuest.TopBar(1920, 1080, 96).Unit;
+            var resyncsBefore = pair.Resyncs;
             var (keyFree, keyFt, paintFree, paintFt) = (new List<double>(), new List<double>(), new List<double>(), new List<double>());
             for (var i = 0; i < runs; i++)
             {
@@ -60,9 +61,10 @@ internal static class BenchFtServed
                 paintFree.Add(await BenchFt.RepaintAsync(d => _ = single.RequestDisplayAsync(((DisplayInput)d).Properties), freeFrames, mode).ConfigureAwait(false));
                 paintFt.Add(await BenchFt.RepaintAsync(d => _ = pair.RequestDisplayAsync(((DisplayInput)d).Properties), ftFrames, mode).ConfigureAwait(false));
             }
-            await stdout.WriteLineAsync("served (sandboxed host processes; frames where the broker sees them):").ConfigureAwait(false);
+            await stdout.WriteLineAsync($"served (sandboxed host processes on {(engine == EngineChoice.Kvm ? "KVM" : "the software engine")}; frames where the broker sees them):").ConfigureAwait(false);
             await stdout.WriteLineAsync("  " + BenchFt.Overhead("key-to-paint", keyFree, keyFt)).ConfigureAwait(false);
             await stdout.WriteLineAsync("  " + BenchFt.Overhead("repaint", paintFree, paintFt)).ConfigureAwait(false);
+            await stdout.WriteLineAsync($"  resyncs while measured: {pair.Resyncs - resyncsBefore}{(pair.Resyncs > resyncsBefore ? $" (the last: {pair.Status.LastEvent})" : "")}").ConfigureAwait(false);
 
             var relayed = 0L;
             pair.Primary.JournalReceived += (_, entries, outputs, _) => Interlocked.Add(ref relayed, HostProtocol.HeaderSize + 12 + (entries.Count * JournalEntry.Bytes) + (outputs.Count * JournalMessage.OutputBytes));

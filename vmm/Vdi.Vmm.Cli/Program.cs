@@ -63,7 +63,7 @@ namespace Vdi.Vmm.Cli
             stderr.WriteLine("       vdi-vmm bench exits [--iterations N] [--runs N]");
             stderr.WriteLine("       vdi-vmm bench boot [--runs N]");
             stderr.WriteLine("       vdi-vmm bench migrate [--runs N] [--engine E] [--downtime-ms N] [--served-only]");
-            stderr.WriteLine("       vdi-vmm bench ft [--runs N] [--failovers N] [--served-only]");
+            stderr.WriteLine("       vdi-vmm bench ft [--runs N] [--failovers N] [--served-only] [--engine software|kvm]");
             stderr.WriteLine("       vdi-vmm bench display [--runs N]");
             stderr.WriteLine("       vdi-vmm bench dma [--runs N]");
             stderr.WriteLine("       vdi-vmm bench host [--keys N] [--engine E] [--sandbox] [--motion-seconds N]");

@@ -266,7 +266,7 @@ public sealed class ExecutionJournal : IDisposable
         lock (_gate)
         {
             if (!Exact)
-                return TolerantValue(kind, count) ?? live();
+                return kind == JournalKind.WallClock ? TolerantClock(count, live()) : TolerantValue(kind, count) ?? live();
             if (!_values.TryDequeue(out var recorded) || recorded.Kind != kind || recorded.Count != count)
                 throw new JournalException($"the replay read {kind} at {count}; the recording has {(recorded == default ? "no value left" : recorded.ToString())}");
             return recorded.A;
@@ -291,6 +291,40 @@ public sealed class ExecutionJournal : IDisposable
             value = _values.Dequeue().A;
         return value;
     }
+
+    /// <summary>The nearest a quasi replay's own clock may be to a recorded reading for it to take that reading (the same tick's, read a little earlier).</summary>
+    private const ulong ClockMatchMilliseconds = 250;
+
+    /// <summary>
+    /// Under the gate, a quasi replay's wall-clock read at <paramref name="count"/>, its host's clock reading
+    /// <paramref name="own"/> ms. Where the two machines ran alike (a repaint after an input) the recorder read at
+    /// this very exit count: that reading. Each machine's timer ticks on its own, though, so the recorder's read for
+    /// the same tick may be at another count: then the recorded reading nearest <paramref name="own"/>, when within
+    /// <see cref="ClockMatchMilliseconds"/>. Else as any value (<see cref="TolerantValue"/>), else its own. Whatever
+    /// is taken goes, with the values before it.
+    /// </summary>
+    private ulong TolerantClock(long count, ulong own)
+    {
+        var values = _values.ToArray();
+        var best = Array.FindIndex(values, v => v.Kind == JournalKind.WallClock && v.Count == count);
+        for (var i = 0; best < 0 && i < values.Length; i++)
+        {
+            if (values[i].Kind == JournalKind.WallClock && Distance(values[i].A, own) <= ClockMatchMilliseconds)
+                best = i;
+        }
+        for (var i = best + 1; best >= 0 && values[best].Count != count && i < values.Length; i++)
+        {
+            if (values[i].Kind == JournalKind.WallClock && Distance(values[i].A, own) < Distance(values[best].A, own))
+                best = i;
+        }
+        if (best < 0)
+            return TolerantValue(JournalKind.WallClock, count) ?? own;
+        for (var i = 0; i <= best; i++)
+            _values.Dequeue();
+        return values[best].A;
+    }
+
+    private static ulong Distance(ulong a, ulong b) => a > b ? a - b : b - a;
 
     /// <summary>
     /// Quasi replay, on the vCPU's thread, promoted: every event fed and not yet applied is applied now, in order —

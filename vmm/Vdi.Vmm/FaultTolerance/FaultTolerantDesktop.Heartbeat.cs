@@ -7,7 +7,8 @@ namespace Vdi.Vmm.FaultTolerance;
 /// The heartbeat: each host of a pair sends a journal frame at least every 100 ms
 /// (<see cref="DesktopHostServer.HeartbeatInterval"/>). A host not heard from for <see cref="HeartbeatTimeout"/> — alive
 /// but stopped, hung, or cut off — is killed, and its death handled as any other: a silent primary fails over to the
-/// secondary, a silent secondary is replaced (the viewers, who watched it, see the primary meanwhile).
+/// secondary, a silent secondary is replaced (the viewers, who watched it, see the primary meanwhile). The same tick
+/// looks for a quasi pair's outputs that waited too long for their twins.
 /// </summary>
 public sealed partial class FaultTolerantDesktop
 {
@@ -50,6 +51,8 @@ public sealed partial class FaultTolerantDesktop
                 _failoverAsked = $"the primary stopped answering (nothing for {HeartbeatTimeout.TotalSeconds:F0} s)";
             host.Kill($"the {role} sent nothing for {HeartbeatTimeout.TotalSeconds:F0} s");
         }
+        if (!Comparator.ComparesCounts)
+            Comparator.CheckOverdue(); // a quasi pair's output whose twin never came, while the other side went quiet
     }
 
     private void StopHeartbeat() => _heartbeat?.Dispose();

@@ -192,7 +192,7 @@ public sealed partial class FaultTolerantDesktop
             }
             var primary = _primary;
             var engine = primary.IsSoftware ? Execution.EngineChoice.Software : Execution.EngineChoice.Kvm;
-            candidate = await _launch(FaultToleranceRole.Secondary, engine, _stop.Token).ConfigureAwait(false);
+            candidate = await SecondaryHostAsync(engine, _stop.Token).ConfigureAwait(false);
             if (candidate.IsSoftware != primary.IsSoftware)
                 throw new InvalidOperationException($"the new secondary runs on {candidate.Engine}, its primary on {primary.Engine}: a replay follows its own engine's journal only");
             Attach(candidate);
@@ -218,6 +218,7 @@ public sealed partial class FaultTolerantDesktop
             }
             candidate = null; // the desktop's now
             Raise(resync ? "resynchronised" : "protected", $"{why}; checkpoint of {outcome.BytesSent / 1024} KiB, the primary paused {outcome.Downtime.TotalMilliseconds:F1} ms");
+            PrepareSpare(engine); // the next secondary's host, ready before it is needed
             return true;
         }
         catch (Exception e) when (e is MigrationException or InvalidOperationException or IOException or TimeoutException or HostProtocolException or OperationCanceledException)
@@ -295,9 +296,10 @@ public sealed partial class FaultTolerantDesktop
 
     private static string LostText(DesktopExit exit) => $"the secondary ended ({exit.Reason}); the desktop runs unprotected until a new one runs";
 
-    /// <summary>Stops and forgets the secondary and any candidate (the desktop stops).</summary>
+    /// <summary>Stops and forgets the secondary, any candidate and the spare (the desktop stops, or stops protecting).</summary>
     private async Task DropSecondaryAsync()
     {
+        await DropSpareAsync().ConfigureAwait(false);
         RemoteDesktop? secondary, candidate;
         lock (_gate)
         {

@@ -117,6 +117,8 @@ public sealed class Lockstep : IAsyncDisposable
             _outputs.Clear();
             _replay.DrainOutputs(_outputs);
             Comparator.AddSecondary(_outputs);
+            if (!Comparator.ComparesCounts)
+                Comparator.CheckOverdue();
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Vdi.Vmm.FaultTolerance;
 
 namespace Vdi.Vmm.Vcpu;
@@ -8,7 +9,8 @@ namespace Vdi.Vmm.Vcpu;
 /// waiting are applied and recorded at the current exit count, and the count is published; an input submitted while
 /// the guest runs kicks it out of <c>KVM_RUN</c>, so it is applied at once. Replaying: before each entry the events fed
 /// for this exit count or an earlier one are applied, and the guest is entered only while the count is below the
-/// recorder's safe count. The kernel's timer is not journaled and KVM cannot stop at an instruction, so the replay is
+/// recorder's safe count; an event ahead of a guest that has made no exit for 5 ms (idle, its timer not yet where the
+/// recorder's was) is taken then. The kernel's timer is not journaled and KVM cannot stop at an instruction, so the replay is
 /// the same up to the timer's interrupts: the output comparison finds where it parts and a resync mends it. A promoted
 /// replay applies what it was fed at once and records. The exit-storm switch's software slices are off under a
 /// journal: their device accesses are not exits, and the count would not order them.
@@ -16,6 +18,9 @@ namespace Vdi.Vmm.Vcpu;
 internal sealed partial class VcpuThread
 {
     private static readonly TimeSpan s_feedWait = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>How long a replay may make no exit while an event waits ahead of it before it takes the event.</summary>
+    private static readonly TimeSpan s_idleBeforeEvent = TimeSpan.FromMilliseconds(5);
     private ExecutionJournal? _journal;
 
     /// <summary>Makes this vCPU record or replay (before the machine starts).</summary>
@@ -50,6 +55,8 @@ internal sealed partial class VcpuThread
     private VcpuStop? RunReplaying(ExecutionJournal journal)
     {
         var exitPending = false;
+        using var nudge = new Timer(_ => Kick());
+        var (idleSince, idleExits) = (0L, -1L); // when this replay last made an exit while an event waited ahead of it
         while (true)
         {
             if (StopRequested)
@@ -60,6 +67,26 @@ internal sealed partial class VcpuThread
                 return null;
             while (journal.TryPeekEvent(out var next) && next.Count <= _exits)
                 journal.ApplyNextEvent(NoTimer); // one at an earlier exit: this replay has parted a little, and takes it now
+            if (journal.TryPeekEvent(out _))
+            {
+                // An event waits at a later exit. The recorder may have made exits this replay will not make soon (a
+                // timer tick of its own, drawn); a guest that makes no exit for a while is idle, not on its way there,
+                // so the event is taken now rather than when its next tick comes.
+                var now = Stopwatch.GetTimestamp();
+                if (idleExits != _exits)
+                    (idleSince, idleExits) = (now, _exits);
+                else if (Stopwatch.GetElapsedTime(idleSince, now) >= s_idleBeforeEvent)
+                {
+                    journal.ApplyNextEvent(NoTimer);
+                    idleExits = -1;
+                    continue;
+                }
+                nudge.Change(s_idleBeforeEvent, Timeout.InfiniteTimeSpan); // out of the guest by then to look again
+            }
+            else
+            {
+                idleExits = -1;
+            }
             if (journal.Promoting)
             {
                 // Failover: the recorder is gone. This replay may never come to the exits of what is left (its timer
