@@ -4,10 +4,11 @@ using Vdi.Vmm.Host;
 namespace Vdi.Vmm.FaultTolerance;
 
 /// <summary>
-/// A spare secondary host: once a secondary runs, the next one's host is started in the background (an incoming host
-/// that waits), so a resync — which a quasi pair on KVM needs now and then — or the loss of the secondary costs only
-/// the checkpoint's transfer, not a host's start (about a second, its rehearsal included), while the primary's outputs
-/// are held. A spare that died, or runs another engine than the primary's, is not used.
+/// A spare secondary host for a quasi pair (KVM), which parts now and then: once a secondary runs, the next one's host
+/// is started in the background (an incoming host that waits), so a resync or the loss of the secondary costs only the
+/// checkpoint's transfer, not a host's start (about a second, its rehearsal included), while the primary's outputs are
+/// held. An exact pair (the software engine) parts only when something went wrong, and keeps no host idle for it. A
+/// spare that died, or runs another engine than the primary's, is not used.
 /// </summary>
 public sealed partial class FaultTolerantDesktop
 {
@@ -40,12 +41,12 @@ public sealed partial class FaultTolerantDesktop
         return await _launch(FaultToleranceRole.Secondary, engine, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>After a secondary runs: the next one's host starts now, unless one waits already or the pair is ending.</summary>
+    /// <summary>After a quasi pair's secondary runs: the next one's host starts now, unless one waits already or the pair is ending.</summary>
     private void PrepareSpare(EngineChoice engine)
     {
         lock (_gate)
         {
-            if (_spare is not null || _stopping || !_protecting || _stop.IsCancellationRequested)
+            if (_spare is not null || _stopping || !_protecting || _stop.IsCancellationRequested || Comparator.ComparesCounts)
                 return;
             _spare = _launch(FaultToleranceRole.Secondary, engine, _stop.Token);
         }
