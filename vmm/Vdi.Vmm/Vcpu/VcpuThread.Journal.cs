@@ -39,11 +39,7 @@ internal sealed partial class VcpuThread
         var exitPending = false;
         while (true)
         {
-            if (StopRequested)
-                return null;
-            _kicked = false;
-            Checkpoint();
-            if (StopRequested)
+            if (StopOrPark())
                 return null;
             journal.ApplyInbox(_exits);
             journal.Publish(_exits); // everything up to this exit is recorded: a replay may come this far
@@ -59,11 +55,7 @@ internal sealed partial class VcpuThread
         var (idleSince, idleExits) = (0L, -1L); // when this replay last made an exit while an event waited ahead of it
         while (true)
         {
-            if (StopRequested)
-                return null;
-            _kicked = false;
-            Checkpoint();
-            if (StopRequested)
+            if (StopOrPark())
                 return null;
             while (journal.TryPeekEvent(out var next) && next.Count <= _exits)
                 journal.ApplyNextEvent(NoTimer); // one at an earlier exit: this replay has parted a little, and takes it now

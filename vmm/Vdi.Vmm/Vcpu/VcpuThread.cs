@@ -106,15 +106,21 @@ internal sealed partial class VcpuThread : VcpuThreadBase, IVcpuRegisterAccess, 
         var exitPending = false; // completing I/O before a switch produced an exit still to dispatch
         while (true)
         {
-            if (StopRequested)
-                return null;
-            _kicked = false; // the flags a kick is for are checked right after
-            Checkpoint();
-            if (StopRequested)
+            if (StopOrPark())
                 return null;
             if (Enter(ref exitPending, _storm) is { } stop)
                 return stop;
         }
+    }
+
+    /// <summary>Between entries: true when asked to stop; else parks while a pause is asked for (the flags a kick is for are checked here).</summary>
+    private bool StopOrPark()
+    {
+        if (StopRequested)
+            return true;
+        _kicked = false;
+        Checkpoint();
+        return StopRequested;
     }
 
     /// <summary>
