@@ -47,7 +47,7 @@ public sealed class ProcessFailoverCaseTests
                 desktop.TestPoint = point =>
                 {
                     if (point == "checkpoint-sending")
-                        _ = Task.Delay(15).ContinueWith(_ => Kill(primary), TaskScheduler.Default);
+                        KillDuringTransfer(primary);
                 };
                 Assert.False(await desktop.ResynchroniseAsync("a test's checkpoint"));
                 desktop.TestPoint = null;
@@ -99,7 +99,7 @@ public sealed class ProcessFailoverCaseTests
                 desktop.TestPoint = point =>
                 {
                     if (point == "checkpoint-sending" && desktop.Candidate is { } candidate)
-                        _ = Task.Delay(15).ContinueWith(_ => Kill(candidate), TaskScheduler.Default);
+                        KillDuringTransfer(candidate);
                 };
                 Assert.False(await desktop.ResynchroniseAsync("a test's checkpoint"));
                 desktop.TestPoint = null;
@@ -131,6 +131,16 @@ public sealed class ProcessFailoverCaseTests
     }
 
     private static void Kill(RemoteDesktop host) => Process.GetProcessById(host.ProcessId!.Value).Kill();
+
+    /// <summary>
+    /// Kills the host 15 ms after the checkpoint starts — inside its pre-copy, which takes about 60 ms here — from a
+    /// thread of its own: a delay on a thread pool busy with the pair's frames can come after the checkpoint ended.
+    /// </summary>
+    private static void KillDuringTransfer(RemoteDesktop host) => new Thread(() =>
+    {
+        Thread.Sleep(15);
+        Kill(host);
+    }) { IsBackground = true }.Start();
 
     private static List<GuestOutput> Watch(FaultTolerantDesktop desktop)
     {
