@@ -341,8 +341,10 @@ public sealed partial class ExecutionJournal : IDisposable
             GuestInput.FromEntry(e).Apply(_machine!);
     }
 
-    /// <summary>Replay: waits until more is fed, or <paramref name="timeout"/> passes.</summary>
-    internal void WaitForFeed(TimeSpan timeout) => _fed.Wait(timeout);
+    /// <summary>Replay, on the vCPU's thread: waits until more is fed (or a promotion is asked for), 50 ms at most — then its loop looks at its flags again.</summary>
+    internal void WaitForFeed() => _fed.Wait(s_feedWait);
+
+    private static readonly TimeSpan s_feedWait = TimeSpan.FromMilliseconds(50);
 
     public void Dispose() => _fed.Dispose();
 }

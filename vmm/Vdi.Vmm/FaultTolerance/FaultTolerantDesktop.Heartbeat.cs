@@ -51,8 +51,7 @@ public sealed partial class FaultTolerantDesktop
                 _failoverAsked = $"the primary stopped answering (nothing for {HeartbeatTimeout.TotalSeconds:F0} s)";
             host.Kill($"the {role} sent nothing for {HeartbeatTimeout.TotalSeconds:F0} s");
         }
-        if (!Comparator.ComparesCounts)
-            Comparator.CheckOverdue(); // a quasi pair's output whose twin never came, while the other side went quiet
+        Comparator.CheckOverdue(); // a quasi pair's output whose twin never came, while the other side went quiet
     }
 
     private void StopHeartbeat() => _heartbeat?.Dispose();

@@ -117,8 +117,7 @@ public sealed class Lockstep : IAsyncDisposable
             _outputs.Clear();
             _replay.DrainOutputs(_outputs);
             Comparator.AddSecondary(_outputs);
-            if (!Comparator.ComparesCounts)
-                Comparator.CheckOverdue();
+            Comparator.CheckOverdue();
         }
     }
 

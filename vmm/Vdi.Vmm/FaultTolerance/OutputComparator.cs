@@ -137,10 +137,15 @@ public sealed class OutputComparator
     }
 
     /// <summary>
-    /// A quasi pair: parts it when an output has waited past <see cref="QuasiPatience"/> without its twin (called
-    /// as outputs come, and by the pair's pump or heartbeat, so a side that went quiet is noticed too).
+    /// A quasi pair: parts it when an output has waited past <see cref="QuasiPatience"/> without its twin (looked at
+    /// as outputs come, and by the pair's pump or heartbeat, so a side that went quiet is noticed too). Nothing for an
+    /// exact pair, whose outputs part only on arrival.
     /// </summary>
-    public void CheckOverdue() => Add([], _primary);
+    public void CheckOverdue()
+    {
+        if (!ComparesCounts)
+            Add([], _primary);
+    }
 
     private void Add(IEnumerable<GuestOutput> outputs, List<Waiting> side)
     {

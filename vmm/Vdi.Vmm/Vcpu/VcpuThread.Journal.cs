@@ -17,8 +17,6 @@ namespace Vdi.Vmm.Vcpu;
 /// </summary>
 internal sealed partial class VcpuThread
 {
-    private static readonly TimeSpan s_feedWait = TimeSpan.FromMilliseconds(50);
-
     /// <summary>How long a replay may make no exit while an event waits ahead of it before it takes the event.</summary>
     private static readonly TimeSpan s_idleBeforeEvent = TimeSpan.FromMilliseconds(5);
     private ExecutionJournal? _journal;
@@ -89,7 +87,7 @@ internal sealed partial class VcpuThread
             }
             if (_exits >= journal.SafeThrough)
             {
-                journal.WaitForFeed(s_feedWait); // the recorder has not published past this exit yet
+                journal.WaitForFeed(); // the recorder has not published past this exit yet
                 continue;
             }
             if (Enter(ref exitPending, storm: null) is { } stop)

@@ -13,7 +13,6 @@ namespace Vdi.Vmm.Execution.Software;
 /// </summary>
 internal sealed partial class SoftVcpuThread
 {
-    private static readonly TimeSpan s_feedWait = TimeSpan.FromMilliseconds(50);
 
     /// <summary>A recorder's slice: its count is published after each, so a replay follows within this many instructions.</summary>
     private const int RecordingSlice = 512;
@@ -78,7 +77,7 @@ internal sealed partial class SoftVcpuThread
                 return Crash($"the replay left the recorded path: halted at {count}, where the recording went on to {safe}");
             if (stopAt <= count || !_cpu.CanRun)
             {
-                journal.WaitForFeed(s_feedWait); // the recorder is here too, or halted here: wait for its next word
+                journal.WaitForFeed(); // the recorder is here too, or halted here: wait for its next word
                 continue;
             }
             _cpu.Run(Slice, stopAt);
