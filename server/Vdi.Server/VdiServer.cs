@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Vdi.Server.Accounts;
@@ -74,9 +73,15 @@ public static class VdiServer
         var storage = configuration.GetSection("Vdi:Storage").Get<StorageOptions>() ?? new StorageOptions();
         Directory.CreateDirectory(Path.GetFullPath(storage.DataDirectory));
         services.PostConfigure<DesktopOptions>(o => o.DataDirectory = Path.GetFullPath(storage.DataDirectory));
-        services.AddDbContext<VdiDbContext>(o => o.UseSqlite(storage.ResolveConnectionString()));
-        // Cookie keys live with the data, so sign-ins survive a restart and move with the data folder.
-        services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(Path.GetFullPath(storage.DataDirectory), "keys")));
+        var connectionString = storage.ResolveConnectionString();
+        if (storage.IsPostgres)
+            services.AddDbContext<VdiDbContext, PostgresVdiDbContext>(o => o.UseNpgsql(connectionString));
+        else
+            services.AddDbContext<VdiDbContext, SqliteVdiDbContext>(o => o.UseSqlite(connectionString));
+        // Before every other hosted service: the database is migrated before anything reads it.
+        services.AddSingleton<StorageMigrator>();
+        services.AddHostedService(sp => sp.GetRequiredService<StorageMigrator>());
+        CookieKeys.Add(services, configuration);
 
         services.AddAuthentication(IdentityConstants.ApplicationScheme).AddIdentityCookies();
         services.AddIdentityCore<IdentityUser>(o => o.User.RequireUniqueEmail = false)

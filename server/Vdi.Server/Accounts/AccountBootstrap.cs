@@ -7,7 +7,7 @@ using Vdi.Server.Storage;
 namespace Vdi.Server.Accounts;
 
 /// <summary>
-/// First-run set-up: creates the database, the roles and the first administrator. A generated
+/// First-run set-up (the database is migrated before it, by StorageMigrator): creates the roles and the first administrator. A generated
 /// password is written once to a file in the data folder readable only by the server's user
 /// (<see cref="PasswordFileName"/>, mode 0600); only that file's path is printed, on standard error,
 /// so the password never reaches a console or container log.
@@ -16,11 +16,29 @@ public sealed class AccountBootstrap(IServiceProvider services, IOptions<AdminOp
 {
     public const string PasswordFileName = "admin-password";
 
+    /// <summary>
+    /// Hosts that share a database may start together: whatever another host created meanwhile (a role, the
+    /// administrator) is found on the next attempt and kept.
+    /// </summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await EnsureAsync(cancellationToken);
+                return;
+            }
+            catch (Exception e) when (e is DbUpdateException or InvalidOperationException && attempt < 5)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), cancellationToken);
+            }
+        }
+    }
+
+    private async Task EnsureAsync(CancellationToken cancellationToken)
+    {
         await using var scope = services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<VdiDbContext>();
-        await db.Database.EnsureCreatedAsync(cancellationToken);
         var roles = scope.ServiceProvider.GetRequiredService<RoleManager<IdentityRole>>();
         foreach (var role in new[] { Roles.Admin, Roles.User })
         {
@@ -32,13 +50,23 @@ public sealed class AccountBootstrap(IServiceProvider services, IOptions<AdminOp
         if ((await users.GetUsersInRoleAsync(Roles.Admin)).Count > 0)
             return;
         var options = admin.Value;
-        var password = options.Password is { Length: > 0 } configured ? configured : Generate();
-        var user = new IdentityUser(options.UserName);
-        Check(await users.CreateAsync(user, password), $"create administrator '{options.UserName}'");
-        Check(await users.AddToRolesAsync(user, [Roles.Admin, Roles.User]), "grant the administrator its roles");
-        if (options.Password is not { Length: > 0 })
+        // Made by this host's previous attempt, or by another host that has not granted its roles yet.
+        var user = await users.FindByNameAsync(options.UserName);
+        string? generated = null;
+        if (user is null)
         {
-            var file = WritePasswordFile(password);
+            var password = options.Password is { Length: > 0 } configured ? configured : generated = Generate();
+            user = new IdentityUser(options.UserName);
+            Check(await users.CreateAsync(user, password), $"create administrator '{options.UserName}'");
+        }
+        foreach (var role in new[] { Roles.Admin, Roles.User })
+        {
+            if (!await users.IsInRoleAsync(user, role))
+                Check(await users.AddToRoleAsync(user, role), $"grant the administrator the role {role}");
+        }
+        if (generated is not null)
+        {
+            var file = WritePasswordFile(generated);
             await Console.Error.WriteLineAsync($"Vdi: created administrator '{options.UserName}'; its password is in {file} (readable only by this user; set Vdi:Admin:Password or VDI_ADMIN_PASSWORD to choose one)");
         }
         AccountLog.AdministratorCreated(log, options.UserName);

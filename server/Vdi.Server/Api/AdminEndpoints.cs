@@ -30,9 +30,9 @@ public static class AdminEndpoints
             {
                 // The action, the target (the detail names it) or who did it, any case.
                 query = query.Where(a =>
-                    EF.Functions.Like(a.Action, like, ListQuery.LikeEscape) ||
-                    EF.Functions.Like(a.Detail, like, ListQuery.LikeEscape) ||
-                    db.Users.Any(u => u.Id == a.UserId && u.UserName != null && EF.Functions.Like(u.UserName, like, ListQuery.LikeEscape)));
+                    EF.Functions.Like(a.Action.ToLower(), like.ToLower(), ListQuery.LikeEscape) ||
+                    EF.Functions.Like(a.Detail.ToLower(), like.ToLower(), ListQuery.LikeEscape) ||
+                    db.Users.Any(u => u.Id == a.UserId && u.UserName != null && EF.Functions.Like(u.UserName.ToLower(), like.ToLower(), ListQuery.LikeEscape)));
             }
             var (records, total) = await list.PageAsync(query.OrderByDescending(a => a.Id));
             // The dashboard shows who, by name: one look-up for the users on this page.

@@ -39,7 +39,11 @@ public sealed record ListQuery(int Page, int PageSize, string? Filter)
     /// <summary>The escape character of <see cref="LikePattern"/>, to pass to <c>EF.Functions.Like</c>.</summary>
     public const string LikeEscape = @"\";
 
-    /// <summary>A SQL LIKE pattern matching <see cref="Filter"/> anywhere, its wildcards escaped with <c>\</c>.</summary>
+    /// <summary>
+    /// A SQL LIKE pattern matching <see cref="Filter"/> anywhere, its wildcards escaped with <c>\</c>. Callers compare
+    /// <c>lower(column) LIKE lower(pattern)</c>: LIKE ignores case on SQLite but not on PostgreSQL, and both sides lowered
+    /// by the same database match in any case on both.
+    /// </summary>
     public string? LikePattern => Filter is null ? null : $"%{Filter.Replace(@"\", @"\\", StringComparison.Ordinal).Replace("%", @"\%", StringComparison.Ordinal).Replace("_", @"\_", StringComparison.Ordinal)}%";
 
     /// <summary>This page of an ordered query, and how many items the query has in all; both run in the database.</summary>

@@ -82,9 +82,9 @@ public static class SessionEndpoints
         if (list.LikePattern is { } like)
         {
             query = query.Where(s =>
-                (s.ClientName != null && EF.Functions.Like(s.ClientName, like, ListQuery.LikeEscape)) ||
-                db.Users.Any(u => u.Id == s.UserId && u.UserName != null && EF.Functions.Like(u.UserName, like, ListQuery.LikeEscape)) ||
-                db.Desktops.Any(d => d.Id == s.DesktopId && EF.Functions.Like(d.Name, like, ListQuery.LikeEscape)));
+                (s.ClientName != null && EF.Functions.Like(s.ClientName.ToLower(), like.ToLower(), ListQuery.LikeEscape)) ||
+                db.Users.Any(u => u.Id == s.UserId && u.UserName != null && EF.Functions.Like(u.UserName.ToLower(), like.ToLower(), ListQuery.LikeEscape)) ||
+                db.Desktops.Any(d => d.Id == s.DesktopId && EF.Functions.Like(d.Name.ToLower(), like.ToLower(), ListQuery.LikeEscape)));
         }
         return query;
     }

@@ -33,12 +33,20 @@ public sealed class DesktopPool(IServiceProvider services, TimeProvider time, Mi
         await using (var scope = services.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<VdiDbContext>();
-            await db.Database.EnsureCreatedAsync(cancellationToken);
-            await SchemaUpgrade.ApplyAsync(db, cancellationToken);
             if (!await db.Desktops.AnyAsync(cancellationToken))
             {
                 db.Desktops.Add(new DesktopRecord { Id = Guid.NewGuid(), Name = BuiltInName, CreatedAt = time.GetUtcNow() });
-                await db.SaveChangesAsync(cancellationToken);
+                try
+                {
+                    await db.SaveChangesAsync(cancellationToken);
+                }
+                catch (DbUpdateException)
+                {
+                    // Another host sharing the database made it first (its name is unique); anything else fails here.
+                    db.ChangeTracker.Clear();
+                    if (!await db.Desktops.AnyAsync(d => d.Name == BuiltInName, cancellationToken))
+                        throw;
+                }
             }
             records = await db.Desktops.AsNoTracking().ToListAsync(cancellationToken);
         }

@@ -9,12 +9,10 @@ namespace Vdi.Server.Sessions;
 /// left by the previous process: it ends with <c>server-restarted</c>. Then, every
 /// <see cref="SessionBrokerOptions.ExpirySweepInterval"/>, unconnected sessions whose token expired end with <c>expired</c>.
 /// </summary>
-public sealed class SessionJanitor(IServiceScopeFactory scopes, SessionRecords records, IOptions<SessionBrokerOptions> options, ILogger<SessionJanitor> log) : BackgroundService
+public sealed class SessionJanitor(SessionRecords records, IOptions<SessionBrokerOptions> options, ILogger<SessionJanitor> log) : BackgroundService
 {
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        await using (var scope = scopes.CreateAsyncScope())
-            await scope.ServiceProvider.GetRequiredService<VdiDbContext>().Database.EnsureCreatedAsync(cancellationToken).ConfigureAwait(false);
         var ended = await records.EndAllLiveAsync(SessionEndReasons.ServerRestarted).ConfigureAwait(false);
         if (ended > 0)
             SessionLog.EndedAtStart(log, ended);
@@ -30,7 +28,7 @@ public sealed class SessionJanitor(IServiceScopeFactory scopes, SessionRecords r
             {
                 await records.ExpireUnconnectedAsync().ConfigureAwait(false);
             }
-            catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or InvalidOperationException)
+            catch (Exception e) when (e is System.Data.Common.DbException or InvalidOperationException)
             {
                 SessionLog.SweepFailed(log, e.Message); // the next sweep tries again
             }

@@ -1,17 +1,29 @@
+using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace Vdi.Server.Storage;
 
-/// <summary>The broker's database: identities, desktops, sessions and the audit log.</summary>
-public sealed class VdiDbContext(DbContextOptions<VdiDbContext> options) : IdentityDbContext<IdentityUser>(options)
+/// <summary>
+/// The broker's database: identities, desktops, sessions and the audit log. One model, two providers: each has a
+/// context of its own (<see cref="SqliteVdiDbContext"/>, <see cref="PostgresVdiDbContext"/>) so each keeps its own
+/// migrations; the services ask for this type. The cookie keys are kept here too, so every host that shares the
+/// database reads every host's cookies.
+/// </summary>
+public abstract class VdiDbContext(DbContextOptions options) : IdentityDbContext<IdentityUser>(options), IDataProtectionKeyContext
 {
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+
     public DbSet<DesktopRecord> Desktops => Set<DesktopRecord>();
 
     public DbSet<SessionRecord> Sessions => Set<SessionRecord>();
 
     public DbSet<AuditRecord> Audit => Set<AuditRecord>();
+
+    /// <summary>How the provider stores a <see cref="DateTimeOffset"/>.</summary>
+    protected abstract ValueConverter TimeConverter { get; }
 
     protected override void OnModelCreating(ModelBuilder builder)
     {
@@ -28,11 +40,10 @@ public sealed class VdiDbContext(DbContextOptions<VdiDbContext> options) : Ident
             e.HasIndex(s => s.ConnectTokenHash).IsUnique();
             e.HasIndex(s => s.CreatedAt); // the session lists page newest first
         });
-        // SQLite cannot order by DateTimeOffset; store them as UTC ticks.
         foreach (var entity in builder.Model.GetEntityTypes())
         {
             foreach (var property in entity.GetProperties().Where(p => p.ClrType == typeof(DateTimeOffset) || p.ClrType == typeof(DateTimeOffset?)))
-                property.SetValueConverter(new Microsoft.EntityFrameworkCore.Storage.ValueConversion.DateTimeOffsetToBinaryConverter());
+                property.SetValueConverter(TimeConverter);
         }
     }
 }

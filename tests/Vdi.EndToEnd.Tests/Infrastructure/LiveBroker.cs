@@ -78,8 +78,7 @@ public sealed class LiveBroker : IAsyncDisposable
     }
 
     /// <summary>The broker's own database, for history no API makes quickly (hundreds of ended sessions).</summary>
-    public VdiDbContext OpenDatabase() =>
-        new(new DbContextOptionsBuilder<VdiDbContext>().UseSqlite(new StorageOptions { DataDirectory = DataDirectory }.ResolveConnectionString()).Options);
+    public VdiDbContext OpenDatabase() => SqliteVdiDbContext.Open(new StorageOptions { DataDirectory = DataDirectory }.ResolveConnectionString());
 
     /// <summary>An API client signed in as the administrator.</summary>
     public async Task<HttpClient> SignedInApiAsync()

@@ -10,9 +10,10 @@ namespace Vdi.Server.Tests.Api;
 
 /// <summary>
 /// <c>GET /api/sessions</c> and <c>GET /api/audit</c> page newest first, filter by text (and sessions by live), carry
-/// the total in <see cref="Paging.TotalCountHeader"/>, and refuse bad parameters with a problem naming them.
+/// the total in <see cref="Paging.TotalCountHeader"/>, and refuse bad parameters with a problem naming them. On
+/// SQLite here, and on PostgreSQL in <see cref="ListPagingPostgresTests"/>.
 /// </summary>
-public sealed class ListPagingTests : IAsyncLifetime, IDisposable
+public class ListPagingTests : IAsyncLifetime, IDisposable
 {
     private const int SessionCount = 220;
     private const int AuditCount = 230;
@@ -20,7 +21,7 @@ public sealed class ListPagingTests : IAsyncLifetime, IDisposable
     private static readonly string[] s_desktopNames = ["Alpha desk", "Beta desk"];
     private static readonly DateTimeOffset s_start = new(2026, 12, 1, 8, 0, 0, TimeSpan.Zero);
 
-    private readonly BrokerFactory _factory = new(autoStart: false);
+    private BrokerFactory _factory = null!;
     private readonly List<SessionRecord> _sessions = [];
     private readonly Dictionary<string, string> _userNames = [];
     private readonly Dictionary<Guid, string> _desktopNames = [];
@@ -32,6 +33,7 @@ public sealed class ListPagingTests : IAsyncLifetime, IDisposable
     /// </summary>
     public async Task InitializeAsync()
     {
+        _factory = new BrokerFactory(autoStart: false, settings: await StorageSettingsAsync());
         _admin = await _factory.SignedInAsync();
         (await _admin.PostAsJsonAsync("/api/users", new { userName = "grace", password = GracePassword })).EnsureSuccessStatusCode();
         using var scope = _factory.Services.CreateScope();
@@ -205,12 +207,37 @@ public sealed class ListPagingTests : IAsyncLifetime, IDisposable
         return ((await response.Content.ReadFromJsonAsync<List<AuditEntry>>())!, total);
     }
 
-    public Task DisposeAsync() => Task.CompletedTask;
+    /// <summary>The broker's storage settings: its default (SQLite in the data folder) here.</summary>
+    protected virtual Task<Dictionary<string, string?>> StorageSettingsAsync() => Task.FromResult(new Dictionary<string, string?>());
+
+    public virtual Task DisposeAsync() => Task.CompletedTask;
 
     public void Dispose()
     {
         _admin?.Dispose();
-        _factory.Dispose();
-        _factory.DeleteData();
+        _factory?.Dispose();
+        _factory?.DeleteData();
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>The same lists on PostgreSQL: its LIKE minds case, and its times are timestamptz.</summary>
+[Trait("Requires", Vdi.Tests.Shared.PostgresServer.Trait)]
+public sealed class ListPagingPostgresTests : ListPagingTests
+{
+    private Vdi.Tests.Shared.TestDatabase? _database;
+
+    protected override async Task<Dictionary<string, string?>> StorageSettingsAsync()
+    {
+        _database = await Vdi.Tests.Shared.PostgresServer.CreateDatabaseAsync();
+        return new() { ["Vdi:Storage:Provider"] = "Postgres", ["Vdi:Storage:ConnectionString"] = _database.ConnectionString };
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        Dispose(); // the broker lets go of the database before it is dropped
+        if (_database is not null)
+            await _database.DisposeAsync();
     }
 }

@@ -64,9 +64,8 @@ public sealed class SessionRecordTests : IDisposable
             userId = (await scope.ServiceProvider.GetRequiredService<UserManager<IdentityUser>>().FindByNameAsync("admin"))!.Id;
         first.Dispose();
         // What a process killed mid-session leaves: a connected record and an unconnected one, both live.
-        var options = new DbContextOptionsBuilder<VdiDbContext>().UseSqlite($"Data Source={Path.Combine(first.DataDirectory, "vdi.db")}").Options;
         var ids = new[] { Guid.NewGuid(), Guid.NewGuid() };
-        await using (var db = new VdiDbContext(options))
+        await using (var db = SqliteVdiDbContext.Open($"Data Source={Path.Combine(first.DataDirectory, "vdi.db")}"))
         {
             foreach (var (id, used) in ids.Zip([true, false]))
             {

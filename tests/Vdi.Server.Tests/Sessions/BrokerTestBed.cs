@@ -68,10 +68,10 @@ internal sealed class BrokerTestBed : IAsyncDisposable
     public BrokerTestBed(TimeSpan? debounce = null)
     {
         _services = new ServiceCollection()
-            .AddDbContext<VdiDbContext>(o => o.UseSqlite($"Data Source={_path}"))
+            .AddDbContext<VdiDbContext, SqliteVdiDbContext>(o => o.UseSqlite($"Data Source={_path}"))
             .BuildServiceProvider();
         using (var scope = _services.CreateScope())
-            scope.ServiceProvider.GetRequiredService<VdiDbContext>().Database.EnsureCreated();
+            scope.ServiceProvider.GetRequiredService<VdiDbContext>().Database.Migrate();
         Broker = new SessionBroker(_services.GetRequiredService<IServiceScopeFactory>(), id => id == DesktopId ? Display : null, TimeProvider.System,
             new SessionBrokerOptions { Debounce = debounce ?? TimeSpan.FromMilliseconds(50) });
     }
