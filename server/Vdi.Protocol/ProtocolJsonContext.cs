@@ -20,6 +20,7 @@ namespace Vdi.Protocol;
 [JsonSerializable(typeof(CreateDesktopRequest))]
 [JsonSerializable(typeof(DesktopSummary))]
 [JsonSerializable(typeof(DesktopSummary[]))]
+[JsonSerializable(typeof(HostSummary[]))]
 [JsonSerializable(typeof(SessionSummary))]
 [JsonSerializable(typeof(SessionSummary[]))]
 [JsonSerializable(typeof(DesktopActivitySummary[]))]

@@ -31,6 +31,7 @@ public static class VdiServer
         // environment, not only Development); a published server has them in wwwroot instead.
         builder.WebHost.UseStaticWebAssets();
         builder.Services.AddVdiBroker(builder.Configuration);
+        Cluster.ClusterHosting.Add(builder);
         var app = builder.Build();
         app.UseApiErrors();
         app.UseBlazorFrameworkFiles();
@@ -45,6 +46,7 @@ public static class VdiServer
         app.MapMigrationEndpoints();
         app.MapIntegrityEndpoints();
         app.MapFaultToleranceEndpoints();
+        app.MapHostEndpoints();
         app.MapSessionEndpoints();
         app.MapUserEndpoints();
         app.MapAdminEndpoints();

@@ -9,8 +9,8 @@ namespace Vdi.Server.Storage;
 /// <summary>
 /// Brings the database to the model before anything else touches it: EF Core's migrations for the configured
 /// provider (<c>Storage/Migrations/Sqlite</c> or <c>…/Postgres</c>), applied at start. Hosts that share a PostgreSQL
-/// database may start together: EF Core takes a lock on the database around the migrations, and a database created by
-/// another host meanwhile is used as it is. A data folder from before migrations (its database made by
+/// database may start together: the first creates the database, and one at a time migrates it
+/// (<see cref="PostgresMigrationLock"/>). A data folder from before migrations (its database made by
 /// <c>EnsureCreated</c>) is baselined first (<see cref="SqliteBaseline"/>), and cookie keys kept in its keys folder are
 /// copied into the database once. Runs once per process: the entry point calls it to report failure in one line, and
 /// it is the first hosted service, so the test hosts run it too.
@@ -30,27 +30,18 @@ public sealed class StorageMigrator(IServiceScopeFactory scopes, IOptions<Storag
     {
         try
         {
-            for (var attempt = 1; ; attempt++)
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<VdiDbContext>();
+            if (db is SqliteVdiDbContext sqlite)
+                await SqliteBaseline.ApplyAsync(sqlite).ConfigureAwait(false);
+            await using (await PostgresMigrationLock.TakeAsync(db).ConfigureAwait(false))
             {
-                await using var scope = scopes.CreateAsyncScope();
-                var db = scope.ServiceProvider.GetRequiredService<VdiDbContext>();
-                try
-                {
-                    if (db is SqliteVdiDbContext sqlite)
-                        await SqliteBaseline.ApplyAsync(sqlite).ConfigureAwait(false);
-                    var pending = (await db.Database.GetPendingMigrationsAsync().ConfigureAwait(false)).ToList();
-                    await db.Database.MigrateAsync().ConfigureAwait(false);
-                    if (pending.Count > 0)
-                        StorageLog.Migrated(log, options.Provider, pending);
-                    await ImportKeyFilesAsync(db, options, log).ConfigureAwait(false);
-                    return;
-                }
-                catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.DuplicateDatabase or PostgresErrorCodes.UniqueViolation && attempt < 3)
-                {
-                    // Another host created the database (or its history table) a moment before this one.
-                    StorageLog.Raced(log, e.SqlState);
-                }
+                var pending = (await db.Database.GetPendingMigrationsAsync().ConfigureAwait(false)).ToList();
+                await db.Database.MigrateAsync().ConfigureAwait(false);
+                if (pending.Count > 0)
+                    StorageLog.Migrated(log, options.Provider, pending);
             }
+            await ImportKeyFilesAsync(db, options, log).ConfigureAwait(false);
         }
         catch (Exception e) when (e is DbException or InvalidOperationException or TimeoutException or IOException or UnauthorizedAccessException)
         {
@@ -98,9 +89,6 @@ internal static partial class StorageLog
 {
     [LoggerMessage(EventId = 1501, Level = LogLevel.Information, Message = "{Provider} database migrated: {Migrations}")]
     public static partial void Migrated(ILogger logger, string provider, IReadOnlyList<string> migrations);
-
-    [LoggerMessage(EventId = 1502, Level = LogLevel.Information, Message = "Another host was creating the database ({SqlState}); trying again")]
-    public static partial void Raced(ILogger logger, string sqlState);
 
     [LoggerMessage(EventId = 1503, Level = LogLevel.Information, Message = "{Count} cookie keys copied into the database from {Folder}")]
     public static partial void KeysImported(ILogger logger, int count, string folder);

@@ -44,6 +44,10 @@ public sealed class DashboardTests(SiteWithDesktop site) : IClassFixture<SiteWit
         var session = page.Locator("table#sessions tbody tr[data-live=\"true\"]");
         await Expect(session).ToHaveCountAsync(1);
         await Expect(page.Locator("#sessions-live")).ToBeCheckedAsync();
+        // One host without a cluster: this machine, running the built-in desktop.
+        var host = page.Locator($"table#hosts tbody tr[data-host=\"{Environment.MachineName}\"]");
+        await Expect(host).ToHaveAttributeAsync("data-state", "Active");
+        await Expect(host.Locator("td").Nth(2)).ToHaveTextAsync(new System.Text.RegularExpressions.Regex(@"^1 / \d+$"));
         await Screenshots.SaveAsync(page, "dashboard");
     }
 

@@ -44,6 +44,9 @@ public sealed class ApiClient(HttpClient http)
     /// <summary>What each desktop sends its viewers now (administrators).</summary>
     public Task<DesktopActivitySummary[]> GetDesktopActivityAsync() => GetAsync("api/desktops/activity", Protocol.DesktopActivitySummaryArray);
 
+    /// <summary>The broker's hosts, their state and load (administrators).</summary>
+    public Task<HostSummary[]> GetHostsAsync() => GetAsync("api/hosts", Protocol.HostSummaryArray);
+
     /// <summary>A page of sessions, newest first; <paramref name="liveOnly"/> leaves out ended ones.</summary>
     public Task<ListPage<SessionSummary>> GetSessionsAsync(ListRequest request, bool liveOnly) =>
         GetPageAsync($"api/sessions?{request.Query}{(liveOnly ? "&live=true" : "")}", request, Protocol.SessionSummaryArray);

@@ -1,0 +1,31 @@
+namespace Vdi.Server.Cluster;
+
+/// <summary>
+/// Several hosts as one broker: an Orleans cluster whose membership lives in the shared PostgreSQL database. Bound from
+/// "Vdi:Cluster". Off by default: one host runs without a cluster (nothing to set up, no port opened).
+/// </summary>
+public sealed class ClusterSettings
+{
+    /// <summary>Join the cluster; needs <c>Vdi:Storage:Provider=Postgres</c>.</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>The cluster's name: hosts with the same database and name form one cluster.</summary>
+    public string ClusterId { get; set; } = "vdi";
+
+    /// <summary>This host's name in the cluster, unique in it; the machine's name by default.</summary>
+    public string? HostName { get; set; }
+
+    /// <summary>The IP address the other hosts reach this one at; by default the first address the machine's name resolves to.</summary>
+    public string? AdvertisedAddress { get; set; }
+
+    /// <summary>The port the hosts talk to each other on (Orleans' silo port).</summary>
+    public int SiloPort { get; set; } = 11111;
+
+    /// <summary>How long a host waits for another's answer to a liveness probe.</summary>
+    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Probes a host may miss before the one probing it suspects it; two suspicions declare it dead.</summary>
+    public int MissedProbesLimit { get; set; } = 3;
+
+    public string ResolveHostName() => HostName is { Length: > 0 } name ? name : Environment.MachineName;
+}
