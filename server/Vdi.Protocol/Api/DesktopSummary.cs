@@ -14,6 +14,7 @@ namespace Vdi.Protocol;
 /// <param name="IntegrityAlerts">Integrity alerts since the desktop started.</param>
 /// <param name="Migration">The desktop's latest live migration (running or ended), or null before any.</param>
 /// <param name="FaultTolerance">Whether the desktop runs as a fault-tolerant pair, and the pair's state.</param>
+/// <param name="Host">In a cluster, the host the desktop is placed on (it runs there); null on a single host.</param>
 /// <param name="Sandbox">Where the desktop runs in a host process of its own: the sandbox it got (its level — Full, Partial or None — then one line per step); null in process.</param>
 public sealed record DesktopSummary(
     Guid Id,
@@ -29,4 +30,5 @@ public sealed record DesktopSummary(
     string Integrity = IntegrityLevels.Enforce,
     long IntegrityAlerts = 0,
     MigrationStatus? Migration = null,
-    FaultToleranceSummary? FaultTolerance = null);
+    FaultToleranceSummary? FaultTolerance = null,
+    string? Host = null);

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Vdi.Protocol;
 using Vdi.Server.Accounts;
+using Vdi.Server.Cluster;
 using Vdi.Server.Desktops;
 using Vdi.Server.Storage;
 
@@ -14,23 +15,24 @@ public static class DesktopEndpoints
     public static void MapDesktopEndpoints(this IEndpointRouteBuilder app)
     {
         var desktops = app.MapGroup("/api/desktops").WithTags("desktops").RequireAuthorization();
-        desktops.MapGet("/", async (ClaimsPrincipal user, VdiDbContext db, DesktopPool pool) =>
+        desktops.MapGet("/", async (ClaimsPrincipal user, VdiDbContext db, IDesktopDirectory directory) =>
         {
             var caller = Caller.From(user);
             var records = await db.Desktops.AsNoTracking().OrderBy(d => d.Name).ToListAsync();
-            return TypedResults.Ok(records.Where(caller.CanUse).Select(d => Summary(d, pool)).ToList());
+            var summary = await directory.SummarizerAsync();
+            return TypedResults.Ok(records.Where(caller.CanUse).Select(summary).ToList());
         });
-        desktops.MapGet("/{id:guid}", async Task<IResult> (Guid id, ClaimsPrincipal user, VdiDbContext db, DesktopPool pool) =>
+        desktops.MapGet("/{id:guid}", async Task<IResult> (Guid id, ClaimsPrincipal user, VdiDbContext db, IDesktopDirectory directory) =>
         {
             var record = await db.Desktops.AsNoTracking().FirstOrDefaultAsync(d => d.Id == id);
-            return record is not null && Caller.From(user).CanUse(record) ? TypedResults.Ok(Summary(record, pool)) : TypedResults.NotFound();
+            return record is not null && Caller.From(user).CanUse(record) ? TypedResults.Ok((await directory.SummarizerAsync())(record)) : TypedResults.NotFound();
         });
 
         var admin = desktops.MapGroup("/").RequireAuthorization(Roles.Admin);
         // What each desktop sends its viewers now (frames and bytes per second, connected sessions), for the dashboard.
         admin.MapGet("/activity", (DesktopPool pool, DesktopActivity activity) =>
             TypedResults.Ok(pool.Hosts.Select(h => activity.Get(h.Id)).ToList()));
-        admin.MapPost("/", async Task<IResult> (CreateDesktopRequest request, ClaimsPrincipal user, VdiDbContext db, DesktopPool pool, UserManager<IdentityUser> users, AuditLog audit, TimeProvider time) =>
+        admin.MapPost("/", async Task<IResult> (CreateDesktopRequest request, ClaimsPrincipal user, VdiDbContext db, DesktopPool pool, IDesktopDirectory directory, UserManager<IdentityUser> users, AuditLog audit, TimeProvider time) =>
         {
             var errors = CreateDesktopRequest.Validate(request);
             if (errors.Count > 0)
@@ -61,22 +63,21 @@ public static class DesktopEndpoints
             db.Desktops.Add(record);
             audit.Add(db, Caller.From(user).UserId, "desktop.create", $"{record.Name} ({record.Id})");
             await db.SaveChangesAsync();
-            var host = pool.Add(record);
-            _ = Task.Run(host.StartAsync);
+            await directory.LaunchAsync(record);
             return TypedResults.Created($"/api/desktops/{record.Id}", Summary(record, pool));
         });
-        admin.MapPost("/{id:guid}/start", (Guid id, ClaimsPrincipal user, VdiDbContext db, DesktopPool pool, AuditLog audit) =>
-            Lifecycle(id, user, db, pool, audit, "start", shouldRun: true, h => h.StartAsync()));
-        admin.MapPost("/{id:guid}/stop", (Guid id, ClaimsPrincipal user, VdiDbContext db, DesktopPool pool, AuditLog audit) =>
-            Lifecycle(id, user, db, pool, audit, "stop", shouldRun: false, h => h.StopAsync()));
-        admin.MapPost("/{id:guid}/restart", (Guid id, ClaimsPrincipal user, VdiDbContext db, DesktopPool pool, AuditLog audit) =>
-            Lifecycle(id, user, db, pool, audit, "restart", shouldRun: true, h => h.RestartAsync()));
-        admin.MapDelete("/{id:guid}", async Task<IResult> (Guid id, ClaimsPrincipal user, VdiDbContext db, DesktopPool pool, AuditLog audit) =>
+        admin.MapPost("/{id:guid}/start", (Guid id, ClaimsPrincipal user, VdiDbContext db, IDesktopDirectory directory, AuditLog audit) =>
+            Lifecycle(id, user, db, directory, audit, "start", shouldRun: true));
+        admin.MapPost("/{id:guid}/stop", (Guid id, ClaimsPrincipal user, VdiDbContext db, IDesktopDirectory directory, AuditLog audit) =>
+            Lifecycle(id, user, db, directory, audit, "stop", shouldRun: false));
+        admin.MapPost("/{id:guid}/restart", (Guid id, ClaimsPrincipal user, VdiDbContext db, IDesktopDirectory directory, AuditLog audit) =>
+            Lifecycle(id, user, db, directory, audit, "restart", shouldRun: true));
+        admin.MapDelete("/{id:guid}", async Task<IResult> (Guid id, ClaimsPrincipal user, VdiDbContext db, IDesktopDirectory directory, AuditLog audit) =>
         {
             var record = await db.Desktops.FirstOrDefaultAsync(d => d.Id == id);
             if (record is null)
                 return TypedResults.NotFound();
-            await pool.RemoveAsync(id);
+            await directory.RemoveAsync(id);
             db.Desktops.Remove(record);
             audit.Add(db, Caller.From(user).UserId, "desktop.delete", $"{record.Name} ({record.Id})");
             await db.SaveChangesAsync();
@@ -84,16 +85,16 @@ public static class DesktopEndpoints
         });
     }
 
-    private static async Task<IResult> Lifecycle(Guid id, ClaimsPrincipal user, VdiDbContext db, DesktopPool pool, AuditLog audit, string action, bool shouldRun, Func<DesktopHost, Task> act)
+    private static async Task<IResult> Lifecycle(Guid id, ClaimsPrincipal user, VdiDbContext db, IDesktopDirectory directory, AuditLog audit, string action, bool shouldRun)
     {
         var record = await db.Desktops.FirstOrDefaultAsync(d => d.Id == id);
-        if (record is null || pool.Get(id) is not { } host)
+        if (record is null || !directory.Knows(id))
             return TypedResults.NotFound();
         record.ShouldRun = shouldRun;
         audit.Add(db, Caller.From(user).UserId, $"desktop.{action}", $"{record.Name} ({record.Id})");
         await db.SaveChangesAsync();
-        await act(host);
-        return TypedResults.Ok(Summary(record, pool));
+        await directory.ActAsync(record, action);
+        return TypedResults.Ok((await directory.SummarizerAsync())(record));
     }
 
     internal static DesktopSummary Summary(DesktopRecord d, DesktopPool pool)

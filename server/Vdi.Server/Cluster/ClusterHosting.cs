@@ -1,4 +1,5 @@
 using System.Net;
+using Orleans.Serialization;
 using System.Net.Sockets;
 using Orleans.Configuration;
 using Vdi.Server.Storage;
@@ -22,6 +23,7 @@ public static class ClusterHosting
         if (!settings.Enabled)
         {
             builder.Services.AddSingleton<IHostRoster, LocalHostRoster>();
+            builder.Services.AddSingleton<IDesktopDirectory, LocalDesktopDirectory>();
             return;
         }
         var storage = builder.Configuration.GetSection("Vdi:Storage").Get<StorageOptions>() ?? new StorageOptions();
@@ -30,6 +32,8 @@ public static class ClusterHosting
         var connectionString = storage.ResolveConnectionString();
         var address = ResolveAddress(settings);
         builder.Services.AddSingleton<IHostRoster, ClusterHostRoster>();
+        builder.Services.AddSingleton<IDesktopDirectory, ClusterDesktopDirectory>();
+        builder.Services.AddSingleton<ClusterDesktops>();
         builder.UseOrleans(silo =>
         {
             silo.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (settings.ClusterId, "vdi"));
@@ -39,7 +43,11 @@ public static class ClusterHosting
             silo.ConfigureEndpoints(address, settings.SiloPort, gatewayPort: 0, listenOnAnyHostAddress: true);
             silo.Configure<ClusterMembershipOptions>(o => (o.ProbeTimeout, o.NumMissedProbesLimit) = (settings.ProbeTimeout, settings.MissedProbesLimit));
             silo.AddPlacementDirector<HostPlacement, HostPlacementDirector>();
+            // The API's own types (desktop summaries) cross the cluster as JSON.
+            silo.Services.AddSerializer(s => s.AddJsonSerializer(isSupported: t => t.Namespace == typeof(Protocol.DesktopSummary).Namespace));
         });
+        // After the silo (hosted services start in order): it places and restarts desktops through the cluster.
+        builder.Services.AddHostedService<ClusterSupervisor>();
     }
 
     private static IPAddress ResolveAddress(ClusterSettings settings)

@@ -27,5 +27,8 @@ public sealed class ClusterSettings
     /// <summary>Probes a host may miss before the one probing it suspects it; two suspicions declare it dead.</summary>
     public int MissedProbesLimit { get; set; } = 3;
 
+    /// <summary>How often hosts look for desktops to run, give up or place again (<see cref="ClusterSupervisor"/>).</summary>
+    public TimeSpan SuperviseEvery { get; set; } = TimeSpan.FromSeconds(2);
+
     public string ResolveHostName() => HostName is { Length: > 0 } name ? name : Environment.MachineName;
 }

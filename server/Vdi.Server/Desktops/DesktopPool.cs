@@ -30,6 +30,9 @@ public sealed class DesktopPool(IServiceProvider services, TimeProvider time, Mi
         _integrityAlerted = services.GetRequiredService<Integrity.IntegrityAudit>().Record;
         _faultToleranceChanged = services.GetRequiredService<FaultToleranceAudit>().Record;
         List<DesktopRecord> records;
+        // In a cluster, a desktop runs where its grain places it: none is registered or started here at start
+        // (Cluster.ClusterSupervisor asks for this host's), and host processes left by a previous broker are ended.
+        var clustered = services.GetService<Microsoft.Extensions.Options.IOptions<Cluster.ClusterSettings>>()?.Value.Enabled == true;
         await using (var scope = services.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<VdiDbContext>();
@@ -48,7 +51,7 @@ public sealed class DesktopPool(IServiceProvider services, TimeProvider time, Mi
                         throw;
                 }
             }
-            records = await db.Desktops.AsNoTracking().ToListAsync(cancellationToken);
+            records = clustered ? [] : await db.Desktops.AsNoTracking().ToListAsync(cancellationToken);
         }
         // Hosts a previous broker left running: each desktop takes its own back or ends it, then starts if it should;
         // hosts of desktops no longer in the database are ended. In the background: a host that does not answer

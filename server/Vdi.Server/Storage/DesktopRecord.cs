@@ -28,4 +28,10 @@ public sealed class DesktopRecord
 
     /// <summary>Runs as a fault-tolerant pair (a primary host and a secondary that follows it); used at each start.</summary>
     public bool FaultTolerant { get; set; }
+
+    /// <summary>
+    /// In a cluster: the host its desktop grain placed it on (Vdi:Cluster:HostName), which runs it while it is an active
+    /// member; null before it is placed, and always without a cluster.
+    /// </summary>
+    public string? HostName { get; set; }
 }

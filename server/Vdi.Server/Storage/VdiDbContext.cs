@@ -33,6 +33,8 @@ public abstract class VdiDbContext(DbContextOptions options) : IdentityDbContext
             e.HasIndex(d => d.Name).IsUnique();
             e.Property(d => d.Name).HasMaxLength(64);
             e.Property(d => d.Integrity).HasMaxLength(8).HasDefaultValue(Protocol.IntegrityLevels.Enforce);
+            e.Property(d => d.HostName).HasMaxLength(150);
+            e.HasIndex(d => d.HostName);
         });
         builder.Entity<SessionRecord>(e =>
         {

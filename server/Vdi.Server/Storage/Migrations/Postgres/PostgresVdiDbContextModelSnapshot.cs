@@ -276,6 +276,10 @@ namespace Vdi.Server.Storage.Migrations.Postgres
                     b.Property<bool>("FaultTolerant")
                         .HasColumnType("boolean");
 
+                    b.Property<string>("HostName")
+                        .HasMaxLength(150)
+                        .HasColumnType("character varying(150)");
+
                     b.Property<string>("Integrity")
                         .IsRequired()
                         .ValueGeneratedOnAdd()
@@ -307,6 +311,8 @@ namespace Vdi.Server.Storage.Migrations.Postgres
                         .HasColumnType("integer");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("HostName");
 
                     b.HasIndex("Name")
                         .IsUnique();

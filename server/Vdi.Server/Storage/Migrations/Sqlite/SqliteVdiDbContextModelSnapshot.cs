@@ -263,6 +263,10 @@ namespace Vdi.Server.Storage.Migrations.Sqlite
                     b.Property<bool>("FaultTolerant")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("HostName")
+                        .HasMaxLength(150)
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("Integrity")
                         .IsRequired()
                         .ValueGeneratedOnAdd()
@@ -294,6 +298,8 @@ namespace Vdi.Server.Storage.Migrations.Sqlite
                         .HasColumnType("INTEGER");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("HostName");
 
                     b.HasIndex("Name")
                         .IsUnique();

@@ -1,0 +1,105 @@
+using Vdi.Protocol;
+using Vdi.Server.Desktops;
+using Vdi.Server.Storage;
+
+namespace Vdi.Server.Cluster;
+
+/// <summary>Where the API finds a desktop's live state and sends its life-cycle actions: this host, or the cluster.</summary>
+public interface IDesktopDirectory
+{
+    /// <summary>How to show each desktop now (one question to each host, for a whole list).</summary>
+    Task<Func<DesktopRecord, DesktopSummary>> SummarizerAsync();
+
+    /// <summary>A desktop just created, to run.</summary>
+    Task LaunchAsync(DesktopRecord record);
+
+    /// <summary>Whether a life-cycle action can reach the desktop (on one host, a desktop its pool has).</summary>
+    bool Knows(Guid id);
+
+    /// <summary>start, stop or restart (its record's ShouldRun already saved).</summary>
+    Task ActAsync(DesktopRecord record, string action);
+
+    /// <summary>A desktop about to be deleted: stopped wherever it runs.</summary>
+    Task RemoveAsync(Guid id);
+}
+
+/// <summary>One host: the desktops are this host's pool.</summary>
+internal sealed class LocalDesktopDirectory(DesktopPool pool) : IDesktopDirectory
+{
+    public Task<Func<DesktopRecord, DesktopSummary>> SummarizerAsync() =>
+        Task.FromResult<Func<DesktopRecord, DesktopSummary>>(r => Api.DesktopEndpoints.Summary(r, pool));
+
+    public Task LaunchAsync(DesktopRecord record)
+    {
+        var host = pool.Add(record);
+        _ = Task.Run(host.StartAsync);
+        return Task.CompletedTask;
+    }
+
+    public bool Knows(Guid id) => pool.Get(id) is not null;
+
+    public async Task ActAsync(DesktopRecord record, string action)
+    {
+        if (pool.Get(record.Id) is { } host)
+            await (action switch { "start" => host.StartAsync(), "stop" => host.StopAsync(), _ => host.RestartAsync() }).ConfigureAwait(false);
+    }
+
+    public Task RemoveAsync(Guid id) => pool.RemoveAsync(id);
+}
+
+/// <summary>
+/// A cluster: each desktop's grain places and acts on it; its live state comes from the host it is placed on. A desktop
+/// that should run but whose host is not an active member is Lost until its grain places it again.
+/// </summary>
+internal sealed class ClusterDesktopDirectory(IGrainFactory grains, IClusterMembershipService membership, DesktopPool pool, ILogger<ClusterDesktopDirectory> log)
+    : IDesktopDirectory
+{
+    private static readonly TimeSpan s_askTimeout = TimeSpan.FromSeconds(3);
+
+    public async Task<Func<DesktopRecord, DesktopSummary>> SummarizerAsync()
+    {
+        var active = membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.Name).ToHashSet();
+        var reports = await Task.WhenAll(active.Select(async host =>
+        {
+            try
+            {
+                return await grains.GetGrain<IHostGrain>(host).GetDesktopsAsync().WaitAsync(s_askTimeout).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OrleansException or TimeoutException or SiloUnavailableException)
+            {
+                return [];
+            }
+        })).ConfigureAwait(false);
+        var live = reports.SelectMany(r => r).ToDictionary(s => s.Id);
+        return r => live.TryGetValue(r.Id, out var summary) ? summary
+            : r.ShouldRun && r.HostName is { } host && !active.Contains(host)
+                ? Api.DesktopEndpoints.Summary(r, pool) with { State = "Lost", StateReason = $"Its host {host} is gone; it starts again on another host.", Host = host }
+                : Api.DesktopEndpoints.Summary(r, pool) with { Host = r.HostName };
+    }
+
+    public Task LaunchAsync(DesktopRecord record)
+    {
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await grains.GetGrain<IDesktopGrain>(record.Id).EnsureRunningAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OrleansException or TimeoutException or InvalidOperationException)
+            {
+                ClusterLog.SuperviseFailed(log, e.Message); // the supervisor's next round places it
+            }
+        });
+        return Task.CompletedTask;
+    }
+
+    public bool Knows(Guid id) => true; // its grain is reachable from every host
+
+    public Task ActAsync(DesktopRecord record, string action)
+    {
+        var grain = grains.GetGrain<IDesktopGrain>(record.Id);
+        return action switch { "start" => grain.EnsureRunningAsync(), "stop" => grain.StopAsync(), _ => grain.RestartAsync() };
+    }
+
+    public Task RemoveAsync(Guid id) => grains.GetGrain<IDesktopGrain>(id).StopAsync();
+}

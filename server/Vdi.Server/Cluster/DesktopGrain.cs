@@ -1,0 +1,88 @@
+using Microsoft.EntityFrameworkCore;
+using Vdi.Server.Storage;
+
+namespace Vdi.Server.Cluster;
+
+/// <summary>
+/// One grain per desktop owns its placement: which host runs it. Orleans keeps one activation of it in the cluster and
+/// runs its calls one at a time, so two hosts are never both told to run the desktop: the host is written to the
+/// desktop's record before it is told, and a host runs a desktop only while its record names it.
+/// </summary>
+[Alias("Vdi.Desktop")]
+public interface IDesktopGrain : IGrainWithGuidKey
+{
+    /// <summary>
+    /// A desktop that should run runs: on its host while that host is an active member, else placed on the active host
+    /// with the most room (<see cref="IPlacementGrain"/>) — a new desktop, or one whose host died. Returns the host, or null
+    /// when the desktop should not run or fits nowhere now.
+    /// </summary>
+    [Alias("EnsureRunning")]
+    Task<string?> EnsureRunningAsync();
+
+    [Alias("Stop")]
+    Task StopAsync();
+
+    [Alias("Restart")]
+    Task RestartAsync();
+}
+
+internal sealed class DesktopGrain(IServiceScopeFactory scopes, IClusterMembershipService membership, IGrainFactory grains, Storage.AuditLog audit, ILogger<DesktopGrain> log)
+    : Grain, IDesktopGrain
+{
+    public async Task<string?> EnsureRunningAsync()
+    {
+        var id = this.GetPrimaryKey();
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<VdiDbContext>();
+        var record = await db.Desktops.FirstOrDefaultAsync(d => d.Id == id);
+        if (record is not { ShouldRun: true })
+            return null;
+        var active = ActiveHosts();
+        if (record.HostName is { } current && active.Contains(current))
+        {
+            await grains.GetGrain<IHostGrain>(current).RunDesktopAsync(id);
+            return current;
+        }
+        var chosen = await grains.GetGrain<IPlacementGrain>(0).ChooseAsync(record.Name, record.Vcpus, record.MemoryMiB);
+        if (chosen is null)
+        {
+            ClusterLog.NoRoom(log, record.Name, record.Vcpus, record.MemoryMiB);
+            return null;
+        }
+        var previous = record.HostName;
+        record.HostName = chosen;
+        audit.Add(db, null, previous is null ? "desktop.placed" : "desktop.restarted-elsewhere",
+            previous is null ? $"{record.Name} ({id}) on {chosen}" : $"{record.Name} ({id}) on {chosen}: its host {previous} was lost");
+        await db.SaveChangesAsync();
+        ClusterLog.Placed(log, record.Name, chosen, previous ?? "not placed");
+        await grains.GetGrain<IHostGrain>(chosen).RunDesktopAsync(id);
+        return chosen;
+    }
+
+    public async Task StopAsync()
+    {
+        if (await CurrentHostAsync() is { } host)
+            await grains.GetGrain<IHostGrain>(host).StopDesktopAsync(this.GetPrimaryKey());
+    }
+
+    public async Task RestartAsync()
+    {
+        if (await CurrentHostAsync() is { } host)
+            await grains.GetGrain<IHostGrain>(host).RestartDesktopAsync(this.GetPrimaryKey());
+        else
+            await EnsureRunningAsync();
+    }
+
+    /// <summary>The desktop's host while it is an active member; null otherwise.</summary>
+    private async Task<string?> CurrentHostAsync()
+    {
+        var id = this.GetPrimaryKey();
+        await using var scope = scopes.CreateAsyncScope();
+        var host = await scope.ServiceProvider.GetRequiredService<VdiDbContext>().Desktops.AsNoTracking()
+            .Where(d => d.Id == id).Select(d => d.HostName).FirstOrDefaultAsync();
+        return host is not null && ActiveHosts().Contains(host) ? host : null;
+    }
+
+    private HashSet<string> ActiveHosts() =>
+        [.. membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.Name)];
+}

@@ -1,0 +1,61 @@
+namespace Vdi.Server.Cluster;
+
+/// <summary>
+/// The cluster's placement decisions, one at a time (a single grain): each active host is asked for its load, and a
+/// desktop placed a moment ago counts on its host until the host's own load shows it, so desktops placed together
+/// spread rather than all going to the host that was emptiest before the first of them.
+/// </summary>
+[Alias("Vdi.Placement")]
+public interface IPlacementGrain : IGrainWithIntegerKey
+{
+    /// <summary>The host for a desktop (<see cref="Placement"/>), or null when it fits on no active host now.</summary>
+    [Alias("Choose")]
+    Task<string?> ChooseAsync(string desktop, int vcpus, int memoryMiB);
+}
+
+internal sealed class PlacementGrain(IClusterMembershipService membership, IGrainFactory grains, TimeProvider time) : Grain, IPlacementGrain
+{
+    private static readonly TimeSpan s_askTimeout = TimeSpan.FromSeconds(3);
+
+    /// <summary>How long a placement counts on its host without the host's load showing it.</summary>
+    private static readonly TimeSpan s_reservation = TimeSpan.FromSeconds(30);
+
+    private readonly List<(string Host, string Desktop, int Vcpus, int MemoryMiB, DateTimeOffset Until)> _recent = [];
+
+    public async Task<string?> ChooseAsync(string desktop, int vcpus, int memoryMiB)
+    {
+        var now = time.GetUtcNow();
+        _recent.RemoveAll(r => r.Until <= now || r.Desktop == desktop);
+        var active = membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.Name).ToList();
+        var loads = await Task.WhenAll(active.Select(AskAsync));
+        var counted = loads.Where(l => l.Load is not null).Select(l => (l.Host, WithRecent(l.Host, l.Load!))).ToList();
+        var chosen = Placement.Choose(counted, vcpus, memoryMiB);
+        if (chosen is not null)
+            _recent.Add((chosen, desktop, vcpus, memoryMiB, now + s_reservation));
+        return chosen;
+    }
+
+    /// <summary>The host's load with the desktops placed on it lately that it does not report yet.</summary>
+    private HostLoadReport WithRecent(string host, HostLoadReport load)
+    {
+        var pending = _recent.Where(r => r.Host == host && !load.Desktops.Contains(r.Desktop)).ToList();
+        return pending.Count == 0 ? load : load with
+        {
+            Desktops = [.. load.Desktops, .. pending.Select(r => r.Desktop)],
+            Vcpus = load.Vcpus + pending.Sum(r => r.Vcpus),
+            MemoryMiB = load.MemoryMiB + pending.Sum(r => r.MemoryMiB),
+        };
+    }
+
+    private async Task<(string Host, HostLoadReport? Load)> AskAsync(string host)
+    {
+        try
+        {
+            return (host, await grains.GetGrain<IHostGrain>(host).GetLoadAsync().WaitAsync(s_askTimeout));
+        }
+        catch (Exception e) when (e is OrleansException or TimeoutException or SiloUnavailableException)
+        {
+            return (host, null); // not a candidate this time
+        }
+    }
+}
