@@ -34,6 +34,9 @@ public static class VdiServer
         Cluster.ClusterHosting.Add(builder);
         var app = builder.Build();
         app.UseApiErrors();
+        // In a cluster, requests bound to a desktop another host runs go there, before anything here serves them.
+        if (app.Services.GetService<Cluster.DesktopForwarding>() is { } forwarding)
+            app.Use(next => context => forwarding.HandleAsync(context, next));
         app.UseBlazorFrameworkFiles();
         app.UseStaticFiles();
         app.UseAuthentication();

@@ -95,4 +95,7 @@ internal static partial class ClusterLog
 
     [LoggerMessage(EventId = 1605, Level = LogLevel.Warning, Message = "Supervising the cluster's desktops failed: {Reason}")]
     public static partial void SuperviseFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 1606, Level = LogLevel.Warning, Message = "Forwarding {Path} to {Host} failed: {Error}")]
+    public static partial void ForwardFailed(ILogger logger, string path, string host, string error);
 }

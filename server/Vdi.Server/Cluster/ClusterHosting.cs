@@ -34,6 +34,9 @@ public static class ClusterHosting
         builder.Services.AddSingleton<IHostRoster, ClusterHostRoster>();
         builder.Services.AddSingleton<IDesktopDirectory, ClusterDesktopDirectory>();
         builder.Services.AddSingleton<ClusterDesktops>();
+        builder.Services.AddSingleton<HostAddress>();
+        builder.Services.AddHttpForwarder();
+        builder.Services.AddSingleton<DesktopForwarding>();
         builder.UseOrleans(silo =>
         {
             silo.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (settings.ClusterId, "vdi"));
@@ -50,7 +53,7 @@ public static class ClusterHosting
         builder.Services.AddHostedService<ClusterSupervisor>();
     }
 
-    private static IPAddress ResolveAddress(ClusterSettings settings)
+    internal static IPAddress ResolveAddress(ClusterSettings settings)
     {
         if (settings.AdvertisedAddress is { Length: > 0 } configured)
         {

@@ -18,6 +18,12 @@ public sealed class ClusterSettings
     /// <summary>The IP address the other hosts reach this one at; by default the first address the machine's name resolves to.</summary>
     public string? AdvertisedAddress { get; set; }
 
+    /// <summary>
+    /// The URL the other hosts forward this host's desktops' requests to (e.g. http://10.0.0.11:5080); by default the
+    /// address it listens on, reached at <see cref="AdvertisedAddress"/>.
+    /// </summary>
+    public string? HttpUrl { get; set; }
+
     /// <summary>The port the hosts talk to each other on (Orleans' silo port).</summary>
     public int SiloPort { get; set; } = 11111;
 

@@ -26,7 +26,8 @@ public interface IDesktopGrain : IGrainWithGuidKey
     Task RestartAsync();
 }
 
-internal sealed class DesktopGrain(IServiceScopeFactory scopes, IClusterMembershipService membership, IGrainFactory grains, Storage.AuditLog audit, ILogger<DesktopGrain> log)
+internal sealed class DesktopGrain(IServiceScopeFactory scopes, IClusterMembershipService membership, IGrainFactory grains, Storage.AuditLog audit,
+    Sessions.SessionRecords sessions, ILogger<DesktopGrain> log)
     : Grain, IDesktopGrain
 {
     public async Task<string?> EnsureRunningAsync()
@@ -55,6 +56,8 @@ internal sealed class DesktopGrain(IServiceScopeFactory scopes, IClusterMembersh
             previous is null ? $"{record.Name} ({id}) on {chosen}" : $"{record.Name} ({id}) on {chosen}: its host {previous} was lost");
         await db.SaveChangesAsync();
         ClusterLog.Placed(log, record.Name, chosen, previous ?? "not placed");
+        if (previous is not null) // its sessions died with their host: their records end, as after a restart
+            await sessions.EndLiveOfDesktopAsync(id, Protocol.SessionEndReasons.ServerRestarted);
         await grains.GetGrain<IHostGrain>(chosen).RunDesktopAsync(id);
         return chosen;
     }

@@ -19,6 +19,10 @@ public interface IHostGrain : IGrainWithStringKey
     [Alias("RestartDesktop")]
     Task RestartDesktopAsync(Guid id);
 
+    /// <summary>Where the other hosts forward requests for the desktops it runs.</summary>
+    [Alias("GetHttpUrl")]
+    Task<Uri> GetHttpUrlAsync();
+
     /// <summary>The desktops placed on this host, as the API shows them.</summary>
     [Alias("GetDesktops")]
     Task<DesktopSummary[]> GetDesktopsAsync();
@@ -26,8 +30,10 @@ public interface IHostGrain : IGrainWithStringKey
 
 /// <summary>Lives on the host it names (<see cref="HostPlacement"/>) and answers for it; it keeps no state, so calls interleave.</summary>
 [HostPlacement, Orleans.Concurrency.Reentrant]
-internal sealed class HostGrain(HostLoad load, ClusterDesktops desktops) : Grain, IHostGrain
+internal sealed class HostGrain(HostLoad load, ClusterDesktops desktops, HostAddress address) : Grain, IHostGrain
 {
+    public Task<Uri> GetHttpUrlAsync() => Task.FromResult(address.Url);
+
     public Task<HostLoadReport> GetLoadAsync() => Task.FromResult(load.Measure());
 
     public Task RunDesktopAsync(Guid id) => desktops.RunAsync(id);

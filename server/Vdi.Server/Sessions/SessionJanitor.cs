@@ -6,14 +6,17 @@ namespace Vdi.Server.Sessions;
 
 /// <summary>
 /// Ends session records nobody else will end. At start, before requests are served, every record still live was
-/// left by the previous process: it ends with <c>server-restarted</c>. Then, every
+/// left by the previous process: it ends with <c>server-restarted</c> (in a cluster, those of the desktops placed on this
+/// host: the others belong to hosts that go on). Then, every
 /// <see cref="SessionBrokerOptions.ExpirySweepInterval"/>, unconnected sessions whose token expired end with <c>expired</c>.
 /// </summary>
-public sealed class SessionJanitor(SessionRecords records, IOptions<SessionBrokerOptions> options, ILogger<SessionJanitor> log) : BackgroundService
+public sealed class SessionJanitor(SessionRecords records, IOptions<SessionBrokerOptions> options, IOptions<Cluster.ClusterSettings> cluster, ILogger<SessionJanitor> log) : BackgroundService
 {
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        var ended = await records.EndAllLiveAsync(SessionEndReasons.ServerRestarted).ConfigureAwait(false);
+        var ended = cluster.Value.Enabled
+            ? await records.EndAllLiveOnHostAsync(cluster.Value.ResolveHostName(), SessionEndReasons.ServerRestarted).ConfigureAwait(false)
+            : await records.EndAllLiveAsync(SessionEndReasons.ServerRestarted).ConfigureAwait(false);
         if (ended > 0)
             SessionLog.EndedAtStart(log, ended);
         await base.StartAsync(cancellationToken).ConfigureAwait(false);

@@ -33,6 +33,19 @@ public sealed class SessionRecords(IServiceScopeFactory scopes, TimeProvider tim
     /// <summary>At start: every record still live belongs to the previous process (reason <c>server-restarted</c>).</summary>
     public Task<int> EndAllLiveAsync(string reason) => UpdateAsync(q => q.Where(s => s.EndedAt == null), reason);
 
+    /// <summary>
+    /// In a cluster, a host's restart ends only the live records of the desktops placed on it: the other hosts' sessions
+    /// go on.
+    /// </summary>
+    public async Task<int> EndAllLiveOnHostAsync(string host, string reason)
+    {
+        var now = time.GetUtcNow();
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<VdiDbContext>();
+        return await db.Sessions.Where(s => s.EndedAt == null && db.Desktops.Any(d => d.Id == s.DesktopId && d.HostName == host))
+            .ExecuteUpdateAsync(u => u.SetProperty(s => s.EndedAt, now).SetProperty(s => s.EndReason, reason)).ConfigureAwait(false);
+    }
+
     /// <summary>Stores the display a connected client now shows.</summary>
     public async Task SaveDisplayAsync(Guid sessionId, ClientDisplay d)
     {

@@ -90,9 +90,12 @@ internal sealed class BrokerProcess : IAsyncDisposable
         return api;
     }
 
-    /// <summary>A desktop-hub connection (WebSockets, MessagePack) with the sign-in cookie of <paramref name="api"/>'s handler, not yet started.</summary>
-    public HubConnection Hub(string cookie) => new HubConnectionBuilder()
-        .WithUrl(new Uri(BaseAddress, Vdi.Server.Hubs.DesktopHub.Path.TrimStart('/')), o =>
+    /// <summary>
+    /// A desktop-hub connection (WebSockets, MessagePack) with the sign-in cookie, not yet started; with
+    /// <paramref name="desktop"/> in its address, as the web client does (a cluster's host forwards it to the desktop's).
+    /// </summary>
+    public HubConnection Hub(string cookie, Guid? desktop = null) => new HubConnectionBuilder()
+        .WithUrl(new Uri(BaseAddress, Vdi.Server.Hubs.DesktopHub.Path.TrimStart('/') + (desktop is { } id ? $"?desktop={id}" : "")), o =>
         {
             o.Transports = HttpTransportType.WebSockets;
             o.Headers["Cookie"] = cookie;

@@ -66,7 +66,9 @@ public sealed partial class Viewer
 
         _self = DotNetObjectReference.Create(this);
         var limits = (_desktop?.MaxWidth ?? DisplayLimits.MaxWidth, _desktop?.MaxHeight ?? DisplayLimits.MaxHeight);
-        _surface = await ViewerSurface.CreateAsync(Js, (_host, _canvas, _cursor), _self, new Uri(Nav.BaseUri + "hubs/desktop"), limits, inputEnabled: !Shadow);
+        // The desktop in the hub's address lets any host of a cluster forward the connection to the host that runs it.
+        var hub = new Uri($"{Nav.BaseUri}hubs/desktop?desktop={Id}");
+        _surface = await ViewerSurface.CreateAsync(Js, (_host, _canvas, _cursor), _self, hub, limits, inputEnabled: !Shadow);
         _clientName = await _surface.DescribeClientAsync();
         await _surface.FocusAsync();
         await ConnectAsync();
