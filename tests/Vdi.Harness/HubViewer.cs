@@ -76,10 +76,11 @@ internal sealed class HubViewer : IAsyncDisposable
     public static Task<HubViewer> ConnectAsync(HarnessBroker broker, string token, ClientDisplay display, bool paint) =>
         ConnectAsync(broker.BaseAddress, broker.Cookies, token, display, paint);
 
-    public static async Task<HubViewer> ConnectAsync(Uri baseAddress, System.Net.CookieContainer cookies, string token, ClientDisplay display, bool paint)
+    /// <param name="desktop">In the hub's address, as the web client puts it (a cluster's host forwards the connection to the desktop's).</param>
+    public static async Task<HubViewer> ConnectAsync(Uri baseAddress, System.Net.CookieContainer cookies, string token, ClientDisplay display, bool paint, Guid? desktop = null)
     {
         var connection = new HubConnectionBuilder()
-            .WithUrl(new Uri(baseAddress, "hubs/desktop"), o =>
+            .WithUrl(new Uri(baseAddress, "hubs/desktop" + (desktop is { } id ? $"?desktop={id}" : "")), o =>
             {
                 o.Transports = HttpTransportType.WebSockets;
                 o.SkipNegotiation = true;

@@ -8,8 +8,15 @@ using Vdi.Server.Desktops;
 //   dotnet run -c Release --project tests/Vdi.Harness [-- --quick] [-- --only startup,resize,motion,keys,bytes,scale,browser,migrate,failover]
 //     [-- --isolation process|inprocess|both]   (default both)
 //   (`viewers …` is the viewers' own process, started by the harness itself: ViewerHost.)
+//   dotnet run -c Release --project tests/Vdi.Harness -- cluster [--quick] [--runs N] [--deaths N]   (three hosts of a cluster)
 if (args.FirstOrDefault() == "viewers")
     return await ViewerHost.RunAsync(args[1..]);
+// `cluster [--quick] [--runs N] [--deaths N]`: three hosts of one cluster (Cluster/ClusterBench.cs).
+if (args.FirstOrDefault() == "cluster")
+{
+    int? Count(string option) => args.SkipWhile(a => a != option).Skip(1).FirstOrDefault() is { } v && int.TryParse(v, out var n) && n > 0 ? n : null;
+    return await Vdi.Harness.Cluster.ClusterBench.RunAsync(args.Contains("--quick"), Count("--runs"), Count("--deaths"));
+}
 
 const string Usage = "usage: [--quick] [--only startup,resize,motion,keys,bytes,scale,browser,migrate,failover] [--isolation process|inprocess|both]";
 var quick = args.Contains("--quick");
