@@ -58,7 +58,7 @@ internal sealed class ClusterDesktopDirectory(IGrainFactory grains, IClusterMemb
 
     public async Task<Func<DesktopRecord, DesktopSummary>> SummarizerAsync()
     {
-        var active = membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.Name).ToHashSet();
+        var active = membership.ActiveHostNames();
         var reports = await Task.WhenAll(active.Select(async host =>
         {
             try

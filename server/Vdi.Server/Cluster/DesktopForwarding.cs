@@ -100,7 +100,7 @@ public sealed class DesktopForwarding(IHttpForwarder forwarder, IServiceScopeFac
         var host = await scope.ServiceProvider.GetRequiredService<VdiDbContext>().Desktops.AsNoTracking()
             .Where(d => d.Id == desktop).Select(d => d.HostName).FirstOrDefaultAsync().ConfigureAwait(false);
         return host is not null && host != desktops.Me
-            && membership.CurrentSnapshot.Members.Values.Any(m => m.Name == host && m.Status == SiloStatus.Active) ? host : null;
+            && membership.ActiveHostNames().Contains(host) ? host : null;
     }
 
     private async Task<Uri> UrlAsync(string host)

@@ -86,6 +86,5 @@ internal sealed class DesktopGrain(IServiceScopeFactory scopes, IClusterMembersh
         return host is not null && ActiveHosts().Contains(host) ? host : null;
     }
 
-    private HashSet<string> ActiveHosts() =>
-        [.. membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.Name)];
+    private HashSet<string> ActiveHosts() => membership.ActiveHostNames();
 }

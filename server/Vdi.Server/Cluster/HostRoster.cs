@@ -25,8 +25,6 @@ internal sealed class LocalHostRoster(HostLoad load, IOptions<ClusterSettings> s
 /// </summary>
 internal sealed class ClusterHostRoster(IGrainFactory grains) : IHostRoster
 {
-    private static readonly TimeSpan s_askTimeout = TimeSpan.FromSeconds(3);
-
     public async Task<IReadOnlyList<HostSummary>> ListAsync(CancellationToken cancellationToken)
     {
         var management = grains.GetGrain<IManagementGrain>(0);
@@ -35,20 +33,8 @@ internal sealed class ClusterHostRoster(IGrainFactory grains) : IHostRoster
             .Select(g => g.MaxBy(e => e.StartTime)!)
             .OrderBy(e => e.SiloName, StringComparer.Ordinal)
             .ToList();
-        var loads = await Task.WhenAll(entries.Select(e => e.Status == SiloStatus.Active ? AskAsync(e.SiloName) : Task.FromResult<HostLoadReport?>(null))).ConfigureAwait(false);
+        var loads = await Task.WhenAll(entries.Select(e => e.Status == SiloStatus.Active ? grains.AskLoadAsync(e.SiloName) : Task.FromResult<HostLoadReport?>(null))).ConfigureAwait(false);
         return [.. entries.Zip(loads, (e, load) => new HostSummary(
             e.SiloName, e.Status.ToString(), $"{e.SiloAddress.Endpoint}", new DateTimeOffset(DateTime.SpecifyKind(e.StartTime, DateTimeKind.Utc)), load?.ToSummary()))];
-    }
-
-    private async Task<HostLoadReport?> AskAsync(string host)
-    {
-        try
-        {
-            return await grains.GetGrain<IHostGrain>(host).GetLoadAsync().WaitAsync(s_askTimeout).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is OrleansException or TimeoutException or SiloUnavailableException)
-        {
-            return null; // listed without its load: the state says why, or it did not answer in time
-        }
     }
 }

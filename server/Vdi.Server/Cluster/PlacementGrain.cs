@@ -15,8 +15,6 @@ public interface IPlacementGrain : IGrainWithIntegerKey
 
 internal sealed class PlacementGrain(IClusterMembershipService membership, IGrainFactory grains, TimeProvider time) : Grain, IPlacementGrain
 {
-    private static readonly TimeSpan s_askTimeout = TimeSpan.FromSeconds(3);
-
     /// <summary>How long a placement counts on its host without the host's load showing it.</summary>
     private static readonly TimeSpan s_reservation = TimeSpan.FromSeconds(30);
 
@@ -26,9 +24,9 @@ internal sealed class PlacementGrain(IClusterMembershipService membership, IGrai
     {
         var now = time.GetUtcNow();
         _recent.RemoveAll(r => r.Until <= now || r.Desktop == desktop);
-        var active = membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.Name).ToList();
-        var loads = await Task.WhenAll(active.Select(AskAsync));
-        var counted = loads.Where(l => l.Load is not null).Select(l => (l.Host, WithRecent(l.Host, l.Load!))).ToList();
+        var active = membership.ActiveHostNames().ToList();
+        var loads = await Task.WhenAll(active.Select(grains.AskLoadAsync));
+        var counted = active.Zip(loads).Where(l => l.Second is not null).Select(l => (l.First, WithRecent(l.First, l.Second!))).ToList();
         var chosen = Placement.Choose(counted, vcpus, memoryMiB);
         if (chosen is not null)
             _recent.Add((chosen, desktop, vcpus, memoryMiB, now + s_reservation));
@@ -45,17 +43,5 @@ internal sealed class PlacementGrain(IClusterMembershipService membership, IGrai
             Vcpus = load.Vcpus + pending.Sum(r => r.Vcpus),
             MemoryMiB = load.MemoryMiB + pending.Sum(r => r.MemoryMiB),
         };
-    }
-
-    private async Task<(string Host, HostLoadReport? Load)> AskAsync(string host)
-    {
-        try
-        {
-            return (host, await grains.GetGrain<IHostGrain>(host).GetLoadAsync().WaitAsync(s_askTimeout));
-        }
-        catch (Exception e) when (e is OrleansException or TimeoutException or SiloUnavailableException)
-        {
-            return (host, null); // not a candidate this time
-        }
     }
 }

@@ -1,0 +1,24 @@
+namespace Vdi.Server.Cluster;
+
+/// <summary>The questions every part of the cluster asks of it: which hosts are active, and what one host runs.</summary>
+internal static class ClusterMembers
+{
+    private static readonly TimeSpan s_askTimeout = TimeSpan.FromSeconds(3);
+
+    /// <summary>The names of the hosts Orleans' membership has as Active now.</summary>
+    public static HashSet<string> ActiveHostNames(this IClusterMembershipService membership) =>
+        [.. membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.Name)];
+
+    /// <summary>A host's load, or null when it did not answer within 3 s (not a candidate, or listed without it).</summary>
+    public static async Task<HostLoadReport?> AskLoadAsync(this IGrainFactory grains, string host)
+    {
+        try
+        {
+            return await grains.GetGrain<IHostGrain>(host).GetLoadAsync().WaitAsync(s_askTimeout).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OrleansException or TimeoutException or SiloUnavailableException)
+        {
+            return null;
+        }
+    }
+}
