@@ -46,7 +46,11 @@ internal sealed class ChromiumPage : IAsyncDisposable
     public IPage Page { get; }
 
     /// <summary>Chromium at <paramref name="width"/>x<paramref name="height"/> CSS pixels (scale 1), the desktop open and its first frame drawn.</summary>
-    public static async Task<ChromiumPage> OpenAsync(HarnessBroker broker, int width, int height)
+    public static Task<ChromiumPage> OpenAsync(HarnessBroker broker, int width, int height) =>
+        OpenAsync(broker.BaseAddress, HarnessBroker.AdminPassword, width, height);
+
+    /// <summary>The same through any broker (a host of a cluster), signed in as its administrator with <paramref name="password"/>.</summary>
+    public static async Task<ChromiumPage> OpenAsync(Uri baseAddress, string password, int width, int height)
     {
         if (!File.Exists(ChromiumPath))
             throw new InvalidOperationException($"{ChromiumPath} is missing: the browser figures use Debian's Chromium; run `apt-get install chromium`.");
@@ -62,7 +66,7 @@ internal sealed class ChromiumPage : IAsyncDisposable
             });
             var context = await browser.NewContextAsync(new BrowserNewContextOptions
             {
-                BaseURL = broker.BaseAddress.ToString(),
+                BaseURL = baseAddress.ToString(),
                 ViewportSize = new ViewportSize { Width = width, Height = height },
                 DeviceScaleFactor = 1,
             });
@@ -71,7 +75,7 @@ internal sealed class ChromiumPage : IAsyncDisposable
             var opened = new ChromiumPage(playwright, browser, context, page);
             await page.GotoAsync("signin");
             await page.Locator("#username").FillAsync(HarnessBroker.AdminUserName);
-            await page.Locator("#password").FillAsync(HarnessBroker.AdminPassword);
+            await page.Locator("#password").FillAsync(password);
             await page.Locator("#sign-in").ClickAsync();
             await page.Locator($"li.desktop[data-name=\"{Server.Desktops.DesktopPool.BuiltInName}\"] button.open").ClickAsync();
             await opened.WaitForCanvasAsync(width, height);

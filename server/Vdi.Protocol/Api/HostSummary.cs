@@ -2,7 +2,7 @@ namespace Vdi.Protocol;
 
 /// <summary>A host of the broker as listed by <c>GET /api/hosts</c>: one process that runs desktops.</summary>
 /// <param name="Name">The host's name in the cluster (<c>Vdi:Cluster:HostName</c>; the machine's name by default).</param>
-/// <param name="State">Its membership state as the cluster sees it: Joining, Active, ShuttingDown, Stopping or Dead; Active for a host without a cluster.</param>
+/// <param name="State">Its membership state as the cluster sees it: Joining, Active, Draining (active, but taking no desktops while its own move away), ShuttingDown, Stopping or Dead; Active for a host without a cluster.</param>
 /// <param name="Address">Where the cluster reaches it (address:port), or null without a cluster.</param>
 /// <param name="StartedAt">When it joined.</param>
 /// <param name="Load">What it runs and may run; null when it could not be asked (it is not Active, or did not answer).</param>

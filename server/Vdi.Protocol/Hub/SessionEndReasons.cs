@@ -24,9 +24,15 @@ public static class SessionEndReasons
     /// <summary>The server restarted while the session was live; the record was closed at the next start.</summary>
     public const string ServerRestarted = "server-restarted";
 
+    /// <summary>
+    /// The desktop moved to another host of a cluster (a host drained): the client reconnects at once, through the same
+    /// address, and reaches the desktop where it runs now.
+    /// </summary>
+    public const string Moved = "moved";
+
     /// <summary>Every reason, in declaration order.</summary>
-    public static IReadOnlyList<string> All { get; } = [TakenOver, DisconnectedByAdmin, DesktopStopped, Expired, Disconnected, SignedOut, ServerRestarted];
+    public static IReadOnlyList<string> All { get; } = [TakenOver, DisconnectedByAdmin, DesktopStopped, Expired, Disconnected, SignedOut, ServerRestarted, Moved];
 
     /// <summary>True for one of the reasons above.</summary>
-    public static bool IsKnown(string? reason) => reason is TakenOver or DisconnectedByAdmin or DesktopStopped or Expired or Disconnected or SignedOut or ServerRestarted;
+    public static bool IsKnown(string? reason) => reason is TakenOver or DisconnectedByAdmin or DesktopStopped or Expired or Disconnected or SignedOut or ServerRestarted or Moved;
 }

@@ -10,7 +10,8 @@ namespace Vdi.Server.Cluster;
 /// This host's side of the cluster's desktops: it runs a desktop only when the desktop's grain placed it here (its
 /// record names this host) and tells it to, and it gives up a desktop whose record names another host.
 /// </summary>
-public sealed class ClusterDesktops(DesktopPool pool, IServiceScopeFactory scopes, IOptions<ClusterSettings> settings, ILogger<ClusterDesktops> log)
+public sealed partial class ClusterDesktops(DesktopPool pool, IServiceScopeFactory scopes, IOptions<ClusterSettings> settings, MigrationGateway gateway,
+    ILogger<ClusterDesktops> log)
 {
     public string Me => settings.Value.ResolveHostName();
 
@@ -63,13 +64,13 @@ public sealed class ClusterDesktops(DesktopPool pool, IServiceScopeFactory scope
         var byId = placed.ToDictionary(d => d.Id);
         foreach (var host in pool.Hosts)
         {
-            if (byId.TryGetValue(host.Id, out var record) && record.HostName == me)
-                continue;
+            if (byId.TryGetValue(host.Id, out var record) && record.HostName == me || _moving.ContainsKey(host.Id))
+                continue; // placed here, or arriving or departing (its record names its host once the move is done)
             ClusterLog.GivingUp(log, host.Name, record?.HostName ?? "nowhere (deleted)");
             await host.StopAsync($"The desktop moved to {record?.HostName ?? "no host"}.").ConfigureAwait(false);
             await pool.RemoveAsync(host.Id).ConfigureAwait(false);
         }
-        return [.. placed.Where(d => d.HostName == me && d.ShouldRun && pool.Get(d.Id) is null).Select(d => d.Id)];
+        return [.. placed.Where(d => d.HostName == me && d.ShouldRun && pool.Get(d.Id) is null && !_moving.ContainsKey(d.Id)).Select(d => d.Id)];
     }
 
     private async Task<DesktopRecord?> LoadAsync(Guid id)
@@ -95,6 +96,9 @@ internal static partial class ClusterLog
 
     [LoggerMessage(EventId = 1605, Level = LogLevel.Warning, Message = "Supervising the cluster's desktops failed: {Reason}")]
     public static partial void SuperviseFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 1607, Level = LogLevel.Warning, Message = "A migration connection from {Remote} presented no expected token; closed")]
+    public static partial void MigrationRefused(ILogger logger, string remote);
 
     [LoggerMessage(EventId = 1606, Level = LogLevel.Warning, Message = "Forwarding {Path} to {Host} failed: {Error}")]
     public static partial void ForwardFailed(ILogger logger, string path, string host, string error);

@@ -24,6 +24,7 @@ public static class ClusterHosting
         {
             builder.Services.AddSingleton<IHostRoster, LocalHostRoster>();
             builder.Services.AddSingleton<IDesktopDirectory, LocalDesktopDirectory>();
+            builder.Services.AddSingleton<IHostDrain, LocalHostDrain>();
             return;
         }
         var storage = builder.Configuration.GetSection("Vdi:Storage").Get<StorageOptions>() ?? new StorageOptions();
@@ -34,6 +35,9 @@ public static class ClusterHosting
         builder.Services.AddSingleton<IHostRoster, ClusterHostRoster>();
         builder.Services.AddSingleton<IDesktopDirectory, ClusterDesktopDirectory>();
         builder.Services.AddSingleton<ClusterDesktops>();
+        builder.Services.AddSingleton<IHostDrain, ClusterHostDrain>();
+        builder.Services.AddSingleton<MigrationGateway>();
+        builder.Services.AddHostedService(s => s.GetRequiredService<MigrationGateway>());
         builder.Services.AddSingleton<HostAddress>();
         builder.Services.AddHttpForwarder();
         builder.Services.AddSingleton<DesktopForwarding>();

@@ -16,9 +16,9 @@ internal static class ClusterMembers
         {
             return await grains.GetGrain<IHostGrain>(host).GetLoadAsync().WaitAsync(s_askTimeout).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is OrleansException or TimeoutException or SiloUnavailableException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            return null;
+            return null; // a remote call to a host that may be dying: any failure means no answer
         }
     }
 }

@@ -27,6 +27,12 @@ public sealed class ClusterSettings
     /// <summary>The port the hosts talk to each other on (Orleans' silo port).</summary>
     public int SiloPort { get; set; } = 11111;
 
+    /// <summary>
+    /// The TCP port a drained host's desktops arrive on (<see cref="MigrationGateway"/>): the other hosts must reach it at
+    /// <see cref="AdvertisedAddress"/>. 0: a free port chosen at start.
+    /// </summary>
+    public int MigrationPort { get; set; } = 11112;
+
     /// <summary>How long a host waits for another's answer to a liveness probe.</summary>
     public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(5);
 

@@ -12,8 +12,9 @@ namespace Vdi.Server.Cluster;
 /// any host and keep one origin (docs/broker.md, "Routing"): the desktop hub (<c>/hubs/desktop?desktop={id}</c>, its
 /// WebSocket included), the desktop's own routes (<c>/api/desktops/{id}/…</c>), a new session
 /// (<c>POST /api/sessions</c>, by the desktop in its body) and an administrator's disconnect of a session
-/// (<c>POST /api/sessions/{id}/disconnect</c>, by the session's desktop). Anything else, a desktop with no active host,
-/// and a request another host already forwarded are served here. YARP's forwarder carries the request as it came
+/// (<c>POST /api/sessions/{id}/disconnect</c>, by the session's desktop). Anything else, a desktop placed nowhere,
+/// and a request another host already forwarded are served here; one for a desktop whose host died is answered 503 until
+/// the desktop is placed again. YARP's forwarder carries the request as it came
 /// (cookies included; every host reads every cookie).
 /// </summary>
 public sealed class DesktopForwarding(IHttpForwarder forwarder, IServiceScopeFactory scopes, IGrainFactory grains, IClusterMembershipService membership,
@@ -37,8 +38,21 @@ public sealed class DesktopForwarding(IHttpForwarder forwarder, IServiceScopeFac
 
     public async Task HandleAsync(HttpContext context, RequestDelegate next)
     {
-        if (context.Request.Headers.ContainsKey(ForwardedByHeader) || await DesktopOfAsync(context.Request).ConfigureAwait(false) is not { } desktop
-            || await OwnerAsync(desktop).ConfigureAwait(false) is not { } owner)
+        if (context.Request.Headers.ContainsKey(ForwardedByHeader) || await DesktopOfAsync(context.Request).ConfigureAwait(false) is not { } desktop)
+        {
+            await next(context).ConfigureAwait(false);
+            return;
+        }
+        var (owner, lost) = await OwnerAsync(desktop).ConfigureAwait(false);
+        if (lost is not null)
+        {
+            // Its host died and the cluster has not placed it again yet: a client retries (the viewer reconnects).
+            context.Response.Headers.RetryAfter = "2";
+            await Results.Problem($"the desktop's host {lost} is gone; it starts again on another host in a moment", statusCode: StatusCodes.Status503ServiceUnavailable)
+                .ExecuteAsync(context).ConfigureAwait(false);
+            return;
+        }
+        if (owner is null)
         {
             await next(context).ConfigureAwait(false);
             return;
@@ -93,14 +107,18 @@ public sealed class DesktopForwarding(IHttpForwarder forwarder, IServiceScopeFac
         return null;
     }
 
-    /// <summary>The active host other than this one that the desktop is placed on, or null (served here).</summary>
-    private async Task<string?> OwnerAsync(Guid desktop)
+    /// <summary>
+    /// The active host other than this one that the desktop is placed on (else served here), or, for a desktop that
+    /// should run on a host that is no longer active, that lost host.
+    /// </summary>
+    private async Task<(string? Owner, string? Lost)> OwnerAsync(Guid desktop)
     {
         await using var scope = scopes.CreateAsyncScope();
-        var host = await scope.ServiceProvider.GetRequiredService<VdiDbContext>().Desktops.AsNoTracking()
-            .Where(d => d.Id == desktop).Select(d => d.HostName).FirstOrDefaultAsync().ConfigureAwait(false);
-        return host is not null && host != desktops.Me
-            && membership.ActiveHostNames().Contains(host) ? host : null;
+        var placed = await scope.ServiceProvider.GetRequiredService<VdiDbContext>().Desktops.AsNoTracking()
+            .Where(d => d.Id == desktop).Select(d => new { d.HostName, d.ShouldRun }).FirstOrDefaultAsync().ConfigureAwait(false);
+        if (placed?.HostName is not { } host || host == desktops.Me)
+            return (null, null);
+        return membership.ActiveHostNames().Contains(host) ? (host, null) : placed.ShouldRun ? (null, host) : (null, null);
     }
 
     private async Task<Uri> UrlAsync(string host)

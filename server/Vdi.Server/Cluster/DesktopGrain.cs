@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Vdi.Protocol;
 using Vdi.Server.Storage;
 
 namespace Vdi.Server.Cluster;
@@ -24,6 +25,13 @@ public interface IDesktopGrain : IGrainWithGuidKey
 
     [Alias("Restart")]
     Task RestartAsync();
+
+    /// <summary>
+    /// Moves the running desktop off <paramref name="from"/> (its host) to the active host with the most room, by live
+    /// migration; a desktop whose move fails stays where it was (<see cref="DesktopMove.Error"/> says why).
+    /// </summary>
+    [Alias("Move"), ResponseTimeout("00:15:00")]
+    Task<DesktopMove> MoveAsync(string from);
 }
 
 internal sealed class DesktopGrain(IServiceScopeFactory scopes, IClusterMembershipService membership, IGrainFactory grains, Storage.AuditLog audit,
@@ -74,6 +82,59 @@ internal sealed class DesktopGrain(IServiceScopeFactory scopes, IClusterMembersh
             await grains.GetGrain<IHostGrain>(host).RestartDesktopAsync(this.GetPrimaryKey());
         else
             await EnsureRunningAsync();
+    }
+
+    public async Task<DesktopMove> MoveAsync(string from)
+    {
+        var id = this.GetPrimaryKey();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<VdiDbContext>();
+        var record = await db.Desktops.FirstOrDefaultAsync(d => d.Id == id);
+        DesktopMove Failed(string? to, string error) => new(id, record?.Name ?? $"{id}", from, to, false, error, null, clock.Elapsed.TotalMilliseconds);
+        if (record is null || record.HostName != from || !ActiveHosts().Contains(from))
+            return Failed(null, $"it is not placed on the active host {from}");
+        var to = await grains.GetGrain<IPlacementGrain>(0).ChooseAsync(record.Name, record.Vcpus, record.MemoryMiB, except: from);
+        if (to is null)
+            return Failed(null, $"no other active host has room for it ({record.Vcpus} vCPUs, {record.MemoryMiB} MiB)");
+        var (source, destination) = (grains.GetGrain<IHostGrain>(from), grains.GetGrain<IHostGrain>(to));
+        ArrivalTicket ticket;
+        try
+        {
+            ticket = await destination.PrepareArrivalAsync(id);
+        }
+        catch (Exception e) when (e is InvalidOperationException or OrleansException or TimeoutException)
+        {
+            return Failed(to, $"{to} could not prepare for it: {e.Message}");
+        }
+        MigrationStatus departure;
+        try
+        {
+            departure = await source.DepartAsync(id, ticket);
+        }
+        catch (Exception e) when (e is InvalidOperationException or OrleansException or TimeoutException)
+        {
+            departure = new MigrationStatus(id, MigrationStatus.Failed, "failed", 0, 0, 0, 0, 0, 0, 0, null, null, null, e.Message, DateTimeOffset.UtcNow, null);
+        }
+        if (departure.Result != MigrationStatus.Succeeded)
+        {
+            await destination.EndArrivalAsync(id, keep: false);
+            return Failed(to, departure.Error ?? "the migration failed");
+        }
+        if (await destination.AwaitArrivalAsync(id) is { } arrivalError)
+        {
+            // Sent, but it does not run there: it starts again here, and nothing moved.
+            await destination.EndArrivalAsync(id, keep: false);
+            await source.FinishDepartureAsync(id, movedTo: null);
+            return Failed(to, $"{to}: {arrivalError}");
+        }
+        record.HostName = to;
+        audit.Add(db, null, "desktop.moved", $"{record.Name} ({id}) from {from} to {to}, paused {departure.DowntimeMs:F1} ms");
+        await db.SaveChangesAsync();
+        ClusterLog.Placed(log, record.Name, to, from);
+        await destination.EndArrivalAsync(id, keep: true);
+        await source.FinishDepartureAsync(id, movedTo: to); // its viewers reconnect, and reach the desktop on its new host
+        return new DesktopMove(id, record.Name, from, to, true, null, departure.DowntimeMs, clock.Elapsed.TotalMilliseconds);
     }
 
     /// <summary>The desktop's host while it is an active member; null otherwise.</summary>

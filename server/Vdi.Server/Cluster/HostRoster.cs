@@ -21,20 +21,21 @@ internal sealed class LocalHostRoster(HostLoad load, IOptions<ClusterSettings> s
 
 /// <summary>
 /// In a cluster: every host the membership table knows, its latest incarnation only (a host restarted under its name
-/// is one row), as Orleans sees it; each active host is asked for its load through its <see cref="IHostGrain"/>.
+/// is one row), read from the table itself (not through a grain, which may live on the host that just died); each
+/// active host is asked for its load through its <see cref="IHostGrain"/>.
 /// </summary>
-internal sealed class ClusterHostRoster(IGrainFactory grains) : IHostRoster
+internal sealed class ClusterHostRoster(IGrainFactory grains, IMembershipTable table) : IHostRoster
 {
     public async Task<IReadOnlyList<HostSummary>> ListAsync(CancellationToken cancellationToken)
     {
-        var management = grains.GetGrain<IManagementGrain>(0);
-        var entries = (await management.GetDetailedHosts(onlyActive: false, cancellationToken).ConfigureAwait(false))
+        var entries = (await table.ReadAllAsync(cancellationToken).ConfigureAwait(false)).Members
+            .Select(m => m.Item1)
             .GroupBy(e => e.SiloName)
             .Select(g => g.MaxBy(e => e.StartTime)!)
             .OrderBy(e => e.SiloName, StringComparer.Ordinal)
             .ToList();
         var loads = await Task.WhenAll(entries.Select(e => e.Status == SiloStatus.Active ? grains.AskLoadAsync(e.SiloName) : Task.FromResult<HostLoadReport?>(null))).ConfigureAwait(false);
         return [.. entries.Zip(loads, (e, load) => new HostSummary(
-            e.SiloName, e.Status.ToString(), $"{e.SiloAddress.Endpoint}", new DateTimeOffset(DateTime.SpecifyKind(e.StartTime, DateTimeKind.Utc)), load?.ToSummary()))];
+            e.SiloName, e.Status == SiloStatus.Active && load is { Draining: true } ? "Draining" : e.Status.ToString(), $"{e.SiloAddress.Endpoint}", new DateTimeOffset(DateTime.SpecifyKind(e.StartTime, DateTimeKind.Utc)), load?.ToSummary()))];
     }
 }

@@ -1,7 +1,7 @@
 namespace Vdi.Server.Cluster;
 
 /// <summary>
-/// Where a new desktop goes: among the hosts it fits on (one desktop, its vCPUs and memory more stay within the host's
+/// Where a new desktop goes: among the hosts it fits on that are not draining (one desktop, its vCPUs and memory more stay within the host's
 /// limits), the one with the most room left, room being the scarcest of the three as a fraction of its limit; a tie
 /// goes to the host running fewer desktops, then to the first name.
 /// </summary>
@@ -11,6 +11,7 @@ public static class Placement
     {
         ArgumentNullException.ThrowIfNull(hosts);
         return hosts
+            .Where(h => !h.Load.Draining)
             .Where(h => h.Load.Desktops.Length + 1 <= h.Load.MaxDesktops && h.Load.Vcpus + vcpus <= h.Load.MaxVcpus && h.Load.MemoryMiB + memoryMiB <= h.Load.MaxMemoryMiB)
             .OrderByDescending(h => Room(h.Load, vcpus, memoryMiB))
             .ThenBy(h => h.Load.Desktops.Length)

@@ -9,8 +9,9 @@ namespace Vdi.Server.Cluster;
 public interface IPlacementGrain : IGrainWithIntegerKey
 {
     /// <summary>The host for a desktop (<see cref="Placement"/>), or null when it fits on no active host now.</summary>
+    /// <param name="except">A host not to choose (the one a desktop moves away from).</param>
     [Alias("Choose")]
-    Task<string?> ChooseAsync(string desktop, int vcpus, int memoryMiB);
+    Task<string?> ChooseAsync(string desktop, int vcpus, int memoryMiB, string? except = null);
 }
 
 internal sealed class PlacementGrain(IClusterMembershipService membership, IGrainFactory grains, TimeProvider time) : Grain, IPlacementGrain
@@ -20,11 +21,11 @@ internal sealed class PlacementGrain(IClusterMembershipService membership, IGrai
 
     private readonly List<(string Host, string Desktop, int Vcpus, int MemoryMiB, DateTimeOffset Until)> _recent = [];
 
-    public async Task<string?> ChooseAsync(string desktop, int vcpus, int memoryMiB)
+    public async Task<string?> ChooseAsync(string desktop, int vcpus, int memoryMiB, string? except = null)
     {
         var now = time.GetUtcNow();
         _recent.RemoveAll(r => r.Until <= now || r.Desktop == desktop);
-        var active = membership.ActiveHostNames().ToList();
+        var active = membership.ActiveHostNames().Where(h => h != except).ToList();
         var loads = await Task.WhenAll(active.Select(grains.AskLoadAsync));
         var counted = active.Zip(loads).Where(l => l.Second is not null).Select(l => (l.First, WithRecent(l.First, l.Second!))).ToList();
         var chosen = Placement.Choose(counted, vcpus, memoryMiB);

@@ -40,6 +40,13 @@ public sealed partial class DesktopHost
     /// <param name="intoPair">The destination is a fault-tolerant pair's primary (fault tolerance switched on while the desktop runs).</param>
     private (MigrationStatus Status, Task<MigrationStatus> Ended) StartMigration(MigrationOptions options, bool intoPair)
     {
+        var (source, status) = BeginMigration(options);
+        return (status, Task.Run(() => MigrateAsync(source, options, status.StartedAt, intoPair)));
+    }
+
+    /// <summary>The running machine to migrate, and the first status; throws with the problem's words when it cannot.</summary>
+    private (IDesktopMachine Source, MigrationStatus Status) BeginMigration(MigrationOptions options)
+    {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         if (State != DesktopState.Running || Desktop is not { } source)
@@ -51,7 +58,7 @@ public sealed partial class DesktopHost
         var status = new MigrationStatus(Id, MigrationStatus.Running, "starting", 0, 0, 0, 0, 0, 0, 0, null, null, null, null, DateTimeOffset.UtcNow, null);
         Volatile.Write(ref _migration, status);
         DesktopLog.MigrationStarted(_log, Name, options.DowntimeTarget);
-        return (status, Task.Run(() => MigrateAsync(source, options, status.StartedAt, intoPair)));
+        return (source, status);
     }
 
     private async Task<MigrationStatus> MigrateAsync(IDesktopMachine source, MigrationOptions options, DateTimeOffset started, bool intoPair)
@@ -100,6 +107,12 @@ public sealed partial class DesktopHost
         }
         if (destination is not null)
             await destination.DisposeAsync().ConfigureAwait(false); // never started: the host stops its machine and exits
+        return EndMigration(error, outcome, clock.Elapsed);
+    }
+
+    /// <summary>The migration's last status (the API's), written once it ended either way; another may begin after it.</summary>
+    private MigrationStatus EndMigration(string? error, MigrationOutcome? outcome, TimeSpan elapsed)
+    {
         var last = Volatile.Read(ref _migration)!;
         var ended = last with
         {
@@ -107,7 +120,7 @@ public sealed partial class DesktopHost
             Phase = error is null ? "done" : "failed",
             Error = error,
             DowntimeMs = outcome is { Succeeded: true } ? outcome.Downtime.TotalMilliseconds : null,
-            TotalMs = clock.Elapsed.TotalMilliseconds,
+            TotalMs = elapsed.TotalMilliseconds,
             Rounds = outcome?.Rounds,
             PagesSent = outcome?.PagesSent ?? last.PagesSent,
             BytesSent = outcome?.BytesSent ?? last.BytesSent,

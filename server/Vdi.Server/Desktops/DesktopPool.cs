@@ -16,6 +16,7 @@ public sealed class DesktopPool(IServiceProvider services, TimeProvider time, Mi
 
     private readonly ConcurrentDictionary<Guid, DesktopHost> _hosts = new();
     private Func<Guid, string, Task>? _endSessions;
+    private Func<Guid, string, Task>? _moveSessions;
     private Action<DesktopHost, Vmm.Integrity.IntegrityAlert>? _integrityAlerted;
     private Action<DesktopHost, string, string>? _faultToleranceChanged;
 
@@ -27,6 +28,7 @@ public sealed class DesktopPool(IServiceProvider services, TimeProvider time, Mi
     {
         // Stopping a desktop ends its sessions first (created here, not in the constructor: the broker needs the pool).
         _endSessions = services.GetRequiredService<Sessions.SessionBroker>().EndDesktopAsync;
+        _moveSessions = services.GetRequiredService<Sessions.SessionBroker>().MoveDesktopAsync;
         _integrityAlerted = services.GetRequiredService<Integrity.IntegrityAudit>().Record;
         _faultToleranceChanged = services.GetRequiredService<FaultToleranceAudit>().Record;
         List<DesktopRecord> records;
@@ -77,6 +79,7 @@ public sealed class DesktopPool(IServiceProvider services, TimeProvider time, Mi
         _hosts.GetOrAdd(record.Id, _ => new DesktopHost(record.Id, record.Name, record.Vcpus, record.MemoryMiB, record.MaxWidth, record.MaxHeight, options.Value, log)
         {
             EndSessions = (id, why) => _endSessions?.Invoke(id, why) ?? Task.CompletedTask,
+            MoveSessions = (id, why) => _moveSessions?.Invoke(id, why) ?? Task.CompletedTask,
             IntegrityAlerted = (host, alert) => _integrityAlerted?.Invoke(host, alert),
             // A migrated desktop's viewers follow its new machine.
             Repoint = (from, to) => services.GetRequiredService<Display.DesktopStreams>().Repoint(from, to),

@@ -148,6 +148,16 @@ public sealed class SessionBroker(IServiceScopeFactory scopes, Func<Guid, IDispl
         await _records.EndLiveOfDesktopAsync(desktopId, SessionEndReasons.DesktopStopped).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// The desktop moved to another host: each client connected here is told (reason <c>moved</c>) and reconnects there;
+    /// only these sessions' records end (a client quick to reconnect may have a new one already).
+    /// </summary>
+    public async Task MoveDesktopAsync(Guid desktopId, string message)
+    {
+        var sessions = _byConnection.Values.Where(s => s.DesktopId == desktopId).ToList();
+        await Task.WhenAll(sessions.Select(s => EndAsync(s, SessionEndReasons.Moved, message))).ConfigureAwait(false);
+    }
+
     /// <summary>An administrator ends a session; its client is told why.</summary>
     public async Task<bool> EndByAdminAsync(Guid sessionId)
     {

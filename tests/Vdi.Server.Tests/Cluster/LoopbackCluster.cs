@@ -23,7 +23,7 @@ internal sealed class LoopbackCluster(string connectionString) : IAsyncDisposabl
         [
             "--Vdi:Storage:Provider=Postgres", $"--Vdi:Storage:ConnectionString={connectionString}",
             "--Vdi:Cluster:Enabled=true", $"--Vdi:Cluster:HostName={name}", $"--Vdi:Cluster:SiloPort={FreePort()}",
-            "--Vdi:Cluster:AdvertisedAddress=127.0.0.1", "--Vdi:Cluster:ProbeTimeout=00:00:01", "--Vdi:Cluster:MissedProbesLimit=2",
+            "--Vdi:Cluster:AdvertisedAddress=127.0.0.1", "--Vdi:Cluster:MigrationPort=0", "--Vdi:Cluster:ProbeTimeout=00:00:01", "--Vdi:Cluster:MissedProbesLimit=2",
             .. settings,
         ]);
         lock (_hosts)

@@ -115,7 +115,7 @@ public class HubMessageSerializationTests
     [Fact]
     public void End_reasons_and_encodings_are_the_documented_strings()
     {
-        Assert.Equal(["taken-over", "disconnected-by-admin", "desktop-stopped", "expired", "disconnected", "signed-out", "server-restarted"], SessionEndReasons.All);
+        Assert.Equal(["taken-over", "disconnected-by-admin", "desktop-stopped", "expired", "disconnected", "signed-out", "server-restarted", "moved"], SessionEndReasons.All);
         Assert.All(SessionEndReasons.All, reason => Assert.True(SessionEndReasons.IsKnown(reason)));
         Assert.False(SessionEndReasons.IsKnown("crashed"));
         Assert.False(SessionEndReasons.IsKnown(null));

@@ -26,6 +26,8 @@ public sealed partial class Viewer
     private string? _ended;
     private string? _endReason;
     private string? _error;
+    private string? _notice; // while reconnecting: why
+    private static readonly TimeSpan s_reopenFor = TimeSpan.FromMinutes(2);
     private bool _panelOpen;
 
     [Parameter]
@@ -78,15 +80,30 @@ public sealed partial class Viewer
     [JSInvokable]
     public async Task<string?> OpenSession(int width, int height, double devicePixelRatio)
     {
-        try
+        // A desktop between hosts (its host died, it starts on another) answers 503 or 409 for a while: the viewer
+        // says so and tries again.
+        var until = DateTime.UtcNow + s_reopenFor;
+        while (true)
         {
-            return (await OpenSessionAsync(new ClientDisplay(width, height, devicePixelRatio))).ConnectToken;
-        }
-        catch (Exception e) when (e is ApiException or HttpRequestException)
-        {
-            Fail(e);
-            await InvokeAsync(StateHasChanged);
-            return null;
+            try
+            {
+                var token = (await OpenSessionAsync(new ClientDisplay(width, height, devicePixelRatio))).ConnectToken;
+                _notice = null;
+                return token;
+            }
+            catch (ApiException e) when (e.Status is System.Net.HttpStatusCode.ServiceUnavailable or System.Net.HttpStatusCode.Conflict && DateTime.UtcNow < until)
+            {
+                (_status, _notice) = (ConnectionStatus.Reconnecting, $"Reconnecting: {e.Message}");
+                await InvokeAsync(StateHasChanged);
+                await Task.Delay(TimeSpan.FromSeconds(1));
+            }
+            catch (Exception e) when (e is ApiException or HttpRequestException)
+            {
+                _notice = null;
+                Fail(e);
+                await InvokeAsync(StateHasChanged);
+                return null;
+            }
         }
     }
 
@@ -99,6 +116,8 @@ public sealed partial class Viewer
         _status = parsed;
         if (parsed is ConnectionStatus.Failed or ConnectionStatus.Disconnected)
             _error = reason;
+        // Reconnecting: why, when the server said (the desktop moved to another host).
+        _notice = parsed == ConnectionStatus.Reconnecting && reason is not null ? reason : parsed == ConnectionStatus.Reconnecting ? _notice : null;
         return InvokeAsync(StateHasChanged);
     }
 

@@ -25,7 +25,8 @@ function loadLibraries() {
 /**
  * One viewer's link to its desktop. `handlers` receives, in order: frame(FrameUpdate) (a promise:
  * the frame is acknowledged once it resolves), cursor(CursorUpdate), cursorMove(CursorMove),
- * mode(ModeChanged), ended(SessionEnded), status(name, reason), acked(roundTripMs).
+ * mode(ModeChanged), ended(SessionEnded), status(name, reason), acked(roundTripMs). A session that
+ * ends because its desktop moved to another host (reason "moved") is not ended: the link follows it.
  * `reopen()` opens a new session for a reconnect (tokens are single use; it may setDisplay first) and
  * resolves to its token, or to null when that failed (the page then shows why).
  */
@@ -36,6 +37,7 @@ export class HubConnection {
         this.reopen = reopen;
         this.status = "connecting";
         this.ended = false;
+        this.moving = false;
         this.inbox = Promise.resolve();
         this.connection = null;
     }
@@ -64,21 +66,30 @@ export class HubConnection {
         connection.on("SessionEnded", e => {
             // At once, not in turn: the server closes the connection next, and that close must not
             // be taken for a drop to reconnect from.
+            if (e.Reason === "moved") {
+                // The desktop runs on another host now: a new connection through the same address
+                // reaches it there, with a new session. The picture stays until its first frame.
+                this.moving = true;
+                this.#post(() => this.#follow(e));
+                return;
+            }
             this.ended = true;
             this.#post(() => this.#end(e));
         });
         connection.onreconnecting(() => {
             if (this.ended) return void connection.stop();
+            if (this.moving) return; // #follow stops this and starts afresh
             this.#setStatus("reconnecting", null);
         });
         connection.onreconnected(async () => {
             if (this.ended) return void connection.stop();
+            if (this.moving) return;
             const token = await this.reopen();
             if (token === null) return this.#fail(null);
             await this.#connectSession(token);
         });
         connection.onclose(error => {
-            if (this.ended || this.status === "failed") return;
+            if (this.ended || this.moving || this.status === "failed") return;
             this.#setStatus("disconnected", error?.message ?? "The connection closed.");
         });
         try {
@@ -144,6 +155,27 @@ export class HubConnection {
         const started = performance.now();
         this.connection.invoke("Ack", { FrameId: frame.FrameId })
             .then(() => this.handlers.acked(performance.now() - started), () => { });
+    }
+
+    /** Follows the desktop to its new host: the connection is started again, then a new session connected. */
+    async #follow(moved) {
+        this.#setStatus("reconnecting", moved.Message);
+        await this.connection.stop().catch(() => { });
+        for (const delay of RECONNECT_DELAYS_MS) {
+            if (this.ended) return;
+            await new Promise(resolve => setTimeout(resolve, delay));
+            try {
+                await this.connection.start();
+            } catch {
+                continue;
+            }
+            this.moving = false;
+            const token = await this.reopen();
+            if (token === null) return this.#fail(null);
+            return await this.#connectSession(token);
+        }
+        this.moving = false;
+        this.#setStatus("disconnected", "Could not reach the desktop on its new host.");
     }
 
     async #end(ended) {

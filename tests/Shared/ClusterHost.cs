@@ -4,12 +4,12 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text;
 
-namespace Vdi.Harness.Cluster;
+namespace Vdi.Tests.Shared;
 
 /// <summary>
-/// One host of the benchmark's cluster: <c>dotnet Vdi.Server.dll</c> (this harness's output) on a loopback port with
-/// its own data and host folders, PostgreSQL and the cluster's settings as a user would give them (the product's
-/// failure detection unless told otherwise), signed in as the administrator.
+/// One host of a cluster on this machine, for the benchmark and the browser tests: <c>dotnet Vdi.Server.dll</c> (the
+/// program's output) on a loopback port with its own data and host folders, PostgreSQL and the cluster's settings as a
+/// user would give them (the product's failure detection unless told otherwise), signed in as the administrator.
 /// </summary>
 internal sealed class ClusterHost : IAsyncDisposable
 {
@@ -41,7 +41,7 @@ internal sealed class ClusterHost : IAsyncDisposable
         }
     }
 
-    public static async Task<ClusterHost> StartAsync(string name, string folder, string connectionString)
+    public static async Task<ClusterHost> StartAsync(string name, string folder, string connectionString, params string[] settings)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
         foreach (var a in (string[])[
@@ -50,7 +50,8 @@ internal sealed class ClusterHost : IAsyncDisposable
             $"--Vdi:Admin:Password={AdminPassword}", "--Vdi:Desktops:ReattachSeconds=0",
             "--Vdi:Storage:Provider=Postgres", $"--Vdi:Storage:ConnectionString={connectionString}",
             "--Vdi:Cluster:Enabled=true", $"--Vdi:Cluster:HostName={name}", $"--Vdi:Cluster:SiloPort={FreePort()}", "--Vdi:Cluster:AdvertisedAddress=127.0.0.1",
-            "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Information"])
+            "--Vdi:Cluster:MigrationPort=0", // three hosts on one machine: each its own port
+            "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Information", .. settings])
             info.ArgumentList.Add(a);
         var host = new ClusterHost(name, Process.Start(info)!);
         var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -1,0 +1,94 @@
+using System.Net.Http.Json;
+using Vdi.EndToEnd.Tests.Infrastructure;
+using Vdi.Protocol;
+using Vdi.Tests.Shared;
+
+namespace Vdi.EndToEnd.Tests.Pages;
+
+/// <summary>
+/// A cluster of three hosts (broker processes on PostgreSQL) seen from Chromium: the page, served by a host that does
+/// not run the desktop, shows it through that host; when the desktop's host is drained, the page follows the desktop to
+/// its new host without a reload and paints what is typed after, with nothing typed lost.
+/// </summary>
+[Trait("Requires", PostgresServer.Trait)]
+public sealed class ClusterViewerTests
+{
+    [Fact]
+    public async Task Chromium_follows_its_desktop_when_the_host_running_it_is_drained()
+    {
+        SetDefaultExpectTimeout((float)Site.Timeout.TotalMilliseconds);
+        await using var database = await PostgresServer.CreateDatabaseAsync();
+        // Short: each desktop's host socket lies below it, and a socket path may not pass 108 characters.
+        var folder = Path.Combine(Path.GetTempPath(), $"vdi-ec-{Guid.NewGuid().ToString("N")[..8]}");
+        var hosts = new List<ClusterHost>();
+        try
+        {
+            var a = await ClusterHost.StartAsync("host-a", folder, database.ConnectionString);
+            hosts.Add(a);
+            var desktop = await UntilAsync(async () => (await a.Api.GetFromJsonAsync<List<DesktopSummary>>("api/desktops"))!
+                .FirstOrDefault(d => d is { Name: LiveBroker.BuiltInDesktop, State: "Running" }));
+            hosts.Add(await ClusterHost.StartAsync("host-b", folder, database.ConnectionString));
+            var c = await ClusterHost.StartAsync("host-c", folder, database.ConnectionString);
+            hosts.Add(c);
+            await UntilAsync(async () => (await c.Api.GetFromJsonAsync<List<HostSummary>>("api/hosts"))!.Count(h => h.State == "Active") == 3 ? "" : null);
+
+            await using var chromium = await Chromium.LaunchAsync();
+            await using var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions
+            {
+                BaseURL = c.BaseAddress.ToString(), ViewportSize = new ViewportSize { Width = 1280, Height = 720 }, DeviceScaleFactor = 1,
+            });
+            context.SetDefaultTimeout((float)Site.Timeout.TotalMilliseconds);
+            var page = await context.NewPageAsync();
+            await PageContract.SignInAsync(page, LiveBroker.AdminUserName, ClusterHost.AdminPassword);
+            await Expect(page).ToHaveURLAsync(c.BaseAddress.ToString());
+            await PageContract.DesktopItem(page).Locator("button.open").ClickAsync();
+            await Expect(page.Locator("#status")).ToHaveTextAsync(PageContract.Connected());
+            await page.EvaluateAsync("() => { window.__marker = 'before-drain'; }");
+            var screen = PageContract.Screen(page);
+            await screen.ClickAsync();
+            await page.Keyboard.TypeAsync("hello", new KeyboardTypeOptions { Delay = 30 });
+            await GuestTerminal.UntilLastLineAsync(c.Api, desktop.Id, "hello");
+
+            var drained = await c.Api.PostAsync("api/hosts/host-a/drain", null);
+            drained.EnsureSuccessStatusCode();
+            var report = (await drained.Content.ReadFromJsonAsync<DrainReport>())!;
+            var moved = Assert.Single(report.Moved);
+            Assert.Empty(report.Failed);
+            Assert.NotEqual("host-a", moved.To);
+
+            // Connected again (to the desktop on its new host), the page not reloaded, and typing goes on where it was.
+            await Expect(page.Locator("#status")).ToHaveTextAsync(PageContract.Connected());
+            using var before = await CanvasPixels.CaptureAsync(screen);
+            await page.Keyboard.TypeAsync(" world", new KeyboardTypeOptions { Delay = 30 });
+            await GuestTerminal.UntilLastLineAsync(c.Api, desktop.Id, "hello world");
+            var painted = false;
+            for (var deadline = DateTime.UtcNow + Site.Timeout; !painted && DateTime.UtcNow < deadline; await Task.Delay(100))
+            {
+                using var after = await CanvasPixels.CaptureAsync(screen);
+                painted = after.DiffersBelow(before, before.TopBarHeight());
+            }
+            Assert.True(painted, "what was typed after the drain was not painted on the canvas");
+            Assert.Equal("before-drain", await page.EvaluateAsync<string>("() => window.__marker"));
+            await Expect(page.Locator("#session-ended")).Not.ToBeVisibleAsync();
+            await Expect(page.Locator("#viewer-error")).Not.ToBeVisibleAsync();
+            Assert.Equal(moved.To, (await c.Api.GetFromJsonAsync<DesktopSummary>($"api/desktops/{desktop.Id}"))!.Host);
+        }
+        finally
+        {
+            foreach (var host in hosts)
+                await host.DisposeAsync();
+            if (Directory.Exists(folder))
+                Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static async Task<T> UntilAsync<T>(Func<Task<T?>> probe) where T : class
+    {
+        for (var deadline = DateTime.UtcNow.AddSeconds(90); DateTime.UtcNow < deadline; await Task.Delay(250))
+        {
+            if (await probe() is { } done)
+                return done;
+        }
+        throw new TimeoutException("not within 90 s");
+    }
+}
