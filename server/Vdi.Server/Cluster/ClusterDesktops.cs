@@ -11,30 +11,72 @@ namespace Vdi.Server.Cluster;
 /// record names this host) and tells it to, and it gives up a desktop whose record names another host.
 /// </summary>
 public sealed partial class ClusterDesktops(DesktopPool pool, IServiceScopeFactory scopes, IOptions<ClusterSettings> settings, MigrationGateway gateway,
-    ILogger<ClusterDesktops> log)
+    SnapshotStore snapshots, ILogger<ClusterDesktops> log)
 {
     public string Me => settings.Value.ResolveHostName();
 
-    /// <summary>Runs the desktop here (started now unless already starting or running).</summary>
-    public async Task RunAsync(Guid id)
+    /// <summary>
+    /// Runs the desktop here (started now unless already starting or running): with <paramref name="lost"/>, from its
+    /// latest snapshot where one exists (restored, else booted afresh when that fails); otherwise afresh, its snapshot
+    /// forgotten.
+    /// </summary>
+    public async Task RunAsync(Guid id, bool lost = false)
     {
         var record = await LoadAsync(id).ConfigureAwait(false) ?? throw new InvalidOperationException($"desktop {id} does not exist");
         if (record.HostName != Me)
             throw new InvalidOperationException($"desktop '{record.Name}' is placed on {record.HostName ?? "no host"}, not {Me}");
         var host = pool.Add(record);
         if (host.State is not (DesktopState.Starting or DesktopState.Running))
-            _ = host.StartAsync(); // Starting at once (the load counts it), running once its VM is up
+        {
+            if (lost && snapshots.TakenAt(id) is not null && host.Isolation == DesktopIsolation.Process)
+                _ = RestoreAsync(host);
+            else
+            {
+                snapshots.Delete(id);
+                _ = host.StartAsync(); // Starting at once (the load counts it), running once its VM is up
+            }
+        }
         ClusterLog.Running(log, record.Name, Me);
+    }
+
+    /// <summary>The desktop's latest snapshot, sent as a migration into a machine never booted; a fresh boot if that fails.</summary>
+    private async Task RestoreAsync(DesktopHost host)
+    {
+        string? error;
+        try
+        {
+            var (token, local, arrived) = await host.PrepareArrivalAsync("restoring from its snapshot").ConfigureAwait(false);
+            var sent = snapshots.ReplayAsync(host.Id, local, token);
+            error = await arrived.ConfigureAwait(false);
+            try
+            {
+                await sent.ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or Vdi.Vmm.Migration.MigrationException or OperationCanceledException)
+            {
+                error ??= e.Message;
+            }
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or TimeoutException or Vdi.Vmm.Host.HostProtocolException)
+        {
+            error = e.Message;
+        }
+        if (error is null)
+            return;
+        ClusterLog.RestoreFailed(log, host.Name, error);
+        await host.StartAsync().ConfigureAwait(false);
     }
 
     public async Task StopAsync(Guid id)
     {
+        snapshots.Delete(id); // stopped on purpose: its next start is a fresh boot
         if (pool.Get(id) is { } host)
             await host.StopAsync().ConfigureAwait(false);
     }
 
     public async Task RestartAsync(Guid id)
     {
+        snapshots.Delete(id); // a restart is a fresh boot
         if (pool.Get(id) is { } host)
             await host.RestartAsync().ConfigureAwait(false);
         else
@@ -99,6 +141,15 @@ internal static partial class ClusterLog
 
     [LoggerMessage(EventId = 1607, Level = LogLevel.Warning, Message = "A migration connection from {Remote} presented no expected token; closed")]
     public static partial void MigrationRefused(ILogger logger, string remote);
+
+    [LoggerMessage(EventId = 1608, Level = LogLevel.Debug, Message = "Snapshot of desktop {Name} taken in {Ms:F0} ms")]
+    public static partial void SnapshotTaken(ILogger logger, string name, double ms);
+
+    [LoggerMessage(EventId = 1609, Level = LogLevel.Warning, Message = "Snapshot of desktop {Name} failed: {Reason}")]
+    public static partial void SnapshotFailed(ILogger logger, string name, string reason);
+
+    [LoggerMessage(EventId = 1610, Level = LogLevel.Warning, Message = "Desktop {Name} could not be restored from its snapshot ({Reason}); it boots afresh")]
+    public static partial void RestoreFailed(ILogger logger, string name, string reason);
 
     [LoggerMessage(EventId = 1606, Level = LogLevel.Warning, Message = "Forwarding {Path} to {Host} failed: {Error}")]
     public static partial void ForwardFailed(ILogger logger, string path, string host, string error);

@@ -37,6 +37,8 @@ public static class ClusterHosting
         builder.Services.AddSingleton<ClusterDesktops>();
         builder.Services.AddSingleton<IHostDrain, ClusterHostDrain>();
         builder.Services.AddSingleton<MigrationGateway>();
+        builder.Services.AddSingleton<SnapshotStore>();
+        builder.Services.AddHostedService<SnapshotSchedule>();
         builder.Services.AddHostedService(s => s.GetRequiredService<MigrationGateway>());
         builder.Services.AddSingleton<HostAddress>();
         builder.Services.AddHttpForwarder();

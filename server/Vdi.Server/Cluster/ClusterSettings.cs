@@ -33,6 +33,15 @@ public sealed class ClusterSettings
     /// </summary>
     public int MigrationPort { get; set; } = 11112;
 
+    /// <summary>
+    /// A folder every host reaches (a shared mount) for the desktops' live snapshots (<see cref="SnapshotStore"/>): a
+    /// desktop whose host dies starts on another host from its latest one. Unset: no snapshots, such a desktop boots afresh.
+    /// </summary>
+    public string? SnapshotDirectory { get; set; }
+
+    /// <summary>How often each running desktop's snapshot is taken (each pauses its guest for the migration's downtime).</summary>
+    public TimeSpan SnapshotEvery { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>How long a host waits for another's answer to a liveness probe.</summary>
     public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(5);
 

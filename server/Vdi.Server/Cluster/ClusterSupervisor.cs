@@ -23,8 +23,10 @@ internal sealed class ClusterSupervisor(
             {
                 await SuperviseAsync().ConfigureAwait(false);
             }
-            catch (Exception e) when (e is OrleansException or TimeoutException or System.Data.Common.DbException or InvalidOperationException)
+            catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
+                // Whatever one round meets (a host gone mid-call, the database away), the next round tries again: the
+                // supervisor never stops the host.
                 ClusterLog.SuperviseFailed(log, e.Message);
             }
         }
@@ -33,8 +35,9 @@ internal sealed class ClusterSupervisor(
 
     private async Task SuperviseAsync()
     {
+        // Placed here and not running: this host restarted and lost them.
         foreach (var id in await desktops.ReconcileAsync().ConfigureAwait(false))
-            await grains.GetGrain<IDesktopGrain>(id).EnsureRunningAsync().ConfigureAwait(false);
+            await grains.GetGrain<IDesktopGrain>(id).EnsureRunningAsync(lost: true).ConfigureAwait(false);
         var active = membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).ToList();
         var leader = active.OrderBy(m => m.SiloAddress.Generation).ThenBy(m => m.SiloAddress.ToString(), StringComparer.Ordinal).FirstOrDefault();
         if (leader?.Name != desktops.Me)

@@ -15,10 +15,11 @@ public interface IDesktopGrain : IGrainWithGuidKey
     /// <summary>
     /// A desktop that should run runs: on its host while that host is an active member, else placed on the active host
     /// with the most room (<see cref="IPlacementGrain"/>) — a new desktop, or one whose host died. Returns the host, or null
-    /// when the desktop should not run or fits nowhere now.
+    /// when the desktop should not run or fits nowhere now. With <paramref name="lost"/> (the desktop ran and its host
+    /// lost it: the host died or restarted), it starts from its latest snapshot where one exists.
     /// </summary>
     [Alias("EnsureRunning")]
-    Task<string?> EnsureRunningAsync();
+    Task<string?> EnsureRunningAsync(bool lost = false);
 
     [Alias("Stop")]
     Task StopAsync();
@@ -35,10 +36,10 @@ public interface IDesktopGrain : IGrainWithGuidKey
 }
 
 internal sealed class DesktopGrain(IServiceScopeFactory scopes, IClusterMembershipService membership, IGrainFactory grains, Storage.AuditLog audit,
-    Sessions.SessionRecords sessions, ILogger<DesktopGrain> log)
+    Sessions.SessionRecords sessions, SnapshotStore snapshots, ILogger<DesktopGrain> log)
     : Grain, IDesktopGrain
 {
-    public async Task<string?> EnsureRunningAsync()
+    public async Task<string?> EnsureRunningAsync(bool lost = false)
     {
         var id = this.GetPrimaryKey();
         await using var scope = scopes.CreateAsyncScope();
@@ -49,7 +50,7 @@ internal sealed class DesktopGrain(IServiceScopeFactory scopes, IClusterMembersh
         var active = ActiveHosts();
         if (record.HostName is { } current && active.Contains(current))
         {
-            await grains.GetGrain<IHostGrain>(current).RunDesktopAsync(id);
+            await grains.GetGrain<IHostGrain>(current).RunDesktopAsync(id, lost);
             return current;
         }
         var chosen = await grains.GetGrain<IPlacementGrain>(0).ChooseAsync(record.Name, record.Vcpus, record.MemoryMiB);
@@ -60,18 +61,21 @@ internal sealed class DesktopGrain(IServiceScopeFactory scopes, IClusterMembersh
         }
         var previous = record.HostName;
         record.HostName = chosen;
+        var snapshot = previous is null ? null : snapshots.TakenAt(id);
         audit.Add(db, null, previous is null ? "desktop.placed" : "desktop.restarted-elsewhere",
-            previous is null ? $"{record.Name} ({id}) on {chosen}" : $"{record.Name} ({id}) on {chosen}: its host {previous} was lost");
+            previous is null ? $"{record.Name} ({id}) on {chosen}"
+            : $"{record.Name} ({id}) on {chosen}: its host {previous} was lost; {(snapshot is { } at ? $"from its snapshot of {at:u}" : "booted afresh (no snapshot)")}");
         await db.SaveChangesAsync();
         ClusterLog.Placed(log, record.Name, chosen, previous ?? "not placed");
         if (previous is not null) // its sessions died with their host: their records end, as after a restart
             await sessions.EndLiveOfDesktopAsync(id, Protocol.SessionEndReasons.ServerRestarted);
-        await grains.GetGrain<IHostGrain>(chosen).RunDesktopAsync(id);
+        await grains.GetGrain<IHostGrain>(chosen).RunDesktopAsync(id, lost: previous is not null);
         return chosen;
     }
 
     public async Task StopAsync()
     {
+        snapshots.Delete(this.GetPrimaryKey()); // its next start is a fresh boot
         if (await CurrentHostAsync() is { } host)
             await grains.GetGrain<IHostGrain>(host).StopDesktopAsync(this.GetPrimaryKey());
     }

@@ -9,9 +9,12 @@ public interface IHostGrain : IGrainWithStringKey
     [Alias("GetLoad")]
     Task<HostLoadReport> GetLoadAsync();
 
-    /// <summary>Runs a desktop placed on this host (its record must name it).</summary>
+    /// <summary>
+    /// Runs a desktop placed on this host (its record must name it); with <paramref name="lost"/>, from its latest
+    /// snapshot where one exists (the desktop was lost with its host).
+    /// </summary>
     [Alias("RunDesktop")]
-    Task RunDesktopAsync(Guid id);
+    Task RunDesktopAsync(Guid id, bool lost = false);
 
     [Alias("StopDesktop")]
     Task StopDesktopAsync(Guid id);
@@ -64,7 +67,7 @@ internal sealed class HostGrain(HostLoad load, ClusterDesktops desktops, HostAdd
 
     public Task<HostLoadReport> GetLoadAsync() => Task.FromResult(load.Measure());
 
-    public Task RunDesktopAsync(Guid id) => desktops.RunAsync(id);
+    public Task RunDesktopAsync(Guid id, bool lost = false) => desktops.RunAsync(id, lost);
 
     public Task StopDesktopAsync(Guid id) => desktops.StopAsync(id);
 

@@ -28,7 +28,8 @@ public sealed partial class DesktopHost
     /// Makes this host's machine for an arriving desktop. Returns the token its source must present, the loopback
     /// endpoint its VMM listens on, and the task of its arrival (null once it runs here, else why not).
     /// </summary>
-    public async Task<(byte[] Token, IPEndPoint Local, Task<string?> Arrived)> PrepareArrivalAsync()
+    /// <param name="why">What the desktop's state says meanwhile.</param>
+    public async Task<(byte[] Token, IPEndPoint Local, Task<string?> Arrived)> PrepareArrivalAsync(string why = "arriving from another host")
     {
         if (CreateMachine is not null)
             throw new InvalidOperationException("this desktop's machines are made by a test hook that cannot receive a migration");
@@ -43,7 +44,7 @@ public sealed partial class DesktopHost
                 _desktop = null;
                 await old.DisposeAsync().ConfigureAwait(false);
             }
-            (State, StateReason) = (DesktopState.Starting, "arriving from another host");
+            (State, StateReason) = (DesktopState.Starting, why);
             var folder = _options.Isolation == DesktopIsolation.Process ? HostDirectories.Create(_options, Id) : null;
             destination = await DesktopMachines.CreateIncomingAsync(Config(), folder, _options.Sandbox, line => DesktopLog.Host(_log, Name, line),
                 configure: o => HostOptions = Hosted(o) with

@@ -6,29 +6,37 @@ using Vdi.Tests.Shared;
 namespace Vdi.EndToEnd.Tests.Pages;
 
 /// <summary>
-/// A cluster of three hosts (broker processes on PostgreSQL) seen from Chromium: the page, served by a host that does
-/// not run the desktop, shows it through that host; when the desktop's host is drained, the page follows the desktop to
-/// its new host without a reload and paints what is typed after, with nothing typed lost.
+/// A cluster of three hosts (broker processes on PostgreSQL, snapshots in a shared folder) seen from Chromium: the
+/// page, served by a host that does not run the desktop, shows it through that host; when the desktop's host is
+/// drained, the page follows the desktop to its new host without a reload and paints what is typed after, with nothing
+/// typed lost; when that host dies, the page shows it is reconnecting and reconnects once the desktop runs again elsewhere, restored
+/// from its snapshot, and typing goes on.
 /// </summary>
 [Trait("Requires", PostgresServer.Trait)]
 public sealed class ClusterViewerTests
 {
     [Fact]
-    public async Task Chromium_follows_its_desktop_when_the_host_running_it_is_drained()
+    public async Task Chromium_follows_its_desktop_when_its_host_is_drained_and_when_that_host_dies()
     {
         SetDefaultExpectTimeout((float)Site.Timeout.TotalMilliseconds);
         await using var database = await PostgresServer.CreateDatabaseAsync();
         // Short: each desktop's host socket lies below it, and a socket path may not pass 108 characters.
         var folder = Path.Combine(Path.GetTempPath(), $"vdi-ec-{Guid.NewGuid().ToString("N")[..8]}");
         var hosts = new List<ClusterHost>();
+        string[] settings =
+        [
+            $"--Vdi:Cluster:SnapshotDirectory={Path.Combine(folder, "snapshots")}", "--Vdi:Cluster:SnapshotEvery=00:00:02",
+            "--Vdi:Cluster:ProbeTimeout=00:00:01", "--Vdi:Cluster:MissedProbesLimit=2",
+        ];
         try
         {
-            var a = await ClusterHost.StartAsync("host-a", folder, database.ConnectionString);
+            var a = await ClusterHost.StartAsync("host-a", folder, database.ConnectionString, settings);
             hosts.Add(a);
             var desktop = await UntilAsync(async () => (await a.Api.GetFromJsonAsync<List<DesktopSummary>>("api/desktops"))!
                 .FirstOrDefault(d => d is { Name: LiveBroker.BuiltInDesktop, State: "Running" }));
-            hosts.Add(await ClusterHost.StartAsync("host-b", folder, database.ConnectionString));
-            var c = await ClusterHost.StartAsync("host-c", folder, database.ConnectionString);
+            hosts.Add(await ClusterHost.StartAsync("host-b", folder, database.ConnectionString, settings));
+            // host-c serves the page and runs no desktop: it outlives the hosts this test drains and kills.
+            var c = await ClusterHost.StartAsync("host-c", folder, database.ConnectionString, [.. settings, "--Vdi:Host:MaxDesktops=0"]);
             hosts.Add(c);
             await UntilAsync(async () => (await c.Api.GetFromJsonAsync<List<HostSummary>>("api/hosts"))!.Count(h => h.State == "Active") == 3 ? "" : null);
 
@@ -54,7 +62,7 @@ public sealed class ClusterViewerTests
             var report = (await drained.Content.ReadFromJsonAsync<DrainReport>())!;
             var moved = Assert.Single(report.Moved);
             Assert.Empty(report.Failed);
-            Assert.NotEqual("host-a", moved.To);
+            Assert.Equal("host-b", moved.To);
 
             // Connected again (to the desktop on its new host), the page not reloaded, and typing goes on where it was.
             await Expect(page.Locator("#status")).ToHaveTextAsync(PageContract.Connected());
@@ -72,6 +80,21 @@ public sealed class ClusterViewerTests
             await Expect(page.Locator("#session-ended")).Not.ToBeVisibleAsync();
             await Expect(page.Locator("#viewer-error")).Not.ToBeVisibleAsync();
             Assert.Equal(moved.To, (await c.Api.GetFromJsonAsync<DesktopSummary>($"api/desktops/{desktop.Id}"))!.Host);
+
+            // host-a takes desktops again; host-b dies after a snapshot that has the typing: the page reconnects to the
+            // desktop on host-a, restored from the snapshot, and takes typing again.
+            (await c.Api.DeleteAsync("api/hosts/host-a/drain")).EnsureSuccessStatusCode();
+            var snapshot = Path.Combine(folder, "snapshots", $"{desktop.Id:N}.vdisnap");
+            var typed = DateTime.UtcNow;
+            await UntilAsync(() => Task.FromResult(File.Exists(snapshot) && File.GetLastWriteTimeUtc(snapshot) > typed.AddSeconds(1) ? "" : null));
+            await hosts[1].KillAsync();
+            await UntilAsync(async () => (await c.Api.GetFromJsonAsync<DesktopSummary>($"api/desktops/{desktop.Id}")) is { State: "Running", Host: "host-a" } ? "" : null);
+            await Expect(page.Locator("#status")).ToHaveTextAsync(PageContract.Connected(), new() { Timeout = 60_000 });
+            await GuestTerminal.UntilLastLineAsync(c.Api, desktop.Id, "hello world");
+            await page.Keyboard.TypeAsync(" again", new KeyboardTypeOptions { Delay = 30 });
+            await GuestTerminal.UntilLastLineAsync(c.Api, desktop.Id, "hello world again");
+            Assert.Equal("before-drain", await page.EvaluateAsync<string>("() => window.__marker"));
+            await Expect(page.Locator("#session-ended")).Not.ToBeVisibleAsync();
         }
         finally
         {

@@ -23,7 +23,7 @@ public enum FaultToleranceRole
 /// an <see cref="ExecutionJournal"/>: host input goes through it, and its entries, outputs and safe count go to the
 /// broker from the event thread (queued at once when an output is ready, an event was recorded or the guest has run
 /// 64 Ki instructions further; else every 2 ms); a Checkpoint sends the machine to a new secondary
-/// by the live migration's transfer and resumes. A secondary replays the entries the broker feeds it and sends its
+/// by the live migration's transfer and resumes (a host without fault tolerance does the same for a live snapshot). A secondary replays the entries the broker feeds it and sends its
 /// outputs; its flushed frames are not announced — the broker announces each once the primary's matches it. Promoted
 /// (the primary died), it catches up, says so, and from then on records and announces like a primary.
 /// </summary>
@@ -133,10 +133,13 @@ public sealed partial class DesktopHostServer
         if (descriptor < 0)
             throw new HostProtocolException("Checkpoint without the connected socket");
         var stream = new FileStream(new SafeFileHandle(descriptor, ownsHandle: true), FileAccess.ReadWrite, bufferSize: 0);
-        if (_journal is not { Recording: true } journal || _machine.State != MachineState.Running || Interlocked.Exchange(ref _migrating, 1) != 0)
+        // A primary's checkpoint seeds a new secondary; a desktop without fault tolerance takes a live snapshot the same
+        // way (the broker stores the stream). A replaying secondary has nothing to give.
+        var journal = _journal;
+        if (journal is { Recording: false } || _machine.State != MachineState.Running || Interlocked.Exchange(ref _migrating, 1) != 0)
         {
             stream.Dispose();
-            Refuse(HostProtocol.ErrorState, $"checkpoint: the machine is {_machine.State}, not a running primary, or already migrating");
+            Refuse(HostProtocol.ErrorState, $"checkpoint: the machine is {_machine.State}, a secondary, or already migrating");
             Post(() => _channel.Send(MigrationResultMessage.Failed("the primary cannot checkpoint now")));
             return;
         }
@@ -149,15 +152,18 @@ public sealed partial class DesktopHostServer
                 outcome = await MigrationSource.SendAsync(_machine, stream, message.Options, null, CancellationToken.None).ConfigureAwait(false);
                 if (outcome.Succeeded)
                 {
-                    // Paused at the checkpoint: what was recorded and output up to it goes before the Checkpointed
-                    // frame, and what follows it is the new secondary's.
-                    var count = _machine.JournalPosition!.Value;
-                    RunOnEventThread(() =>
+                    if (journal is not null)
                     {
-                        SendJournal();
-                        journal.Checkpointed(count);
-                        _channel.Send(new JournalPointMessage(HostMessageType.Checkpointed, count));
-                    });
+                        // Paused at the checkpoint: what was recorded and output up to it goes before the Checkpointed
+                        // frame, and what follows it is the new secondary's.
+                        var count = _machine.JournalPosition!.Value;
+                        RunOnEventThread(() =>
+                        {
+                            SendJournal();
+                            journal.Checkpointed(count);
+                            _channel.Send(new JournalPointMessage(HostMessageType.Checkpointed, count));
+                        });
+                    }
                     _machine.QuiesceDevices(false);
                     _machine.ResumeAll();
                 }
