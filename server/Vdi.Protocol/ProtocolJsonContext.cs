@@ -21,6 +21,7 @@ namespace Vdi.Protocol;
 [JsonSerializable(typeof(DesktopSummary))]
 [JsonSerializable(typeof(DesktopSummary[]))]
 [JsonSerializable(typeof(HostSummary[]))]
+[JsonSerializable(typeof(DrainReport))]
 [JsonSerializable(typeof(SessionSummary))]
 [JsonSerializable(typeof(SessionSummary[]))]
 [JsonSerializable(typeof(DesktopActivitySummary[]))]

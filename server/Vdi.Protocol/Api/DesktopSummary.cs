@@ -15,6 +15,7 @@ namespace Vdi.Protocol;
 /// <param name="Migration">The desktop's latest live migration (running or ended), or null before any.</param>
 /// <param name="FaultTolerance">Whether the desktop runs as a fault-tolerant pair, and the pair's state.</param>
 /// <param name="Host">In a cluster, the host the desktop is placed on (it runs there); null on a single host.</param>
+/// <param name="Snapshot">In a cluster with a snapshot folder, the desktop's latest live snapshot (what it would start from if its host died).</param>
 /// <param name="Sandbox">Where the desktop runs in a host process of its own: the sandbox it got (its level — Full, Partial or None — then one line per step); null in process.</param>
 public sealed record DesktopSummary(
     Guid Id,
@@ -31,4 +32,12 @@ public sealed record DesktopSummary(
     long IntegrityAlerts = 0,
     MigrationStatus? Migration = null,
     FaultToleranceSummary? FaultTolerance = null,
-    string? Host = null);
+    string? Host = null,
+    SnapshotSummary? Snapshot = null);
+
+/// <summary>A desktop's latest live snapshot.</summary>
+/// <param name="TakenAt">When it was written.</param>
+/// <param name="PausedMs">How long the guest was paused for it (null when another host took it).</param>
+/// <param name="TotalMs">From the request to the file in place (null when another host took it).</param>
+/// <param name="Bytes">The file's size.</param>
+public sealed record SnapshotSummary(DateTimeOffset TakenAt, double? PausedMs, double? TotalMs, long Bytes);

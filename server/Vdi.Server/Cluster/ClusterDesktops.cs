@@ -90,7 +90,7 @@ public sealed partial class ClusterDesktops(DesktopPool pool, IServiceScopeFacto
         var db = scope.ServiceProvider.GetRequiredService<VdiDbContext>();
         var me = Me;
         var records = await db.Desktops.AsNoTracking().Where(d => d.HostName == me).ToListAsync().ConfigureAwait(false);
-        return [.. records.Select(r => Api.DesktopEndpoints.Summary(r, pool) with { Host = me })];
+        return [.. records.Select(r => Api.DesktopEndpoints.Summary(r, pool) with { Host = me, Snapshot = snapshots.Latest(r.Id) })];
     }
 
     /// <summary>
@@ -142,8 +142,8 @@ internal static partial class ClusterLog
     [LoggerMessage(EventId = 1607, Level = LogLevel.Warning, Message = "A migration connection from {Remote} presented no expected token; closed")]
     public static partial void MigrationRefused(ILogger logger, string remote);
 
-    [LoggerMessage(EventId = 1608, Level = LogLevel.Debug, Message = "Snapshot of desktop {Name} taken in {Ms:F0} ms")]
-    public static partial void SnapshotTaken(ILogger logger, string name, double ms);
+    [LoggerMessage(EventId = 1608, Level = LogLevel.Debug, Message = "Snapshot of desktop {Name} taken in {Ms:F0} ms, the guest paused {PausedMs:F1} ms")]
+    public static partial void SnapshotTaken(ILogger logger, string name, double ms, double pausedMs);
 
     [LoggerMessage(EventId = 1609, Level = LogLevel.Warning, Message = "Snapshot of desktop {Name} failed: {Reason}")]
     public static partial void SnapshotFailed(ILogger logger, string name, string reason);

@@ -51,7 +51,8 @@ internal sealed class LocalDesktopDirectory(DesktopPool pool) : IDesktopDirector
 /// A cluster: each desktop's grain places and acts on it; its live state comes from the host it is placed on. A desktop
 /// that should run but whose host is not an active member is Lost until its grain places it again.
 /// </summary>
-internal sealed class ClusterDesktopDirectory(IGrainFactory grains, IClusterMembershipService membership, DesktopPool pool, ILogger<ClusterDesktopDirectory> log)
+internal sealed class ClusterDesktopDirectory(IGrainFactory grains, IClusterMembershipService membership, DesktopPool pool, SnapshotStore snapshots,
+    ILogger<ClusterDesktopDirectory> log)
     : IDesktopDirectory
 {
     private static readonly TimeSpan s_askTimeout = TimeSpan.FromSeconds(3);
@@ -73,8 +74,18 @@ internal sealed class ClusterDesktopDirectory(IGrainFactory grains, IClusterMemb
         var live = reports.SelectMany(r => r).ToDictionary(s => s.Id);
         return r => live.TryGetValue(r.Id, out var summary) ? summary
             : r.ShouldRun && r.HostName is { } host && !active.Contains(host)
-                ? Api.DesktopEndpoints.Summary(r, pool) with { State = "Lost", StateReason = $"Its host {host} is gone; it starts again on another host.", Host = host }
+                ? Lost(r, host)
                 : Api.DesktopEndpoints.Summary(r, pool) with { Host = r.HostName };
+    }
+
+    private DesktopSummary Lost(DesktopRecord record, string host)
+    {
+        var snapshot = snapshots.Latest(record.Id);
+        var from = snapshot is null ? "" : $" from its snapshot of {snapshot.TakenAt:u}";
+        return Api.DesktopEndpoints.Summary(record, pool) with
+        {
+            State = "Lost", StateReason = $"Its host {host} is gone; it starts again on another host{from}.", Host = host, Snapshot = snapshot,
+        };
     }
 
     public Task LaunchAsync(DesktopRecord record)

@@ -37,7 +37,7 @@ internal sealed class SnapshotSchedule(DesktopPool pool, SnapshotStore snapshots
                 error = e.Message; // the folder unwritable, the desktop stopping meanwhile: the next period tries again
             }
             if (error is null)
-                ClusterLog.SnapshotTaken(log, due.Name, clock.Elapsed.TotalMilliseconds);
+                ClusterLog.SnapshotTaken(log, due.Name, clock.Elapsed.TotalMilliseconds, snapshots.Latest(due.Id)?.PausedMs ?? 0);
             else
                 ClusterLog.SnapshotFailed(log, due.Name, error);
         }

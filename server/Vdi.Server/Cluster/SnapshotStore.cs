@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
+using Vdi.Protocol;
 using Vdi.Server.Desktops;
 using Vdi.Vmm.Host;
 using Vdi.Vmm.Migration;
@@ -18,12 +19,22 @@ namespace Vdi.Server.Cluster;
 /// </summary>
 public sealed class SnapshotStore(IOptions<ClusterSettings> settings)
 {
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, SnapshotSummary> _taken = new();
     private static readonly TimeSpan s_transferTimeout = TimeSpan.FromMinutes(5);
 
     /// <summary>Whether snapshots are kept (a folder is configured).</summary>
     public bool Enabled => settings.Value.SnapshotDirectory is { Length: > 0 };
 
     public string PathOf(Guid id) => Path.Combine(settings.Value.SnapshotDirectory ?? "", $"{id:N}.vdisnap");
+
+    /// <summary>The desktop's latest snapshot (its pause and time when this host took it), or null when it has none.</summary>
+    public SnapshotSummary? Latest(Guid id)
+    {
+        if (TakenAt(id) is not { } at)
+            return null;
+        var bytes = new FileInfo(PathOf(id)).Length;
+        return _taken.TryGetValue(id, out var mine) && mine.TakenAt >= at.AddSeconds(-1) ? mine : new SnapshotSummary(at, null, null, bytes);
+    }
 
     /// <summary>When the desktop's latest snapshot was taken, or null when it has none.</summary>
     public DateTimeOffset? TakenAt(Guid id) => Enabled && File.Exists(PathOf(id)) ? new DateTimeOffset(File.GetLastWriteTimeUtc(PathOf(id)), TimeSpan.Zero) : null;
@@ -33,6 +44,7 @@ public sealed class SnapshotStore(IOptions<ClusterSettings> settings)
     {
         if (!Enabled)
             return;
+        _taken.TryRemove(id, out _);
         try
         {
             File.Delete(PathOf(id));
@@ -57,6 +69,7 @@ public sealed class SnapshotStore(IOptions<ClusterSettings> settings)
         Directory.CreateDirectory(settings.Value.SnapshotDirectory!);
         var final = PathOf(desktop.Id);
         var part = $"{final}.{Environment.ProcessId}.part";
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start(1);
         var token = MigrateListenMessage.NewToken();
@@ -70,6 +83,7 @@ public sealed class SnapshotStore(IOptions<ClusterSettings> settings)
             if (!outcome.Succeeded || received is not null)
                 return outcome.Error ?? received;
             File.Move(part, final, overwrite: true);
+            _taken[desktop.Id] = new SnapshotSummary(DateTimeOffset.UtcNow, outcome.Downtime.TotalMilliseconds, clock.Elapsed.TotalMilliseconds, new FileInfo(final).Length);
             return null;
         }
         finally

@@ -57,12 +57,14 @@ public sealed class ClusterViewerTests
             await page.Keyboard.TypeAsync("hello", new KeyboardTypeOptions { Delay = 30 });
             await GuestTerminal.UntilLastLineAsync(c.Api, desktop.Id, "hello");
 
-            var drained = await c.Api.PostAsync("api/hosts/host-a/drain", null);
-            drained.EnsureSuccessStatusCode();
-            var report = (await drained.Content.ReadFromJsonAsync<DrainReport>())!;
-            var moved = Assert.Single(report.Moved);
-            Assert.Empty(report.Failed);
-            Assert.Equal("host-b", moved.To);
+            // The administrator drains host-a from the dashboard, in another tab.
+            var dashboard = await context.NewPageAsync();
+            await dashboard.GotoAsync(PageContract.Admin);
+            var hostA = dashboard.Locator("table#hosts tr[data-host=\"host-a\"]");
+            await hostA.Locator("button.drain").ClickAsync();
+            await Expect(dashboard.Locator("#admin-notice")).ToHaveTextAsync("host-a drained: moved Built-in desktop to host-b.", new() { Timeout = 60_000 });
+            await Expect(hostA).ToHaveAttributeAsync("data-state", "Draining");
+            Assert.Equal("host-b", (await c.Api.GetFromJsonAsync<DesktopSummary>($"api/desktops/{desktop.Id}"))!.Host);
 
             // Connected again (to the desktop on its new host), the page not reloaded, and typing goes on where it was.
             await Expect(page.Locator("#status")).ToHaveTextAsync(PageContract.Connected());
@@ -79,11 +81,11 @@ public sealed class ClusterViewerTests
             Assert.Equal("before-drain", await page.EvaluateAsync<string>("() => window.__marker"));
             await Expect(page.Locator("#session-ended")).Not.ToBeVisibleAsync();
             await Expect(page.Locator("#viewer-error")).Not.ToBeVisibleAsync();
-            Assert.Equal(moved.To, (await c.Api.GetFromJsonAsync<DesktopSummary>($"api/desktops/{desktop.Id}"))!.Host);
 
             // host-a takes desktops again; host-b dies after a snapshot that has the typing: the page reconnects to the
             // desktop on host-a, restored from the snapshot, and takes typing again.
-            (await c.Api.DeleteAsync("api/hosts/host-a/drain")).EnsureSuccessStatusCode();
+            await hostA.Locator("button.undrain").ClickAsync();
+            await Expect(hostA).ToHaveAttributeAsync("data-state", "Active");
             var snapshot = Path.Combine(folder, "snapshots", $"{desktop.Id:N}.vdisnap");
             var typed = DateTime.UtcNow;
             await UntilAsync(() => Task.FromResult(File.Exists(snapshot) && File.GetLastWriteTimeUtc(snapshot) > typed.AddSeconds(1) ? "" : null));

@@ -19,6 +19,27 @@ namespace Vdi.Harness.Cluster;
 internal static class ClusterBench
 {
     private static readonly ClientDisplay s_display = new(800, 600, 1, null, null, null, null);
+    private static readonly TimeSpan s_snapshotEvery = TimeSpan.FromSeconds(5);
+
+    /// <summary>The hosts' snapshot settings: one folder, a snapshot of each desktop every 5 s (the product's default is 5 min).</summary>
+    private static string[] Snapshots(string folder) =>
+        [$"--Vdi:Cluster:SnapshotDirectory={Path.Combine(folder, "snapshots")}", $"--Vdi:Cluster:SnapshotEvery={s_snapshotEvery:c}"];
+
+    /// <summary>The running desktops' snapshots as their hosts report them, until <paramref name="count"/> of them were taken.</summary>
+    private static async Task<string> SnapshotFiguresAsync(ClusterHost via, int count)
+    {
+        var seen = new Dictionary<(Guid, DateTimeOffset), SnapshotSummary>();
+        await Until(async () =>
+        {
+            foreach (var d in (await via.Api.GetFromJsonAsync<List<DesktopSummary>>("api/desktops"))!)
+                if (d.Snapshot is { PausedMs: not null } s)
+                    seen[(d.Id, s.TakenAt)] = s;
+            return seen.Count >= count;
+        }, TimeSpan.FromSeconds(120));
+        var taken = seen.Values.ToList();
+        return $"live snapshot of a 256 MiB desktop (median of {taken.Count}): guest paused {Stats.Median([.. taken.Select(t => t.PausedMs!.Value)]):F1} ms, " +
+            $"taken in {Stats.Median([.. taken.Select(t => t.TotalMs!.Value)]):F0} ms, {Stats.Median([.. taken.Select(t => (double)t.Bytes)]) / 1048576:F1} MiB";
+    }
 
     public static async Task<int> RunAsync(bool quick, int? runs, int? deaths)
     {
@@ -29,13 +50,13 @@ internal static class ClusterBench
         // Short: each desktop's host socket lies below it, and a socket path may not pass 108 characters.
         var folder = Path.Combine(Path.GetTempPath(), $"vdi-bc-{Guid.NewGuid().ToString("N")[..8]}");
         var hosts = new Dictionary<string, ClusterHost>();
-        Console.WriteLine($"vdi-harness cluster: {Environment.ProcessorCount} cores; 3 hosts on loopback, PostgreSQL; failure detection as shipped (probe 5 s, 3 missed)");
+        Console.WriteLine($"vdi-harness cluster: {Environment.ProcessorCount} cores; 3 hosts on loopback, PostgreSQL; failure detection as shipped (probe 5 s, 3 missed); a live snapshot of each desktop every {s_snapshotEvery.TotalSeconds:F0} s in a shared folder");
         try
         {
-            hosts["host-a"] = await ClusterHost.StartAsync("host-a", folder, database.ConnectionString);
+            hosts["host-a"] = await ClusterHost.StartAsync("host-a", folder, database.ConnectionString, Snapshots(folder));
             var builtIn = await WaitAsync(hosts["host-a"], d => d.Name == "Built-in desktop" && d.State == "Running", TimeSpan.FromSeconds(120));
             foreach (var name in new[] { "host-b", "host-c" })
-                hosts[name] = await ClusterHost.StartAsync(name, folder, database.ConnectionString);
+                hosts[name] = await ClusterHost.StartAsync(name, folder, database.ConnectionString, Snapshots(folder));
             await ActiveAsync(hosts["host-a"], 3);
 
             var running = new List<double>();
@@ -55,6 +76,7 @@ internal static class ClusterBench
             }
 
             var drained = await DrainBench.RunAsync(hosts, builtIn.Id, drains);
+            var snapshotted = await SnapshotFiguresAsync(hosts["host-a"], quick ? 3 : 8);
 
             var dead = new List<double>();
             var again = new List<double>();
@@ -71,9 +93,10 @@ internal static class ClusterBench
                 again.Add(Stopwatch.GetElapsedTime(at).TotalMilliseconds);
                 await FirstFrameAsync(survivor, builtIn.Id);
                 serving.Add(Stopwatch.GetElapsedTime(at).TotalMilliseconds);
-                Console.WriteLine($"  {victim.Name} killed (it ran the built-in desktop): declared dead after {dead[^1]:F0} ms, the desktop Running on another host after {again[^1]:F0} ms, serving a new session after {serving[^1]:F0} ms");
+                var restored = (await survivor.Api.GetFromJsonAsync<List<AuditEntry>>("api/audit?q=restarted-elsewhere"))!.FirstOrDefault()?.Detail.Contains("from its snapshot", StringComparison.Ordinal) == true;
+                Console.WriteLine($"  {victim.Name} killed (it ran the built-in desktop): declared dead after {dead[^1]:F0} ms, the desktop Running on another host after {again[^1]:F0} ms ({(restored ? "restored from its snapshot" : "booted afresh")}), serving a new session after {serving[^1]:F0} ms");
                 await victim.DisposeAsync();
-                hosts[victim.Name] = await ClusterHost.StartAsync(victim.Name, folder, database.ConnectionString);
+                hosts[victim.Name] = await ClusterHost.StartAsync(victim.Name, folder, database.ConnectionString, Snapshots(folder));
                 await ActiveAsync(survivor, 3);
             }
 
@@ -81,6 +104,7 @@ internal static class ClusterBench
             Console.WriteLine($"place and start a desktop (median of {placements}): Running {Stats.Median(running):F0} ms, first frame through another host {Stats.Median(served):F0} ms");
             Console.WriteLine($"host death (median of {kills}): declared dead {Stats.Median(dead):F0} ms, its desktop Running elsewhere {Stats.Median(again):F0} ms, serving again {Stats.Median(serving):F0} ms");
             Console.WriteLine(drained);
+            Console.WriteLine(snapshotted);
             return 0;
         }
         catch (Exception e) when (e is TimeoutException or InvalidOperationException or HttpRequestException or Microsoft.Playwright.PlaywrightException)

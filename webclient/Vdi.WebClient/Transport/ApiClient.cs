@@ -106,6 +106,20 @@ public sealed class ApiClient(HttpClient http)
         return await ReadAsync(response, Protocol.FaultToleranceSummary).ConfigureAwait(false);
     }
 
+    /// <summary>Drains a host (administrators): its desktops move to the other hosts; the answer says what moved and what stayed.</summary>
+    public async Task<DrainReport> DrainHostAsync(string host)
+    {
+        using var response = await http.PostAsync($"api/hosts/{Uri.EscapeDataString(host)}/drain", null).ConfigureAwait(false);
+        return await ReadAsync(response, Protocol.DrainReport).ConfigureAwait(false);
+    }
+
+    /// <summary>Takes a drained host back (administrators).</summary>
+    public async Task UndrainHostAsync(string host)
+    {
+        using var response = await http.DeleteAsync($"api/hosts/{Uri.EscapeDataString(host)}/drain").ConfigureAwait(false);
+        await EnsureSuccessAsync(response).ConfigureAwait(false);
+    }
+
     public async Task DisconnectSessionAsync(Guid sessionId)
     {
         using var response = await http.PostAsync($"api/sessions/{sessionId}/disconnect", null).ConfigureAwait(false);
