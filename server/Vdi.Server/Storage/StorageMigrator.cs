@@ -1,6 +1,8 @@
 using System.Data.Common;
 using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -36,7 +38,12 @@ public sealed class StorageMigrator(IServiceScopeFactory scopes, IOptions<Storag
                 await SqliteBaseline.ApplyAsync(sqlite).ConfigureAwait(false);
             await using (await PostgresMigrationLock.TakeAsync(db).ConfigureAwait(false))
             {
-                var pending = (await db.Database.GetPendingMigrationsAsync().ConfigureAwait(false)).ToList();
+                // Asked only where the history table exists: on a new database the provider would log the failed
+                // query as an error before the migrations create it.
+                var history = db.GetService<IHistoryRepository>();
+                var pending = await history.ExistsAsync().ConfigureAwait(false)
+                    ? (await db.Database.GetPendingMigrationsAsync().ConfigureAwait(false)).ToList()
+                    : db.Database.GetMigrations().ToList();
                 await db.Database.MigrateAsync().ConfigureAwait(false);
                 if (pending.Count > 0)
                     StorageLog.Migrated(log, options.Provider, pending);
