@@ -136,8 +136,8 @@ internal sealed class DesktopGrain(IServiceScopeFactory scopes, IClusterMembersh
         audit.Add(db, null, "desktop.moved", $"{record.Name} ({id}) from {from} to {to}, paused {departure.DowntimeMs:F1} ms");
         await db.SaveChangesAsync();
         ClusterLog.Placed(log, record.Name, to, from);
-        await destination.EndArrivalAsync(id, keep: true);
-        await source.FinishDepartureAsync(id, movedTo: to); // its viewers reconnect, and reach the desktop on its new host
+        // Together: its viewers reconnect (and reach the desktop on its new host) while the new host settles it.
+        await Task.WhenAll(destination.EndArrivalAsync(id, keep: true), source.FinishDepartureAsync(id, movedTo: to));
         return new DesktopMove(id, record.Name, from, to, true, null, departure.DowntimeMs, clock.Elapsed.TotalMilliseconds);
     }
 

@@ -160,6 +160,8 @@ export class HubConnection {
     /** Follows the desktop to its new host: the connection is started again, then a new session connected. */
     async #follow(moved) {
         this.#setStatus("reconnecting", moved.Message);
+        // The desktop's record names its new host already: its session is asked for while the connection restarts.
+        let early = this.reopen();
         await this.connection.stop().catch(() => { });
         for (const delay of RECONNECT_DELAYS_MS) {
             if (this.ended) return;
@@ -167,10 +169,11 @@ export class HubConnection {
             try {
                 await this.connection.start();
             } catch {
+                early = null; // a later attempt asks for a fresh one
                 continue;
             }
             this.moving = false;
-            const token = await this.reopen();
+            const token = await (early ?? this.reopen());
             if (token === null) return this.#fail(null);
             return await this.#connectSession(token);
         }
