@@ -64,10 +64,18 @@ public sealed partial class ClusterDesktops
         var host = pool.Get(id) ?? throw new InvalidOperationException($"desktop {id} does not run on {Me}");
         if (!_moving.TryAdd(id, 0))
             throw new InvalidOperationException($"desktop '{host.Name}' is already moving");
-        var status = await host.DepartAsync(new IPEndPoint(IPAddress.Parse(ticket.Address), ticket.Port), ticket.Token, s_moveOptions).ConfigureAwait(false);
-        if (status.Result != MigrationStatus.Succeeded)
-            _moving.TryRemove(id, out _);
-        return status;
+        MigrationStatus? status = null;
+        try
+        {
+            using (await snapshots.TransferAsync(id).ConfigureAwait(false)) // after a snapshot under way
+                status = await host.DepartAsync(new IPEndPoint(IPAddress.Parse(ticket.Address), ticket.Port), ticket.Token, s_moveOptions).ConfigureAwait(false);
+            return status;
+        }
+        finally
+        {
+            if (status?.Result != MigrationStatus.Succeeded)
+                _moving.TryRemove(id, out _); // it stays here, as any other desktop
+        }
     }
 
     public async Task FinishDepartureAsync(Guid id, string? movedTo)

@@ -20,6 +20,29 @@ namespace Vdi.Server.Cluster;
 public sealed class SnapshotStore(IOptions<ClusterSettings> settings)
 {
     private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, SnapshotSummary> _taken = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, SemaphoreSlim> _transfers = new();
+
+    /// <summary>
+    /// One transfer of a desktop's machine at a time (its host process serves one): a snapshot and a move to another host
+    /// wait for each other. Dispose the answer to let the next one go.
+    /// </summary>
+    public async Task<IDisposable> TransferAsync(Guid id)
+    {
+        var gate = _transfers.GetOrAdd(id, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync().ConfigureAwait(false);
+        return new Release(gate);
+    }
+
+    private sealed class Release(SemaphoreSlim gate) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+                gate.Release();
+        }
+    }
     private static readonly TimeSpan s_transferTimeout = TimeSpan.FromMinutes(5);
 
     /// <summary>Whether snapshots are kept (a folder is configured).</summary>
@@ -64,12 +87,21 @@ public sealed class SnapshotStore(IOptions<ClusterSettings> settings)
         ArgumentNullException.ThrowIfNull(desktop);
         if (!Enabled)
             return "no snapshot folder is configured";
-        if (desktop.Desktop is not RemoteDesktop remote)
+        if (desktop.Desktop is not { } machine)
+            return "the desktop is not running here (stopped, or moving to another host)";
+        if (machine is not RemoteDesktop remote)
             return "only a desktop in a host process of its own is snapshotted";
-        Directory.CreateDirectory(settings.Value.SnapshotDirectory!);
+        // Guest memory: readable by the broker's user only.
+        if (OperatingSystem.IsWindows())
+            Directory.CreateDirectory(settings.Value.SnapshotDirectory!);
+        else
+            Directory.CreateDirectory(settings.Value.SnapshotDirectory!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var final = PathOf(desktop.Id);
         var part = $"{final}.{Environment.ProcessId}.part";
         var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var transfer = await TransferAsync(desktop.Id).ConfigureAwait(false);
+        if (desktop.Desktop != remote)
+            return "the desktop moved or stopped meanwhile";
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start(1);
         var token = MigrateListenMessage.NewToken();
@@ -128,7 +160,13 @@ public sealed class SnapshotStore(IOptions<ClusterSettings> settings)
             await stream.ReadExactlyAsync(presented, cancellationToken).ConfigureAwait(false);
             if (!CryptographicOperations.FixedTimeEquals(presented, token))
                 return "the snapshot's connection presented the wrong token";
-            await using (var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20, useAsync: true))
+            var create = new FileStreamOptions
+            {
+                Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 1 << 20, Options = FileOptions.Asynchronous,
+            };
+            if (!OperatingSystem.IsWindows())
+                create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            await using (var file = new FileStream(path, create))
             {
                 while (true)
                 {

@@ -88,7 +88,7 @@ public sealed partial class DesktopHost : IAsyncDisposable
     internal Func<MachineConfig, Task<IDesktopMachine>>? CreateMachine { get; set; }
 
     /// <summary>The running desktop, or null.</summary>
-    public IDesktopMachine? Desktop => State == DesktopState.Running && !_stopping ? _desktop : null;
+    public IDesktopMachine? Desktop => State == DesktopState.Running && !_stopping && _departed is null ? _desktop : null;
 
     /// <summary>The running VM when it runs in this process (the harness's CPU time and memory reads), else null.</summary>
     public Vmm.Machine.Machine? LocalMachine => (Desktop as LocalDesktop)?.Machine;

@@ -43,5 +43,21 @@ public sealed class CanvasPixels : IDisposable
         return !_bitmap.GetPixelSpan()[start..].SequenceEqual(other._bitmap.GetPixelSpan()[start..]);
     }
 
+    /// <summary>
+    /// Whether the canvas comes to differ from <paramref name="before"/> below its top bar within
+    /// <see cref="Site.Timeout"/> (what was typed got painted), looking every 100 ms.
+    /// </summary>
+    public static async Task<bool> ChangesBelowBarAsync(ILocator canvas, CanvasPixels before)
+    {
+        ArgumentNullException.ThrowIfNull(before);
+        for (var deadline = DateTime.UtcNow + Site.Timeout; DateTime.UtcNow < deadline; await Task.Delay(100))
+        {
+            using var after = await CaptureAsync(canvas);
+            if (after.DiffersBelow(before, before.TopBarHeight()))
+                return true;
+        }
+        return false;
+    }
+
     public void Dispose() => _bitmap.Dispose();
 }

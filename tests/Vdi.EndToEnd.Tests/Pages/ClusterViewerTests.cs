@@ -71,13 +71,7 @@ public sealed class ClusterViewerTests
             using var before = await CanvasPixels.CaptureAsync(screen);
             await page.Keyboard.TypeAsync(" world", new KeyboardTypeOptions { Delay = 30 });
             await GuestTerminal.UntilLastLineAsync(c.Api, desktop.Id, "hello world");
-            var painted = false;
-            for (var deadline = DateTime.UtcNow + Site.Timeout; !painted && DateTime.UtcNow < deadline; await Task.Delay(100))
-            {
-                using var after = await CanvasPixels.CaptureAsync(screen);
-                painted = after.DiffersBelow(before, before.TopBarHeight());
-            }
-            Assert.True(painted, "what was typed after the drain was not painted on the canvas");
+            Assert.True(await CanvasPixels.ChangesBelowBarAsync(screen, before), "what was typed after the drain was not painted on the canvas");
             Assert.Equal("before-drain", await page.EvaluateAsync<string>("() => window.__marker"));
             await Expect(page.Locator("#session-ended")).Not.ToBeVisibleAsync();
             await Expect(page.Locator("#viewer-error")).Not.ToBeVisibleAsync();

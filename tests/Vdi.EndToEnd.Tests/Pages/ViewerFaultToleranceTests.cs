@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using Vdi.EndToEnd.Tests.Infrastructure;
 using Vdi.Protocol;
+using Vdi.Tests.Shared;
 
 namespace Vdi.EndToEnd.Tests.Pages;
 
@@ -53,12 +54,7 @@ public sealed class ViewerFaultToleranceTests(SiteWithDesktop site) : IClassFixt
         using var before = await CanvasPixels.CaptureAsync(screen);
         await page.Keyboard.TypeAsync("ghi", new KeyboardTypeOptions { Delay = 30 });
         await GuestTerminal.UntilLastLineAsync(api, desktop.Id, "abcdefghi");
-        var painted = false;
-        for (var deadline = DateTime.UtcNow + Site.Timeout; !painted && DateTime.UtcNow < deadline; await Task.Delay(100))
-        {
-            using var after = await CanvasPixels.CaptureAsync(screen);
-            painted = after.DiffersBelow(before, before.TopBarHeight());
-        }
+        var painted = await CanvasPixels.ChangesBelowBarAsync(screen, before);
         Assert.True(painted, "what was typed after the failover was not painted on the canvas");
         Assert.Equal("before-failover", await page.EvaluateAsync<string>("() => window.__marker"));
         await Expect(page.Locator("#status")).ToHaveTextAsync(PageContract.Connected());

@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using Vdi.EndToEnd.Tests.Infrastructure;
 using Vdi.Protocol;
+using Vdi.Tests.Shared;
 
 namespace Vdi.EndToEnd.Tests.Pages;
 
@@ -36,12 +37,7 @@ public sealed class ViewerMigrationTests(SiteWithDesktop site) : IClassFixture<S
         using var before = await CanvasPixels.CaptureAsync(screen);
         await page.Keyboard.TypeAsync(" world", new KeyboardTypeOptions { Delay = 30 });
         await GuestTerminal.UntilLastLineAsync(api, desktop.Id, "hello world");
-        var painted = false;
-        for (var deadline = DateTime.UtcNow + Site.Timeout; !painted && DateTime.UtcNow < deadline; await Task.Delay(100))
-        {
-            using var after = await CanvasPixels.CaptureAsync(screen);
-            painted = after.DiffersBelow(before, before.TopBarHeight());
-        }
+        var painted = await CanvasPixels.ChangesBelowBarAsync(screen, before);
         Assert.True(painted, "what was typed after the migration was not painted on the canvas");
         Assert.Equal("before-migration", await page.EvaluateAsync<string>("() => window.__marker"));
         await Expect(page.Locator("#status")).ToHaveTextAsync(PageContract.Connected());

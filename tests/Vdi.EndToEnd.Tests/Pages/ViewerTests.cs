@@ -88,12 +88,7 @@ public sealed class ViewerTests(SiteWithDesktop site) : IClassFixture<SiteWithDe
 
         await page.Keyboard.TypeAsync("hello", new KeyboardTypeOptions { Delay = 30 });
 
-        var changed = false;
-        for (var deadline = DateTime.UtcNow + Site.Timeout; !changed && DateTime.UtcNow < deadline; await Task.Delay(100))
-        {
-            using var after = await CanvasPixels.CaptureAsync(screen);
-            changed = after.DiffersBelow(before, before.TopBarHeight());
-        }
+        var changed = await CanvasPixels.ChangesBelowBarAsync(screen, before);
         Assert.True(changed, "typing \"hello\" did not change the canvas below the top bar");
         await Screenshots.SaveAsync(page, "viewer");
     }

@@ -42,7 +42,7 @@ public sealed class ClusterSnapshotTests
                     await viewer.Connection.InvokeAsync("SendKey", new KeyEvent(code, key, true));
                     await viewer.Connection.InvokeAsync("SendKey", new KeyEvent(code, key, false));
                 }
-                await UntilLastLineAsync(apiB, desktop.Id, "snap");
+                await GuestTerminal.UntilLastLineAsync(apiB, desktop.Id, "snap");
             }
             var typed = DateTime.UtcNow;
             var file = Path.Combine(snapshots, $"{desktop.Id:N}.vdisnap");
@@ -52,7 +52,7 @@ public sealed class ClusterSnapshotTests
             // host-a dies: the desktop runs on host-b, restored, with the typed line on its terminal.
             await a.KillAsync();
             await cluster.WaitForDesktopAsync(apiB, desktop.Name, d => d is { State: "Running", Host: "host-b" }, TimeSpan.FromSeconds(120));
-            await UntilLastLineAsync(apiB, desktop.Id, "snap");
+            await GuestTerminal.UntilLastLineAsync(apiB, desktop.Id, "snap");
             var audit = await apiB.GetFromJsonAsync<List<AuditEntry>>("api/audit?q=restarted-elsewhere");
             Assert.Contains(audit!, e => e.Detail.Contains("from its snapshot of", StringComparison.Ordinal));
 
@@ -66,17 +66,5 @@ public sealed class ClusterSnapshotTests
             if (Directory.Exists(snapshots))
                 Directory.Delete(snapshots, recursive: true);
         }
-    }
-
-    private static async Task UntilLastLineAsync(HttpClient api, Guid id, string line)
-    {
-        string? last = null;
-        for (var deadline = DateTime.UtcNow.AddSeconds(60); DateTime.UtcNow < deadline; await Task.Delay(250))
-        {
-            last = (await api.GetFromJsonAsync<IntegrityReport>($"api/desktops/{id}/integrity"))?.Inside?.LastLine;
-            if (last == line)
-                return;
-        }
-        Assert.Fail($"the terminal's last line is '{last}', not '{line}'");
     }
 }

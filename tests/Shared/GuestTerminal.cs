@@ -1,7 +1,7 @@
 using System.Net.Http.Json;
 using Vdi.Protocol;
 
-namespace Vdi.EndToEnd.Tests.Infrastructure;
+namespace Vdi.Tests.Shared;
 
 /// <summary>The desktop's terminal as the broker reads it from inside the guest (the integrity report's view).</summary>
 internal static class GuestTerminal
