@@ -25,8 +25,9 @@ public static class SessionEndReasons
     public const string ServerRestarted = "server-restarted";
 
     /// <summary>
-    /// The desktop moved to another host of a cluster (a host drained): the client reconnects at once, through the same
-    /// address, and reaches the desktop where it runs now.
+    /// The desktop moved to another host of a cluster (a host drained): the connection here ends, not the session — the
+    /// client connects again at once, through the same address, with <see cref="SessionEnded.ResumeToken"/>, and reaches
+    /// the desktop where it runs now. A session record ends with it only when the client never comes back.
     /// </summary>
     public const string Moved = "moved";
 

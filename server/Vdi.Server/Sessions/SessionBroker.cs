@@ -149,13 +149,37 @@ public sealed class SessionBroker(IServiceScopeFactory scopes, Func<Guid, IDispl
     }
 
     /// <summary>
-    /// The desktop moved to another host: each client connected here is told (reason <c>moved</c>) and reconnects there;
-    /// only these sessions' records end (a client quick to reconnect may have a new one already).
+    /// The desktop moved to another host: each client connected here is told (reason <c>moved</c>) with a new single-use
+    /// token for its same session, and its connection here closes; the client connects again through the same address,
+    /// reaches the desktop's new host and redeems the token there. The session records go on.
     /// </summary>
     public async Task MoveDesktopAsync(Guid desktopId, string message)
     {
         var sessions = _byConnection.Values.Where(s => s.DesktopId == desktopId).ToList();
-        await Task.WhenAll(sessions.Select(s => EndAsync(s, SessionEndReasons.Moved, message))).ConfigureAwait(false);
+        await Task.WhenAll(sessions.Select(s => HandOverAsync(s, message))).ConfigureAwait(false);
+    }
+
+    private async Task HandOverAsync(ConnectedSession session, string message)
+    {
+        if (!_byConnection.TryRemove(new KeyValuePair<string, ConnectedSession>(session.ConnectionId, session)))
+            return;
+        if (_desktops.TryGetValue(session.DesktopId, out var desktop) && desktop.Controller == session)
+            desktop.Controller = null;
+        var token = await _records.ReissueTokenAsync(session.SessionId, options.ConnectTokenLifetime).ConfigureAwait(false);
+        try
+        {
+            await session.Client.SessionEndedAsync(new SessionEnded(SessionEndReasons.Moved, message, token)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException)
+        {
+            // The connection is going away anyway: the close below still happens.
+        }
+        finally
+        {
+            await session.Client.CloseAsync(abort: true).ConfigureAwait(false);
+        }
+        if (token is null)
+            await _records.EndAsync(session.SessionId, SessionEndReasons.Moved).ConfigureAwait(false);
     }
 
     /// <summary>An administrator ends a session; its client is told why.</summary>

@@ -14,7 +14,7 @@ public static class SessionIssuer
     /// valid for <paramref name="tokenLifetime"/>.</summary>
     public static CreateSessionResponse Issue(VdiDbContext db, TimeProvider time, TimeSpan tokenLifetime, Guid desktopId, string userId, ClientDisplay? display, string? clientName, bool shadow)
     {
-        var token = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var token = NewToken();
         var now = time.GetUtcNow();
         var session = new SessionRecord
         {
@@ -40,6 +40,9 @@ public static class SessionIssuer
         db.Sessions.Add(session);
         return new CreateSessionResponse(session.Id, token, session.ConnectTokenExpiresAt);
     }
+
+    /// <summary>A connect token: 32 random bytes, base64url.</summary>
+    public static string NewToken() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
     /// <summary>SHA-256 of a connect token, as stored and looked up.</summary>
     public static string HashToken(string token) => Convert.ToHexString(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token)));

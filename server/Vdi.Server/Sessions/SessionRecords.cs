@@ -15,6 +15,25 @@ public sealed class SessionRecords(IServiceScopeFactory scopes, TimeProvider tim
     public Task EndAsync(Guid sessionId, string reason) =>
         UpdateAsync(q => q.Where(s => s.Id == sessionId && s.EndedAt == null), reason);
 
+    /// <summary>
+    /// A new single-use connect token for a live record (its desktop moved to another host: the client connects there
+    /// with it and the same session goes on); null when the record ended meanwhile.
+    /// </summary>
+    public async Task<string?> ReissueTokenAsync(Guid sessionId, TimeSpan lifetime)
+    {
+        var token = SessionIssuer.NewToken();
+        var (hash, expires) = (SessionIssuer.HashToken(token), time.GetUtcNow() + lifetime);
+        await using var scope = scopes.CreateAsyncScope();
+        var reissued = await scope.ServiceProvider.GetRequiredService<VdiDbContext>().Sessions
+            .Where(s => s.Id == sessionId && s.EndedAt == null)
+            .ExecuteUpdateAsync(u => u
+                .SetProperty(s => s.ConnectTokenHash, hash)
+                .SetProperty(s => s.ConnectTokenUsed, false)
+                .SetProperty(s => s.ConnectTokenExpiresAt, expires))
+            .ConfigureAwait(false);
+        return reissued == 1 ? token : null;
+    }
+
     /// <summary>Ends every live record of a desktop: the desktop stopped, so no token of it can be redeemed either.</summary>
     public Task<int> EndLiveOfDesktopAsync(Guid desktopId, string reason) =>
         UpdateAsync(q => q.Where(s => s.DesktopId == desktopId && s.EndedAt == null), reason);

@@ -56,6 +56,7 @@ public sealed class ClusterViewerTests
             await screen.ClickAsync();
             await page.Keyboard.TypeAsync("hello", new KeyboardTypeOptions { Delay = 30 });
             await GuestTerminal.UntilLastLineAsync(c.Api, desktop.Id, "hello");
+            var session = Assert.Single(await LiveSessionsAsync(c, desktop.Id));
 
             // The administrator drains host-a from the dashboard, in another tab.
             var dashboard = await context.NewPageAsync();
@@ -75,6 +76,7 @@ public sealed class ClusterViewerTests
             Assert.Equal("before-drain", await page.EvaluateAsync<string>("() => window.__marker"));
             await Expect(page.Locator("#session-ended")).Not.ToBeVisibleAsync();
             await Expect(page.Locator("#viewer-error")).Not.ToBeVisibleAsync();
+            Assert.Equal(session, Assert.Single(await LiveSessionsAsync(c, desktop.Id))); // the same session goes on
 
             // host-a takes desktops again; host-b dies after a snapshot that has the typing: the page reconnects to the
             // desktop on host-a, restored from the snapshot, and takes typing again.
@@ -100,6 +102,9 @@ public sealed class ClusterViewerTests
                 Directory.Delete(folder, recursive: true);
         }
     }
+
+    private static async Task<List<Guid>> LiveSessionsAsync(ClusterHost via, Guid desktop) =>
+        [.. (await via.Api.GetFromJsonAsync<List<SessionSummary>>("api/sessions?live=true"))!.Where(s => s.DesktopId == desktop).Select(s => s.Id)];
 
     private static async Task<T> UntilAsync<T>(Func<Task<T?>> probe) where T : class
     {

@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Client;
 using Vdi.Protocol;
 using Vdi.Server.Cluster;
 using Vdi.Server.Desktops;
@@ -10,7 +12,7 @@ namespace Vdi.Server.Tests.Cluster;
 
 /// <summary>
 /// Draining a host of a three-host cluster: its desktops move to the other hosts by live migration while a viewer
-/// watches through a third host and follows its desktop there; a desktop no other host has room for stays, and the
+/// watches through a third host and follows its desktop there, its session going on; a desktop no other host has room for stays, and the
 /// drain says so; a draining host takes no new desktop.
 /// </summary>
 [Trait("Requires", PostgresServer.Trait)]
@@ -63,9 +65,15 @@ public sealed class ClusterDrainTests
         Assert.Contains(report.Moved, m => m.DesktopId == builtIn.Id);
         var moved = await viewer.Ended.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(SessionEndReasons.Moved, moved.Reason);
-        var (again, againToken) = await LiveViewer.CreateAsync(apiC, builtIn.Id, s_display, "through host-c, again");
-        await using var follower = await LiveViewer.ConnectAsync(c.Hub(cookie, builtIn.Id), again, againToken, s_display);
+        Assert.NotNull(moved.ResumeToken);
+        await using var follower = await LiveViewer.ConnectAsync(c.Hub(cookie, builtIn.Id), sessionId, moved.ResumeToken, s_display);
         await follower.FrameOfAsync(1024, 768);
+        var live = await apiC.GetFromJsonAsync<List<SessionSummary>>("api/sessions?live=true");
+        Assert.Contains(live!, l => l.Id == sessionId); // the same session, on the desktop's new host
+        // The token is single use, like any connect token.
+        await using var replay = c.Hub(cookie, builtIn.Id);
+        await replay.StartAsync();
+        await Assert.ThrowsAsync<HubException>(() => replay.InvokeAsync<ModeChanged>("Connect", moved.ResumeToken, s_display));
 
         // Draining: listed so, and a new desktop goes elsewhere (host-b and host-c are full: it waits, not placed on host-a).
         var hosts = await apiC.GetFromJsonAsync<List<HostSummary>>("api/hosts");

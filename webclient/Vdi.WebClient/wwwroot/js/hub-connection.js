@@ -147,6 +147,19 @@ export class HubConnection {
         }
     }
 
+    /** Connects the same session again with the token its old host gave; false when the server refused it. */
+    async #resume(token) {
+        try {
+            const mode = await this.connection.invoke("Connect", token, this.display);
+            this.#post(() => this.handlers.mode(mode));
+            this.#setStatus("connected", null);
+        } catch (e) {
+            if (this.connection.state !== "Connected") this.#setStatus("reconnecting", e.message);
+            return this.connection.state !== "Connected";
+        }
+        return true;
+    }
+
     async #frame(frame) {
         await this.handlers.frame(frame);
         // Acknowledge after painting; the round trip is the latency shown. Not awaited, so the next
@@ -160,8 +173,10 @@ export class HubConnection {
     /** Follows the desktop to its new host: the connection is started again, then a new session connected. */
     async #follow(moved) {
         this.#setStatus("reconnecting", moved.Message);
-        // The desktop's record names its new host already: its session is asked for while the connection restarts.
-        let early = this.reopen();
+        // The same session goes on there with the token the old host gave; without one (the record ended meanwhile),
+        // a new session is asked for while the connection restarts (the desktop's record names its new host already).
+        const resume = moved.ResumeToken ?? null;
+        let early = resume !== null ? Promise.resolve(resume) : this.reopen();
         await this.connection.stop().catch(() => { });
         for (const delay of RECONNECT_DELAYS_MS) {
             if (this.ended) return;
@@ -175,7 +190,14 @@ export class HubConnection {
             this.moving = false;
             const token = await (early ?? this.reopen());
             if (token === null) return this.#fail(null);
-            return await this.#connectSession(token);
+            if (token === resume && !(await this.#resume(token))) {
+                // Refused there (it expired while the connection restarted): a new session instead.
+                const fresh = await this.reopen();
+                if (fresh === null) return this.#fail(null);
+                return await this.#connectSession(fresh);
+            }
+            if (token !== resume) await this.#connectSession(token);
+            return;
         }
         this.moving = false;
         this.#setStatus("disconnected", "Could not reach the desktop on its new host.");
