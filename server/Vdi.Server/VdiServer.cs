@@ -33,6 +33,7 @@ public static class VdiServer
         builder.Services.AddVdiBroker(builder.Configuration);
         Cluster.ClusterHosting.Add(builder);
         var app = builder.Build();
+        Api.TrustedProxies.Use(app); // first: everything after sees the browser's address
         app.UseApiErrors();
         // In a cluster, requests bound to a desktop another host runs go there, before anything here serves them.
         if (app.Services.GetService<Cluster.DesktopForwarding>() is { } forwarding)

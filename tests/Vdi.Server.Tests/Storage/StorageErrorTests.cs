@@ -14,6 +14,7 @@ public sealed class StorageErrorTests
     [InlineData("nothing listening", "cannot use the PostgreSQL database 'vdi' on 127.0.0.1:1 as 'vdi'", "--Vdi:Storage:Provider=Postgres",
         "--Vdi:Storage:ConnectionString=Host=127.0.0.1;Port=1;Database=vdi;Username=vdi;Password=secret-pa55;Timeout=3")]
     [InlineData("a cluster without PostgreSQL", "Vdi:Cluster:Enabled needs the database the hosts share", "--Vdi:Cluster:Enabled=true")]
+    [InlineData("a proxy network that is not one", "Vdi:Proxy:TrustedNetworks: 'nowhere' is not a network", "--Vdi:Proxy:TrustedNetworks:0=nowhere")]
     [InlineData("a certificate that is not there", "cannot load Vdi:DataProtection:CertificatePath '/nonexistent/keys.pfx'", "--Vdi:DataProtection:CertificatePath=/nonexistent/keys.pfx")]
     public async Task A_broker_that_cannot_use_its_database_says_why_in_one_line(string _, string expected, params string[] settings)
     {
