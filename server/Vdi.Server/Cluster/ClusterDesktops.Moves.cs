@@ -32,6 +32,9 @@ public sealed partial class ClusterDesktops
             var host = pool.Add(record);
             var (token, local, arrived) = await host.PrepareArrivalAsync().ConfigureAwait(false);
             _arrivals[id] = (arrived, gateway.Expect(token, local));
+            // An arrival that fails (nothing came within its wait, say the host driving the move died) is cleared here
+            // even if no EndArrival follows.
+            _ = arrived.ContinueWith(t => t.IsCompletedSuccessfully && t.Result is null ? Task.CompletedTask : EndArrivalAsync(id, keep: false), TaskScheduler.Default).Unwrap();
             return new ArrivalTicket(door.Address.ToString(), door.Port, token);
         }
         catch
