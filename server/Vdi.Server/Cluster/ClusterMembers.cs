@@ -10,11 +10,16 @@ internal static class ClusterMembers
         [.. membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.Name)];
 
     /// <summary>A host's load, or null when it did not answer within 3 s (not a candidate, or listed without it).</summary>
-    public static async Task<HostLoadReport?> AskLoadAsync(this IGrainFactory grains, string host)
+    public static Task<HostLoadReport?> AskLoadAsync(this IGrainFactory grains, string host) => AskAsync(grains, host, h => h.GetLoadAsync());
+
+    /// <summary>The desktops placed on a host as it shows them, or null when it did not answer within 3 s.</summary>
+    public static Task<Protocol.DesktopSummary[]?> AskDesktopsAsync(this IGrainFactory grains, string host) => AskAsync(grains, host, h => h.GetDesktopsAsync());
+
+    private static async Task<T?> AskAsync<T>(IGrainFactory grains, string host, Func<IHostGrain, Task<T>> question) where T : class
     {
         try
         {
-            return await grains.GetGrain<IHostGrain>(host).GetLoadAsync().WaitAsync(s_askTimeout).ConfigureAwait(false);
+            return await question(grains.GetGrain<IHostGrain>(host)).WaitAsync(s_askTimeout).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

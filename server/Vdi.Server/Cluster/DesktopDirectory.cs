@@ -55,23 +55,11 @@ internal sealed class ClusterDesktopDirectory(IGrainFactory grains, IClusterMemb
     ILogger<ClusterDesktopDirectory> log)
     : IDesktopDirectory
 {
-    private static readonly TimeSpan s_askTimeout = TimeSpan.FromSeconds(3);
-
     public async Task<Func<DesktopRecord, DesktopSummary>> SummarizerAsync()
     {
         var active = membership.ActiveHostNames();
-        var reports = await Task.WhenAll(active.Select(async host =>
-        {
-            try
-            {
-                return await grains.GetGrain<IHostGrain>(host).GetDesktopsAsync().WaitAsync(s_askTimeout).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                return []; // a host that may be dying: its desktops show from their records
-            }
-        })).ConfigureAwait(false);
-        var live = reports.SelectMany(r => r).ToDictionary(s => s.Id);
+        var reports = await Task.WhenAll(active.Select(grains.AskDesktopsAsync)).ConfigureAwait(false);
+        var live = reports.SelectMany(r => r ?? []).ToDictionary(s => s.Id); // a host that did not answer: its desktops from their records
         return r => live.TryGetValue(r.Id, out var summary) ? summary
             : r.ShouldRun && r.HostName is { } host && !active.Contains(host)
                 ? Lost(r, host)

@@ -111,19 +111,22 @@ internal sealed class DesktopGrain(IServiceScopeFactory scopes, IClusterMembersh
         {
             return Failed(to, $"{to} could not prepare for it: {e.Message}");
         }
-        MigrationStatus departure;
+        double? paused = null;
+        string? departError;
         try
         {
-            departure = await source.DepartAsync(id, ticket);
+            var departure = await source.DepartAsync(id, ticket);
+            paused = departure.DowntimeMs;
+            departError = departure.Result == MigrationStatus.Succeeded ? null : departure.Error ?? "the migration failed";
         }
         catch (Exception e) when (e is InvalidOperationException or OrleansException or TimeoutException)
         {
-            departure = new MigrationStatus(id, MigrationStatus.Failed, "failed", 0, 0, 0, 0, 0, 0, 0, null, null, null, e.Message, DateTimeOffset.UtcNow, null);
+            departError = e.Message;
         }
-        if (departure.Result != MigrationStatus.Succeeded)
+        if (departError is not null)
         {
             await destination.EndArrivalAsync(id, keep: false);
-            return Failed(to, departure.Error ?? "the migration failed");
+            return Failed(to, departError);
         }
         if (await destination.AwaitArrivalAsync(id) is { } arrivalError)
         {
@@ -133,12 +136,12 @@ internal sealed class DesktopGrain(IServiceScopeFactory scopes, IClusterMembersh
             return Failed(to, $"{to}: {arrivalError}");
         }
         record.HostName = to;
-        audit.Add(db, null, "desktop.moved", $"{record.Name} ({id}) from {from} to {to}, paused {departure.DowntimeMs:F1} ms");
+        audit.Add(db, null, "desktop.moved", $"{record.Name} ({id}) from {from} to {to}, paused {paused:F1} ms");
         await db.SaveChangesAsync();
         ClusterLog.Placed(log, record.Name, to, from);
         // Together: its viewers reconnect (and reach the desktop on its new host) while the new host settles it.
         await Task.WhenAll(destination.EndArrivalAsync(id, keep: true), source.FinishDepartureAsync(id, movedTo: to));
-        return new DesktopMove(id, record.Name, from, to, true, null, departure.DowntimeMs, clock.Elapsed.TotalMilliseconds);
+        return new DesktopMove(id, record.Name, from, to, true, null, paused, clock.Elapsed.TotalMilliseconds);
     }
 
     /// <summary>The desktop's host while it is an active member; null otherwise.</summary>

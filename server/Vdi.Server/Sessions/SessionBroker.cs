@@ -161,23 +161,10 @@ public sealed class SessionBroker(IServiceScopeFactory scopes, Func<Guid, IDispl
 
     private async Task HandOverAsync(ConnectedSession session, string message)
     {
-        if (!_byConnection.TryRemove(new KeyValuePair<string, ConnectedSession>(session.ConnectionId, session)))
+        if (!Detach(session))
             return;
-        if (_desktops.TryGetValue(session.DesktopId, out var desktop) && desktop.Controller == session)
-            desktop.Controller = null;
         var token = await _records.ReissueTokenAsync(session.SessionId, options.ConnectTokenLifetime).ConfigureAwait(false);
-        try
-        {
-            await session.Client.SessionEndedAsync(new SessionEnded(SessionEndReasons.Moved, message, token)).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException)
-        {
-            // The connection is going away anyway: the close below still happens.
-        }
-        finally
-        {
-            await session.Client.CloseAsync(abort: true).ConfigureAwait(false);
-        }
+        await NotifyAndCloseAsync(session, new SessionEnded(SessionEndReasons.Moved, message, token)).ConfigureAwait(false);
         if (token is null)
             await _records.EndAsync(session.SessionId, SessionEndReasons.Moved).ConfigureAwait(false);
     }
@@ -200,14 +187,29 @@ public sealed class SessionBroker(IServiceScopeFactory scopes, Func<Guid, IDispl
     public async Task EndAsync(ConnectedSession session, string reason, string? message)
     {
         ArgumentNullException.ThrowIfNull(session);
-        if (!_byConnection.TryRemove(new KeyValuePair<string, ConnectedSession>(session.ConnectionId, session)))
+        if (!Detach(session))
             return;
+        await NotifyAndCloseAsync(session, message is null ? null : new SessionEnded(reason, message)).ConfigureAwait(false);
+        await _records.EndAsync(session.SessionId, reason).ConfigureAwait(false);
+    }
+
+    /// <summary>Takes a connected session out of the broker (once: false when it already was), and its desktop's control.</summary>
+    private bool Detach(ConnectedSession session)
+    {
+        if (!_byConnection.TryRemove(new KeyValuePair<string, ConnectedSession>(session.ConnectionId, session)))
+            return false;
         if (_desktops.TryGetValue(session.DesktopId, out var desktop) && desktop.Controller == session)
             desktop.Controller = null;
+        return true;
+    }
+
+    /// <summary>Sends <paramref name="notice"/> when there is one, then stops the connection's frames (and aborts it after a notice).</summary>
+    private static async Task NotifyAndCloseAsync(ConnectedSession session, SessionEnded? notice)
+    {
         try
         {
-            if (message is not null)
-                await session.Client.SessionEndedAsync(new SessionEnded(reason, message)).ConfigureAwait(false);
+            if (notice is not null)
+                await session.Client.SessionEndedAsync(notice).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException)
         {
@@ -215,9 +217,8 @@ public sealed class SessionBroker(IServiceScopeFactory scopes, Func<Guid, IDispl
         }
         finally
         {
-            await session.Client.CloseAsync(abort: message is not null).ConfigureAwait(false);
+            await session.Client.CloseAsync(abort: notice is not null).ConfigureAwait(false);
         }
-        await _records.EndAsync(session.SessionId, reason).ConfigureAwait(false);
     }
 
     /// <summary>Ends every session of a user, connected or waiting (sign-out).</summary>

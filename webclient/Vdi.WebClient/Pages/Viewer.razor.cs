@@ -117,7 +117,10 @@ public sealed partial class Viewer
         if (parsed is ConnectionStatus.Failed or ConnectionStatus.Disconnected)
             _error = reason;
         // Reconnecting: why, when the server said (the desktop moved to another host).
-        _notice = parsed == ConnectionStatus.Reconnecting && reason is not null ? reason : parsed == ConnectionStatus.Reconnecting ? _notice : null;
+        if (parsed != ConnectionStatus.Reconnecting)
+            _notice = null;
+        else if (reason is not null)
+            _notice = reason;
         return InvokeAsync(StateHasChanged);
     }
 
